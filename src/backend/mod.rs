@@ -1,0 +1,339 @@
+//! Disposable PostgreSQL servers: the only module that starts processes.
+//!
+//! Three backends sit behind one [`Server`] type: `local` (a throwaway cluster from
+//! the installed server binaries), `docker` (a testcontainers container) and `url` (an
+//! existing server, where only scratch databases are created). Whatever the backend, a
+//! run can never leave a server, container, socket, temp directory or scratch database
+//! behind: each server gets a *reaper*, a tiny shell process that waits for this process
+//! to exit, however it exits (return, panic, Ctrl-C or SIGKILL), and then removes
+//! everything. Held in a `static`, a server is never dropped, so the reaper is what
+//! cleans up after `cargo test`. Leftovers of runs that died before their reaper could
+//! act (a machine reboot, a killed reaper) are swept at start-up, by run label.
+
+mod docker;
+mod local;
+mod reaper;
+mod url;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::connection::{quote_ident, quote_literal, Connection, Endpoint};
+use crate::error::{Error, Result};
+
+pub use docker::DEFAULT_IMAGE;
+
+/// Which backend to use; `Auto` picks one and says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    #[default]
+    Auto,
+    Local,
+    Docker,
+    Url,
+}
+
+impl FromStr for BackendKind {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(BackendKind::Auto),
+            "local" => Ok(BackendKind::Local),
+            "docker" => Ok(BackendKind::Docker),
+            "url" => Ok(BackendKind::Url),
+            other => Err(Error::Config {
+                name: "RLS_HARNESS_BACKEND".into(),
+                message: format!(
+                    "unknown backend \"{other}\", expected auto, local, docker or url"
+                ),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Local => "local",
+            BackendKind::Docker => "docker",
+            BackendKind::Url => "url",
+        })
+    }
+}
+
+/// What the caller asks of the backend, usually read from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct BackendOptions {
+    pub kind: BackendKind,
+    /// `DATABASE_URL`, for the url backend.
+    pub database_url: Option<String>,
+    /// `RLS_HARNESS_IMAGE`, for the docker backend.
+    pub image: Option<String>,
+}
+
+impl BackendOptions {
+    /// Reads `RLS_HARNESS_BACKEND`, `DATABASE_URL` and `RLS_HARNESS_IMAGE`.
+    pub fn from_env() -> Result<BackendOptions> {
+        let non_empty = |name| std::env::var(name).ok().filter(|value| !value.is_empty());
+        Ok(BackendOptions {
+            kind: non_empty("RLS_HARNESS_BACKEND")
+                .map(|value| value.parse())
+                .transpose()?
+                .unwrap_or_default(),
+            database_url: non_empty("DATABASE_URL"),
+            image: non_empty("RLS_HARNESS_IMAGE"),
+        })
+    }
+}
+
+/// Labels every resource of this run so that the reaper and later sweeps find them.
+#[derive(Debug, Clone)]
+pub(crate) struct RunLabel {
+    pub id: String,
+    pub pid: u32,
+    pub host: String,
+}
+
+impl RunLabel {
+    fn new() -> RunLabel {
+        let id = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .unwrap_or_else(|| "localhost".into());
+        RunLabel {
+            id,
+            pid: std::process::id(),
+            host,
+        }
+    }
+
+    /// The prefix of every database this run creates.
+    fn database_prefix(&self) -> String {
+        format!("rls_harness_{}", self.id)
+    }
+
+    /// The text stored with each scratch database, read back by the sweeps.
+    fn comment(&self) -> String {
+        format!("rls-harness pid={} host={}", self.pid, self.host)
+    }
+}
+
+/// Whether the process that made a leftover is gone, so its leftovers may be removed.
+fn process_is_dead(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// What keeps a server alive and knows how to remove it.
+enum Lifetime {
+    Local(local::Cluster),
+    Docker(docker::Container),
+    Url(url::Scratch),
+}
+
+/// A running PostgreSQL server, reserved for this process.
+pub struct Server {
+    kind: BackendKind,
+    /// The superuser (or, for `url`, the given) login, on the maintenance database.
+    admin: Endpoint,
+    label: RunLabel,
+    /// What was picked and why, roles found, leftovers swept: shown in the report.
+    pub notes: Vec<String>,
+    lifetime: Lifetime,
+    next_database: std::sync::atomic::AtomicUsize,
+}
+
+impl Server {
+    /// Picks and starts a backend as `options` asks.
+    pub async fn start(options: &BackendOptions) -> Result<Server> {
+        let label = RunLabel::new();
+        let image = options.image.as_deref().unwrap_or(DEFAULT_IMAGE);
+        let mut notes = Vec::new();
+        let kind = match options.kind {
+            BackendKind::Auto => {
+                let (kind, reason) = choose(options, image).await?;
+                notes.push(format!("backend auto picked {kind}: {reason}"));
+                kind
+            }
+            explicit => {
+                notes.push(format!("backend {explicit} (RLS_HARNESS_BACKEND)"));
+                explicit
+            }
+        };
+        let (admin, lifetime) = match kind {
+            BackendKind::Local => {
+                let cluster = local::Cluster::start(&label, &mut notes).await?;
+                (cluster.endpoint(), Lifetime::Local(cluster))
+            }
+            BackendKind::Docker => {
+                let container = docker::Container::start(&label, image, &mut notes).await?;
+                (container.endpoint(), Lifetime::Docker(container))
+            }
+            BackendKind::Url | BackendKind::Auto => {
+                let url = options.database_url.as_deref().ok_or_else(|| {
+                    Error::backend("url", "DATABASE_URL is not set; set it to a server the harness may create scratch databases on")
+                })?;
+                let scratch = url::Scratch::start(&label, url, &mut notes).await?;
+                (scratch.endpoint(), Lifetime::Url(scratch))
+            }
+        };
+        Ok(Server {
+            kind,
+            admin,
+            label,
+            notes,
+            lifetime,
+            next_database: Default::default(),
+        })
+    }
+
+    /// The backend that actually runs.
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The privileged login of this server, on database `dbname`.
+    pub fn admin(&self, dbname: &str) -> Endpoint {
+        self.admin.with_dbname(dbname)
+    }
+
+    /// Creates an empty database (or a copy of `template`) with a fresh name of this run.
+    pub async fn create_database(&self, purpose: &str, template: Option<&str>) -> Result<String> {
+        let number = self
+            .next_database
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{}_{purpose}_{number}", self.label.database_prefix());
+        let admin = Connection::open(&self.admin).await?;
+        let create = match template {
+            // FILE_COPY copies the template's files instead of WAL-logging every page:
+            // with fsync off that is the fastest clone a server offers.
+            Some(template) => format!(
+                "create database {} template {} strategy file_copy",
+                quote_ident(&name),
+                quote_ident(template)
+            ),
+            None => format!("create database {} template template0", quote_ident(&name)),
+        };
+        admin.batch(&create).await?;
+        admin
+            .batch(&format!(
+                "comment on database {} is {}",
+                quote_ident(&name),
+                quote_literal(&self.label.comment())
+            ))
+            .await?;
+        Ok(name)
+    }
+
+    /// Marks a database as a template, so that [`Server::create_database`] can copy it.
+    pub async fn freeze_template(&self, name: &str) -> Result<()> {
+        let admin = Connection::open(&self.admin).await?;
+        admin
+            .batch(&format!(
+                "alter database {} is_template true",
+                quote_ident(name)
+            ))
+            .await
+    }
+
+    /// Drops a database of this run (and ends its sessions first).
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        if !name.starts_with(&self.label.database_prefix()) {
+            return Err(Error::backend(
+                "server",
+                format!("refusing to drop database {name}: it was not made by this run"),
+            ));
+        }
+        let admin = Connection::open(&self.admin).await?;
+        admin
+            .batch(&format!(
+                "alter database {} is_template false",
+                quote_ident(name)
+            ))
+            .await?;
+        admin
+            .batch(&format!(
+                "drop database if exists {} with (force)",
+                quote_ident(name)
+            ))
+            .await
+    }
+
+    /// Stops the server (or drops the scratch databases) now and waits until it is gone.
+    pub async fn shutdown(self) -> Result<()> {
+        match self.lifetime {
+            Lifetime::Local(cluster) => cluster.shutdown().await,
+            Lifetime::Docker(container) => container.shutdown().await,
+            Lifetime::Url(scratch) => scratch.shutdown().await,
+        }
+    }
+}
+
+/// The `auto` rule: url when `DATABASE_URL` is set, docker when a daemon answers and
+/// the image can be had, else local; when nothing works, say what to install.
+async fn choose(options: &BackendOptions, image: &str) -> Result<(BackendKind, String)> {
+    if options.database_url.is_some() {
+        return Ok((BackendKind::Url, "DATABASE_URL is set".into()));
+    }
+    let docker_problem = match docker::probe(image).await {
+        Ok(why) => return Ok((BackendKind::Docker, why)),
+        Err(problem) => problem,
+    };
+    match local::probe() {
+        Ok(bin) => Ok((
+            BackendKind::Local,
+            format!(
+                "docker is not usable ({docker_problem}); PostgreSQL binaries found in {}",
+                bin.display()
+            ),
+        )),
+        Err(local_problem) => Err(Error::NoBackend(format!(
+            "docker: {docker_problem}; local: {local_problem}; install the PostgreSQL server \
+             (for example `apt-get install postgresql-15`, or set PG_BIN to its bin directory), \
+             start a Docker daemon, or set DATABASE_URL to a server the harness may use"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_parse_case_insensitively() {
+        assert_eq!(
+            "Docker".parse::<BackendKind>().unwrap(),
+            BackendKind::Docker
+        );
+        assert_eq!("".parse::<BackendKind>().unwrap(), BackendKind::Auto);
+        let error = "podman".parse::<BackendKind>().unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "RLS_HARNESS_BACKEND: unknown backend \"podman\", expected auto, local, docker or url"
+        );
+    }
+
+    #[test]
+    fn run_labels_are_unique_and_name_their_databases() {
+        let first = RunLabel::new();
+        let second = RunLabel::new();
+        assert_ne!(first.id, second.id);
+        assert!(first.database_prefix().starts_with("rls_harness_"));
+        assert!(first
+            .comment()
+            .contains(&format!("pid={}", std::process::id())));
+    }
+
+    #[test]
+    fn own_process_is_alive() {
+        assert!(!process_is_dead(std::process::id()));
+    }
+}

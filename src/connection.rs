@@ -1,0 +1,248 @@
+//! Connections that never hang and never lose a NOTICE.
+//!
+//! Every statement the harness sends goes through [`Connection`]: the server enforces
+//! `statement_timeout` and `lock_timeout`, and the client gives up (and cancels the
+//! query) a little later, in case the server or network stops answering altogether.
+//! The connection task forwards NOTICEs and WARNINGs into a buffer, because migrations
+//! report success through them and scenarios may expect them.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_postgres::{AsyncMessage, NoTls, SimpleQueryMessage};
+
+use crate::error::{Error, Result};
+
+/// How long the server lets one statement run before it cancels it itself.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the client waits for an answer before it cancels the query and gives up.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A message the server sent alongside a result: a NOTICE, WARNING, INFO, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub severity: String,
+    pub sqlstate: String,
+    pub message: String,
+}
+
+/// Where and as whom to connect; cheap to clone, independent of any runtime.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+    pub dbname: String,
+}
+
+impl std::fmt::Debug for Endpoint {
+    // Passwords are random per run, but they still have no business in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "postgres://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.dbname
+        )
+    }
+}
+
+impl Endpoint {
+    /// The same server and credentials, another database.
+    pub fn with_dbname(&self, dbname: &str) -> Endpoint {
+        Endpoint {
+            dbname: dbname.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The same server and database, another login.
+    pub fn with_login(&self, user: &str, password: Option<&str>) -> Endpoint {
+        Endpoint {
+            user: user.to_owned(),
+            password: password.map(str::to_owned),
+            ..self.clone()
+        }
+    }
+
+    fn config(&self) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .dbname(&self.dbname)
+            .application_name("rls-harness")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .options(format!(
+                "-c statement_timeout={} -c lock_timeout=10000 -c idle_in_transaction_session_timeout=120000",
+                STATEMENT_TIMEOUT.as_millis()
+            ));
+        if let Some(password) = &self.password {
+            config.password(password);
+        }
+        config
+    }
+}
+
+/// One open session with the server.
+pub struct Connection {
+    client: tokio_postgres::Client,
+    notices: Arc<Mutex<Vec<Notice>>>,
+    label: String,
+}
+
+impl Connection {
+    /// Opens a session; `label` names it in errors (for example `owner@rls_tpl`).
+    pub async fn open(endpoint: &Endpoint) -> Result<Connection> {
+        let label = format!("{}@{}", endpoint.user, endpoint.dbname);
+        let config = endpoint.config();
+        let (client, mut connection) = tokio::time::timeout(CLIENT_DEADLINE, config.connect(NoTls))
+            .await
+            .map_err(|_| Error::Timeout {
+                context: format!("connecting as {label}"),
+                timeout: CLIENT_DEADLINE,
+            })?
+            .map_err(|error| Error::Connection {
+                context: format!("connecting to {endpoint:?}"),
+                message: error.to_string(),
+            })?;
+        let notices = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&notices);
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notice(notice) = message {
+                    sink.lock().expect("notice buffer").push(Notice {
+                        severity: notice.severity().to_owned(),
+                        sqlstate: notice.code().code().to_owned(),
+                        message: notice.message().to_owned(),
+                    });
+                }
+            }
+        });
+        Ok(Connection {
+            client,
+            notices,
+            label,
+        })
+    }
+
+    /// Runs `query` under the client-side deadline. The outer error is the harness's
+    /// (timeout); the inner result is the server's answer, left for the caller to judge,
+    /// because for a statement under test an error is often the expected outcome.
+    pub async fn within_deadline<T>(
+        &self,
+        what: &str,
+        query: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<Result<T, tokio_postgres::Error>> {
+        match tokio::time::timeout(CLIENT_DEADLINE, query).await {
+            Ok(answer) => Ok(answer),
+            Err(_) => {
+                // The server may still be working on it; ask it to stop so the session
+                // does not stay busy after we have given up.
+                let _ = self.client.cancel_token().cancel_query(NoTls).await;
+                Err(Error::Timeout {
+                    context: format!("{} ({what})", self.label),
+                    timeout: CLIENT_DEADLINE,
+                })
+            }
+        }
+    }
+
+    /// Runs one or more statements with the simple protocol and returns the raw answer.
+    pub async fn simple_raw(
+        &self,
+        sql: &str,
+    ) -> Result<Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>> {
+        self.within_deadline(sql, self.client.simple_query(sql))
+            .await
+    }
+
+    /// Runs statements the harness itself needs; any error is the harness's error.
+    pub async fn batch(&self, sql: &str) -> Result<()> {
+        self.within_deadline(sql, self.client.batch_execute(sql))
+            .await?
+            .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
+    }
+
+    /// Runs a parameterised query the harness itself needs.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        self.within_deadline(sql, self.client.query(sql, params))
+            .await?
+            .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
+    }
+
+    /// Like [`Connection::query`], for exactly one row.
+    pub async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row> {
+        self.within_deadline(sql, self.client.query_one(sql, params))
+            .await?
+            .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
+    }
+
+    /// Takes the NOTICEs and WARNINGs received so far.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        std::mem::take(&mut *self.notices.lock().expect("notice buffer"))
+    }
+
+    /// Waits until the server has delivered everything sent before this call, so that
+    /// [`Connection::take_notices`] sees the notices of the statements just run.
+    pub async fn sync_notices(&self) -> Result<()> {
+        self.batch("").await
+    }
+}
+
+fn first_line(sql: &str) -> &str {
+    let trimmed = sql.trim_start();
+    let line = trimmed.lines().next().unwrap_or("");
+    match line.char_indices().nth(80) {
+        Some((cut, _)) => &line[..cut],
+        None => line,
+    }
+}
+
+/// Quotes an identifier for SQL (`"name"`), doubling embedded quotes.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for SQL (`'text'`), doubling embedded quotes.
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_embedded_quotes() {
+        assert_eq!(quote_ident(r#"we"ird"#), r#""we""ird""#);
+        assert_eq!(quote_literal("O'Brien"), "'O''Brien'");
+    }
+
+    #[test]
+    fn endpoint_debug_hides_the_password() {
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: Some("hunter2".into()),
+            dbname: "db".into(),
+        };
+        let shown = format!("{endpoint:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(shown, "postgres://postgres@127.0.0.1:5432/db");
+    }
+}
