@@ -1,0 +1,471 @@
+//! Acting as a principal, the way PostgREST does: a connection logged in as
+//! `authenticator`, and per step a transaction with `SET LOCAL ROLE` and the JWT claims
+//! in `request.jwt.claims`.
+//!
+//! Before any step runs, the actor checks inside that very transaction that
+//! `current_user` is the role it claims to be and that the role is neither superuser
+//! nor BYPASSRLS (`service_role` aside, which bypasses by design). A step that would
+//! run with row security bypassed proves nothing, so it is refused, not evaluated.
+
+use std::fmt;
+
+use serde_json::{json, Map, Value};
+use tokio_postgres::SimpleQueryMessage;
+use uuid::Uuid;
+
+use crate::connection::{quote_ident, quote_literal, Connection, Endpoint, Notice};
+use crate::error::{Error, Result};
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// `anon`, with claims `{"role": "anon"}`.
+    Anon,
+    /// `authenticated`, with the given claims (usually from [`Claims::for_user`]).
+    Authenticated { name: String, claims: Claims },
+    /// `service_role`, which bypasses row security on Supabase.
+    ServiceRole,
+    /// The migration owner: fixtures and schema checks only, never a policy check.
+    Owner,
+}
+
+impl Principal {
+    /// An authenticated user with Supabase Studio's impersonation claims.
+    pub fn user(name: &str, id: Uuid, email: &str) -> Principal {
+        Principal::Authenticated {
+            name: name.to_owned(),
+            claims: Claims::for_user(id, email),
+        }
+    }
+
+    /// The database role the step runs as, `None` for the owner.
+    pub fn role(&self) -> Option<&'static str> {
+        match self {
+            Principal::Anon => Some("anon"),
+            Principal::Authenticated { .. } => Some("authenticated"),
+            Principal::ServiceRole => Some("service_role"),
+            Principal::Owner => None,
+        }
+    }
+
+    fn claims_json(&self) -> Option<String> {
+        match self {
+            Principal::Anon => Some(json!({"role": "anon"}).to_string()),
+            Principal::Authenticated { claims, .. } => {
+                Some(Value::Object(claims.0.clone()).to_string())
+            }
+            Principal::ServiceRole => Some(json!({"role": "service_role"}).to_string()),
+            Principal::Owner => None,
+        }
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Principal::Anon => f.write_str("anon"),
+            Principal::Authenticated { name, .. } => write!(f, "user {name}"),
+            Principal::ServiceRole => f.write_str("service_role"),
+            Principal::Owner => f.write_str("owner"),
+        }
+    }
+}
+
+/// The JWT claims of an authenticated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims(pub Map<String, Value>);
+
+impl Claims {
+    /// The claims Supabase Studio uses to impersonate a user. Times are fixed, not read
+    /// from the clock, so that runs (and snapshots) are reproducible.
+    pub fn for_user(id: Uuid, email: &str) -> Claims {
+        let claims = json!({
+            "aud": "authenticated",
+            "iss": "rls-harness",
+            "iat": 1_761_436_800u64,
+            "exp": 4_102_444_800u64,
+            "sub": id.to_string(),
+            "email": email,
+            "phone": "",
+            "role": "authenticated",
+            "aal": "aal1",
+            "amr": [{"method": "password", "timestamp": 1_761_436_800u64}],
+            "session_id": Uuid::new_v5(&id, b"session").to_string(),
+            "app_metadata": {"provider": "email", "providers": ["email"]},
+            "user_metadata": {"email": email, "email_verified": true},
+            "is_anonymous": false,
+        });
+        match claims {
+            Value::Object(map) => Claims(map),
+            _ => unreachable!("a json! object literal is an object"),
+        }
+    }
+
+    /// Replaces top-level claims; a `null` value removes the claim.
+    pub fn with_overrides(mut self, overrides: &Map<String, Value>) -> Claims {
+        for (key, value) in overrides {
+            if value.is_null() {
+                self.0.remove(key);
+            } else {
+                self.0.insert(key.clone(), value.clone());
+            }
+        }
+        self
+    }
+}
+
+/// How a step's transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Keep what the step wrote, as a PostgREST request does.
+    Commit,
+    /// Throw it away, for probes that must leave no trace.
+    Rollback,
+}
+
+/// The rows a statement returned, as text, with the number of rows it touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// From the command tag: rows returned, inserted, updated or deleted.
+    pub affected: u64,
+}
+
+/// The two kinds of SQLSTATE 42501 that a reviewer must tell apart, plus refusals
+/// raised by the schema's own guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// A `WITH CHECK` (or `USING` on insert) rejected the row.
+    Policy,
+    /// The role lacks a grant on the table, view or function.
+    Privilege,
+    /// A function raised 42501 itself (a guard such as "not a member").
+    Guard,
+}
+
+/// A statement the server refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub sqlstate: String,
+    pub message: String,
+    /// Where it failed: while setting the tenant context, or in the step's SQL.
+    pub while_setting_context: bool,
+}
+
+impl Failure {
+    /// For SQLSTATE 42501, which kind of denial it is.
+    pub fn denial(&self) -> Option<Denial> {
+        if self.sqlstate != "42501" {
+            return None;
+        }
+        Some(if self.message.contains("row-level security") {
+            Denial::Policy
+        } else if self.message.starts_with("permission denied for") {
+            Denial::Privilege
+        } else {
+            Denial::Guard
+        })
+    }
+}
+
+/// What a step did: its rows or its failure, and the notices it raised.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: std::result::Result<Rows, Failure>,
+    pub notices: Vec<Notice>,
+}
+
+/// A session that runs steps as one principal.
+pub struct Actor {
+    connection: Connection,
+    principal: Principal,
+}
+
+impl Actor {
+    /// Opens a session for `principal`. `authenticator` is the PostgREST login; without
+    /// it (a shared server whose `authenticator` we may not touch), `admin` logs in and
+    /// switches role the same way.
+    pub async fn open(
+        principal: Principal,
+        authenticator: &Endpoint,
+        admin: &Endpoint,
+    ) -> Result<Actor> {
+        let endpoint = match principal {
+            Principal::Owner => admin,
+            _ => authenticator,
+        };
+        Ok(Actor {
+            connection: Connection::open(endpoint).await?,
+            principal,
+        })
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Runs `sql` as the principal, with an optional tenant context set through
+    /// `set_tenant_context`, in one transaction.
+    pub async fn run(&self, sql: &str, context: Option<Uuid>, finish: Finish) -> Result<Outcome> {
+        let connection = &self.connection;
+        connection.take_notices();
+        // The tenant context is session state; clear what an earlier step left.
+        connection
+            .batch("select set_config('app.current_tenant_id', '', false); begin")
+            .await?;
+        if let Err(error) = self.become_principal().await {
+            let _ = connection.batch("rollback").await;
+            return Err(error);
+        }
+        let mut result = Ok(Rows::default());
+        if let Some(tenant) = context {
+            let set = format!(
+                "select public.set_tenant_context({}::uuid)",
+                quote_literal(&tenant.to_string())
+            );
+            if let Err(failure) = self.statement(&set).await? {
+                result = Err(Failure {
+                    while_setting_context: true,
+                    ..failure
+                });
+            }
+        }
+        if result.is_ok() {
+            if let Err(error) = refuse_role_switch(&self.principal, sql) {
+                let _ = connection.batch("rollback").await;
+                return Err(error);
+            }
+            result = self.statement(sql).await?;
+            // The login role is a member of service_role, so SQL that switched role
+            // (or ended our transaction) would have run with row security bypassed.
+            if result.is_ok() {
+                if let Err(error) = self.verify_role().await {
+                    let _ = connection.batch("rollback").await;
+                    return Err(error);
+                }
+            }
+        }
+        let end = if result.is_ok() && finish == Finish::Commit {
+            "commit"
+        } else {
+            "rollback"
+        };
+        if let Err(error) = connection.batch(end).await {
+            // A deferred constraint or trigger may refuse the commit itself.
+            let _ = connection.batch("rollback").await;
+            match error {
+                Error::Sql {
+                    sqlstate, message, ..
+                } => {
+                    result = Err(Failure {
+                        sqlstate,
+                        message,
+                        while_setting_context: false,
+                    });
+                }
+                other => return Err(other),
+            }
+        }
+        connection.sync_notices().await?;
+        Ok(Outcome {
+            result,
+            notices: connection.take_notices(),
+        })
+    }
+
+    /// Switches role and claims, then proves the switch took and bypasses nothing.
+    async fn become_principal(&self) -> Result<()> {
+        let (Some(role), Some(claims)) = (self.principal.role(), self.principal.claims_json())
+        else {
+            return Ok(());
+        };
+        let connection = &self.connection;
+        connection
+            .batch(&format!(
+                "set local role {}; select set_config('request.jwt.claims', {}, true)",
+                quote_ident(role),
+                quote_literal(&claims)
+            ))
+            .await?;
+        self.verify_role().await
+    }
+
+    /// Proves that the session runs as the principal's role, without bypassing RLS.
+    async fn verify_role(&self) -> Result<()> {
+        let Some(role) = self.principal.role() else {
+            return Ok(());
+        };
+        let row = self
+            .connection
+            .query_one(
+                "select current_user::text, r.rolsuper, r.rolbypassrls, \
+                 current_setting('row_security') \
+                 from pg_roles r where r.rolname = current_user",
+                &[],
+            )
+            .await?;
+        let (current, superuser, bypass, row_security): (String, bool, bool, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let refuse = |reason: String| Error::UnsafePrincipal {
+            principal: self.principal.to_string(),
+            reason,
+        };
+        if current != role {
+            return Err(refuse(format!("current_user is {current}, not {role}")));
+        }
+        if superuser {
+            return Err(refuse(format!("role {role} is a superuser")));
+        }
+        if bypass && self.principal != Principal::ServiceRole {
+            return Err(refuse(format!("role {role} has BYPASSRLS")));
+        }
+        if row_security != "on" {
+            return Err(refuse(format!("row_security is {row_security}")));
+        }
+        Ok(())
+    }
+
+    /// Runs statements under test; the server's refusal is a result, not an error.
+    async fn statement(&self, sql: &str) -> Result<std::result::Result<Rows, Failure>> {
+        match self.connection.simple_raw(sql).await? {
+            Ok(messages) => Ok(Ok(collect_rows(messages))),
+            Err(error) => match error.as_db_error() {
+                Some(db) => Ok(Err(Failure {
+                    sqlstate: db.code().code().to_owned(),
+                    message: db.message().to_owned(),
+                    while_setting_context: false,
+                })),
+                None => Err(Error::sql(format!("acting as {}", self.principal), &error)),
+            },
+        }
+    }
+}
+
+/// Refuses step SQL that would leave the principal's role: such a step proves nothing.
+fn refuse_role_switch(principal: &Principal, sql: &str) -> Result<()> {
+    if principal.role().is_none() {
+        return Ok(());
+    }
+    for statement in crate::script::split(sql) {
+        let code = statement.text.to_ascii_lowercase();
+        let words: Vec<&str> = code.split_whitespace().collect();
+        let switches = matches!(words.first(), Some(&"set") | Some(&"reset"))
+            && words
+                .iter()
+                .skip(1)
+                .take(3)
+                .any(|w| *w == "role" || *w == "authorization");
+        let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if switches
+            || compact.contains("set_config('role'")
+            || compact.contains("set_config('session_authorization'")
+        {
+            return Err(Error::UnsafePrincipal {
+                principal: principal.to_string(),
+                reason: format!(
+                    "the step's SQL switches role ({}); it would not run as {principal}",
+                    words.join(" ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The result of the last statement of a simple-protocol answer.
+fn collect_rows(messages: Vec<SimpleQueryMessage>) -> Rows {
+    let mut current = Rows::default();
+    for message in messages {
+        match message {
+            SimpleQueryMessage::RowDescription(columns) => {
+                current = Rows {
+                    columns: columns.iter().map(|c| c.name().to_owned()).collect(),
+                    ..Rows::default()
+                };
+            }
+            SimpleQueryMessage::Row(row) => {
+                current.rows.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_owned))
+                        .collect(),
+                );
+            }
+            SimpleQueryMessage::CommandComplete(count) => current.affected = count,
+            _ => {}
+        }
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_claims_look_like_studio_impersonation() {
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"dana");
+        let claims = Claims::for_user(id, "dana@example.test");
+        assert_eq!(claims.0["sub"], id.to_string());
+        assert_eq!(claims.0["role"], "authenticated");
+        assert_eq!(claims.0["aud"], "authenticated");
+        assert_eq!(claims.0["is_anonymous"], false);
+        assert!(claims.0["app_metadata"].is_object());
+        assert!(claims.0["user_metadata"].is_object());
+    }
+
+    #[test]
+    fn overrides_replace_and_null_removes() {
+        let id = Uuid::nil();
+        let overrides = json!({"sub": null, "user_metadata": {"tenant_id": "x"}});
+        let claims = Claims::for_user(id, "a@b").with_overrides(overrides.as_object().unwrap());
+        assert!(!claims.0.contains_key("sub"));
+        assert_eq!(claims.0["user_metadata"], json!({"tenant_id": "x"}));
+    }
+
+    #[test]
+    fn step_sql_that_switches_role_is_refused() {
+        let user = Principal::user("mo", Uuid::nil(), "mo@x");
+        for sql in [
+            "set role service_role; select 1",
+            "SET LOCAL ROLE postgres",
+            "reset role",
+            "set session authorization postgres",
+            "select set_config( 'role', 'service_role', true)",
+        ] {
+            let error = refuse_role_switch(&user, sql).unwrap_err().to_string();
+            assert!(
+                error.starts_with("refusing to act as user mo"),
+                "{sql}: {error}"
+            );
+        }
+        assert!(refuse_role_switch(&user, "select * from user_roles where role = 'admin'").is_ok());
+        assert!(refuse_role_switch(&Principal::Owner, "set role anon").is_ok());
+    }
+
+    #[test]
+    fn denials_are_told_apart_by_kind() {
+        let failure = |message: &str| Failure {
+            sqlstate: "42501".into(),
+            message: message.into(),
+            while_setting_context: false,
+        };
+        assert_eq!(
+            failure("new row violates row-level security policy for table \"agents\"").denial(),
+            Some(Denial::Policy)
+        );
+        assert_eq!(
+            failure("permission denied for table resource_sharing_audit").denial(),
+            Some(Denial::Privilege)
+        );
+        assert_eq!(
+            failure("not a member of tenant").denial(),
+            Some(Denial::Guard)
+        );
+        let other = Failure {
+            sqlstate: "23505".into(),
+            ..failure("duplicate key")
+        };
+        assert_eq!(other.denial(), None);
+    }
+}

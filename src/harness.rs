@@ -1,0 +1,219 @@
+//! The process-wide harness: one server, one Supabase-like base database, migrated
+//! templates cloned from it, and scratch databases cloned from those.
+//!
+//! Tests run on parallel threads, each with its own tokio runtime, so the harness keeps
+//! no connection open between calls: it keeps names and credentials, and every caller
+//! opens its own sessions. Cloning a template takes a few milliseconds, which is what
+//! lets each check run on a database of its own, in any order, in parallel.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::actor::{Actor, Principal};
+use crate::backend::{BackendKind, BackendOptions, Server};
+use crate::connection::{Connection, Endpoint};
+use crate::error::{Error, Result};
+use crate::migrate::{self, Applied, Migration};
+use crate::plan::{self, CheckResult};
+use crate::supabase::{self, Fidelity};
+
+/// The migrations this crate ships, used when nothing else is asked for.
+pub fn default_migrations_dir() -> PathBuf {
+    match std::env::var_os("RLS_HARNESS_MIGRATIONS").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"),
+    }
+}
+
+/// How long each phase of bringing the harness up took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartTimings {
+    pub backend: Duration,
+    pub shim: Duration,
+}
+
+/// A migrated database that scratch databases are cloned from.
+#[derive(Debug)]
+pub struct Template {
+    pub name: String,
+    pub applied: Vec<Applied>,
+    /// The plan's verification queries for each migration, run right after it.
+    pub migration_checks: Vec<CheckResult>,
+    pub migrate_time: Duration,
+    pub checks_time: Duration,
+}
+
+/// One server and what has been built on it.
+pub struct Harness {
+    server: Server,
+    base: String,
+    fidelity: Fidelity,
+    pub timings: StartTimings,
+    templates: Mutex<HashMap<Vec<PathBuf>, Arc<Template>>>,
+}
+
+static SHARED: OnceCell<std::result::Result<Harness, Arc<Error>>> = OnceCell::const_new();
+
+impl Harness {
+    /// The harness of this process, started on first use from the environment
+    /// (`RLS_HARNESS_BACKEND`, `DATABASE_URL`, `RLS_HARNESS_IMAGE`). It is never
+    /// dropped; its backend's reaper removes the server when the process exits.
+    pub async fn shared() -> Result<&'static Harness> {
+        let started = SHARED
+            .get_or_init(|| async {
+                let options = BackendOptions::from_env().map_err(Arc::new)?;
+                Harness::start(&options).await.map_err(Arc::new)
+            })
+            .await;
+        started
+            .as_ref()
+            .map_err(|error| Error::Shared(Arc::clone(error)))
+    }
+
+    /// Starts a backend and prepares the Supabase-like base database on it.
+    pub async fn start(options: &BackendOptions) -> Result<Harness> {
+        let clock = Instant::now();
+        let server = Server::start(options).await?;
+        let backend = clock.elapsed();
+
+        let clock = Instant::now();
+        let base = server.create_database("base", None).await?;
+        let owns_cluster = server.kind() != BackendKind::Url;
+        let fidelity = {
+            let connection = Connection::open(&server.admin(&base)).await?;
+            supabase::prepare(&connection, owns_cluster).await?
+        };
+        server.freeze_template(&base).await?;
+        Ok(Harness {
+            server,
+            base,
+            fidelity,
+            timings: StartTimings {
+                backend,
+                shim: clock.elapsed(),
+            },
+            templates: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// What was picked and why, and what the shim found.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.server.notes.clone();
+        notes.extend(self.fidelity.notes.iter().cloned());
+        notes
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        self.server.kind()
+    }
+
+    /// The template with the migrations of `dir` applied, built once per process.
+    pub async fn template_from_dir(&self, dir: &Path) -> Result<Arc<Template>> {
+        self.template(&migrate::discover(dir)?).await
+    }
+
+    /// The template with `migrations` applied in order, built once per process.
+    /// Between migrations it runs the plan's verification queries for each.
+    pub async fn template(&self, migrations: &[Migration]) -> Result<Arc<Template>> {
+        let key: Vec<PathBuf> = migrations.iter().map(|m| m.path.clone()).collect();
+        // Holding the lock while building means parallel callers wait for one build
+        // instead of racing to make the same template twice.
+        let mut templates = self.templates.lock().await;
+        if let Some(template) = templates.get(&key) {
+            return Ok(Arc::clone(template));
+        }
+        let name = self.server.create_database("tpl", Some(&self.base)).await?;
+        let built = self.migrate_template(&name, migrations).await;
+        let template = match built {
+            Ok(template) => Arc::new(template),
+            Err(error) => {
+                let _ = self.server.drop_database(&name).await;
+                return Err(error);
+            }
+        };
+        self.server.freeze_template(&name).await?;
+        templates.insert(key, Arc::clone(&template));
+        Ok(template)
+    }
+
+    async fn migrate_template(&self, name: &str, migrations: &[Migration]) -> Result<Template> {
+        let connection = Connection::open(&self.server.admin(name)).await?;
+        let (mut applied, mut migration_checks) = (Vec::new(), Vec::new());
+        let (mut migrate_time, mut checks_time) = (Duration::ZERO, Duration::ZERO);
+        for migration in migrations {
+            let done = migrate::apply(&connection, migration).await?;
+            migrate_time += done.duration;
+            let clock = Instant::now();
+            migration_checks.extend(plan::after_migration(&connection, &done).await?);
+            checks_time += clock.elapsed();
+            applied.push(done);
+        }
+        Ok(Template {
+            name: name.to_owned(),
+            applied,
+            migration_checks,
+            migrate_time,
+            checks_time,
+        })
+    }
+
+    /// A fresh database cloned from `template`, for one check or scenario.
+    pub async fn database(&self, template: &Template) -> Result<Database<'_>> {
+        self.clone_of(&template.name, "db").await
+    }
+
+    /// A fresh database with the Supabase shim and no migration at all.
+    pub async fn bare_database(&self) -> Result<Database<'_>> {
+        self.clone_of(&self.base, "bare").await
+    }
+
+    async fn clone_of(&self, template: &str, purpose: &str) -> Result<Database<'_>> {
+        let name = self.server.create_database(purpose, Some(template)).await?;
+        Ok(Database {
+            harness: self,
+            name,
+        })
+    }
+
+    /// Stops the server now (the CLI does; the shared harness relies on its reaper).
+    pub async fn shutdown(self) -> Result<()> {
+        self.server.shutdown().await
+    }
+}
+
+/// A scratch database of this run.
+pub struct Database<'h> {
+    harness: &'h Harness,
+    pub name: String,
+}
+
+impl Database<'_> {
+    /// The privileged login, for migrations, fixtures and schema checks.
+    pub fn owner_endpoint(&self) -> Endpoint {
+        self.harness.server.admin(&self.name)
+    }
+
+    /// A session as the owner.
+    pub async fn owner(&self) -> Result<Connection> {
+        Connection::open(&self.owner_endpoint()).await
+    }
+
+    /// A session that acts as `principal`, PostgREST style.
+    pub async fn actor(&self, principal: Principal) -> Result<Actor> {
+        let admin = self.owner_endpoint();
+        let authenticator = match &self.harness.fidelity.authenticator_password {
+            Some(password) => admin.with_login("authenticator", Some(password)),
+            None => admin.clone(),
+        };
+        Actor::open(principal, &authenticator, &admin).await
+    }
+
+    /// Drops the database.
+    pub async fn close(self) -> Result<()> {
+        self.harness.server.drop_database(&self.name).await
+    }
+}

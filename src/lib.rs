@@ -1,0 +1,27 @@
+//! rls-harness proves that PostgreSQL row-level security keeps Supabase tenants apart.
+//!
+//! It brings up a disposable PostgreSQL ([`Harness`]), makes it look like Supabase,
+//! applies migrations into a template, and checks isolation by acting as each
+//! principal ([`Actor`]) on clones of that template. See `ARCHITECTURE.md` for the map.
+
+mod actor;
+mod backend;
+mod connection;
+mod error;
+mod harness;
+mod migrate;
+mod plan;
+mod report;
+mod schema;
+mod script;
+mod supabase;
+
+pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
+pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
+pub use connection::{Connection, Notice};
+pub use error::{Error, Result};
+pub use harness::{default_migrations_dir, Database, Harness, StartTimings, Template};
+pub use migrate::{discover as discover_migrations, Applied, Migration};
+pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
+pub use report::CheckReport;
+pub use schema::{difference as fingerprint_difference, fingerprint};

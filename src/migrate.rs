@@ -1,0 +1,206 @@
+//! The migration runner: applies `*.sql` files in lexical order, each in its own
+//! transaction, and reports a failure by file, line, column and SQLSTATE.
+//!
+//! Statements are sent one at a time inside the file's transaction, so that an error
+//! without a server-side position still points at its statement. A failing file is
+//! rolled back whole: nothing of it stays applied. Files that manage transactions
+//! themselves are refused before anything runs, because their `COMMIT` would defeat
+//! that guarantee.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::error::ErrorPosition;
+
+use crate::connection::{Connection, Notice};
+use crate::error::{Error, Result};
+use crate::script::{byte_of_position, line_column, split};
+
+/// One migration file.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub path: PathBuf,
+    /// The leading digits of the file name (`20251026000001`), or the whole stem.
+    pub version: String,
+    pub sql: String,
+}
+
+impl Migration {
+    /// Reads one migration file.
+    pub fn read(path: &Path) -> Result<Migration> {
+        let sql = std::fs::read_to_string(path).map_err(|error| Error::io(path, error))?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let digits: String = stem.chars().take_while(char::is_ascii_digit).collect();
+        let version = if digits.is_empty() {
+            stem.to_owned()
+        } else {
+            digits
+        };
+        Ok(Migration {
+            path: path.to_owned(),
+            version,
+            sql,
+        })
+    }
+
+    /// The file name, for reports.
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// The `*.sql` files directly inside `dir` (not its subfolders), in lexical order.
+pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
+    let entries = std::fs::read_dir(dir).map_err(|error| Error::io(dir, error))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|error| Error::io(dir, error))?.path();
+        if path.is_file() && path.extension().is_some_and(|ext| ext == "sql") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no *.sql migration files here",
+            ),
+        ));
+    }
+    paths.iter().map(|path| Migration::read(path)).collect()
+}
+
+/// What applying one file produced.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub migration: Migration,
+    pub notices: Vec<Notice>,
+    pub duration: Duration,
+}
+
+/// Applies one file in its own transaction; on error, rolls it back and says where.
+pub async fn apply(connection: &Connection, migration: &Migration) -> Result<Applied> {
+    let started = Instant::now();
+    let statements = split(&migration.sql);
+    let located = |offset: usize, sqlstate: &str, message: String, detail: Option<String>| {
+        let (line, column) = line_column(&migration.sql, offset);
+        Error::Migration {
+            file: migration.path.clone(),
+            line,
+            column,
+            sqlstate: sqlstate.to_owned(),
+            message,
+            detail,
+        }
+    };
+    for statement in &statements {
+        if matches!(
+            statement.keyword().as_str(),
+            "begin" | "commit" | "end" | "rollback" | "abort" | "start" | "savepoint" | "release"
+        ) {
+            return Err(located(
+                statement.code_offset(),
+                "25000",
+                format!(
+                    "the file controls transactions itself ({}); remove it: the runner applies each file in one transaction",
+                    statement.keyword().to_uppercase()
+                ),
+                None,
+            ));
+        }
+    }
+
+    connection.take_notices();
+    connection.batch("begin").await?;
+    for statement in &statements {
+        let answer = connection.simple_raw(statement.text).await;
+        let error = match answer {
+            Ok(Ok(_)) => continue,
+            Ok(Err(error)) => error,
+            Err(harness_error) => {
+                let _ = connection.batch("rollback").await;
+                return Err(harness_error);
+            }
+        };
+        let _ = connection.batch("rollback").await;
+        let Some(db) = error.as_db_error() else {
+            return Err(Error::sql(
+                format!("applying {}", migration.path.display()),
+                &error,
+            ));
+        };
+        let offset = match db.position() {
+            Some(ErrorPosition::Original(position)) => {
+                statement.offset + byte_of_position(statement.text, *position)
+            }
+            _ => statement.code_offset(),
+        };
+        let detail = [db.detail(), db.hint(), db.where_()]
+            .into_iter()
+            .flatten()
+            .map(|part| part.replace('\n', " / "))
+            .collect::<Vec<_>>();
+        let detail = (!detail.is_empty()).then(|| detail.join("; "));
+        return Err(located(
+            offset,
+            db.code().code(),
+            db.message().to_owned(),
+            detail,
+        ));
+    }
+    connection.batch("commit").await?;
+    connection.sync_notices().await?;
+    Ok(Applied {
+        migration: migration.clone(),
+        notices: connection.take_notices(),
+        duration: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_the_leading_digits_of_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("20251026000001_create_tenants_table.sql");
+        std::fs::write(&path, "select 1;").unwrap();
+        assert_eq!(Migration::read(&path).unwrap().version, "20251026000001");
+    }
+
+    #[test]
+    fn discover_takes_sql_files_in_lexical_order_and_skips_subfolders() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["2_b.sql", "1_a.sql", "notes.md", "10_c.sql"] {
+            std::fs::write(dir.path().join(name), "select 1;").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("rollback")).unwrap();
+        std::fs::write(dir.path().join("rollback/0_undo.sql"), "select 1;").unwrap();
+        let names: Vec<String> = discover(dir.path())
+            .unwrap()
+            .iter()
+            .map(Migration::file_name)
+            .collect();
+        assert_eq!(names, ["10_c.sql", "1_a.sql", "2_b.sql"]);
+    }
+
+    #[test]
+    fn an_empty_folder_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = discover(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&dir.path().display().to_string()),
+            "{error}"
+        );
+        assert!(error.contains("no *.sql migration files"), "{error}");
+    }
+}
