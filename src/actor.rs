@@ -305,25 +305,13 @@ impl Actor {
                 &[],
             )
             .await?;
-        let (current, superuser, bypass, row_security): (String, bool, bool, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let refuse = |reason: String| Error::UnsafePrincipal {
-            principal: self.principal.to_string(),
-            reason,
+        let session = Session {
+            current_user: row.get(0),
+            superuser: row.get(1),
+            bypass_rls: row.get(2),
+            row_security: row.get(3),
         };
-        if current != role {
-            return Err(refuse(format!("current_user is {current}, not {role}")));
-        }
-        if superuser {
-            return Err(refuse(format!("role {role} is a superuser")));
-        }
-        if bypass && self.principal != Principal::ServiceRole {
-            return Err(refuse(format!("role {role} has BYPASSRLS")));
-        }
-        if row_security != "on" {
-            return Err(refuse(format!("row_security is {row_security}")));
-        }
-        Ok(())
+        session.judge(&self.principal, role)
     }
 
     /// Runs statements under test; the server's refusal is a result, not an error.
@@ -339,6 +327,40 @@ impl Actor {
                 None => Err(Error::sql(format!("acting as {}", self.principal), &error)),
             },
         }
+    }
+}
+
+/// What the server says about the session a step is about to run in.
+struct Session {
+    current_user: String,
+    superuser: bool,
+    bypass_rls: bool,
+    row_security: String,
+}
+
+impl Session {
+    /// Whether a step may run in this session as `principal` (whose role is `role`).
+    fn judge(&self, principal: &Principal, role: &str) -> Result<()> {
+        let refuse = |reason: String| Error::UnsafePrincipal {
+            principal: principal.to_string(),
+            reason,
+        };
+        if self.current_user != role {
+            return Err(refuse(format!(
+                "current_user is {}, not {role}",
+                self.current_user
+            )));
+        }
+        if self.superuser {
+            return Err(refuse(format!("role {role} is a superuser")));
+        }
+        if self.bypass_rls && *principal != Principal::ServiceRole {
+            return Err(refuse(format!("role {role} has BYPASSRLS")));
+        }
+        if self.row_security != "on" {
+            return Err(refuse(format!("row_security is {}", self.row_security)));
+        }
+        Ok(())
     }
 }
 
@@ -421,6 +443,45 @@ mod tests {
         let claims = Claims::for_user(id, "a@b").with_overrides(overrides.as_object().unwrap());
         assert!(!claims.0.contains_key("sub"));
         assert_eq!(claims.0["user_metadata"], json!({"tenant_id": "x"}));
+    }
+
+    #[test]
+    fn sessions_that_bypass_row_security_are_refused() {
+        let session = |current: &str, superuser, bypass_rls| Session {
+            current_user: current.into(),
+            superuser,
+            bypass_rls,
+            row_security: "on".into(),
+        };
+        let user = Principal::user("mo", Uuid::nil(), "mo@x");
+        assert!(session("authenticated", false, false)
+            .judge(&user, "authenticated")
+            .is_ok());
+        let refused = |s: Session, p: &Principal, role| s.judge(p, role).unwrap_err().to_string();
+        assert_eq!(
+            refused(
+                session("authenticated", false, true),
+                &user,
+                "authenticated"
+            ),
+            "refusing to act as user mo: role authenticated has BYPASSRLS"
+        );
+        assert_eq!(
+            refused(session("anon", true, false), &Principal::Anon, "anon"),
+            "refusing to act as anon: role anon is a superuser"
+        );
+        assert_eq!(
+            refused(
+                session("authenticator", false, false),
+                &user,
+                "authenticated"
+            ),
+            "refusing to act as user mo: current_user is authenticator, not authenticated"
+        );
+        // service_role bypasses by design; it is the vacuity control, never a check.
+        assert!(session("service_role", false, true)
+            .judge(&Principal::ServiceRole, "service_role")
+            .is_ok());
     }
 
     #[test]

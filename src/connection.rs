@@ -68,6 +68,23 @@ impl Endpoint {
         }
     }
 
+    /// A `postgres://` URL for this endpoint, password included, for handing the same
+    /// server to a child process (as `DATABASE_URL`).
+    pub fn url(&self) -> String {
+        let password = self
+            .password
+            .as_deref()
+            .map(|password| format!(":{}", encode(password)))
+            .unwrap_or_default();
+        format!(
+            "postgres://{}{password}@{}:{}/{}",
+            encode(&self.user),
+            self.host,
+            self.port,
+            encode(&self.dbname)
+        )
+    }
+
     fn config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
@@ -203,6 +220,18 @@ impl Connection {
     }
 }
 
+/// Percent-encodes what may not appear raw in the user, password or path of a URL.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 fn first_line(sql: &str) -> &str {
     let trimmed = sql.trim_start();
     let line = trimmed.lines().next().unwrap_or("");
@@ -244,5 +273,20 @@ mod tests {
         let shown = format!("{endpoint:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(shown, "postgres://postgres@127.0.0.1:5432/db");
+    }
+
+    #[test]
+    fn url_round_trips_through_the_driver() {
+        let endpoint = Endpoint {
+            host: "127.0.0.1".into(),
+            port: 6543,
+            user: "post gres".into(),
+            password: Some("p@ss:w/rd".into()),
+            dbname: "db".into(),
+        };
+        let config: tokio_postgres::Config = endpoint.url().parse().unwrap();
+        assert_eq!(config.get_user(), Some("post gres"));
+        assert_eq!(config.get_password(), Some("p@ss:w/rd".as_bytes()));
+        assert_eq!(config.get_ports(), [6543]);
     }
 }

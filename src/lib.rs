@@ -18,7 +18,7 @@ mod supabase;
 
 pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
 pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
-pub use connection::{Connection, Notice};
+pub use connection::{Connection, Endpoint, Notice};
 pub use error::{Error, Result};
 pub use harness::{default_migrations_dir, Database, Harness, StartTimings, Template};
 pub use migrate::{discover as discover_migrations, Applied, Migration};

@@ -1,6 +1,6 @@
 //! The `rls-harness` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -65,7 +65,7 @@ async fn check(migrations: PathBuf) -> anyhow::Result<bool> {
 
 async fn run_checks(
     harness: &Harness,
-    migrations: &PathBuf,
+    migrations: &Path,
     started: Instant,
 ) -> anyhow::Result<bool> {
     let template = harness.template_from_dir(migrations).await?;

@@ -46,6 +46,11 @@ impl Migration {
         })
     }
 
+    /// Applies this file in its own transaction; see [`apply`].
+    pub async fn apply(&self, connection: &Connection) -> Result<Applied> {
+        apply(connection, self).await
+    }
+
     /// The file name, for reports.
     pub fn file_name(&self) -> String {
         self.path

@@ -30,6 +30,15 @@ pub const DEFAULT_IMAGE: &str = "postgres:15";
 const LABEL_RUN: &str = "rls-harness.run";
 const LABEL_PID: &str = "rls-harness.pid";
 const LABEL_HOST: &str = "rls-harness.host";
+/// Removes the run's containers; once more after a pause, for a container whose
+/// creation the daemon was still finishing when this process died.
+const REAPER_SCRIPT: &str = r#"
+for attempt in 1 2; do
+  ids=$(docker ps -aq --filter "label=rls-harness.run=$RUN")
+  [ -n "$ids" ] && docker rm -f -v $ids >/dev/null 2>&1
+  [ $attempt = 1 ] && sleep 2
+done
+"#;
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 const PULL_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -109,6 +118,19 @@ impl Container {
             )
         })?;
         sweep(&docker, label, notes).await;
+        // The reaper goes first and finds containers by the run's label: a process
+        // killed while testcontainers still waits for readiness has no container id yet,
+        // but its container is already labelled.
+        let reaper = if which_docker_cli() {
+            Some(
+                Reaper::spawn(REAPER_SCRIPT, &[("RUN", &label.id)]).map_err(|error| {
+                    Error::backend("docker", format!("cannot start the reaper: {error}"))
+                })?,
+            )
+        } else {
+            notes.push("docker CLI not found: a crashed run leaves its container until the next run sweeps it".into());
+            None
+        };
 
         let password = uuid::Uuid::new_v4().simple().to_string();
         let (repo, tag) = split_image(image);
@@ -134,18 +156,6 @@ impl Container {
         let container = request.start().await.map_err(|error| {
             Error::backend("docker", format!("cannot start image {image}: {error}"))
         })?;
-        let reaper = if which_docker_cli() {
-            let id = container.id().to_owned();
-            let script = "docker rm -f -v \"$CONTAINER\" >/dev/null 2>&1";
-            Some(
-                Reaper::spawn(script, &[("CONTAINER", &id)]).map_err(|error| {
-                    Error::backend("docker", format!("cannot start the reaper: {error}"))
-                })?,
-            )
-        } else {
-            notes.push("docker CLI not found: a crashed run leaves its container until the next run sweeps it".into());
-            None
-        };
         let host = container
             .get_host()
             .await

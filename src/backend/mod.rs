@@ -135,7 +135,7 @@ fn process_is_dead(pid: u32) -> bool {
 /// What keeps a server alive and knows how to remove it.
 enum Lifetime {
     Local(local::Cluster),
-    Docker(docker::Container),
+    Docker(Box<docker::Container>),
     Url(url::Scratch),
 }
 
@@ -175,7 +175,7 @@ impl Server {
             }
             BackendKind::Docker => {
                 let container = docker::Container::start(&label, image, &mut notes).await?;
-                (container.endpoint(), Lifetime::Docker(container))
+                (container.endpoint(), Lifetime::Docker(Box::new(container)))
             }
             BackendKind::Url | BackendKind::Auto => {
                 let url = options.database_url.as_deref().ok_or_else(|| {
@@ -271,7 +271,7 @@ impl Server {
     pub async fn shutdown(self) -> Result<()> {
         match self.lifetime {
             Lifetime::Local(cluster) => cluster.shutdown().await,
-            Lifetime::Docker(container) => container.shutdown().await,
+            Lifetime::Docker(container) => (*container).shutdown().await,
             Lifetime::Url(scratch) => scratch.shutdown().await,
         }
     }

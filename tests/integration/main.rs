@@ -1,0 +1,8 @@
+//! Integration tests. One test binary, so that every test of it shares the one
+//! PostgreSQL server of this process (see `Harness::shared`).
+
+mod actors;
+mod backend;
+mod migrations;
+mod plan;
+mod support;

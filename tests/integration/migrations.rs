@@ -1,0 +1,220 @@
+//! The migration runner and the shipped migrations: errors located to the line,
+//! nothing half-applied, idempotency, and a rollback that really rolls back.
+
+use rls_harness::{fingerprint, fingerprint_difference, Connection, Error, Migration};
+
+use crate::support::{harness, rollback_migration, shipped_migrations, vital};
+
+async fn apply_all(connection: &Connection, migrations: &[Migration]) {
+    for migration in migrations {
+        rls_harness_apply(connection, migration).await.unwrap();
+    }
+}
+
+async fn rls_harness_apply(
+    connection: &Connection,
+    migration: &Migration,
+) -> rls_harness::Result<Vec<String>> {
+    migration
+        .apply(connection)
+        .await
+        .map(|applied| applied.notices.into_iter().map(|n| n.message).collect())
+}
+
+async fn agents_rows(connection: &Connection) -> Vec<String> {
+    let rows = connection
+        .query(
+            "select to_jsonb(a)::text from public.agents a order by id",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+async fn table_exists(connection: &Connection, name: &str) -> bool {
+    let row = connection
+        .query_one("select to_regclass($1) is not null", &[&name])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test]
+async fn a_failing_migration_names_file_line_and_sqlstate_and_leaves_nothing() {
+    let harness = harness().await;
+    let database = harness.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0001_broken.sql");
+    std::fs::write(
+        &path,
+        "create table public.half_done (id int);\n\
+         insert into public.half_done values (1);\n\
+         select id,\n       missing_column\n  from public.half_done;\n",
+    )
+    .unwrap();
+    let error = Migration::read(&path)
+        .unwrap()
+        .apply(&owner)
+        .await
+        .unwrap_err();
+    match &error {
+        Error::Migration {
+            file,
+            line,
+            column,
+            sqlstate,
+            ..
+        } => {
+            assert_eq!(
+                (file, *line, *column, sqlstate.as_str()),
+                (&path, 4, 8, "42703")
+            );
+        }
+        other => panic!("expected a migration error, got {other}"),
+    }
+    assert!(error.to_string().starts_with(&format!(
+        "{}:4:8: 42703: column \"missing_column\" does not exist",
+        path.display()
+    )));
+    assert!(
+        !table_exists(&owner, "public.half_done").await,
+        "nothing of the file may stay"
+    );
+    database.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_error_without_a_position_points_at_its_statement() {
+    let harness = harness().await;
+    let database = harness.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0001_raise.sql");
+    std::fs::write(
+        &path,
+        "create table public.before_raise (id int);\n\n-- the guard\ndo $$\nbegin\n  raise exception 'tenant missing' using errcode = 'P0002';\nend $$;\n",
+    )
+    .unwrap();
+    let error = Migration::read(&path)
+        .unwrap()
+        .apply(&owner)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!("{}:4:1: P0002: tenant missing", path.display())),
+        "{error}"
+    );
+    assert!(!table_exists(&owner, "public.before_raise").await);
+    database.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_migration_that_commits_itself_is_refused_before_it_runs() {
+    let harness = harness().await;
+    let database = harness.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0001_tx.sql");
+    std::fs::write(
+        &path,
+        "create table public.t1 (id int);\ncommit;\ncreate table public.t2 (id int);\n",
+    )
+    .unwrap();
+    let error = Migration::read(&path)
+        .unwrap()
+        .apply(&owner)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}:2:1: 25000: the file controls transactions itself",
+            path.display()
+        )),
+        "{error}"
+    );
+    assert!(!table_exists(&owner, "public.t1").await);
+    database.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn each_migration_can_be_applied_again_without_change_or_error() {
+    let (harness, template) = vital().await;
+    let database = harness.database(&template).await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let data = "select string_agg(format('%s=%s', t, n), ' ' order by t) from (\
+                select 'agents' t, count(*) n from public.agents union all \
+                select 'tools', count(*) from public.tools union all \
+                select 'prompts', count(*) from public.prompts union all \
+                select 'tenants', count(*) from public.tenants union all \
+                select 'audit', count(*) from public.resource_sharing_audit union all \
+                select 'mv', count(*) from public.mv_platform_shared_resources) counts";
+    let schema_before = fingerprint(&owner).await.unwrap();
+    let data_before: String = owner.query_one(data, &[]).await.unwrap().get(0);
+    let agents_before = agents_rows(&owner).await;
+    for migration in shipped_migrations() {
+        let notices = rls_harness_apply(&owner, &migration)
+            .await
+            .unwrap_or_else(|error| panic!("re-applying: {error}"));
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.ends_with("completed successfully")),
+            "{}: {notices:?}",
+            migration.file_name()
+        );
+    }
+    let schema_after = fingerprint(&owner).await.unwrap();
+    assert!(schema_before.len() > 100, "the fingerprint sees the schema");
+    assert_eq!(
+        fingerprint_difference(&schema_before, &schema_after),
+        Vec::<String>::new()
+    );
+    let data_after: String = owner.query_one(data, &[]).await.unwrap().get(0);
+    assert_eq!(data_before, data_after);
+    assert_eq!(agents_before, agents_rows(&owner).await);
+    database.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn rollback_returns_to_the_remote_schema_with_the_agents_intact() {
+    let harness = harness().await;
+    let database = harness.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let migrations = shipped_migrations();
+    let (remote, plan) = migrations.split_first().unwrap();
+    assert!(remote.file_name().ends_with("_remote_schema.sql"));
+    assert_eq!(plan.len(), 4);
+
+    apply_all(&owner, std::slice::from_ref(remote)).await;
+    let remote_schema = fingerprint(&owner).await.unwrap();
+    let remote_agents = agents_rows(&owner).await;
+    assert_eq!(remote_agents.len(), 3);
+    assert!(remote_agents
+        .iter()
+        .any(|agent| agent.contains("Dr. Sarah Chen")));
+
+    apply_all(&owner, plan).await;
+    let migrated = fingerprint(&owner).await.unwrap();
+    assert!(
+        !fingerprint_difference(&remote_schema, &migrated).is_empty(),
+        "the plan changes the schema"
+    );
+
+    let rollback = rollback_migration();
+    for attempt in 0..2 {
+        rls_harness_apply(&owner, &rollback)
+            .await
+            .unwrap_or_else(|error| panic!("rollback #{attempt}: {error}"));
+        let rolled_back = fingerprint(&owner).await.unwrap();
+        assert_eq!(
+            fingerprint_difference(&remote_schema, &rolled_back),
+            Vec::<String>::new()
+        );
+        assert_eq!(agents_rows(&owner).await, remote_agents);
+    }
+    database.close().await.unwrap();
+}

@@ -1,0 +1,51 @@
+//! What the integration tests share: the process-wide harness, the shipped migrations'
+//! template, and a way to run the `rls-harness` binary as a user would.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use rls_harness::{default_migrations_dir, discover_migrations, Harness, Migration, Template};
+
+pub async fn harness() -> &'static Harness {
+    Harness::shared().await.expect("the harness starts")
+}
+
+/// The template with this crate's migrations applied.
+pub async fn vital() -> (&'static Harness, Arc<Template>) {
+    let harness = harness().await;
+    let template = harness
+        .template_from_dir(&default_migrations_dir())
+        .await
+        .expect("the shipped migrations apply");
+    (harness, template)
+}
+
+pub fn shipped_migrations() -> Vec<Migration> {
+    discover_migrations(&default_migrations_dir()).expect("migrations folder")
+}
+
+pub fn rollback_migration() -> Migration {
+    let dir = default_migrations_dir().join("rollback");
+    let mut files = discover_migrations(&dir).expect("rollback folder");
+    assert_eq!(files.len(), 1, "one rollback file");
+    files.remove(0)
+}
+
+/// A folder holding copies of the shipped migrations plus `extra` files.
+pub fn migrations_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for migration in shipped_migrations() {
+        std::fs::copy(&migration.path, dir.path().join(migration.file_name())).unwrap();
+    }
+    for (name, sql) in extra {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
+/// The `rls-harness` binary, with the backend settings of this test process.
+pub fn cli(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rls-harness"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
