@@ -7,14 +7,20 @@
 #
 # Needs root, a running docker daemon and mmdebstrap (apt-get install mmdebstrap).
 # Skips the build when TAG already exists (delete it with `docker rmi TAG`).
-# Env: RLS_IMAGE_MIRROR (default http://deb.debian.org/debian),
-#      RLS_IMAGE_SECURITY_MIRROR (default http://deb.debian.org/debian-security).
+# Packages come from the same apt sources as the host's own (RLS_IMAGE_SOURCES may
+# name another sources file, one-line or deb822 style), so the image needs no
+# network access the machine does not already have.
 set -euo pipefail
 
 tag="${1:-rls-harness/postgres:15}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mirror="${RLS_IMAGE_MIRROR:-http://deb.debian.org/debian}"
-security="${RLS_IMAGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+sources="${RLS_IMAGE_SOURCES:-}"
+if [ -z "$sources" ]; then
+	for candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+		if [ -s "$candidate" ]; then sources="$candidate"; break; fi
+	done
+fi
+[ -n "$sources" ] || { log "error: no apt sources found; set RLS_IMAGE_SOURCES to a sources file"; exit 1; }
 suite=bookworm
 pg_major=15
 
@@ -75,10 +81,7 @@ if ! setsid -w mmdebstrap \
 	--dpkgopt='path-exclude=/usr/share/lintian/*' \
 	--setup-hook="$setup_hook" \
 	--customize-hook="$customize_hook" \
-	"$suite" - \
-	"deb $mirror $suite main" \
-	"deb $mirror $suite-updates main" \
-	"deb $security $suite-security main" \
+	"$suite" - "$sources" \
 	</dev/null |
 docker import \
 	--change "ENV PATH=/usr/lib/postgresql/$pg_major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
