@@ -12,8 +12,10 @@ mod harness;
 mod migrate;
 mod plan;
 mod report;
+mod scenario;
 mod schema;
 mod script;
+mod snapshot;
 mod supabase;
 
 pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
@@ -23,5 +25,10 @@ pub use error::{Error, Result};
 pub use harness::{default_migrations_dir, Database, Harness, StartTimings, Template};
 pub use migrate::{discover as discover_migrations, Applied, Migration};
 pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
-pub use report::CheckReport;
+pub use report::{render_scenario, CheckReport};
+pub use scenario::{
+    discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,
+    Scenario, ScenarioError, ScenarioReport, StepReport, Verdict, INVARIANTS,
+};
 pub use schema::{difference as fingerprint_difference, fingerprint};
+pub use snapshot::{compare as compare_snapshot, settle as settle_snapshots, Comparison};

@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use crate::harness::{Harness, Template};
 use crate::plan::CheckResult;
+use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
 /// Everything `rls-harness check` has to say about one run.
 pub struct CheckReport<'a> {
     pub harness: &'a Harness,
     pub template: &'a Template,
     pub acted: &'a [CheckResult],
-    pub acted_time: Duration,
+    pub scenarios: &'a [ScenarioReport],
+    pub malformed: &'a [ScenarioError],
+    /// Plan checks and scenarios, which run side by side.
+    pub checks_time: Duration,
     pub total_time: Duration,
 }
 
@@ -21,9 +25,15 @@ impl CheckReport<'_> {
         self.template.migration_checks.iter().chain(self.acted)
     }
 
-    /// Whether every check passed.
+    fn steps(&self) -> impl Iterator<Item = &StepReport> {
+        self.scenarios.iter().flat_map(|scenario| &scenario.steps)
+    }
+
+    /// Whether every check and every scenario step passed, and every file was readable.
     pub fn passed(&self) -> bool {
         self.checks().all(|check| check.passed)
+            && self.steps().all(|step| step.verdict == Verdict::Passed)
+            && self.malformed.is_empty()
     }
 
     /// The summary, as printed by `rls-harness check`.
@@ -67,13 +77,39 @@ impl CheckReport<'_> {
             }
         }
 
+        if !self.scenarios.is_empty() || !self.malformed.is_empty() {
+            let _ = writeln!(out, "\nscenarios");
+            for error in self.malformed {
+                let _ = writeln!(out, "  FAIL {error}");
+            }
+            for scenario in self.scenarios {
+                let passed = scenario
+                    .steps
+                    .iter()
+                    .all(|step| step.verdict == Verdict::Passed);
+                if passed {
+                    let _ = writeln!(
+                        out,
+                        "  ok   {} ({} steps, {})",
+                        scenario.scenario.path.display(),
+                        scenario.steps.len(),
+                        millis(scenario.duration)
+                    );
+                } else {
+                    for line in render_scenario(scenario).lines() {
+                        let _ = writeln!(out, "  {line}");
+                    }
+                }
+            }
+        }
+
         let timings = harness.timings;
         let template = self.template;
         let phases = [
             ("backend start", timings.backend),
             ("supabase shim", timings.shim),
             ("migrations", template.migrate_time),
-            ("checks", template.checks_time + self.acted_time),
+            ("checks", template.checks_time + self.checks_time),
             ("total", self.total_time),
         ];
         let _ = writeln!(out, "\nphases");
@@ -81,15 +117,21 @@ impl CheckReport<'_> {
             let _ = writeln!(out, "  {phase:<14} {:>9}", millis(time));
         }
 
-        let failed = self.checks().filter(|check| !check.passed).count();
-        let total = self.checks().count();
+        let failed = self.checks().filter(|check| !check.passed).count()
+            + self
+                .steps()
+                .filter(|step| step.verdict != Verdict::Passed)
+                .count()
+            + self.malformed.len();
+        let total = self.checks().count() + self.steps().count() + self.malformed.len();
         let _ = writeln!(
             out,
-            "\n{} passed, {} failed ({} migrations, {} checks)",
+            "\n{} passed, {} failed ({} migrations, {} plan checks, {} scenarios)",
             total - failed,
             failed,
             template.applied.len(),
-            total
+            self.checks().count(),
+            self.scenarios.len() + self.malformed.len()
         );
         out
     }
@@ -97,4 +139,47 @@ impl CheckReport<'_> {
 
 fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// A scenario's result: one line per step, and for each step that did not pass, where
+/// it is, who acted, the SQL, and expected against actual.
+pub fn render_scenario(report: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let path = report.scenario.path.display();
+    for step in &report.steps {
+        let (status, explanation) = match &step.verdict {
+            Verdict::Passed | Verdict::Snapshot { .. } => ("ok  ", None),
+            Verdict::Failed { expected, actual } => {
+                ("FAIL", Some(expected_actual(expected, actual)))
+            }
+            Verdict::Unreliable(why) => ("UNRELIABLE", Some(why.clone())),
+            Verdict::Refused(why) => ("REFUSED", Some(why.clone())),
+        };
+        let _ = writeln!(out, "{status} {path}:{}: {}", step.line, step.name);
+        if let Some(explanation) = explanation {
+            if let Some(invariant) = &step.invariant {
+                let _ = writeln!(out, "     invariant: {invariant}");
+            }
+            let _ = writeln!(out, "     as:  {}", step.who);
+            let _ = writeln!(out, "     sql: {}", indent(step.sql.trim(), "          "));
+            let _ = writeln!(out, "     {}", indent(&explanation, "     "));
+        }
+    }
+    out
+}
+
+fn expected_actual(expected: &str, actual: &str) -> String {
+    if !expected.contains('\n') && !actual.contains('\n') {
+        return format!("expected {expected}, got {actual}");
+    }
+    format!(
+        "--- expected\n+++ actual\n{}",
+        crate::snapshot::diff(&format!("{expected}\n"), &format!("{actual}\n"))
+    )
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .collect::<Vec<_>>()
+        .join(&format!("\n{prefix}"))
 }

@@ -1,0 +1,610 @@
+//! Reading and checking scenario files.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    relative_name, tenant_id, Control, DeclaredTenant, Expectation, Scenario, ScenarioError, Step,
+    TenantSpec, UserSpec, Who, INVARIANTS,
+};
+use crate::actor::{Claims, Denial};
+use crate::plan::{user_id, DH_STARTUP_TENANT, PLATFORM_TENANT};
+use crate::script::line_column;
+
+const SEEDED: [(&str, uuid::Uuid); 2] = [
+    ("vital-platform", PLATFORM_TENANT),
+    ("digital-health-startup", DH_STARTUP_TENANT),
+];
+const ROLES: [&str; 4] = ["owner", "admin", "member", "viewer"];
+const PRINCIPALS: [&str; 3] = ["anon", "service_role", "owner"];
+const DENIALS: [&str; 3] = ["policy", "privilege", "guard"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    description: Option<String>,
+    invariant: Option<Spanned<String>>,
+    #[serde(default)]
+    tenants: BTreeMap<Spanned<String>, RawTenant>,
+    #[serde(default)]
+    users: BTreeMap<Spanned<String>, RawUser>,
+    fixtures: Option<Spanned<String>>,
+    #[serde(default)]
+    step: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    tier: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    #[serde(default)]
+    tenants: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    platform_admin: bool,
+    email: Option<String>,
+    claims: Option<toml::Table>,
+    #[serde(default)]
+    without_claims: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    #[serde(rename = "as")]
+    who: Spanned<String>,
+    context: Option<Spanned<String>>,
+    sql: Spanned<String>,
+    rows: Option<Spanned<Vec<Vec<toml::Value>>>>,
+    #[serde(default)]
+    unordered: bool,
+    count: Option<u64>,
+    affected: Option<u64>,
+    denied: Option<Spanned<String>>,
+    sqlstate: Option<Spanned<String>>,
+    notice: Option<String>,
+    snapshot: Option<Spanned<String>>,
+    invariant: Option<Spanned<String>>,
+    control: Option<Spanned<String>>,
+    control_context: Option<Spanned<String>>,
+    no_control: Option<String>,
+}
+
+/// The `*.toml` scenario files under `path` (or `path` itself), sorted.
+pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![path.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "toml") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Reads and checks the scenario at `path`; `root` is the scenarios folder its name
+/// is relative to.
+pub fn load(root: &Path, path: &Path) -> Result<Scenario, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        file: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read the file: {error}"),
+    })?;
+    let reader = Reader {
+        path,
+        source: &source,
+    };
+    let raw: RawScenario = toml::from_str(&source).map_err(|error| {
+        let message = with_field_suggestion(error.message().trim_end());
+        reader.error(error.span().map_or(0, |span| span.start), message)
+    })?;
+    reader.check(root, raw)
+}
+
+struct Reader<'a> {
+    path: &'a Path,
+    source: &'a str,
+}
+
+impl Reader<'_> {
+    fn error(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = line_column(self.source, offset);
+        ScenarioError {
+            file: self.path.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
+        self.error(spanned.span().start, message)
+    }
+
+    fn check(&self, root: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+        let invariant = raw
+            .invariant
+            .as_ref()
+            .map(|name| self.invariant(name))
+            .transpose()?;
+
+        let mut tenants: Vec<TenantSpec> = SEEDED
+            .iter()
+            .map(|(slug, id)| TenantSpec {
+                slug: (*slug).into(),
+                id: *id,
+                declared: None,
+            })
+            .collect();
+        for (slug, tenant) in &raw.tenants {
+            if SEEDED.iter().any(|(seeded, _)| seeded == slug.get_ref()) {
+                return Err(self.at(
+                    slug,
+                    format!(
+                        "tenant \"{}\" is seeded by the migrations; use it without declaring it",
+                        slug.get_ref()
+                    ),
+                ));
+            }
+            tenants.push(TenantSpec {
+                slug: slug.get_ref().clone(),
+                id: tenant_id(slug.get_ref()),
+                declared: Some(DeclaredTenant {
+                    name: tenant
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| slug.get_ref().clone()),
+                    kind: tenant.kind.clone().unwrap_or_else(|| "industry".into()),
+                    tier: tenant.tier.clone().unwrap_or_else(|| "professional".into()),
+                }),
+            });
+        }
+        let tenant_slugs: Vec<&str> = tenants.iter().map(|t| t.slug.as_str()).collect();
+        let find_tenant = |slug: &Spanned<String>| -> Result<uuid::Uuid, ScenarioError> {
+            tenants
+                .iter()
+                .find(|t| &t.slug == slug.get_ref())
+                .map(|t| t.id)
+                .ok_or_else(|| self.at(slug, unknown("tenant", slug.get_ref(), &tenant_slugs)))
+        };
+
+        let mut users = Vec::new();
+        for (name, user) in &raw.users {
+            if PRINCIPALS.contains(&name.get_ref().as_str()) {
+                return Err(self.at(
+                    name,
+                    format!(
+                        "\"{}\" is a built-in principal; give the user another name",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            let mut memberships = Vec::new();
+            for (slug, role) in &user.tenants {
+                if !ROLES.contains(&role.get_ref().as_str()) {
+                    return Err(self.at(role, unknown("role", role.get_ref(), &ROLES)));
+                }
+                memberships.push((find_tenant(slug)?, role.get_ref().clone()));
+            }
+            let id = user_id(name.get_ref());
+            let email = user
+                .email
+                .clone()
+                .unwrap_or_else(|| format!("{}@example.test", name.get_ref()));
+            let mut claims = Claims::for_user(id, &email);
+            if let Some(overrides) = &user.claims {
+                let overrides = serde_json::to_value(overrides)
+                    .ok()
+                    .and_then(|value| value.as_object().cloned())
+                    .unwrap_or_default();
+                claims = claims.with_overrides(&overrides);
+            }
+            for claim in &user.without_claims {
+                claims.0.remove(claim);
+            }
+            users.push(UserSpec {
+                name: name.get_ref().clone(),
+                id,
+                email,
+                memberships,
+                platform_admin: user.platform_admin,
+                claims,
+            });
+        }
+        let user_names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+
+        let mut scenario = Scenario {
+            path: self.path.to_owned(),
+            name: relative_name(root, self.path),
+            description: raw.description.clone().unwrap_or_default(),
+            invariant,
+            tenants: tenants.clone(),
+            users: users.clone(),
+            fixtures: None,
+            steps: Vec::new(),
+        };
+        let names = scenario.names();
+        let placeholders: Vec<String> = names.iter().map(|(_, p)| p.clone()).collect();
+        let expand = |text: &Spanned<String>| self.expand(text, &names, &placeholders);
+        scenario.fixtures = raw.fixtures.as_ref().map(expand).transpose()?;
+
+        if raw.step.is_empty() {
+            return Err(self.error(self.source.len(), "the scenario has no [[step]]"));
+        }
+        for (index, step) in raw.step.iter().enumerate() {
+            let span = step.span();
+            let step = step.get_ref();
+            let who = match step.who.get_ref().as_str() {
+                "anon" => Who::Anon,
+                "service_role" => Who::ServiceRole,
+                "owner" => Who::Owner,
+                name if user_names.contains(&name) => Who::User(name.to_owned()),
+                name => {
+                    let known: Vec<&str> = PRINCIPALS
+                        .iter()
+                        .copied()
+                        .chain(user_names.iter().copied())
+                        .collect();
+                    return Err(self.at(&step.who, unknown("user", name, &known)));
+                }
+            };
+            let context = step
+                .context
+                .as_ref()
+                .map(|slug| find_tenant(slug).map(|id| (slug.get_ref().clone(), id)))
+                .transpose()?;
+            let expect = self.expectation(span.clone(), step, &placeholders)?;
+            let control = self.control(span.clone(), step, &expect, &user_names, &find_tenant)?;
+            let (line, _) = line_column(self.source, span.start);
+            scenario.steps.push(Step {
+                line,
+                name: step
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("step {}", index + 1)),
+                who,
+                context,
+                sql: expand(&step.sql)?,
+                expect,
+                invariant: step
+                    .invariant
+                    .as_ref()
+                    .map(|name| self.invariant(name))
+                    .transpose()?,
+                control,
+            });
+        }
+        Ok(scenario)
+    }
+
+    fn invariant(&self, name: &Spanned<String>) -> Result<String, ScenarioError> {
+        if INVARIANTS.contains(&name.get_ref().as_str()) {
+            Ok(name.get_ref().clone())
+        } else {
+            Err(self.at(name, unknown("invariant", name.get_ref(), &INVARIANTS)))
+        }
+    }
+
+    fn expectation(
+        &self,
+        span: Range<usize>,
+        step: &RawStep,
+        placeholders: &[String],
+    ) -> Result<Expectation, ScenarioError> {
+        let given: Vec<&str> = [
+            ("rows", step.rows.is_some()),
+            ("count", step.count.is_some()),
+            ("affected", step.affected.is_some()),
+            ("denied", step.denied.is_some()),
+            ("sqlstate", step.sqlstate.is_some()),
+            ("notice", step.notice.is_some()),
+            ("snapshot", step.snapshot.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, present)| present.then_some(key))
+        .collect();
+        match given.as_slice() {
+            [] => {
+                return Err(self.error(span.start, "the step has no expectation: give one of rows, count, affected, denied, sqlstate, notice or snapshot"));
+            }
+            [_] => {}
+            several => {
+                return Err(self.error(
+                    span.start,
+                    format!(
+                        "the step has {} expectations ({}); give exactly one",
+                        several.len(),
+                        several.join(", ")
+                    ),
+                ));
+            }
+        }
+        if step.unordered && step.rows.is_none() {
+            return Err(self.error(span.start, "unordered applies to rows only"));
+        }
+        Ok(if let Some(rows) = &step.rows {
+            let mut expected = Vec::new();
+            for row in rows.get_ref() {
+                let mut values = Vec::new();
+                for value in row {
+                    let text = match value {
+                        toml::Value::String(text) => text.clone(),
+                        toml::Value::Integer(number) => number.to_string(),
+                        toml::Value::Float(number) => number.to_string(),
+                        toml::Value::Boolean(flag) => if *flag { "t" } else { "f" }.to_owned(),
+                        other => {
+                            return Err(self.at(
+                                rows,
+                                format!(
+                                    "row values are strings, numbers or booleans, not {}",
+                                    other.type_str()
+                                ),
+                            ));
+                        }
+                    };
+                    for placeholder in placeholders_in(&text) {
+                        if !placeholders.contains(&format!("${{{placeholder}}}")) {
+                            return Err(
+                                self.at(rows, unknown_placeholder(placeholder, placeholders))
+                            );
+                        }
+                    }
+                    values.push(text);
+                }
+                expected.push(values);
+            }
+            Expectation::Rows {
+                rows: expected,
+                ordered: !step.unordered,
+            }
+        } else if let Some(count) = step.count {
+            Expectation::Count(count)
+        } else if let Some(affected) = step.affected {
+            Expectation::Affected(affected)
+        } else if let Some(kind) = &step.denied {
+            Expectation::Denied(match kind.get_ref().as_str() {
+                "policy" => Denial::Policy,
+                "privilege" => Denial::Privilege,
+                "guard" => Denial::Guard,
+                other => return Err(self.at(kind, unknown("denial", other, &DENIALS))),
+            })
+        } else if let Some(code) = &step.sqlstate {
+            let text = code.get_ref();
+            if text.len() != 5
+                || !text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            {
+                return Err(self.at(
+                    code,
+                    format!("\"{text}\" is not a SQLSTATE (five digits or capitals, like 23505)"),
+                ));
+            }
+            if text == "42501" {
+                return Err(self.at(
+                    code,
+                    "for 42501 say which denial: denied = \"policy\", \"privilege\" or \"guard\"",
+                ));
+            }
+            Expectation::SqlState(text.clone())
+        } else if let Some(text) = &step.notice {
+            Expectation::Notice(text.clone())
+        } else {
+            let name = step.snapshot.as_ref().expect("one expectation is present");
+            let valid = !name.get_ref().is_empty()
+                && name
+                    .get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !valid {
+                return Err(self.at(
+                    name,
+                    "snapshot names use lowercase letters, digits, - and _",
+                ));
+            }
+            Expectation::Snapshot(name.get_ref().clone())
+        })
+    }
+
+    fn control(
+        &self,
+        span: Range<usize>,
+        step: &RawStep,
+        expect: &Expectation,
+        users: &[&str],
+        find_tenant: &dyn Fn(&Spanned<String>) -> Result<uuid::Uuid, ScenarioError>,
+    ) -> Result<Option<Control>, ScenarioError> {
+        let asked =
+            step.control.is_some() || step.control_context.is_some() || step.no_control.is_some();
+        if !expect.is_negative() {
+            return if asked {
+                Err(self.error(
+                    span.start,
+                    "control and no_control apply only to steps that expect no rows or a denial",
+                ))
+            } else {
+                Ok(None)
+            };
+        }
+        if let Some(reason) = &step.no_control {
+            if step.control.is_some() {
+                return Err(self.error(span.start, "give either control or no_control, not both"));
+            }
+            if reason.trim().is_empty() {
+                return Err(self.error(span.start, "no_control needs a reason"));
+            }
+            return Ok(Some(Control::Waived(reason.clone())));
+        }
+        match &step.control {
+            None if step.control_context.is_some() => {
+                Err(self.error(span.start, "control_context needs a control user"))
+            }
+            None => Ok(Some(Control::ServiceRole)),
+            Some(name) if name.get_ref() == "service_role" => Ok(Some(Control::ServiceRole)),
+            Some(name) if users.contains(&name.get_ref().as_str()) => {
+                let context = step
+                    .control_context
+                    .as_ref()
+                    .map(|slug| find_tenant(slug).map(|id| (slug.get_ref().clone(), id)))
+                    .transpose()?;
+                Ok(Some(Control::User {
+                    name: name.get_ref().clone(),
+                    context,
+                }))
+            }
+            Some(name) => {
+                let known: Vec<&str> = std::iter::once("service_role")
+                    .chain(users.iter().copied())
+                    .collect();
+                Err(self.at(name, unknown("control user", name.get_ref(), &known)))
+            }
+        }
+    }
+
+    /// Replaces `${user.x}` and `${tenant.y}` with complete SQL literals.
+    fn expand(
+        &self,
+        text: &Spanned<String>,
+        names: &[(uuid::Uuid, String)],
+        placeholders: &[String],
+    ) -> Result<String, ScenarioError> {
+        let mut expanded = text.get_ref().clone();
+        for placeholder in placeholders_in(text.get_ref()) {
+            let token = format!("${{{placeholder}}}");
+            match names.iter().find(|(_, known)| *known == token) {
+                Some((id, _)) => expanded = expanded.replace(&token, &format!("'{id}'::uuid")),
+                None => {
+                    // Point at the placeholder itself in the file, not at the string.
+                    let raw = &self.source[text.span()];
+                    let offset = text.span().start + raw.find(&token).unwrap_or(0);
+                    return Err(self.error(offset, unknown_placeholder(placeholder, placeholders)));
+                }
+            }
+        }
+        Ok(expanded)
+    }
+}
+
+/// The names inside `${...}` in `text`, in order.
+fn placeholders_in(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                found.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+fn unknown_placeholder(placeholder: &str, known: &[String]) -> String {
+    let known: Vec<&str> = known
+        .iter()
+        .map(|p| p.trim_start_matches("${").trim_end_matches('}'))
+        .collect();
+    let mut message = format!("placeholder ${{{placeholder}}} names nothing");
+    if let Some(best) = closest(placeholder, &known) {
+        message.push_str(&format!("; did you mean ${{{best}}}?"));
+    } else {
+        message.push_str("; placeholders are ${user.NAME} and ${tenant.SLUG}");
+    }
+    message
+}
+
+fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
+    match closest(name, known) {
+        Some(best) => format!("unknown {kind} \"{name}\", did you mean \"{best}\"?"),
+        None if known.is_empty() => format!("unknown {kind} \"{name}\""),
+        None => format!("unknown {kind} \"{name}\" (known: {})", known.join(", ")),
+    }
+}
+
+/// The known name closest to `name`, when it is close enough to be a typo.
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`".
+fn with_field_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_owned();
+    };
+    let Some((field, expected)) = rest.split_once('`') else {
+        return message.to_owned();
+    };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
+    match closest(field, &known) {
+        Some(best) => format!("unknown key `{field}`, did you mean `{best}`?"),
+        // TOML puts every key after a [table] header into that table.
+        None if TOP_LEVEL.contains(&field) => {
+            format!("`{field}` is a top-level key: move it above the first [table] or [[step]]")
+        }
+        None => format!("unknown key `{field}`{expected}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_found_in_order() {
+        assert_eq!(
+            placeholders_in("a ${user.dana} b ${tenant.x-y}${oops"),
+            ["user.dana", "tenant.x-y"]
+        );
+    }
+
+    #[test]
+    fn close_names_are_suggested_and_far_ones_are_not() {
+        assert_eq!(closest("dnaa", &["dana", "mo"]), Some("dana"));
+        assert_eq!(closest("zebra", &["dana", "mo"]), None);
+    }
+
+    #[test]
+    fn unknown_field_messages_gain_a_suggestion() {
+        let serde = "unknown field `tenents`, expected one of `tenants`, `platform_admin`, `email`";
+        assert_eq!(
+            with_field_suggestion(serde),
+            "unknown key `tenents`, did you mean `tenants`?"
+        );
+        let misplaced = "unknown field `fixtures`, expected one of `tenants`, `email`";
+        assert_eq!(
+            with_field_suggestion(misplaced),
+            "`fixtures` is a top-level key: move it above the first [table] or [[step]]"
+        );
+    }
+}

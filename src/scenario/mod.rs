@@ -1,0 +1,195 @@
+//! Scenario files: one attack or rule per TOML file, written by security reviewers.
+//!
+//! This module reads a file into a checked [`Scenario`]: users, tenants, fixtures and
+//! steps, with every name resolved and every placeholder expanded. Anything wrong is a
+//! [`ScenarioError`] that names the file, line and column, and suggests the name that
+//! was probably meant. The grammar is documented in `scenarios/README.md`; running a
+//! scenario is `run`'s job.
+
+mod load;
+mod run;
+
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+use crate::actor::{Claims, Denial};
+
+pub use load::{discover, load};
+pub use run::{run, ScenarioReport, StepReport, Verdict};
+
+/// The invariants of the access model, by the names reports use.
+pub const INVARIANTS: [&str; 11] = [
+    "global-visibility",
+    "private-hiding",
+    "selective-sharing",
+    "platform-admin-override",
+    "write-isolation",
+    "context-forgery",
+    "no-escalation",
+    "function-guard",
+    "derived-containment",
+    "anon-denied",
+    "audit-trail",
+];
+
+/// A scenario file that could not be read, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}", file.display())]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A tenant the scenario declares or the seed migration made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSpec {
+    pub slug: String,
+    pub id: Uuid,
+    /// `None` for the seeded tenants, which the migrations create.
+    pub declared: Option<DeclaredTenant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredTenant {
+    pub name: String,
+    pub kind: String,
+    pub tier: String,
+}
+
+/// A user of the scenario, with a row in `auth.users`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSpec {
+    pub name: String,
+    pub id: Uuid,
+    pub email: String,
+    pub memberships: Vec<(Uuid, String)>,
+    pub platform_admin: bool,
+    pub claims: Claims,
+}
+
+/// Who runs a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Anon,
+    ServiceRole,
+    Owner,
+    User(String),
+}
+
+/// What a step expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    /// Exactly these rows, in this order unless `ordered` is false. Values are
+    /// PostgreSQL's text output, with ids of named users and tenants as placeholders.
+    Rows {
+        rows: Vec<Vec<String>>,
+        ordered: bool,
+    },
+    /// This many rows returned.
+    Count(u64),
+    /// This many rows inserted, updated or deleted.
+    Affected(u64),
+    /// SQLSTATE 42501 of this kind.
+    Denied(Denial),
+    /// Any other SQLSTATE.
+    SqlState(String),
+    /// A NOTICE (or WARNING) containing this text.
+    Notice(String),
+    /// The result, rendered as a table, matches `snapshots/<name>.snap`.
+    Snapshot(String),
+}
+
+impl Expectation {
+    /// Whether the expectation is of nothing: no rows, no write, a denial. Such a step
+    /// passes vacuously when the query returns nothing for anyone, so it needs a control.
+    pub fn is_negative(&self) -> bool {
+        match self {
+            Expectation::Rows { rows, .. } => rows.is_empty(),
+            Expectation::Count(0) | Expectation::Affected(0) | Expectation::Denied(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// How a negative step proves that its query could have returned something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Run the same SQL as service_role (which bypasses RLS), rolled back.
+    ServiceRole,
+    /// Run the same SQL as this user, rolled back: the positive control.
+    User {
+        name: String,
+        context: Option<(String, Uuid)>,
+    },
+    /// No control, for the stated reason.
+    Waived(String),
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub line: usize,
+    pub name: String,
+    pub who: Who,
+    pub context: Option<(String, Uuid)>,
+    /// The step's SQL with placeholders expanded.
+    pub sql: String,
+    pub expect: Expectation,
+    pub invariant: Option<String>,
+    /// Set for negative expectations only.
+    pub control: Option<Control>,
+}
+
+/// A checked scenario, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub path: PathBuf,
+    /// The file's path below the scenarios folder, without `.toml`: its test name.
+    pub name: String,
+    pub description: String,
+    pub invariant: Option<String>,
+    pub tenants: Vec<TenantSpec>,
+    pub users: Vec<UserSpec>,
+    /// Owner SQL run before the steps, placeholders expanded.
+    pub fixtures: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// The ids the scenario knows by name, as the placeholders that stand for them.
+    pub fn names(&self) -> Vec<(Uuid, String)> {
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|t| (t.id, format!("${{tenant.{}}}", t.slug)));
+        let users = self
+            .users
+            .iter()
+            .map(|u| (u.id, format!("${{user.{}}}", u.name)));
+        tenants.chain(users).collect()
+    }
+
+    /// The snapshot file name of a step's snapshot.
+    pub fn snapshot_name(&self, snapshot: &str) -> String {
+        format!("{}__{snapshot}", self.name.replace('/', "__"))
+    }
+}
+
+/// A stable id for a tenant a scenario declares.
+pub fn tenant_id(slug: &str) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x2a4f_61d0_8c3b_4f7e_b0a9_1e5c_77d2_c402);
+    Uuid::new_v5(&NAMESPACE, format!("tenant:{slug}").as_bytes())
+}
+
+/// The path of `file` relative to `root`, for test names and reports.
+pub fn relative_name(root: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(root).unwrap_or(file);
+    let text = relative
+        .with_extension("")
+        .to_string_lossy()
+        .replace('\\', "/");
+    text.trim_start_matches("./").to_owned()
+}
