@@ -149,8 +149,16 @@ pub fn render_scenario(report: &ScenarioReport) -> String {
     for step in &report.steps {
         let (status, explanation) = match &step.verdict {
             Verdict::Passed | Verdict::Snapshot { .. } => ("ok  ", None),
-            Verdict::Failed { expected, actual } => {
-                ("FAIL", Some(expected_actual(expected, actual)))
+            Verdict::Failed {
+                expected,
+                actual,
+                note,
+            } => {
+                let mut text = expected_actual(expected, actual);
+                if let Some(note) = note {
+                    text.push_str(&format!("\n{note}"));
+                }
+                ("FAIL", Some(text))
             }
             Verdict::Unreliable(why) => ("UNRELIABLE", Some(why.clone())),
             Verdict::Refused(why) => ("REFUSED", Some(why.clone())),
@@ -174,7 +182,7 @@ fn expected_actual(expected: &str, actual: &str) -> String {
     }
     format!(
         "--- expected\n+++ actual\n{}",
-        crate::snapshot::diff(&format!("{expected}\n"), &format!("{actual}\n"))
+        crate::snapshot::diff(expected, actual)
     )
 }
 

@@ -12,26 +12,42 @@ use uuid::Uuid;
 
 /// Renders rows as a psql-style aligned table.
 pub fn table(columns: &[String], rows: &[Vec<String>]) -> String {
-    let width = |i: usize| {
-        let cells = rows
-            .iter()
-            .filter_map(|row| row.get(i))
-            .map(|cell| cell.chars().count());
-        cells
-            .chain(std::iter::once(
-                columns.get(i).map_or(0, |c| c.chars().count()),
-            ))
-            .max()
-            .unwrap_or(0)
-    };
-    let count = columns
-        .len()
-        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
-    let widths: Vec<usize> = (0..count).map(width).collect();
+    table_with_widths(columns, rows, &widths(columns, &[rows]))
+}
+
+/// Renders two results with the same column widths, so that a diff of them shows only
+/// the rows that differ.
+pub fn aligned_tables(
+    columns: &[String],
+    left: &[Vec<String>],
+    right: &[Vec<String>],
+) -> (String, String) {
+    let widths = widths(columns, &[left, right]);
+    (
+        table_with_widths(columns, left, &widths),
+        table_with_widths(columns, right, &widths),
+    )
+}
+
+fn widths(columns: &[String], results: &[&[Vec<String>]]) -> Vec<usize> {
+    let rows = || results.iter().flat_map(|rows| rows.iter());
+    let count = columns.len().max(rows().map(Vec::len).max().unwrap_or(0));
+    (0..count)
+        .map(|i| {
+            let cells = rows()
+                .filter_map(|row| row.get(i))
+                .map(|cell| cell.chars().count());
+            let header = columns.get(i).map_or(0, |c| c.chars().count());
+            cells.chain(std::iter::once(header)).max().unwrap_or(0)
+        })
+        .collect()
+}
+
+fn table_with_widths(columns: &[String], rows: &[Vec<String>], widths: &[usize]) -> String {
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells
             .iter()
-            .zip(&widths)
+            .zip(widths)
             .map(|(cell, w)| format!(" {cell:<w$} "))
             .collect();
         padded.join("|").trim_end().to_owned()
@@ -107,7 +123,7 @@ fn is_timestamp(value: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Comparison {
     Matches,
-    /// A unified diff, `-` the stored snapshot, `+` the new result.
+    /// The stored snapshot, which differs from the new result.
     Differs(String),
     Missing,
 }
@@ -126,7 +142,7 @@ pub fn compare(dir: &Path, name: &str, rendered: &str) -> Comparison {
     if stored.trim_end() == rendered.trim_end() {
         Comparison::Matches
     } else {
-        Comparison::Differs(diff(stored.trim_end(), rendered.trim_end()))
+        Comparison::Differs(stored.trim_end().to_owned())
     }
 }
 
@@ -159,7 +175,12 @@ fn body(file: &str) -> &str {
 
 /// A unified line diff, `-` for `before`, `+` for `after`.
 pub fn diff(before: &str, after: &str) -> String {
-    similar::TextDiff::from_lines(before, after)
+    // Both sides end in a newline, so the diff does not report a missing one.
+    let (before, after) = (
+        format!("{}\n", before.trim_end()),
+        format!("{}\n", after.trim_end()),
+    );
+    similar::TextDiff::from_lines(&before, &after)
         .unified_diff()
         .context_radius(3)
         .to_string()
@@ -176,25 +197,29 @@ pub fn settle(report: &mut crate::scenario::ScenarioReport, dir: &Path, write_pe
             continue;
         };
         let file = scenario.snapshot_name(name);
-        let pending = || {
-            if write_pending {
+        let stored_at = path(dir, &file);
+        let note = |what: &str| {
+            let next = if write_pending {
                 match write_pending_file(dir, &file, rendered, &scenario.path) {
-                    Ok(path) => format!("; wrote {} for review", path.display()),
-                    Err(error) => format!("; could not write the pending snapshot: {error}"),
+                    Ok(pending) => format!("wrote {} for `cargo insta review`", pending.display()),
+                    Err(error) => format!("could not write the pending snapshot: {error}"),
                 }
             } else {
-                "; run with --write-pending to write it for review".into()
-            }
+                "run with --write-pending to write it for review".into()
+            };
+            Some(format!("{what} {}; {next}", stored_at.display()))
         };
         step.verdict = match compare(dir, &file, rendered) {
             Comparison::Matches => Verdict::Passed,
-            Comparison::Differs(diff) => Verdict::Failed {
-                expected: format!("{} unchanged", path(dir, &file).display()),
-                actual: format!("a different result{}\n{diff}", pending()),
+            Comparison::Differs(stored) => Verdict::Failed {
+                expected: stored,
+                actual: rendered.clone(),
+                note: note("the result differs from"),
             },
             Comparison::Missing => Verdict::Failed {
-                expected: format!("a snapshot in {}", path(dir, &file).display()),
-                actual: format!("none stored{}\n{rendered}", pending()),
+                expected: String::new(),
+                actual: rendered.clone(),
+                note: note("no snapshot stored at"),
             },
         };
     }
@@ -255,11 +280,12 @@ mod tests {
         let pending = write_pending(dir.path(), "a", "x\ny", "scenarios/a.toml").unwrap();
         std::fs::rename(&pending, path(dir.path(), "a")).unwrap();
         assert_eq!(compare(dir.path(), "a", "x\ny\n"), Comparison::Matches);
-        match compare(dir.path(), "a", "x\nz") {
-            Comparison::Differs(diff) => {
-                assert!(diff.contains("-y") && diff.contains("+z"), "{diff}")
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            compare(dir.path(), "a", "x\nz"),
+            Comparison::Differs("x\ny".into())
+        );
+        let diff = diff("x\ny", "x\nz");
+        assert!(diff.contains("-y\n+z"), "{diff}");
+        assert!(!diff.contains("No newline"), "{diff}");
     }
 }

@@ -22,10 +22,12 @@ use crate::snapshot;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Passed,
-    /// Expected and actual, each rendered as text (tables for rows).
+    /// Expected and actual, each rendered as text (tables for rows), and what to do
+    /// about it where there is something to say.
     Failed {
         expected: String,
         actual: String,
+        note: Option<String>,
     },
     /// The step expects nothing and its control got nothing either.
     Unreliable(String),
@@ -276,7 +278,11 @@ fn describe_failure(failure: &Failure) -> String {
 
 /// Compares a step's outcome with its expectation.
 fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
-    let fail = |expected: String, actual: String| Verdict::Failed { expected, actual };
+    let fail = |expected: String, actual: String| Verdict::Failed {
+        expected,
+        actual,
+        note: None,
+    };
     let rows = match (&step.expect, &outcome.result) {
         (Expectation::Notice(text), _) => {
             return if outcome
@@ -316,11 +322,9 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
             if actual == expected {
                 Verdict::Passed
             } else {
-                let columns = &rows.columns;
-                fail(
-                    snapshot::table(columns, &expected),
-                    snapshot::table(columns, &actual),
-                )
+                let (expected, actual) =
+                    snapshot::aligned_tables(&rows.columns, &expected, &actual);
+                fail(expected, actual)
             }
         }
         Expectation::Count(count) if rows.rows.len() as u64 == *count => Verdict::Passed,
@@ -403,8 +407,8 @@ async fn check_control(actors: &mut Actors<'_>, step: &Step, control: &Control) 
         return Ok(Verdict::Passed);
     }
     let what = match &outcome.result {
-        Err(failure) => describe_failure(failure),
-        Ok(_) => "got nothing".to_owned(),
+        Err(failure) => format!("failed too ({})", describe_failure(failure)),
+        Ok(_) => "got nothing either".to_owned(),
     };
     Ok(Verdict::Unreliable(format!(
         "the control ({}) {what}, so the step would pass whatever the policies say; \

@@ -5,4 +5,5 @@ mod actors;
 mod backend;
 mod migrations;
 mod plan;
+mod scenario_runner;
 mod support;

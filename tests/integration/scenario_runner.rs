@@ -1,0 +1,169 @@
+//! The scenario runner itself: located errors for malformed files, diffs for wrong
+//! expectations, unreliable denials, refused steps, snapshots under CI, and a weakened
+//! policy that the scenario library must catch.
+
+use std::path::Path;
+
+use rls_harness::{
+    discover_scenarios, load_scenario, render_scenario, run_scenario, ScenarioReport, Verdict,
+};
+use rstest::rstest;
+
+use crate::support::{cli, harness, migrations_with, vital};
+
+const MALFORMED: &str = "tests/fixtures/malformed";
+const RUNNER: &str = "tests/fixtures/runner";
+
+#[rstest]
+#[case::unknown_key("unknown_key")]
+#[case::unknown_user("unknown_user")]
+#[case::unknown_tenant("unknown_tenant")]
+#[case::unknown_placeholder("unknown_placeholder")]
+#[case::no_expectation("no_expectation")]
+#[case::two_expectations("two_expectations")]
+#[case::unknown_denial("unknown_denial")]
+#[case::misplaced_fixtures("misplaced_fixtures")]
+#[case::unknown_invariant("unknown_invariant")]
+#[case::bare_42501("bare_42501")]
+#[case::toml_syntax("toml_syntax")]
+#[case::unknown_role("unknown_role")]
+fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
+    let path = Path::new(MALFORMED).join(format!("{name}.toml"));
+    let error = load_scenario(Path::new(MALFORMED), &path).unwrap_err();
+    insta::assert_snapshot!(format!("malformed_{name}"), error.to_string());
+}
+
+async fn run_fixture(name: &str) -> ScenarioReport {
+    let (harness, template) = vital().await;
+    let scenario = load_scenario(Path::new(RUNNER), &Path::new(RUNNER).join(name)).unwrap();
+    run_scenario(harness, &template, &scenario).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_expectation_fails_with_a_diff_of_rows() {
+    let report = run_fixture("wrong_expectation.toml").await;
+    assert!(
+        matches!(report.steps[0].verdict, Verdict::Failed { .. }),
+        "{:?}",
+        report.steps[0].verdict
+    );
+    insta::assert_snapshot!("wrong_expectation", render_scenario(&report));
+}
+
+#[tokio::test]
+async fn a_denial_that_nobody_could_pass_is_unreliable_not_passed() {
+    let report = run_fixture("vacuous.toml").await;
+    let verdicts: Vec<&Verdict> = report.steps.iter().map(|step| &step.verdict).collect();
+    assert!(
+        matches!(verdicts[0], Verdict::Unreliable(_)),
+        "{verdicts:?}"
+    );
+    assert!(
+        matches!(verdicts[1], Verdict::Unreliable(_)),
+        "{verdicts:?}"
+    );
+    assert_eq!(
+        verdicts[2],
+        &Verdict::Passed,
+        "a waiver with a reason is honoured"
+    );
+    assert_eq!(
+        verdicts[3],
+        &Verdict::Passed,
+        "a denial next to a working control passes"
+    );
+    insta::assert_snapshot!("vacuous", render_scenario(&report));
+}
+
+#[tokio::test]
+async fn a_step_that_leaves_its_role_is_refused() {
+    let report = run_fixture("role_switch.toml").await;
+    match &report.steps[0].verdict {
+        Verdict::Refused(why) => assert!(
+            why.contains("current_user is service_role, not anon"),
+            "{why}"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_changed_snapshot_fails_check_under_ci_and_can_be_written_for_review() {
+    let snapshots = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "tests/fixtures/snapshots/snapshot__agents.snap",
+        snapshots.path().join("snapshot__agents.snap"),
+    )
+    .unwrap();
+    let scenario = format!("{RUNNER}/snapshot.toml");
+    let args = [
+        "check",
+        &scenario,
+        "--scenarios",
+        RUNNER,
+        "--snapshots",
+        snapshots.path().to_str().unwrap(),
+    ];
+    let output = cli(&args).env("CI", "true").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL tests/fixtures/runner/snapshot.toml:7: the member's agents"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ Dr. Priya Raman | global"), "{stdout}");
+    assert!(!snapshots.path().join("snapshot__agents.snap.new").exists());
+
+    let output = cli(&[&args[..], &["--write-pending"]].concat())
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let pending =
+        std::fs::read_to_string(snapshots.path().join("snapshot__agents.snap.new")).unwrap();
+    assert!(pending.contains("Dr. Priya Raman"), "{pending}");
+}
+
+/// With the dashboard's permissive read policy put back, the library must fail, and
+/// say which invariants broke.
+#[tokio::test]
+async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
+    let harness = harness().await;
+    let weakened = migrations_with(&[(
+        "20251026000099_weaken_agents_read.sql",
+        "drop policy agents_select_with_sharing on public.agents;\n\
+         create policy agents_select_with_sharing on public.agents for select to authenticated using (true);",
+    )]);
+    let template = harness.template_from_dir(weakened.path()).await.unwrap();
+    let mut broken_invariants = Vec::new();
+    let mut failing = Vec::new();
+    for file in discover_scenarios(Path::new("scenarios")).unwrap() {
+        let scenario = load_scenario(Path::new("scenarios"), &file).unwrap();
+        let report = run_scenario(harness, &template, &scenario).await.unwrap();
+        let failed: Vec<_> = report
+            .steps
+            .iter()
+            .filter(|step| matches!(step.verdict, Verdict::Failed { .. }))
+            .collect();
+        if !failed.is_empty() {
+            failing.push(scenario.name.clone());
+            broken_invariants.extend(failed.iter().filter_map(|step| step.invariant.clone()));
+        }
+    }
+    assert!(
+        failing.len() >= 3,
+        "only {failing:?} noticed the permissive policy"
+    );
+    assert!(
+        broken_invariants
+            .iter()
+            .any(|name| name == "private-hiding"),
+        "{broken_invariants:?}"
+    );
+    assert!(
+        broken_invariants
+            .iter()
+            .any(|name| name == "selective-sharing"),
+        "{broken_invariants:?}"
+    );
+}
