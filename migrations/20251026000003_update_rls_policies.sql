@@ -114,7 +114,16 @@ $$;
 -- Materialized view of the globally shared resources
 -- ---------------------------------------------------------------------------
 
-create materialized view if not exists public.mv_platform_shared_resources as
+-- A materialized view has no row security, and cannot tell a real user from a
+-- session of the authenticated role whose claims lack `sub` (which must read
+-- nothing, like anon). So the materialized view lives in a schema the API roles
+-- cannot use, and the public name is a view over it, owned by the migration role,
+-- that shows rows only to callers with a `sub` and to privileged callers. Its rows
+-- are all global, which every such caller reads through the base tables anyway.
+create schema if not exists private;
+revoke all on schema private from public;
+
+create materialized view if not exists private.platform_shared_resources as
     select 'agents'::text as resource_table, a.id, a.tenant_id, a.name, a.description,
            a.resource_type, a.sharing_mode, a.created_at, a.updated_at
     from public.agents a
@@ -136,10 +145,15 @@ create materialized view if not exists public.mv_platform_shared_resources as
     where w.sharing_mode = 'global'
 with data;
 
-create unique index if not exists mv_platform_shared_resources_key
-    on public.mv_platform_shared_resources (resource_table, id);
+create unique index if not exists platform_shared_resources_key
+    on private.platform_shared_resources (resource_table, id);
 
--- No row security on a materialized view: anon may not read it at all
+create or replace view public.mv_platform_shared_resources with (security_barrier) as
+    select resource_table, id, tenant_id, name, description, resource_type, sharing_mode,
+           created_at, updated_at
+    from private.platform_shared_resources
+    where (select auth.uid()) is not null or (select public.is_privileged_caller());
+
 revoke all on public.mv_platform_shared_resources from public, anon, authenticated, service_role;
 grant select on public.mv_platform_shared_resources to authenticated, service_role;
 
@@ -156,8 +170,8 @@ security definer
 set search_path = ''
 as $$
 begin
-    perform pg_catalog.pg_advisory_xact_lock('public.mv_platform_shared_resources'::regclass::oid::integer, 0);
-    refresh materialized view public.mv_platform_shared_resources;
+    perform pg_catalog.pg_advisory_xact_lock('private.platform_shared_resources'::regclass::oid::integer, 0);
+    refresh materialized view private.platform_shared_resources;
     return null;
 end
 $$;

@@ -191,7 +191,7 @@ to authenticated, service_role;
 
 -- The triggers already refreshed it; refreshing again is harmless and makes
 -- the view right even if it was created empty elsewhere.
-refresh materialized view public.mv_platform_shared_resources;
+refresh materialized view private.platform_shared_resources;
 
 do $$
 declare

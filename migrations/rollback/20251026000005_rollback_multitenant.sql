@@ -24,7 +24,9 @@ drop trigger if exists agents_refresh_platform_shared_resources on public.agents
 -- Derived objects and functions of migrations 3 and 4
 -- ---------------------------------------------------------------------------
 
-drop materialized view if exists public.mv_platform_shared_resources;
+drop view if exists public.mv_platform_shared_resources;
+drop materialized view if exists private.platform_shared_resources;
+drop schema if exists private;
 
 drop function if exists public.get_accessible_agents(uuid);
 drop function if exists public.get_accessible_tools(uuid);
