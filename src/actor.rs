@@ -299,7 +299,10 @@ impl Actor {
             let _ = connection.batch("rollback").await;
             return Err(error);
         }
-        Ok(Probes { actor: self, open_savepoint: false })
+        Ok(Probes {
+            actor: self,
+            open_savepoint: false,
+        })
     }
 
     /// Switches role and claims, then proves the switch took and bypasses nothing.
@@ -328,7 +331,9 @@ impl Actor {
             .connection
             .query_one(
                 "select current_user::text, r.rolsuper, r.rolbypassrls, \
-                 current_setting('row_security') \
+                 current_setting('row_security'), \
+                 coalesce(current_setting('request.jwt.claims', true), ''), \
+                 coalesce(current_setting('request.jwt.claim.sub', true), '') \
                  from pg_roles r where r.rolname = current_user",
                 &[],
             )
@@ -338,8 +343,14 @@ impl Actor {
             superuser: row.get(1),
             bypass_rls: row.get(2),
             row_security: row.get(3),
+            claims: row.get(4),
+            legacy_sub: row.get(5),
         };
-        session.judge(&self.principal, role)
+        session.judge(
+            &self.principal,
+            role,
+            self.principal.claims_json().as_deref(),
+        )
     }
 
     /// Runs statements under test; the server's refusal is a result, not an error.
@@ -370,7 +381,11 @@ impl Probes<'_> {
     /// Runs one statement the harness generated (never user SQL: the role is checked
     /// when the transaction starts and ends, not around each probe).
     pub async fn run(&mut self, sql: &str) -> Result<std::result::Result<Rows, Failure>> {
-        let reset = if self.open_savepoint { "rollback to savepoint probe; " } else { "savepoint probe; " };
+        let reset = if self.open_savepoint {
+            "rollback to savepoint probe; "
+        } else {
+            "savepoint probe; "
+        };
         self.open_savepoint = true;
         // ROLLBACK TO keeps the savepoint, so it serves every later probe.
         self.actor.statement(&format!("{reset}{sql}")).await
@@ -394,11 +409,16 @@ struct Session {
     superuser: bool,
     bypass_rls: bool,
     row_security: String,
+    /// `request.jwt.claims`, and the per-claim setting `auth.uid()` reads first: SQL
+    /// that rewrote either would act as somebody else.
+    claims: String,
+    legacy_sub: String,
 }
 
 impl Session {
-    /// Whether a step may run in this session as `principal` (whose role is `role`).
-    fn judge(&self, principal: &Principal, role: &str) -> Result<()> {
+    /// Whether a step may run in this session as `principal` (whose role is `role` and
+    /// whose claims the harness set to `claims`).
+    fn judge(&self, principal: &Principal, role: &str, claims: Option<&str>) -> Result<()> {
         let refuse = |reason: String| Error::UnsafePrincipal {
             principal: principal.to_string(),
             reason,
@@ -414,6 +434,11 @@ impl Session {
         }
         if self.bypass_rls && *principal != Principal::ServiceRole {
             return Err(refuse(format!("role {role} has BYPASSRLS")));
+        }
+        if claims.is_some_and(|claims| claims != self.claims) || !self.legacy_sub.is_empty() {
+            return Err(refuse(
+                "the JWT claims were rewritten inside the step".into(),
+            ));
         }
         if self.row_security != "on" {
             return Err(refuse(format!("row_security is {}", self.row_security)));
@@ -437,14 +462,22 @@ fn refuse_role_switch(principal: &Principal, sql: &str) -> Result<()> {
                 .take(3)
                 .any(|w| *w == "role" || *w == "authorization");
         let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let forges_claims = compact.contains("set_config('request.jwt")
+            || (words.first() == Some(&"set")
+                && words
+                    .iter()
+                    .skip(1)
+                    .take(2)
+                    .any(|w| w.starts_with("request.jwt")));
         if switches
+            || forges_claims
             || compact.contains("set_config('role'")
             || compact.contains("set_config('session_authorization'")
         {
             return Err(Error::UnsafePrincipal {
                 principal: principal.to_string(),
                 reason: format!(
-                    "the step's SQL switches role ({}); it would not run as {principal}",
+                    "the step's SQL switches role or claims ({}); it would not run as {principal}",
                     words.join(" ")
                 ),
             });
@@ -510,12 +543,15 @@ mod tests {
             superuser,
             bypass_rls,
             row_security: "on".into(),
+            claims: String::new(),
+            legacy_sub: String::new(),
         };
         let user = Principal::user("mo", Uuid::nil(), "mo@x");
         assert!(session("authenticated", false, false)
-            .judge(&user, "authenticated")
+            .judge(&user, "authenticated", None)
             .is_ok());
-        let refused = |s: Session, p: &Principal, role| s.judge(p, role).unwrap_err().to_string();
+        let refused =
+            |s: Session, p: &Principal, role| s.judge(p, role, None).unwrap_err().to_string();
         assert_eq!(
             refused(
                 session("authenticated", false, true),
@@ -538,8 +574,35 @@ mod tests {
         );
         // service_role bypasses by design; it is the vacuity control, never a check.
         assert!(session("service_role", false, true)
-            .judge(&Principal::ServiceRole, "service_role")
+            .judge(&Principal::ServiceRole, "service_role", None)
             .is_ok());
+    }
+
+    #[test]
+    fn sessions_whose_claims_were_rewritten_are_refused() {
+        let user = Principal::user("mo", Uuid::nil(), "mo@x");
+        let session = |claims: &str, legacy_sub: &str| Session {
+            current_user: "authenticated".into(),
+            superuser: false,
+            bypass_rls: false,
+            row_security: "on".into(),
+            claims: claims.into(),
+            legacy_sub: legacy_sub.into(),
+        };
+        let set = r#"{"sub":"a"}"#;
+        assert!(session(set, "")
+            .judge(&user, "authenticated", Some(set))
+            .is_ok());
+        for forged in [session(r#"{"sub":"b"}"#, ""), session(set, "b")] {
+            let error = forged
+                .judge(&user, "authenticated", Some(set))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                error,
+                "refusing to act as user mo: the JWT claims were rewritten inside the step"
+            );
+        }
     }
 
     #[test]
@@ -551,6 +614,8 @@ mod tests {
             "reset role",
             "set session authorization postgres",
             "select set_config( 'role', 'service_role', true)",
+            "select set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-000000000001', true)",
+            "set local request.jwt.claims = '{}'",
         ] {
             let error = refuse_role_switch(&user, sql).unwrap_err().to_string();
             assert!(

@@ -46,6 +46,13 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
             .await
             .map_err(shown)
     })?;
+    let failure =
+        (!report.passed_apart_from_snapshots()).then(|| rls_harness::render_scenario(&report));
+    // insta panics on the first snapshot that differs; print the other steps' verdicts
+    // first, so that a changed snapshot does not hide them.
+    if let Some(failure) = &failure {
+        eprintln!("{failure}");
+    }
     let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
     for step in &report.steps {
         if let Verdict::Snapshot { name, rendered } = &step.verdict {
@@ -59,10 +66,9 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
             settings.bind(|| insta::assert_snapshot!(name, rendered));
         }
     }
-    if report.passed_apart_from_snapshots() {
-        Ok(())
-    } else {
-        Err(Shown(rls_harness::render_scenario(&report)).into())
+    match failure {
+        None => Ok(()),
+        Some(failure) => Err(Shown(failure).into()),
     }
 }
 

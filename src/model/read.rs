@@ -1,0 +1,272 @@
+//! Reads: which rows each principal sees with SELECT on every table and derived
+//! object, and the two functions that take a tenant id (`set_tenant_context`,
+//! `get_accessible_*`), whose shared guard is `assert_tenant_access`.
+//!
+//! The tenancy tables and the audit trail ignore the context (`M(u)` and `W(u)`
+//! decide), so their readers take no `Context`; only the resource tables do.
+
+use std::collections::BTreeSet;
+
+use super::{AuditRow, Context, Denial, Id, Mode, Outcome, Principal, Table, World};
+
+impl World {
+    /// The ids of `table` that the principal sees with SELECT under `ctx`.
+    pub fn readable(&self, who: &Principal, ctx: &Context, table: Table) -> BTreeSet<Id> {
+        let rights = self.rights(who);
+        self.resources_of(table)
+            .filter(|r| rights.reads(ctx, r))
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// `tenants`: `P(u)` or the tenant is in `M(u)`, whatever the context.
+    pub fn readable_tenants(&self, who: &Principal) -> BTreeSet<Id> {
+        let rights = self.rights(who);
+        self.tenant_ids()
+            .into_iter()
+            .filter(|t| rights.bypass_rls || rights.platform_admin || rights.member.contains(t))
+            .collect()
+    }
+
+    /// `user_tenants` as `(user, tenant)`: `P(u)`, `u`'s own rows, and every row of a
+    /// tenant in `W(u)`.
+    pub fn readable_memberships(&self, who: &Principal) -> BTreeSet<(Id, Id)> {
+        let rights = self.rights(who);
+        self.memberships()
+            .into_iter()
+            .filter(|(user, tenant)| {
+                rights.bypass_rls
+                    || rights.platform_admin
+                    || rights.uid == Some(*user)
+                    || rights.writer.contains(tenant)
+            })
+            .collect()
+    }
+
+    /// The users whose `platform_admin` row of `user_roles` the principal sees: all of
+    /// them for `P(u)`, else its own.
+    pub fn readable_admins(&self, who: &Principal) -> BTreeSet<Id> {
+        let rights = self.rights(who);
+        self.admins()
+            .into_iter()
+            .filter(|user| rights.bypass_rls || rights.platform_admin || rights.uid == Some(*user))
+            .collect()
+    }
+
+    /// `resource_sharing_audit`, in insertion order: `P(u)`, or the row's tenant is in
+    /// `W(u)`. A row without tenant is for platform admins only.
+    pub fn readable_audit(&self, who: &Principal) -> Vec<AuditRow> {
+        let rights = self.rights(who);
+        self.audit
+            .iter()
+            .filter(|a| {
+                rights.bypass_rls
+                    || rights.platform_admin
+                    || a.tenant.is_some_and(|t| rights.writer.contains(&t))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// `mv_platform_shared_resources`: the `global` rows of the four tables, kept fresh
+    /// by the triggers. `anon` has no grant on it.
+    ///
+    /// Claims without `sub` get the empty set: the access model treats them like anon,
+    /// and containment says every row of the view must be readable through its base
+    /// table, where they read nothing. The database differs: the view has no row
+    /// security and `authenticated` may select it, so such a session reads every global
+    /// row. The model keeps the access model's answer so the difference is reported.
+    pub fn shared_view(&self, who: &Principal) -> Result<BTreeSet<(Table, Id)>, Outcome> {
+        match who {
+            Principal::Anon => Err(Outcome::Denied(Denial::Privilege)),
+            Principal::NoSub => Ok(BTreeSet::new()),
+            Principal::User(_) | Principal::ServiceRole => Ok(self
+                .resources
+                .iter()
+                .filter(|r| r.mode == Mode::Global)
+                .map(|r| (r.table, r.id))
+                .collect()),
+        }
+    }
+
+    /// `get_accessible_<table>(tenant)`: after the guard, the rows tenant `tenant` may
+    /// read (its own, global, selective naming it), whoever the caller is: the function
+    /// is SECURITY DEFINER and reads past row security.
+    pub fn accessible(
+        &self,
+        who: &Principal,
+        table: Table,
+        tenant: Id,
+    ) -> Result<BTreeSet<Id>, Outcome> {
+        self.tenant_guard(who, tenant)?;
+        Ok(self
+            .resources_of(table)
+            .filter(|r| {
+                r.tenant == Some(tenant)
+                    || r.mode == Mode::Global
+                    || (r.mode == Mode::Selective && r.shared_with.contains(&tenant))
+            })
+            .map(|r| r.id)
+            .collect())
+    }
+
+    /// `select set_tenant_context(tenant)`: one row on success.
+    pub fn set_context(&self, who: &Principal, tenant: Id) -> Outcome {
+        match self.tenant_guard(who, tenant) {
+            Ok(()) => Outcome::Done(1),
+            Err(refused) => refused,
+        }
+    }
+
+    /// `assert_tenant_access`: service_role passes; no `sub` is "not authenticated";
+    /// then `P(u)` or `tenant ∈ M(u)`, else "no access to tenant". The tenant need not
+    /// exist for those who pass.
+    pub(super) fn tenant_guard(&self, who: &Principal, tenant: Id) -> Result<(), Outcome> {
+        let rights = self.rights(who);
+        if rights.bypass_rls
+            || rights.platform_admin
+            || (rights.uid.is_some() && rights.member.contains(&tenant))
+        {
+            Ok(())
+        } else {
+            Err(Outcome::Denied(Denial::Guard))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
+    use super::*;
+
+    fn agents(world: &World, who: &Principal, ctx: Context) -> BTreeSet<Id> {
+        world.readable(who, &ctx, Table::Agents)
+    }
+
+    fn seed_agents(world: &World) -> BTreeSet<Id> {
+        world.resources_of(Table::Agents).filter(|r| r.mode == Mode::Global).map(|r| r.id).collect()
+    }
+
+    fn with(base: &BTreeSet<Id>, extra: &[Id]) -> BTreeSet<Id> {
+        base.iter().chain(extra).copied().collect()
+    }
+
+    #[test]
+    fn global_rows_are_read_by_every_user_in_any_context() {
+        let world = world();
+        let globals = seed_agents(&world);
+        assert_eq!(globals.len(), 3);
+        for ctx in [Context::Empty, Context::Tenant(NORTH), Context::Malformed] {
+            assert_eq!(agents(&world, &user("eve"), ctx), globals);
+            assert!(agents(&world, &user("carol"), ctx).is_superset(&globals));
+        }
+        // A sub that names no user at all still reads the global rows.
+        assert_eq!(agents(&world, &Principal::User(NOWHERE), Context::Empty), globals);
+    }
+
+    #[test]
+    fn private_and_selective_rows_follow_the_effective_tenants() {
+        let world = world();
+        let globals = seed_agents(&world);
+        // carol (DH member): DH's rows; not north's private row.
+        assert_eq!(agents(&world, &user("carol"), Context::Empty), with(&globals, &[DH_PRIVATE, DH_SELECTIVE]));
+        // vic (north viewer): the DH row shared with north, not DH's private one.
+        assert_eq!(agents(&world, &user("vic"), Context::Empty), with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE]));
+        // bob, member of both: the context narrows E(u) to north; the selective row
+        // stays readable as shared with north, the DH private one goes.
+        assert_eq!(
+            agents(&world, &user("bob"), Context::Tenant(NORTH)),
+            with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE])
+        );
+        assert_eq!(
+            agents(&world, &user("bob"), Context::Tenant(DH)),
+            with(&globals, &[DH_PRIVATE, DH_SELECTIVE])
+        );
+        // shared_with naming a tenant that does not exist gives nothing to anyone else.
+        assert_eq!(agents(&world, &user("dave"), Context::Tenant(PLATFORM)), globals);
+    }
+
+    #[test]
+    fn forged_and_malformed_contexts_grant_nothing() {
+        let world = world();
+        let globals = seed_agents(&world);
+        // carol forges north (set_config directly): not even her own DH rows remain.
+        assert_eq!(agents(&world, &user("carol"), Context::Tenant(NORTH)), globals);
+        assert_eq!(agents(&world, &user("carol"), Context::Malformed), globals);
+        // ... and set_tenant_context refuses to store it in the first place.
+        assert_eq!(world.set_context(&user("carol"), NORTH), Outcome::Denied(Denial::Guard));
+        assert_eq!(world.set_context(&user("carol"), DH), Outcome::Done(1));
+    }
+
+    #[test]
+    fn platform_admins_and_service_role_read_every_row() {
+        let world = world();
+        let all: BTreeSet<Id> = world.resources_of(Table::Agents).map(|r| r.id).collect();
+        for who in [user("ada"), Principal::ServiceRole] {
+            for ctx in [Context::Empty, Context::Tenant(NORTH), Context::Malformed] {
+                assert_eq!(agents(&world, &who, ctx), all);
+            }
+            assert_eq!(world.readable_tenants(&who), world.tenant_ids());
+            assert_eq!(world.readable_memberships(&who), world.memberships());
+            assert_eq!(world.readable_audit(&who), world.audit);
+            assert_eq!(world.set_context(&who, NOWHERE), Outcome::Done(1));
+        }
+    }
+
+    #[test]
+    fn anon_and_claims_without_sub_read_nothing() {
+        let world = world();
+        for who in [Principal::Anon, Principal::NoSub] {
+            for table in Table::ALL {
+                assert!(world.readable(&who, &Context::Empty, table).is_empty());
+            }
+            assert!(world.readable_tenants(&who).is_empty());
+            assert!(world.readable_memberships(&who).is_empty());
+            assert!(world.readable_admins(&who).is_empty());
+            assert!(world.readable_audit(&who).is_empty());
+            assert_eq!(world.set_context(&who, DH), Outcome::Denied(Denial::Guard));
+            assert_eq!(world.accessible(&who, Table::Tools, DH), Err(Outcome::Denied(Denial::Guard)));
+        }
+        assert_eq!(world.shared_view(&Principal::Anon), Err(Outcome::Denied(Denial::Privilege)));
+        assert_eq!(world.shared_view(&Principal::NoSub), Ok(BTreeSet::new()));
+        assert_eq!(world.shared_view(&user("eve")).unwrap().len(), 8);
+    }
+
+    #[test]
+    fn tenancy_rows_follow_membership_and_writer_roles() {
+        let world = world();
+        // bob, DH admin: all of DH's memberships, and his own north row, not vic's.
+        let bob = world.readable_memberships(&user("bob"));
+        assert!(bob.contains(&(id("dave"), DH)) && bob.contains(&(id("bob"), NORTH)));
+        assert!(!bob.contains(&(id("vic"), NORTH)) && !bob.contains(&(id("dave"), PLATFORM)));
+        assert_eq!(world.readable_memberships(&user("carol")), BTreeSet::from([(id("carol"), DH)]));
+        // Tenants ignore the context: bob lists both of his tenants.
+        assert_eq!(world.readable_tenants(&user("bob")), BTreeSet::from([DH, NORTH]));
+        assert!(world.readable_tenants(&user("eve")).is_empty());
+        assert_eq!(world.readable_admins(&user("ada")), BTreeSet::from([id("ada")]));
+        assert!(world.readable_admins(&user("bob")).is_empty());
+        // The audit trail: writers of the row's tenant; dave owns the platform.
+        assert_eq!(world.readable_audit(&user("dave")).len(), 8);
+        assert!(world.readable_audit(&user("bob")).is_empty());
+        assert!(world.readable_audit(&user("carol")).is_empty());
+    }
+
+    #[test]
+    fn get_accessible_checks_the_caller_and_answers_for_the_tenant() {
+        let world = world();
+        let globals = seed_agents(&world);
+        assert_eq!(world.accessible(&user("carol"), Table::Agents, NORTH), Err(Outcome::Denied(Denial::Guard)));
+        assert_eq!(
+            world.accessible(&user("carol"), Table::Agents, DH),
+            Ok(with(&globals, &[DH_PRIVATE, DH_SELECTIVE]))
+        );
+        // ada may ask for any tenant, even one that does not exist: north's view, not hers.
+        assert_eq!(
+            world.accessible(&user("ada"), Table::Agents, NORTH),
+            Ok(with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE]))
+        );
+        assert_eq!(world.accessible(&Principal::ServiceRole, Table::Agents, NOWHERE), Ok(with(&globals, &[DH_SELECTIVE])));
+        assert_eq!(world.accessible(&user("vic"), Table::Tools, NORTH).unwrap().len(), 3);
+    }
+}
