@@ -305,68 +305,81 @@ impl Actor {
         })
     }
 
-    /// Switches role and claims, then proves the switch took and bypasses nothing.
     async fn become_principal(&self) -> Result<()> {
-        let (Some(role), Some(claims)) = (self.principal.role(), self.principal.claims_json())
-        else {
-            return Ok(());
-        };
-        let connection = &self.connection;
-        connection
-            .batch(&format!(
-                "set local role {}; select set_config('request.jwt.claims', {}, true)",
-                quote_ident(role),
-                quote_literal(&claims)
-            ))
-            .await?;
-        self.verify_role().await
+        assume(&self.connection, &self.principal).await
     }
 
-    /// Proves that the session runs as the principal's role, without bypassing RLS.
     async fn verify_role(&self) -> Result<()> {
-        let Some(role) = self.principal.role() else {
-            return Ok(());
-        };
-        let row = self
-            .connection
-            .query_one(
-                "select current_user::text, r.rolsuper, r.rolbypassrls, \
-                 current_setting('row_security'), \
-                 coalesce(current_setting('request.jwt.claims', true), ''), \
-                 coalesce(current_setting('request.jwt.claim.sub', true), '') \
-                 from pg_roles r where r.rolname = current_user",
-                &[],
-            )
-            .await?;
-        let session = Session {
-            current_user: row.get(0),
-            superuser: row.get(1),
-            bypass_rls: row.get(2),
-            row_security: row.get(3),
-            claims: row.get(4),
-            legacy_sub: row.get(5),
-        };
-        session.judge(
-            &self.principal,
-            role,
-            self.principal.claims_json().as_deref(),
-        )
+        verify(&self.connection, &self.principal).await
     }
 
     /// Runs statements under test; the server's refusal is a result, not an error.
     async fn statement(&self, sql: &str) -> Result<std::result::Result<Rows, Failure>> {
-        match self.connection.simple_raw(sql).await? {
-            Ok(messages) => Ok(Ok(collect_rows(messages))),
-            Err(error) => match error.as_db_error() {
-                Some(db) => Ok(Err(Failure {
-                    sqlstate: db.code().code().to_owned(),
-                    message: db.message().to_owned(),
-                    while_setting_context: false,
-                })),
-                None => Err(Error::sql(format!("acting as {}", self.principal), &error)),
-            },
-        }
+        statement(&self.connection, sql).await
     }
+}
+
+/// Runs statements under test on `connection`; the server's refusal is a result, not
+/// an error.
+pub async fn statement(
+    connection: &Connection,
+    sql: &str,
+) -> Result<std::result::Result<Rows, Failure>> {
+    match connection.simple_raw(sql).await? {
+        Ok(messages) => Ok(Ok(collect_rows(messages))),
+        Err(error) => match error.as_db_error() {
+            Some(db) => Ok(Err(Failure {
+                sqlstate: db.code().code().to_owned(),
+                message: db.message().to_owned(),
+                while_setting_context: false,
+            })),
+            None => Err(Error::sql("a statement under test", &error)),
+        },
+    }
+}
+
+/// Switches the open transaction of `connection` to `principal` (`SET LOCAL ROLE` and
+/// the claims), then proves the switch took and bypasses nothing. The owner stays the
+/// owner. Whoever calls this ends the transaction (or the savepoint) to switch back.
+pub async fn assume(connection: &Connection, principal: &Principal) -> Result<()> {
+    let (Some(role), Some(claims)) = (principal.role(), principal.claims_json()) else {
+        return Ok(());
+    };
+    connection
+        .batch(&format!(
+            "set local role {}; select set_config('request.jwt.claims', {}, true)",
+            quote_ident(role),
+            quote_literal(&claims)
+        ))
+        .await?;
+    verify(connection, principal).await
+}
+
+/// Proves that `connection` runs as the principal's role, with the claims the harness
+/// set, without bypassing RLS.
+pub async fn verify(connection: &Connection, principal: &Principal) -> Result<()> {
+    let Some(role) = principal.role() else {
+        return Ok(());
+    };
+    let row = connection
+        .query_one(
+            "select current_user::text, r.rolsuper, r.rolbypassrls, \
+             current_setting('row_security'), \
+             coalesce(current_setting('request.jwt.claims', true), ''), \
+             coalesce(current_setting('request.jwt.claim.sub', true), '') \
+             from pg_roles r where r.rolname = current_user",
+            &[],
+        )
+        .await?;
+    let session = Session {
+        current_user: row.get(0),
+        superuser: row.get(1),
+        bypass_rls: row.get(2),
+        row_security: row.get(3),
+        claims: row.get(4),
+        legacy_sub: row.get(5),
+    };
+    session.judge(principal, role, principal.claims_json().as_deref())
 }
 
 /// A transaction as one principal in which each probe runs in a savepoint that is rolled
