@@ -10,7 +10,9 @@ mod connection;
 mod error;
 mod harness;
 mod migrate;
+mod model;
 mod plan;
+mod property;
 mod report;
 mod scenario;
 mod schema;
@@ -24,7 +26,15 @@ pub use connection::{Connection, Endpoint, Notice};
 pub use error::{Error, Result};
 pub use harness::{default_migrations_dir, Database, Harness, StartTimings, Template};
 pub use migrate::{discover as discover_migrations, Applied, Migration};
+pub use model::{
+    invariant_of_op, invariant_of_read, AuditAction, AuditRow, Context, Id, Kind, Mode, Op,
+    Outcome as ModelOutcome, Principal as ModelPrincipal, Resource, Role, Table, Tenant, User,
+    World,
+};
 pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
+pub use property::{
+    check_worlds, Counterexample, Mismatch, PropertyConfig, PropertyReport, DEFAULT_SEED,
+};
 pub use report::{render_scenario, CheckReport};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,

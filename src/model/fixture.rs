@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Id, Kind, Mode, Principal, Resource, Role, Table, Tenant, User, World};
-use super::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
+use super::{Context, Id, Kind, Mode, Op, Principal, Resource, Role, Table, Tenant, User, World};
+use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
 
 pub const NORTH: Id = Id::from_u128(3);
 /// A tenant id that names no tenant (selective sharing may still name it).
@@ -63,8 +63,28 @@ pub fn world() -> World {
     // the tests only look at the rows their own writes append.
     world.resources.extend([
         resource(Table::Agents, DH_PRIVATE, DH, Mode::Private, &[]),
-        resource(Table::Agents, DH_SELECTIVE, DH, Mode::Selective, &[NORTH, NOWHERE]),
+        resource(
+            Table::Agents,
+            DH_SELECTIVE,
+            DH,
+            Mode::Selective,
+            &[NORTH, NOWHERE],
+        ),
         resource(Table::Agents, NORTH_PRIVATE, NORTH, Mode::Private, &[]),
     ]);
     world
 }
+
+/// A fresh custom agent of `tenant`, not in the world.
+pub fn agent(tenant: Id, mode: Mode) -> Resource {
+    resource(Table::Agents, Id::from_u128(0xee01), tenant, mode, &[])
+}
+
+/// The update that turns agent `id` into what `f` makes of it.
+pub fn changed(world: &World, id: Id, f: impl FnOnce(&mut Resource)) -> Op {
+    let mut new = world.resource(Table::Agents, id).unwrap().clone();
+    f(&mut new);
+    Op::Update { id, new }
+}
+
+pub const NONE: Context = Context::Empty;

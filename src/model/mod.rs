@@ -26,7 +26,7 @@ mod write;
 mod fixture;
 
 pub use invariant::{invariant_of_op, invariant_of_read};
-pub use world::{World, DH_STARTUP_TENANT, PLATFORM_TENANT};
+pub use world::World;
 
 /// Every id in the schema is a uuid.
 pub type Id = uuid::Uuid;
@@ -41,7 +41,12 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Agents, Table::Tools, Table::Prompts, Table::Workflows];
+    pub const ALL: [Table; 4] = [
+        Table::Agents,
+        Table::Tools,
+        Table::Prompts,
+        Table::Workflows,
+    ];
 
     /// The table's name in `public`, which is also `resource_sharing_audit.table_name`.
     pub fn name(&self) -> &'static str {

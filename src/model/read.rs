@@ -71,11 +71,11 @@ impl World {
     /// `mv_platform_shared_resources`: the `global` rows of the four tables, kept fresh
     /// by the triggers. `anon` has no grant on it.
     ///
-    /// Claims without `sub` get the empty set: the access model treats them like anon,
-    /// and containment says every row of the view must be readable through its base
-    /// table, where they read nothing. The database differs: the view has no row
-    /// security and `authenticated` may select it, so such a session reads every global
-    /// row. The model keeps the access model's answer so the difference is reported.
+    /// Claims without `sub` get the empty set, not a privilege error: their role,
+    /// `authenticated`, has the grant, but the access model treats them like anon, and
+    /// containment says every row of the view must be readable through its base table,
+    /// where they read nothing. (A materialized view has no row security; the first
+    /// version of migration 3 let such sessions read every global row through it.)
     pub fn shared_view(&self, who: &Principal) -> Result<BTreeSet<(Table, Id)>, Outcome> {
         match who {
             Principal::Anon => Err(Outcome::Denied(Denial::Privilege)),
@@ -137,15 +137,19 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::super::fixture::*;
-    use super::super::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
     use super::*;
+    use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
 
     fn agents(world: &World, who: &Principal, ctx: Context) -> BTreeSet<Id> {
         world.readable(who, &ctx, Table::Agents)
     }
 
     fn seed_agents(world: &World) -> BTreeSet<Id> {
-        world.resources_of(Table::Agents).filter(|r| r.mode == Mode::Global).map(|r| r.id).collect()
+        world
+            .resources_of(Table::Agents)
+            .filter(|r| r.mode == Mode::Global)
+            .map(|r| r.id)
+            .collect()
     }
 
     fn with(base: &BTreeSet<Id>, extra: &[Id]) -> BTreeSet<Id> {
@@ -162,7 +166,10 @@ mod tests {
             assert!(agents(&world, &user("carol"), ctx).is_superset(&globals));
         }
         // A sub that names no user at all still reads the global rows.
-        assert_eq!(agents(&world, &Principal::User(NOWHERE), Context::Empty), globals);
+        assert_eq!(
+            agents(&world, &Principal::User(NOWHERE), Context::Empty),
+            globals
+        );
     }
 
     #[test]
@@ -170,9 +177,15 @@ mod tests {
         let world = world();
         let globals = seed_agents(&world);
         // carol (DH member): DH's rows; not north's private row.
-        assert_eq!(agents(&world, &user("carol"), Context::Empty), with(&globals, &[DH_PRIVATE, DH_SELECTIVE]));
+        assert_eq!(
+            agents(&world, &user("carol"), Context::Empty),
+            with(&globals, &[DH_PRIVATE, DH_SELECTIVE])
+        );
         // vic (north viewer): the DH row shared with north, not DH's private one.
-        assert_eq!(agents(&world, &user("vic"), Context::Empty), with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE]));
+        assert_eq!(
+            agents(&world, &user("vic"), Context::Empty),
+            with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE])
+        );
         // bob, member of both: the context narrows E(u) to north; the selective row
         // stays readable as shared with north, the DH private one goes.
         assert_eq!(
@@ -184,7 +197,10 @@ mod tests {
             with(&globals, &[DH_PRIVATE, DH_SELECTIVE])
         );
         // shared_with naming a tenant that does not exist gives nothing to anyone else.
-        assert_eq!(agents(&world, &user("dave"), Context::Tenant(PLATFORM)), globals);
+        assert_eq!(
+            agents(&world, &user("dave"), Context::Tenant(PLATFORM)),
+            globals
+        );
     }
 
     #[test]
@@ -192,10 +208,16 @@ mod tests {
         let world = world();
         let globals = seed_agents(&world);
         // carol forges north (set_config directly): not even her own DH rows remain.
-        assert_eq!(agents(&world, &user("carol"), Context::Tenant(NORTH)), globals);
+        assert_eq!(
+            agents(&world, &user("carol"), Context::Tenant(NORTH)),
+            globals
+        );
         assert_eq!(agents(&world, &user("carol"), Context::Malformed), globals);
         // ... and set_tenant_context refuses to store it in the first place.
-        assert_eq!(world.set_context(&user("carol"), NORTH), Outcome::Denied(Denial::Guard));
+        assert_eq!(
+            world.set_context(&user("carol"), NORTH),
+            Outcome::Denied(Denial::Guard)
+        );
         assert_eq!(world.set_context(&user("carol"), DH), Outcome::Done(1));
     }
 
@@ -226,9 +248,15 @@ mod tests {
             assert!(world.readable_admins(&who).is_empty());
             assert!(world.readable_audit(&who).is_empty());
             assert_eq!(world.set_context(&who, DH), Outcome::Denied(Denial::Guard));
-            assert_eq!(world.accessible(&who, Table::Tools, DH), Err(Outcome::Denied(Denial::Guard)));
+            assert_eq!(
+                world.accessible(&who, Table::Tools, DH),
+                Err(Outcome::Denied(Denial::Guard))
+            );
         }
-        assert_eq!(world.shared_view(&Principal::Anon), Err(Outcome::Denied(Denial::Privilege)));
+        assert_eq!(
+            world.shared_view(&Principal::Anon),
+            Err(Outcome::Denied(Denial::Privilege))
+        );
         assert_eq!(world.shared_view(&Principal::NoSub), Ok(BTreeSet::new()));
         assert_eq!(world.shared_view(&user("eve")).unwrap().len(), 8);
     }
@@ -240,11 +268,20 @@ mod tests {
         let bob = world.readable_memberships(&user("bob"));
         assert!(bob.contains(&(id("dave"), DH)) && bob.contains(&(id("bob"), NORTH)));
         assert!(!bob.contains(&(id("vic"), NORTH)) && !bob.contains(&(id("dave"), PLATFORM)));
-        assert_eq!(world.readable_memberships(&user("carol")), BTreeSet::from([(id("carol"), DH)]));
+        assert_eq!(
+            world.readable_memberships(&user("carol")),
+            BTreeSet::from([(id("carol"), DH)])
+        );
         // Tenants ignore the context: bob lists both of his tenants.
-        assert_eq!(world.readable_tenants(&user("bob")), BTreeSet::from([DH, NORTH]));
+        assert_eq!(
+            world.readable_tenants(&user("bob")),
+            BTreeSet::from([DH, NORTH])
+        );
         assert!(world.readable_tenants(&user("eve")).is_empty());
-        assert_eq!(world.readable_admins(&user("ada")), BTreeSet::from([id("ada")]));
+        assert_eq!(
+            world.readable_admins(&user("ada")),
+            BTreeSet::from([id("ada")])
+        );
         assert!(world.readable_admins(&user("bob")).is_empty());
         // The audit trail: writers of the row's tenant; dave owns the platform.
         assert_eq!(world.readable_audit(&user("dave")).len(), 8);
@@ -256,7 +293,10 @@ mod tests {
     fn get_accessible_checks_the_caller_and_answers_for_the_tenant() {
         let world = world();
         let globals = seed_agents(&world);
-        assert_eq!(world.accessible(&user("carol"), Table::Agents, NORTH), Err(Outcome::Denied(Denial::Guard)));
+        assert_eq!(
+            world.accessible(&user("carol"), Table::Agents, NORTH),
+            Err(Outcome::Denied(Denial::Guard))
+        );
         assert_eq!(
             world.accessible(&user("carol"), Table::Agents, DH),
             Ok(with(&globals, &[DH_PRIVATE, DH_SELECTIVE]))
@@ -266,7 +306,16 @@ mod tests {
             world.accessible(&user("ada"), Table::Agents, NORTH),
             Ok(with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE]))
         );
-        assert_eq!(world.accessible(&Principal::ServiceRole, Table::Agents, NOWHERE), Ok(with(&globals, &[DH_SELECTIVE])));
-        assert_eq!(world.accessible(&user("vic"), Table::Tools, NORTH).unwrap().len(), 3);
+        assert_eq!(
+            world.accessible(&Principal::ServiceRole, Table::Agents, NOWHERE),
+            Ok(with(&globals, &[DH_SELECTIVE]))
+        );
+        assert_eq!(
+            world
+                .accessible(&user("vic"), Table::Tools, NORTH)
+                .unwrap()
+                .len(),
+            3
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{AuditAction, AuditRow, Context, Id, Kind, Mode, Principal, Resource, Role, Table};
 use super::{Tenant, User};
 
-pub use crate::plan::{DH_STARTUP_TENANT, PLATFORM_TENANT};
+pub(super) use crate::plan::{DH_STARTUP_TENANT, PLATFORM_TENANT};
 
 /// Everything the policies depend on: the rows of `tenants`, `auth.users` with their
 /// `user_tenants` and `user_roles` rows, the four resource tables and the audit trail.
@@ -80,7 +80,9 @@ impl Rights {
     pub fn may_insert(&self, ctx: &Context, r: &Resource) -> bool {
         self.bypass_rls
             || self.platform_admin
-            || (r.tenant.is_some_and(|t| self.effective_writer(ctx).contains(&t))
+            || (r
+                .tenant
+                .is_some_and(|t| self.effective_writer(ctx).contains(&t))
                 && r.mode != Mode::Global
                 && r.kind != Kind::Platform)
     }
@@ -89,7 +91,8 @@ impl Rights {
     pub fn may_delete(&self, ctx: &Context, r: &Resource) -> bool {
         self.bypass_rls
             || self.platform_admin
-            || r.tenant.is_some_and(|t| self.effective_writer(ctx).contains(&t))
+            || r.tenant
+                .is_some_and(|t| self.effective_writer(ctx).contains(&t))
     }
 
     /// The write rule of `user_tenants`, for one (old or new) row: a platform admin, or
@@ -107,9 +110,27 @@ impl World {
     /// audit rows of migration 4's own writes (it runs after migration 3 created the
     /// trigger; the owner is the actor, so `actor` is NULL).
     pub fn seeded() -> World {
-        let agent = |n: u128, name: &str| seed(Table::Agents, 0xa000_0000_0000_4000_8000_0000_0000_0000 + n, name);
-        let tool = |n: u128, name: &str| seed(Table::Tools, 0xb000_0000_0000_4000_8000_0000_0000_0000 + n, name);
-        let prompt = |n: u128, name: &str| seed(Table::Prompts, 0xc000_0000_0000_4000_8000_0000_0000_0000 + n, name);
+        let agent = |n: u128, name: &str| {
+            seed(
+                Table::Agents,
+                0xa000_0000_0000_4000_8000_0000_0000_0000 + n,
+                name,
+            )
+        };
+        let tool = |n: u128, name: &str| {
+            seed(
+                Table::Tools,
+                0xb000_0000_0000_4000_8000_0000_0000_0000 + n,
+                name,
+            )
+        };
+        let prompt = |n: u128, name: &str| {
+            seed(
+                Table::Prompts,
+                0xc000_0000_0000_4000_8000_0000_0000_0000 + n,
+                name,
+            )
+        };
         let resources = vec![
             agent(1, "Dr. Sarah Chen"),
             agent(2, "Dr. Marcus Webb"),
@@ -252,7 +273,10 @@ mod tests {
     #[test]
     fn seeded_world_is_what_the_migrations_leave() {
         let world = World::seeded();
-        assert_eq!(world.tenant_ids(), BTreeSet::from([PLATFORM_TENANT, DH_STARTUP_TENANT]));
+        assert_eq!(
+            world.tenant_ids(),
+            BTreeSet::from([PLATFORM_TENANT, DH_STARTUP_TENANT])
+        );
         let count = |t| world.resources_of(t).count();
         assert_eq!(
             Table::ALL.map(count),
@@ -260,12 +284,22 @@ mod tests {
             "agents, tools, prompts, workflows"
         );
         let sarah = world
-            .resource(Table::Agents, "a0000000-0000-4000-8000-000000000001".parse().unwrap())
+            .resource(
+                Table::Agents,
+                "a0000000-0000-4000-8000-000000000001".parse().unwrap(),
+            )
             .unwrap();
         assert_eq!(sarah.name, "Dr. Sarah Chen");
-        assert_eq!((sarah.mode, sarah.kind, sarah.tenant), (Mode::Global, Kind::Platform, Some(PLATFORM_TENANT)));
+        assert_eq!(
+            (sarah.mode, sarah.kind, sarah.tenant),
+            (Mode::Global, Kind::Platform, Some(PLATFORM_TENANT))
+        );
         // Read back from a freshly migrated database: ids 1-3 update agents, 4-8 insert.
-        let actions: Vec<_> = world.audit.iter().map(|a| (a.table.name(), a.action.name())).collect();
+        let actions: Vec<_> = world
+            .audit
+            .iter()
+            .map(|a| (a.table.name(), a.action.name()))
+            .collect();
         assert_eq!(
             actions,
             [
@@ -279,8 +313,16 @@ mod tests {
                 ("prompts", "insert"),
             ]
         );
-        assert!(world.audit.iter().all(|a| a.actor.is_none() && a.tenant == Some(PLATFORM_TENANT)));
-        assert_eq!(world.audit[3].resource, "b0000000-0000-4000-8000-000000000001".parse::<Id>().unwrap());
+        assert!(world
+            .audit
+            .iter()
+            .all(|a| a.actor.is_none() && a.tenant == Some(PLATFORM_TENANT)));
+        assert_eq!(
+            world.audit[3].resource,
+            "b0000000-0000-4000-8000-000000000001"
+                .parse::<Id>()
+                .unwrap()
+        );
     }
 
     #[test]
@@ -290,12 +332,17 @@ mod tests {
             member: BTreeSet::from([DH_STARTUP_TENANT]),
             ..Rights::default()
         };
-        assert_eq!(rights.effective(&Context::Empty), BTreeSet::from([DH_STARTUP_TENANT]));
+        assert_eq!(
+            rights.effective(&Context::Empty),
+            BTreeSet::from([DH_STARTUP_TENANT])
+        );
         assert_eq!(
             rights.effective(&Context::Tenant(DH_STARTUP_TENANT)),
             BTreeSet::from([DH_STARTUP_TENANT])
         );
-        assert!(rights.effective(&Context::Tenant(PLATFORM_TENANT)).is_empty());
+        assert!(rights
+            .effective(&Context::Tenant(PLATFORM_TENANT))
+            .is_empty());
         assert!(rights.effective(&Context::Malformed).is_empty());
     }
 }

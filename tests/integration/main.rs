@@ -5,5 +5,6 @@ mod actors;
 mod backend;
 mod migrations;
 mod plan;
+mod property;
 mod scenario_runner;
 mod support;

@@ -1,0 +1,186 @@
+//! Which invariant of the access model a mismatch breaks, by the names of its last
+//! table (the same names as `scenario::INVARIANTS`), so that the property tester
+//! reports a difference between the database and the model under the promise it
+//! breaks, not merely as "the rows differ".
+//!
+//! The most specific cause wins: anon and sub-less sessions first, then platform
+//! admins, then the object or operation.
+
+use super::{Context, Id, Mode, Op, Principal, Role, Table, World};
+
+/// The invariant a wrong read of `table` (a table, `mv_platform_shared_resources`,
+/// `get_accessible_<table>` or `set_tenant_context`) by `who` breaks. For a resource
+/// table read by a user this is the coarse `private-hiding`; [`World::invariant_of_row`]
+/// names the invariant of one row.
+pub fn invariant_of_read(table: &str, who: &Principal) -> &'static str {
+    match (who, table) {
+        (Principal::Anon | Principal::NoSub, _) => "anon-denied",
+        (_, "mv_platform_shared_resources") => "derived-containment",
+        (_, "set_tenant_context") => "function-guard",
+        (_, t) if t.starts_with("get_accessible_") => "derived-containment",
+        (_, "resource_sharing_audit") => "audit-trail",
+        (Principal::ServiceRole, _) => "platform-admin-override",
+        _ => "private-hiding",
+    }
+}
+
+/// The invariant a wrong prediction of `op` by `who` breaks: writes to resources and
+/// members of others are `write-isolation`; anything that could raise the caller's own
+/// rights, give out `owner` or touch an owner is `no-escalation`; a function acting on
+/// someone else is `function-guard`.
+pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> &'static str {
+    let rights = world.rights(who);
+    if rights.uid.is_none() && !rights.bypass_rls {
+        return "anon-denied";
+    }
+    if rights.platform_admin {
+        return "platform-admin-override";
+    }
+    let own = |user: &Id| rights.uid == Some(*user);
+    match op {
+        Op::Insert(_) | Op::Update { .. } | Op::Delete { .. } | Op::InsertTenant { .. } => {
+            "write-isolation"
+        }
+        Op::AddMember { user, tenant, role } | Op::SetRole { user, tenant, role } => {
+            let owner = *role == Role::Owner || world.role_of(*user, *tenant) == Some(Role::Owner);
+            if own(user) || owner {
+                "no-escalation"
+            } else {
+                "write-isolation"
+            }
+        }
+        Op::RemoveMember { user, tenant } => {
+            if own(user) || world.role_of(*user, *tenant) == Some(Role::Owner) {
+                "no-escalation"
+            } else {
+                "write-isolation"
+            }
+        }
+        Op::InsertUserRole { .. } => "no-escalation",
+        Op::GrantAdmin { user } | Op::AssignDh { user, .. } => {
+            if own(user) {
+                "no-escalation"
+            } else {
+                "function-guard"
+            }
+        }
+    }
+}
+
+impl World {
+    /// The invariant a wrong answer about one row of `table` breaks, read by `who`
+    /// under `ctx`: the row's sharing mode decides, unless the caller is anon-like, a
+    /// platform admin, or reads under a context that names none of its tenants.
+    /// A row the model does not know at all is a private row that leaked.
+    pub fn invariant_of_row(
+        &self,
+        who: &Principal,
+        ctx: &Context,
+        table: Table,
+        id: Id,
+    ) -> &'static str {
+        let rights = self.rights(who);
+        if rights.uid.is_none() && !rights.bypass_rls {
+            return "anon-denied";
+        }
+        if rights.bypass_rls || rights.platform_admin {
+            return "platform-admin-override";
+        }
+        let forged = match ctx {
+            Context::Empty => false,
+            Context::Tenant(t) => !rights.member.contains(t),
+            Context::Malformed => true,
+        };
+        match self.resource(table, id).map(|r| r.mode) {
+            Some(Mode::Global) => "global-visibility",
+            _ if forged => "context-forgery",
+            Some(Mode::Selective) => "selective-sharing",
+            Some(Mode::Private) | None => "private-hiding",
+        }
+    }
+
+    /// The invariant a wrong answer of `get_accessible_<table>(tenant)` breaks: the
+    /// guard's when the caller may not name `tenant`, containment otherwise.
+    pub fn invariant_of_accessible(&self, who: &Principal, tenant: Id) -> &'static str {
+        match self.tenant_guard(who, tenant) {
+            Err(_) => "function-guard",
+            Ok(()) if matches!(who, Principal::NoSub) => "anon-denied",
+            Ok(()) => "derived-containment",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::*;
+    use super::super::{Kind, Resource};
+    use super::*;
+    use crate::plan::DH_STARTUP_TENANT as DH;
+
+    #[test]
+    fn names_are_those_of_the_access_model() {
+        let world = world();
+        let mut names = vec![
+            invariant_of_read("agents", &Principal::Anon),
+            invariant_of_read("mv_platform_shared_resources", &user("eve")),
+            invariant_of_read("get_accessible_tools", &user("eve")),
+            invariant_of_read("resource_sharing_audit", &user("bob")),
+            invariant_of_read("set_tenant_context", &user("bob")),
+            world.invariant_of_row(&user("eve"), &Context::Empty, Table::Agents, SEED_AGENT),
+            world.invariant_of_row(&user("vic"), &Context::Empty, Table::Agents, DH_SELECTIVE),
+            world.invariant_of_row(
+                &user("carol"),
+                &Context::Tenant(NORTH),
+                Table::Agents,
+                DH_PRIVATE,
+            ),
+            world.invariant_of_row(&user("vic"), &Context::Empty, Table::Agents, DH_PRIVATE),
+            world.invariant_of_row(&user("ada"), &Context::Empty, Table::Agents, DH_PRIVATE),
+        ];
+        let promote = Op::SetRole {
+            user: id("carol"),
+            tenant: DH,
+            role: Role::Owner,
+        };
+        let insert = Op::Insert(Resource {
+            kind: Kind::Custom,
+            ..world.resource(Table::Agents, DH_PRIVATE).unwrap().clone()
+        });
+        names.extend([
+            invariant_of_op(&promote, &user("bob"), &world),
+            invariant_of_op(&insert, &user("bob"), &world),
+            invariant_of_op(&Op::GrantAdmin { user: id("eve") }, &user("bob"), &world),
+            invariant_of_op(&insert, &Principal::NoSub, &world),
+        ]);
+        assert_eq!(
+            names,
+            [
+                "anon-denied",
+                "derived-containment",
+                "derived-containment",
+                "audit-trail",
+                "function-guard",
+                "global-visibility",
+                "selective-sharing",
+                "context-forgery",
+                "private-hiding",
+                "platform-admin-override",
+                "no-escalation",
+                "write-isolation",
+                "function-guard",
+                "anon-denied",
+            ]
+        );
+        for name in names {
+            assert!(crate::scenario::INVARIANTS.contains(&name), "{name}");
+        }
+        assert_eq!(
+            world.invariant_of_accessible(&user("carol"), NORTH),
+            "function-guard"
+        );
+        assert_eq!(
+            world.invariant_of_accessible(&user("carol"), DH),
+            "derived-containment"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Writes: what Postgres answers to each [`Op`], and how a successful one changes the
+//! world, audit rows included.
+//!
+//! The order of the checks is Postgres's own, verified on a scratch database: a
+//! `USING` that hides the row first (0 rows, no error), then `WITH CHECK` (42501),
+//! then check constraints (23514), then unique indexes (23505), then foreign keys
+//! (23503, fired after the row). So a writer who inserts an id that exists in another
+//! tenant gets 23505, not a policy denial; a non-writer never reaches the constraints.
+//! Functions follow their own SQL: guard, then argument checks, then permission.
+
+use super::world::{Rights, DH_STARTUP_TENANT};
+use super::{AuditAction, AuditRow, Context, Denial, Id, Op, Outcome, Principal, Resource, Role};
+use super::{Tenant, World};
+
+const UNIQUE: Outcome = Outcome::SqlState("23505");
+const FOREIGN_KEY: Outcome = Outcome::SqlState("23503");
+const CHECK: Outcome = Outcome::SqlState("23514");
+const BAD_PARAMETER: Outcome = Outcome::SqlState("22023");
+const POLICY: Outcome = Outcome::Denied(Denial::Policy);
+const GUARD: Outcome = Outcome::Denied(Denial::Guard);
+
+impl World {
+    /// What the database answers to `op`, without changing the world.
+    pub fn outcome(&self, who: &Principal, ctx: &Context, op: &Op) -> Outcome {
+        let rights = self.rights(who);
+        match op {
+            Op::Insert(new) => self.insert_resource(&rights, ctx, new),
+            Op::Update { id, new } => self.update_resource(&rights, ctx, *id, new),
+            Op::Delete { table, id } => match self.resource(*table, *id) {
+                Some(old) if rights.may_delete(ctx, old) => Outcome::Done(1),
+                _ => Outcome::Done(0),
+            },
+            Op::AddMember { user, tenant, role } => {
+                if !rights.may_write_membership(*user, *tenant, *role) {
+                    POLICY
+                } else if self.role_of(*user, *tenant).is_some() {
+                    UNIQUE
+                } else if self.user(*user).is_none() || self.tenant(*tenant).is_none() {
+                    FOREIGN_KEY
+                } else {
+                    Outcome::Done(1)
+                }
+            }
+            Op::SetRole { user, tenant, role } => match self.role_of(*user, *tenant) {
+                Some(old) if rights.may_write_membership(*user, *tenant, old) => {
+                    if rights.may_write_membership(*user, *tenant, *role) {
+                        Outcome::Done(1)
+                    } else {
+                        POLICY
+                    }
+                }
+                _ => Outcome::Done(0),
+            },
+            Op::RemoveMember { user, tenant } => match self.role_of(*user, *tenant) {
+                Some(old) if rights.may_write_membership(*user, *tenant, old) => Outcome::Done(1),
+                _ => Outcome::Done(0),
+            },
+            Op::GrantAdmin { user } => {
+                // Guard before the argument check; ON CONFLICT DO NOTHING for an admin.
+                if !(rights.bypass_rls || (rights.uid.is_some() && rights.platform_admin)) {
+                    GUARD
+                } else if self.user(*user).is_none() {
+                    FOREIGN_KEY
+                } else {
+                    Outcome::Done(1)
+                }
+            }
+            Op::InsertUserRole { user } => {
+                if !(rights.bypass_rls || rights.platform_admin) {
+                    POLICY
+                } else if self.user(*user).is_some_and(|u| u.platform_admin) {
+                    UNIQUE
+                } else if self.user(*user).is_none() {
+                    FOREIGN_KEY
+                } else {
+                    Outcome::Done(1)
+                }
+            }
+            Op::AssignDh { user, role } => self.assign_dh(&rights, *user, role),
+            Op::InsertTenant { id, slug } => {
+                if !(rights.bypass_rls || rights.platform_admin) {
+                    POLICY
+                } else if !slug_is_valid(slug) {
+                    CHECK
+                } else if self.tenants.iter().any(|t| t.id == *id || t.slug == *slug) {
+                    UNIQUE
+                } else {
+                    Outcome::Done(1)
+                }
+            }
+        }
+    }
+
+    /// Predicts `op`, and when it succeeds changes the world as the database would,
+    /// appending the rows the audit trigger writes.
+    pub fn apply(&mut self, who: &Principal, ctx: &Context, op: &Op) -> Outcome {
+        let outcome = self.outcome(who, ctx, op);
+        if matches!(outcome, Outcome::Done(n) if n > 0) {
+            // The trigger's actor: auth.uid(), NULL for the BYPASSRLS service_role.
+            let actor = self.rights(who).uid;
+            self.perform(actor, op);
+        }
+        outcome
+    }
+
+    fn insert_resource(&self, rights: &Rights, ctx: &Context, new: &Resource) -> Outcome {
+        if !rights.may_insert(ctx, new) {
+            POLICY
+        } else if self.resource(new.table, new.id).is_some() {
+            UNIQUE
+        } else if new.tenant.is_some_and(|t| self.tenant(t).is_none()) {
+            FOREIGN_KEY
+        } else {
+            Outcome::Done(1)
+        }
+    }
+
+    /// The old row must pass the delete rule (else it is not touched), the new row the
+    /// insert rule (else 42501).
+    fn update_resource(&self, rights: &Rights, ctx: &Context, id: Id, new: &Resource) -> Outcome {
+        let Some(old) = self.resource(new.table, id) else {
+            return Outcome::Done(0);
+        };
+        if !rights.may_delete(ctx, old) {
+            Outcome::Done(0)
+        } else if !rights.may_insert(ctx, new) {
+            POLICY
+        } else if new.id != id && self.resource(new.table, new.id).is_some() {
+            UNIQUE
+        } else if new.tenant.is_some_and(|t| self.tenant(t).is_none()) {
+            FOREIGN_KEY
+        } else {
+            Outcome::Done(1)
+        }
+    }
+
+    /// `assign_user_to_dh_startup`, in the order of its SQL: no `sub` → 42501; a role
+    /// other than admin/member → 22023; then the caller must be privileged, a platform
+    /// admin, or allowed to write that `user_tenants` row → else 42501.
+    fn assign_dh(&self, rights: &Rights, user: Id, role: &str) -> Outcome {
+        if !rights.bypass_rls && rights.uid.is_none() {
+            return GUARD;
+        }
+        if role != "admin" && role != "member" {
+            return BAD_PARAMETER;
+        }
+        let old = self.role_of(user, DH_STARTUP_TENANT);
+        let writer = rights.writer.contains(&DH_STARTUP_TENANT)
+            && rights.uid != Some(user)
+            && old != Some(Role::Owner);
+        if !(rights.bypass_rls || rights.platform_admin || writer) {
+            GUARD
+        } else if self.user(user).is_none() || self.tenant(DH_STARTUP_TENANT).is_none() {
+            FOREIGN_KEY
+        } else {
+            Outcome::Done(1)
+        }
+    }
+
+    /// Changes the world for an `op` already judged successful.
+    fn perform(&mut self, actor: Option<Id>, op: &Op) {
+        match op {
+            Op::Insert(new) => {
+                self.resources.push(new.clone());
+                self.audit_row(actor, new, AuditAction::Insert);
+            }
+            Op::Update { id, new } => {
+                let Some(old) = self
+                    .resources
+                    .iter_mut()
+                    .find(|r| r.table == new.table && r.id == *id)
+                else {
+                    return;
+                };
+                // is_shared follows the mode, so these three cover the trigger's four.
+                let changed = old.tenant != new.tenant
+                    || old.mode != new.mode
+                    || old.shared_with != new.shared_with;
+                *old = new.clone();
+                if changed {
+                    self.audit_row(actor, new, AuditAction::Update);
+                }
+            }
+            Op::Delete { table, id } => {
+                if let Some(at) = self
+                    .resources
+                    .iter()
+                    .position(|r| r.table == *table && r.id == *id)
+                {
+                    let old = self.resources.remove(at);
+                    self.audit_row(actor, &old, AuditAction::Delete);
+                }
+            }
+            Op::AddMember { user, tenant, role } | Op::SetRole { user, tenant, role } => {
+                self.set_membership(*user, *tenant, Some(*role));
+            }
+            Op::RemoveMember { user, tenant } => self.set_membership(*user, *tenant, None),
+            Op::GrantAdmin { user } | Op::InsertUserRole { user } => {
+                if let Some(u) = self.user_mut(*user) {
+                    u.platform_admin = true;
+                }
+            }
+            Op::AssignDh { user, role } => {
+                self.set_membership(*user, DH_STARTUP_TENANT, Role::from_name(role));
+            }
+            Op::InsertTenant { id, slug } => self.tenants.push(Tenant {
+                id: *id,
+                slug: slug.clone(),
+            }),
+        }
+    }
+
+    fn set_membership(&mut self, user: Id, tenant: Id, role: Option<Role>) {
+        if let Some(u) = self.user_mut(user) {
+            match role {
+                Some(role) => u.memberships.insert(tenant, role),
+                None => u.memberships.remove(&tenant),
+            };
+        }
+    }
+
+    /// `tenant` is the row's tenant after the change: `r` is the new row, or the old
+    /// one for a delete.
+    fn audit_row(&mut self, actor: Option<Id>, r: &Resource, action: AuditAction) {
+        self.audit.push(AuditRow {
+            table: r.table,
+            resource: r.id,
+            action,
+            actor,
+            tenant: r.tenant,
+        });
+    }
+}
+
+/// `tenants.slug ~ '^[a-z0-9][a-z0-9-]*$'`.
+fn slug_is_valid(slug: &str) -> bool {
+    let mut chars = slug.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "write_tenancy_tests.rs"]
+mod tenancy_tests;

@@ -1,0 +1,212 @@
+//! Tests of the tenancy writes (`user_tenants`, `user_roles`, `tenants`), the two
+//! functions that write them, and of anon-like sessions, each case checked against a
+//! scratch database loaded with the fixture world.
+
+use super::super::fixture::*;
+use super::super::{Mode, Table};
+use super::*;
+use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
+
+#[test]
+fn nobody_escalates_through_memberships_or_roles() {
+    let world = world();
+    let bob = user("bob");
+    let at = |who: &Principal, op: Op| world.outcome(who, &Context::Tenant(NORTH), &op);
+    let add = |who: &str, tenant, role| Op::AddMember {
+        user: id(who),
+        tenant,
+        role,
+    };
+    let set = |who: &str, tenant, role| Op::SetRole {
+        user: id(who),
+        tenant,
+        role,
+    };
+    assert_eq!(
+        at(&bob, add("eve", DH, Role::Member)),
+        Outcome::Done(1),
+        "context ignored"
+    );
+    assert_eq!(at(&bob, add("eve", DH, Role::Owner)), POLICY);
+    assert_eq!(at(&bob, add("bob", PLATFORM, Role::Admin)), POLICY);
+    assert_eq!(at(&bob, add("eve", NORTH, Role::Member)), POLICY);
+    assert_eq!(at(&bob, add("carol", DH, Role::Viewer)), UNIQUE);
+    assert_eq!(at(&user("carol"), add("eve", DH, Role::Member)), POLICY);
+    assert_eq!(at(&bob, set("carol", DH, Role::Admin)), Outcome::Done(1));
+    assert_eq!(
+        at(&bob, set("carol", DH, Role::Member)),
+        Outcome::Done(1),
+        "same role"
+    );
+    assert_eq!(at(&bob, set("carol", DH, Role::Owner)), POLICY);
+    assert_eq!(
+        at(&bob, set("dave", DH, Role::Admin)),
+        Outcome::Done(0),
+        "an owner's row"
+    );
+    assert_eq!(
+        at(&bob, set("bob", DH, Role::Owner)),
+        Outcome::Done(0),
+        "his own row"
+    );
+    assert_eq!(
+        at(&user("ada"), set("ada", DH, Role::Owner)),
+        Outcome::Done(0),
+        "no row"
+    );
+    let remove = |who: &str| Op::RemoveMember {
+        user: id(who),
+        tenant: DH,
+    };
+    assert_eq!(at(&bob, remove("dave")), Outcome::Done(0));
+    assert_eq!(at(&bob, remove("bob")), Outcome::Done(0));
+    assert_eq!(at(&bob, remove("carol")), Outcome::Done(1));
+    // Platform roles.
+    assert_eq!(at(&bob, Op::InsertUserRole { user: id("bob") }), POLICY);
+    assert_eq!(at(&bob, Op::GrantAdmin { user: id("bob") }), GUARD);
+    assert_eq!(
+        at(&user("ada"), Op::InsertUserRole { user: id("ada") }),
+        UNIQUE
+    );
+    assert_eq!(
+        at(&user("ada"), Op::InsertUserRole { user: NOWHERE }),
+        FOREIGN_KEY
+    );
+    assert_eq!(
+        at(&user("ada"), Op::GrantAdmin { user: id("ada") }),
+        Outcome::Done(1)
+    );
+    assert_eq!(
+        at(&user("ada"), Op::GrantAdmin { user: NOWHERE }),
+        FOREIGN_KEY
+    );
+    assert_eq!(
+        at(&user("ada"), add("eve", NOWHERE, Role::Owner)),
+        FOREIGN_KEY
+    );
+    assert_eq!(
+        at(
+            &user("ada"),
+            Op::AddMember {
+                user: NOWHERE,
+                tenant: DH,
+                role: Role::Viewer
+            }
+        ),
+        FOREIGN_KEY
+    );
+    // Tenants.
+    let tenant = |slug: &str| Op::InsertTenant {
+        id: Id::from_u128(0x77),
+        slug: slug.into(),
+    };
+    assert_eq!(at(&bob, tenant("Bad Slug")), POLICY);
+    assert_eq!(at(&user("ada"), tenant("Bad Slug")), CHECK);
+    assert_eq!(at(&user("ada"), tenant("north")), UNIQUE);
+    assert_eq!(at(&user("ada"), tenant("south-1")), Outcome::Done(1));
+}
+
+#[test]
+fn assign_user_to_dh_startup_checks_in_the_order_of_its_sql() {
+    let world = world();
+    let assign = |who: &str, role: &str| Op::AssignDh {
+        user: id(who),
+        role: role.into(),
+    };
+    let at = |by: &Principal, op: Op| world.outcome(by, &NONE, &op);
+    assert_eq!(at(&Principal::Anon, assign("eve", "bogus")), GUARD);
+    assert_eq!(at(&Principal::NoSub, assign("eve", "member")), GUARD);
+    assert_eq!(at(&user("carol"), assign("eve", "bogus")), BAD_PARAMETER);
+    assert_eq!(at(&user("bob"), assign("eve", "owner")), BAD_PARAMETER);
+    assert_eq!(
+        at(&Principal::ServiceRole, assign("eve", "owner")),
+        BAD_PARAMETER
+    );
+    assert_eq!(at(&user("carol"), assign("eve", "member")), GUARD);
+    assert_eq!(at(&user("bob"), assign("bob", "member")), GUARD, "himself");
+    assert_eq!(
+        at(&user("bob"), assign("dave", "member")),
+        GUARD,
+        "an owner"
+    );
+    assert_eq!(at(&user("bob"), assign("carol", "admin")), Outcome::Done(1));
+    let ghost = Op::AssignDh {
+        user: NOWHERE,
+        role: "admin".into(),
+    };
+    assert_eq!(at(&user("bob"), ghost.clone()), FOREIGN_KEY);
+    assert_eq!(at(&user("ada"), ghost), FOREIGN_KEY);
+    let mut after = world.clone();
+    assert_eq!(
+        after.apply(&user("bob"), &NONE, &assign("eve", "admin")),
+        Outcome::Done(1)
+    );
+    assert_eq!(after.role_of(id("eve"), DH), Some(Role::Admin));
+}
+
+#[test]
+fn anon_and_claims_without_sub_write_nothing() {
+    let world = world();
+    let ops = [
+        (Op::Insert(agent(DH, Mode::Private)), POLICY),
+        (
+            changed(&world, SEED_AGENT, |r| r.name = "x".into()),
+            Outcome::Done(0),
+        ),
+        (
+            Op::Delete {
+                table: Table::Agents,
+                id: DH_PRIVATE,
+            },
+            Outcome::Done(0),
+        ),
+        (
+            Op::AddMember {
+                user: id("eve"),
+                tenant: DH,
+                role: Role::Member,
+            },
+            POLICY,
+        ),
+        (
+            Op::SetRole {
+                user: id("carol"),
+                tenant: DH,
+                role: Role::Admin,
+            },
+            Outcome::Done(0),
+        ),
+        (
+            Op::RemoveMember {
+                user: id("carol"),
+                tenant: DH,
+            },
+            Outcome::Done(0),
+        ),
+        (Op::GrantAdmin { user: id("eve") }, GUARD),
+        (Op::InsertUserRole { user: id("eve") }, POLICY),
+        (
+            Op::AssignDh {
+                user: id("eve"),
+                role: "bogus".into(),
+            },
+            GUARD,
+        ),
+        (
+            Op::InsertTenant {
+                id: Id::from_u128(0x77),
+                slug: "x".into(),
+            },
+            POLICY,
+        ),
+    ];
+    for who in [Principal::Anon, Principal::NoSub] {
+        for (op, expected) in &ops {
+            assert_eq!(
+                world.outcome(&who, &Context::Tenant(DH), op),
+                *expected,
+                "{who}: {op:?}"
+            );
+        }
+    }
+}

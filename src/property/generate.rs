@@ -1,0 +1,234 @@
+//! proptest strategies for whole worlds: tenants, users with memberships and roles,
+//! platform admins, and resources in every sharing mode.
+//!
+//! What proptest generates is a [`Spec`], a small description that shrinks well
+//! (fewer users, fewer resources, lower indices); [`Spec::world`] turns it into a
+//! model world on top of the seeded one. Ids derive from names exactly as scenario
+//! files derive them, so that a shrunk counterexample becomes a scenario file as is.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use crate::model::{Id, Kind, Mode, Resource, Role, Table, Tenant, User, World};
+use crate::plan::user_id;
+use crate::scenario::tenant_id;
+
+/// How many tenants a world may add to the two seeded ones.
+const MAX_EXTRA_TENANTS: usize = 3;
+/// The most tenants a world has: the seeded two and the extra ones.
+const MAX_TENANTS: usize = 2 + MAX_EXTRA_TENANTS;
+/// A tenant id no tenant has, for `shared_with` lists that name the unknown.
+pub const GHOST_TENANT: Id = Uuid::from_u128(0x6405_7000_0000_4000_8000_0000_0000_0001);
+
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    /// Role per tenant index (only the world's tenants count).
+    pub memberships: Vec<Option<Role>>,
+    pub platform_admin: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceSpec {
+    pub table: Table,
+    pub tenant: usize,
+    pub mode: Mode,
+    /// Tenant indices; `MAX_TENANTS` stands for [`GHOST_TENANT`].
+    pub shared_with: Vec<usize>,
+    pub platform: bool,
+}
+
+/// A generated world, before it is turned into one.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub extra_tenants: usize,
+    pub users: Vec<UserSpec>,
+    pub resources: Vec<ResourceSpec>,
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![
+        Just(Role::Owner),
+        Just(Role::Admin),
+        Just(Role::Member),
+        Just(Role::Viewer)
+    ]
+}
+
+fn table() -> impl Strategy<Value = Table> {
+    prop_oneof![
+        Just(Table::Agents),
+        Just(Table::Tools),
+        Just(Table::Prompts),
+        Just(Table::Workflows)
+    ]
+}
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop_oneof![
+        Just(Mode::Private),
+        Just(Mode::Selective),
+        Just(Mode::Global)
+    ]
+}
+
+fn user() -> impl Strategy<Value = UserSpec> {
+    (
+        vec(prop::option::weighted(0.4, role()), MAX_TENANTS),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(memberships, platform_admin)| UserSpec {
+            memberships,
+            platform_admin,
+        })
+}
+
+fn resource() -> impl Strategy<Value = ResourceSpec> {
+    (
+        table(),
+        0..MAX_TENANTS,
+        mode(),
+        vec(0..=MAX_TENANTS, 0..3),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(
+            |(table, tenant, mode, shared_with, platform)| ResourceSpec {
+                table,
+                tenant,
+                mode,
+                shared_with,
+                platform,
+            },
+        )
+}
+
+/// Worlds of 2 to 5 tenants, 0 to 8 users and 0 to 24 resources.
+pub fn spec() -> impl Strategy<Value = Spec> {
+    (
+        0..=MAX_EXTRA_TENANTS,
+        vec(user(), 0..=8),
+        vec(resource(), 0..=24),
+    )
+        .prop_map(|(extra_tenants, users, resources)| Spec {
+            extra_tenants,
+            users,
+            resources,
+        })
+}
+
+/// The slug of the `i`-th extra tenant.
+pub fn extra_slug(i: usize) -> String {
+    format!("t{i}")
+}
+
+/// The name of the `i`-th generated user.
+pub fn user_name(i: usize) -> String {
+    format!("u{i}")
+}
+
+impl Spec {
+    /// The seeded world plus what this spec adds.
+    pub fn world(&self) -> World {
+        let mut world = World::seeded();
+        for i in 0..self.extra_tenants {
+            let slug = extra_slug(i);
+            world.tenants.push(Tenant {
+                id: tenant_id(&slug),
+                slug,
+            });
+        }
+        let tenants: Vec<Id> = world.tenants.iter().map(|t| t.id).collect();
+        let tenant_at = |index: usize| {
+            if index >= MAX_TENANTS {
+                GHOST_TENANT
+            } else {
+                tenants[index % tenants.len()]
+            }
+        };
+        for (i, spec) in self.users.iter().enumerate() {
+            let name = user_name(i);
+            let memberships = spec
+                .memberships
+                .iter()
+                .take(tenants.len())
+                .enumerate()
+                .filter_map(|(index, role)| role.map(|role| (tenants[index], role)))
+                .collect();
+            world.users.push(User {
+                id: user_id(&name),
+                name,
+                memberships,
+                platform_admin: spec.platform_admin,
+            });
+        }
+        for (i, spec) in self.resources.iter().enumerate() {
+            let mut shared_with: Vec<Id> = spec
+                .shared_with
+                .iter()
+                .map(|&index| tenant_at(index))
+                .collect();
+            shared_with.dedup();
+            world.resources.push(Resource {
+                table: spec.table,
+                id: resource_id(i),
+                tenant: Some(tenants[spec.tenant % tenants.len()]),
+                name: format!("{}-{i}", spec.table.name()),
+                mode: spec.mode,
+                shared_with,
+                kind: if spec.platform {
+                    Kind::Platform
+                } else {
+                    Kind::Custom
+                },
+            });
+        }
+        world
+    }
+}
+
+/// The id of the `i`-th generated resource.
+pub fn resource_id(i: usize) -> Id {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x3c9e_27b4_51aa_4d0c_8f61_0b7e_92d4_e503);
+    Uuid::new_v5(&NAMESPACE, format!("resource:{i}").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    #[test]
+    fn worlds_stay_within_bounds_and_keep_the_seed() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..64 {
+            let world = spec().new_tree(&mut runner).unwrap().current().world();
+            assert!((2..=5).contains(&world.tenants.len()));
+            assert!(world.users.len() <= 8);
+            let seeded = World::seeded();
+            assert!(world.resources.len() <= seeded.resources.len() + 24);
+            assert!(seeded.resources.iter().all(|r| world.resources.contains(r)));
+            for user in &world.users {
+                assert!(user
+                    .memberships
+                    .keys()
+                    .all(|t| world.tenants.iter().any(|tenant| tenant.id == *t)));
+            }
+        }
+    }
+
+    #[test]
+    fn ids_match_the_scenario_format() {
+        let spec = Spec {
+            extra_tenants: 1,
+            users: vec![UserSpec {
+                memberships: vec![None; MAX_TENANTS],
+                platform_admin: false,
+            }],
+            resources: vec![],
+        };
+        let world = spec.world();
+        assert_eq!(world.users[0].id, user_id("u0"));
+        assert_eq!(world.tenants.last().unwrap().id, tenant_id("t0"));
+    }
+}

@@ -1,0 +1,251 @@
+//! Property-based isolation: generated worlds checked against the reference model.
+//!
+//! Hand-written scenarios test what someone thought of; this module searches. proptest
+//! generates worlds of tenants, users, memberships and shared resources ([`generate`]);
+//! each world is loaded by the owner in a transaction that is never committed, probed as
+//! every principal in every context ([`compare`]), and compared with what
+//! [`crate::model`] predicts. A disagreement is shrunk to a small world and written
+//! out as a scenario file ([`counterexample`]). Runs are reproducible: the seed is
+//! fixed unless the caller asks for fresh ones.
+
+mod compare;
+mod counterexample;
+mod generate;
+mod render;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::harness::{Harness, Template};
+use crate::model::{AuditAction, AuditRow, World};
+
+pub use compare::Mismatch;
+
+/// The seed `check` uses unless told otherwise, so that a CI gate gives the same
+/// verdict on the same code.
+pub const DEFAULT_SEED: u64 = 0x5eed_0f7e_2a27;
+
+/// How many worlds to try, from which seed, on how many connections.
+#[derive(Debug, Clone)]
+pub struct PropertyConfig {
+    pub cases: u32,
+    pub seed: u64,
+    pub connections: usize,
+    /// Where proptest keeps the seeds of failures, to try them first next time.
+    pub persistence: Option<&'static str>,
+}
+
+impl PropertyConfig {
+    /// `PROPTEST_CASES` (else `default_cases`), `RLS_HARNESS_SEED` (else the fixed
+    /// seed) and `RLS_HARNESS_CONNECTIONS` (else 1).
+    pub fn from_env(default_cases: u32) -> Result<PropertyConfig> {
+        let number = |name: &str| -> Result<Option<u64>> {
+            match std::env::var(name).ok().filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(text) => text.parse().map(Some).map_err(|_| Error::Config {
+                    name: name.into(),
+                    message: format!("\"{text}\" is not a whole number"),
+                }),
+            }
+        };
+        Ok(PropertyConfig {
+            cases: number("PROPTEST_CASES")?.map_or(default_cases, |n| n as u32),
+            seed: number("RLS_HARNESS_SEED")?.unwrap_or(DEFAULT_SEED),
+            connections: number("RLS_HARNESS_CONNECTIONS")?.map_or(1, |n| n.max(1) as usize),
+            persistence: None,
+        })
+    }
+}
+
+/// The smallest failing world found, and the scenario file that reproduces it.
+#[derive(Debug, Clone)]
+pub struct Counterexample {
+    /// The first disagreement, which the scenario file reproduces.
+    pub mismatch: Mismatch,
+    /// Every disagreement in the shrunk world.
+    pub mismatches: Vec<Mismatch>,
+    pub world: World,
+    pub seed: u64,
+    pub scenario: String,
+    pub path: Option<PathBuf>,
+}
+
+/// What a property run did.
+#[derive(Debug, Clone)]
+pub struct PropertyReport {
+    pub seed: u64,
+    pub worlds: u64,
+    pub checks: u64,
+    pub duration: Duration,
+    pub failure: Option<Counterexample>,
+}
+
+/// Loads `world` in an open transaction, probes it, and rolls everything back.
+async fn check_world(owner: &Connection, world: &World) -> Result<(u64, Vec<Mismatch>)> {
+    let seeded = World::seeded();
+    let mut world = world.clone();
+    // The trigger writes an audit row for every resource the owner loads.
+    for resource in world
+        .resources
+        .iter()
+        .filter(|r| !seeded.resources.contains(r))
+    {
+        world.audit.push(AuditRow {
+            table: resource.table,
+            resource: resource.id,
+            action: AuditAction::Insert,
+            actor: None,
+            tenant: resource.tenant,
+        });
+    }
+    owner.batch("begin").await?;
+    let outcome = async {
+        owner.batch(&render::load(&world, &seeded)).await?;
+        compare::check_world(owner, &world).await
+    }
+    .await;
+    owner.batch("rollback").await?;
+    outcome
+}
+
+/// Checks `config.cases` generated worlds against the model; `progress` hears of each.
+pub async fn check_worlds(
+    harness: &Harness,
+    template: &Template,
+    config: &PropertyConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PropertyReport> {
+    let started = Instant::now();
+    let workers = config.connections.max(1);
+    let mut databases = Vec::new();
+    for _ in 0..workers {
+        databases.push(harness.database(template).await?);
+    }
+    let worlds = AtomicU64::new(0);
+    let checks = AtomicU64::new(0);
+    let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
+    let handle = tokio::runtime::Handle::current();
+    let per_worker = config.cases.div_ceil(workers as u32);
+    let outcome: Result<()> = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = databases
+                .iter()
+                .enumerate()
+                .map(|(index, database)| {
+                    let (handle, worlds, checks, failure) = (&handle, &worlds, &checks, &failure);
+                    scope.spawn(move || -> Result<()> {
+                        let owner = handle.block_on(database.owner())?;
+                        let seed = config.seed.wrapping_add(index as u64);
+                        let proptest_config = Config {
+                            cases: per_worker,
+                            failure_persistence: config.persistence.map(|path| {
+                                Box::new(proptest::test_runner::FileFailurePersistence::Direct(
+                                    path,
+                                )) as _
+                            }),
+                            max_shrink_iters: 512,
+                            max_shrink_time: 120_000,
+                            ..Config::default()
+                        };
+                        let mut runner = TestRunner::new_with_rng(proptest_config, rng(seed));
+                        let harness_error: Mutex<Option<Error>> = Mutex::new(None);
+                        let result = runner.run(&generate::spec(), |spec| {
+                            let world = spec.world();
+                            match handle.block_on(check_world(&owner, &world)) {
+                                Ok((count, mismatches)) => {
+                                    checks.fetch_add(count, Ordering::Relaxed);
+                                    progress(worlds.fetch_add(1, Ordering::Relaxed) + 1);
+                                    match mismatches.first() {
+                                        None => Ok(()),
+                                        Some(first) => Err(TestCaseError::fail(format!(
+                                            "{} ({})",
+                                            first.invariant, first.sql
+                                        ))),
+                                    }
+                                }
+                                Err(error) => {
+                                    *harness_error.lock().expect("error slot") = Some(error);
+                                    Err(TestCaseError::fail("the harness failed"))
+                                }
+                            }
+                        });
+                        if let Some(error) = harness_error.lock().expect("error slot").take() {
+                            return Err(error);
+                        }
+                        if let Err(TestError::Fail(_, spec)) = result {
+                            let world = spec.world();
+                            let (_, mismatches) = handle.block_on(check_world(&owner, &world))?;
+                            if let Some(first) = mismatches.first() {
+                                let scenario = counterexample::scenario(&world, first, seed);
+                                let mut slot = failure.lock().expect("failure slot");
+                                if slot.is_none() {
+                                    *slot = Some(Counterexample {
+                                        mismatch: first.clone(),
+                                        mismatches: mismatches.clone(),
+                                        world,
+                                        seed,
+                                        scenario,
+                                        path: None,
+                                    });
+                                }
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            runs.into_iter().try_for_each(|run| {
+                run.join()
+                    .unwrap_or_else(|_| Err(Error::backend("property", "a worker panicked")))
+            })
+        })
+    });
+    for database in databases {
+        database.close().await?;
+    }
+    outcome?;
+    let mut failure = failure.into_inner().expect("failure slot");
+    if let Some(found) = &mut failure {
+        found.path = write_counterexample(found).ok();
+    }
+    Ok(PropertyReport {
+        seed: config.seed,
+        worlds: worlds.into_inner(),
+        checks: checks.into_inner(),
+        duration: started.elapsed(),
+        failure,
+    })
+}
+
+fn rng(seed: u64) -> TestRng {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(
+            &seed
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(i as u64)
+                .to_le_bytes(),
+        );
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// Writes the counterexample under `target/rls-harness/counterexamples/`.
+fn write_counterexample(found: &Counterexample) -> std::io::Result<PathBuf> {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let dir = target.join("rls-harness").join("counterexamples");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!(
+        "{}-seed-{}.toml",
+        found.mismatch.invariant, found.seed
+    ));
+    std::fs::write(&path, &found.scenario)?;
+    Ok(path)
+}

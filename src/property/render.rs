@@ -1,0 +1,184 @@
+//! The SQL that stands for the model: a world loaded by the owner, and each read,
+//! write and function call a principal is probed with.
+
+use crate::connection::quote_literal;
+use crate::model::{Id, Op, Resource, Table, World};
+
+pub fn uuid(id: Id) -> String {
+    format!("'{id}'::uuid")
+}
+
+fn uuid_array(ids: &[Id]) -> String {
+    let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    format!("'{{{}}}'::uuid[]", items.join(","))
+}
+
+/// The owner's SQL that adds to the seeded database what `world` has beyond `seeded`.
+pub fn load(world: &World, seeded: &World) -> String {
+    let mut sql = String::new();
+    for tenant in world.tenants.iter().filter(|t| !seeded.tenants.contains(t)) {
+        sql.push_str(&format!(
+            "insert into public.tenants (id, slug, name, type, subscription_tier) values ({}, {}, {}, 'industry', 'professional');\n",
+            uuid(tenant.id),
+            quote_literal(&tenant.slug),
+            quote_literal(&tenant.slug)
+        ));
+    }
+    for user in world.users.iter().filter(|u| !seeded.users.contains(u)) {
+        sql.push_str(&format!(
+            "insert into auth.users (id, email, aud, role) values ({}, {}, 'authenticated', 'authenticated');\n",
+            uuid(user.id),
+            quote_literal(&format!("{}@example.test", user.name))
+        ));
+        for (tenant, role) in &user.memberships {
+            sql.push_str(&format!(
+                "insert into public.user_tenants (user_id, tenant_id, role) values ({}, {}, '{}');\n",
+                uuid(user.id),
+                uuid(*tenant),
+                role.name()
+            ));
+        }
+        if user.platform_admin {
+            sql.push_str(&format!(
+                "insert into public.user_roles (user_id, role) values ({}, 'platform_admin');\n",
+                uuid(user.id)
+            ));
+        }
+    }
+    for resource in world
+        .resources
+        .iter()
+        .filter(|r| !seeded.resources.contains(r))
+    {
+        sql.push_str(&insert(resource));
+        sql.push_str(";\n");
+    }
+    sql
+}
+
+/// Columns that some resource tables require beyond the shared ones.
+fn required_columns(table: Table) -> (&'static str, &'static str) {
+    match table {
+        Table::Prompts => (", content", ", 'generated'"),
+        _ => ("", ""),
+    }
+}
+
+fn insert(resource: &Resource) -> String {
+    let (extra_columns, extra_values) = required_columns(resource.table);
+    format!(
+        "insert into public.{} (id, tenant_id, name, sharing_mode, is_shared, shared_with, resource_type{extra_columns}) \
+         values ({}, {}, {}, '{}', {}, {}, '{}'{extra_values})",
+        resource.table.name(),
+        uuid(resource.id),
+        resource.tenant.map_or("null".into(), uuid),
+        quote_literal(&resource.name),
+        resource.mode.name(),
+        resource.is_shared(),
+        uuid_array(&resource.shared_with),
+        resource.kind.name()
+    )
+}
+
+/// The statement an [`Op`] stands for.
+pub fn op(op: &Op) -> String {
+    match op {
+        Op::Insert(resource) => insert(resource),
+        Op::Update { id, new } => format!(
+            "update public.{} set id = {}, tenant_id = {}, name = {}, sharing_mode = '{}', is_shared = {}, \
+             shared_with = {}, resource_type = '{}' where id = {}",
+            new.table.name(),
+            uuid(new.id),
+            new.tenant.map_or("null".into(), uuid),
+            quote_literal(&new.name),
+            new.mode.name(),
+            new.is_shared(),
+            uuid_array(&new.shared_with),
+            new.kind.name(),
+            uuid(*id)
+        ),
+        Op::Delete { table, id } => format!("delete from public.{} where id = {}", table.name(), uuid(*id)),
+        Op::AddMember { user, tenant, role } => format!(
+            "insert into public.user_tenants (user_id, tenant_id, role) values ({}, {}, '{}')",
+            uuid(*user),
+            uuid(*tenant),
+            role.name()
+        ),
+        Op::SetRole { user, tenant, role } => format!(
+            "update public.user_tenants set role = '{}' where user_id = {} and tenant_id = {}",
+            role.name(),
+            uuid(*user),
+            uuid(*tenant)
+        ),
+        Op::RemoveMember { user, tenant } => format!(
+            "delete from public.user_tenants where user_id = {} and tenant_id = {}",
+            uuid(*user),
+            uuid(*tenant)
+        ),
+        Op::GrantAdmin { user } => format!("select public.grant_platform_admin({})", uuid(*user)),
+        Op::InsertUserRole { user } => format!(
+            "insert into public.user_roles (user_id, role) values ({}, 'platform_admin')",
+            uuid(*user)
+        ),
+        Op::AssignDh { user, role } => format!(
+            "select public.assign_user_to_dh_startup({}, {})",
+            uuid(*user),
+            quote_literal(role)
+        ),
+        Op::InsertTenant { id, slug } => format!(
+            "insert into public.tenants (id, slug, name, type, subscription_tier) values ({}, {}, {}, 'industry', 'professional')",
+            uuid(*id),
+            quote_literal(slug),
+            quote_literal(slug)
+        ),
+    }
+}
+
+/// Every resource a principal reads, one row per `(table, id)`.
+pub const READ_RESOURCES: &str = "select 'agents', id::text from public.agents \
+     union all select 'tools', id::text from public.tools \
+     union all select 'prompts', id::text from public.prompts \
+     union all select 'workflows', id::text from public.workflows";
+pub const READ_TENANTS: &str = "select id::text from public.tenants";
+pub const READ_MEMBERSHIPS: &str = "select user_id::text, tenant_id::text from public.user_tenants";
+pub const READ_ADMINS: &str =
+    "select user_id::text from public.user_roles where role = 'platform_admin'";
+pub const READ_AUDIT: &str =
+    "select table_name, resource_id::text, action, coalesce(actor_id::text, ''), \
+     coalesce(tenant_id::text, '') from public.resource_sharing_audit order by id";
+pub const READ_SHARED_VIEW: &str =
+    "select resource_table, id::text from public.mv_platform_shared_resources";
+
+pub fn accessible(table: Table, tenant: Id) -> String {
+    format!(
+        "select id::text from public.get_accessible_{}({})",
+        table.name(),
+        uuid(tenant)
+    )
+}
+
+pub fn set_context(tenant: Id) -> String {
+    format!("select public.set_tenant_context({})", uuid(tenant))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Mode};
+
+    #[test]
+    fn inserts_name_every_sharing_column_and_what_the_table_requires() {
+        let prompt = Resource {
+            table: Table::Prompts,
+            id: Id::from_u128(1),
+            tenant: Some(Id::from_u128(2)),
+            name: "it's".into(),
+            mode: Mode::Selective,
+            shared_with: vec![Id::from_u128(3)],
+            kind: Kind::Custom,
+        };
+        let sql = op(&Op::Insert(prompt));
+        assert!(sql.starts_with("insert into public.prompts (id, tenant_id, name, sharing_mode, is_shared, shared_with, resource_type, content)"), "{sql}");
+        assert!(sql.contains("'it''s', 'selective', true, '{00000000-0000-0000-0000-000000000003}'::uuid[], 'custom', 'generated'"), "{sql}");
+    }
+}
