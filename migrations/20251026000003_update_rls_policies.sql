@@ -157,11 +157,14 @@ create or replace view public.mv_platform_shared_resources with (security_barrie
 revoke all on public.mv_platform_shared_resources from public, anon, authenticated, service_role;
 grant select on public.mv_platform_shared_resources to authenticated, service_role;
 
--- Refreshed after every statement that writes a resource table, so a row
--- made private leaves the view at once. Refreshes are serialised by a
--- transaction-level advisory lock taken in a statement of its own, so that the
--- REFRESH (next statement, new snapshot) sees what a concurrent writer
--- committed while we waited (REFRESH's own lock is taken after its snapshot).
+-- Refreshed after every statement that writes a global row of a resource table
+-- (before or after the change), so a row made private leaves the view at once.
+-- Other statements cannot change the view, and a refresh rebuilds it whole, so
+-- they skip it: the transition tables say which rows a statement wrote.
+-- Refreshes are serialised by a transaction-level advisory lock taken in a
+-- statement of its own, so that the REFRESH (next statement, new snapshot) sees
+-- what a concurrent writer committed while we waited (REFRESH's own lock is
+-- taken after its snapshot).
 create or replace function public.refresh_platform_shared_resources()
 returns trigger
 language plpgsql
@@ -169,9 +172,19 @@ volatile
 security definer
 set search_path = ''
 as $$
+declare
+    v_global boolean := tg_op = 'TRUNCATE';
 begin
-    perform pg_catalog.pg_advisory_xact_lock('private.platform_shared_resources'::regclass::oid::integer, 0);
-    refresh materialized view private.platform_shared_resources;
+    if tg_op in ('INSERT', 'UPDATE') and not v_global then
+        v_global := exists (select 1 from new_rows where sharing_mode = 'global');
+    end if;
+    if tg_op in ('UPDATE', 'DELETE') and not v_global then
+        v_global := exists (select 1 from old_rows where sharing_mode = 'global');
+    end if;
+    if v_global then
+        perform pg_catalog.pg_advisory_xact_lock('private.platform_shared_resources'::regclass::oid::integer, 0);
+        refresh materialized view private.platform_shared_resources;
+    end if;
     return null;
 end
 $$;
@@ -231,9 +244,22 @@ begin
         execute format('create or replace trigger %I after insert or update or delete on public.%I '
                        'for each row execute function public.audit_resource_sharing()',
                        t || '_sharing_audit', t);
-        execute format('create or replace trigger %I after insert or update or delete or truncate on public.%I '
+        -- Transition tables allow one event per trigger, hence four.
+        execute format('create or replace trigger %I after insert on public.%I '
+                       'referencing new table as new_rows '
                        'for each statement execute function public.refresh_platform_shared_resources()',
-                       t || '_refresh_platform_shared_resources', t);
+                       t || '_refresh_shared_on_insert', t);
+        execute format('create or replace trigger %I after update on public.%I '
+                       'referencing old table as old_rows new table as new_rows '
+                       'for each statement execute function public.refresh_platform_shared_resources()',
+                       t || '_refresh_shared_on_update', t);
+        execute format('create or replace trigger %I after delete on public.%I '
+                       'referencing old table as old_rows '
+                       'for each statement execute function public.refresh_platform_shared_resources()',
+                       t || '_refresh_shared_on_delete', t);
+        execute format('create or replace trigger %I after truncate on public.%I '
+                       'for each statement execute function public.refresh_platform_shared_resources()',
+                       t || '_refresh_shared_on_truncate', t);
     end loop;
 end
 $$;

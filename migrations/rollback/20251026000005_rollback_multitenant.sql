@@ -18,7 +18,10 @@
 -- ---------------------------------------------------------------------------
 
 drop trigger if exists agents_sharing_audit on public.agents;
-drop trigger if exists agents_refresh_platform_shared_resources on public.agents;
+drop trigger if exists agents_refresh_shared_on_insert on public.agents;
+drop trigger if exists agents_refresh_shared_on_update on public.agents;
+drop trigger if exists agents_refresh_shared_on_delete on public.agents;
+drop trigger if exists agents_refresh_shared_on_truncate on public.agents;
 
 -- ---------------------------------------------------------------------------
 -- Derived objects and functions of migrations 3 and 4
