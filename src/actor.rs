@@ -461,11 +461,29 @@ impl Session {
 }
 
 /// Refuses step SQL that would leave the principal's role: such a step proves nothing.
-fn refuse_role_switch(principal: &Principal, sql: &str) -> Result<()> {
-    if principal.role().is_none() {
-        return Ok(());
-    }
+pub(crate) fn refuse_role_switch(principal: &Principal, sql: &str) -> Result<()> {
+    let refuse = |reason: String| {
+        Err(Error::UnsafePrincipal {
+            principal: principal.to_string(),
+            reason,
+        })
+    };
     for statement in crate::script::split(sql) {
+        // A step is one request: ending or nesting its transaction would leave the
+        // principal's role and claims, as a COMMIT ends SET LOCAL.
+        let keyword = statement.keyword();
+        if matches!(
+            keyword.as_str(),
+            "begin" | "commit" | "end" | "rollback" | "abort" | "start" | "savepoint" | "release"
+        ) {
+            return refuse(format!(
+                "the step's SQL controls the transaction ({}); a step is one request",
+                keyword.to_uppercase()
+            ));
+        }
+        if principal.role().is_none() {
+            continue;
+        }
         let code = statement.text.to_ascii_lowercase();
         let words: Vec<&str> = code.split_whitespace().collect();
         let switches = matches!(words.first(), Some(&"set") | Some(&"reset"))
@@ -487,13 +505,10 @@ fn refuse_role_switch(principal: &Principal, sql: &str) -> Result<()> {
             || compact.contains("set_config('role'")
             || compact.contains("set_config('session_authorization'")
         {
-            return Err(Error::UnsafePrincipal {
-                principal: principal.to_string(),
-                reason: format!(
-                    "the step's SQL switches role or claims ({}); it would not run as {principal}",
-                    words.join(" ")
-                ),
-            });
+            return refuse(format!(
+                "the step's SQL switches role or claims ({}); it would not run as {principal}",
+                words.join(" ")
+            ));
         }
     }
     Ok(())

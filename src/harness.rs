@@ -54,6 +54,9 @@ pub struct Harness {
     fidelity: Fidelity,
     pub timings: StartTimings,
     templates: Mutex<HashMap<Vec<PathBuf>, Arc<Template>>>,
+    /// Clones that leases gave back, by template: their state is the template's,
+    /// because whoever leased them only ever rolled back.
+    idle: std::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 
 static SHARED: OnceCell<std::result::Result<Harness, Arc<Error>>> = OnceCell::const_new();
@@ -97,6 +100,7 @@ impl Harness {
                 shim: clock.elapsed(),
             },
             templates: Mutex::new(HashMap::new()),
+            idle: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -166,6 +170,32 @@ impl Harness {
         self.clone_of(&template.name, "db").await
     }
 
+    /// A clone of `template` for work that never commits (every scenario runs in one
+    /// transaction that is rolled back), reused across leases because such work leaves
+    /// the database exactly as it found it. Cloning is the expensive part (hundreds of
+    /// milliseconds); a lease from the pool is free.
+    pub async fn lease(&self, template: &Template) -> Result<Lease<'_>> {
+        let reused = self
+            .idle
+            .lock()
+            .expect("idle pool")
+            .get_mut(&template.name)
+            .and_then(Vec::pop);
+        let name = match reused {
+            Some(name) => name,
+            None => {
+                self.server
+                    .create_database("lease", Some(&template.name))
+                    .await?
+            }
+        };
+        Ok(Lease {
+            harness: self,
+            template: template.name.clone(),
+            name,
+        })
+    }
+
     /// A fresh database with the Supabase shim and no migration at all.
     pub async fn bare_database(&self) -> Result<Database<'_>> {
         self.clone_of(&self.base, "bare").await
@@ -215,5 +245,30 @@ impl Database<'_> {
     /// Drops the database.
     pub async fn close(self) -> Result<()> {
         self.harness.server.drop_database(&self.name).await
+    }
+}
+
+/// A clone of a template on loan; given back to the pool when dropped. Whoever holds
+/// it must not commit anything.
+pub struct Lease<'h> {
+    harness: &'h Harness,
+    template: String,
+    pub name: String,
+}
+
+impl Lease<'_> {
+    /// A session as the owner on the leased database.
+    pub async fn owner(&self) -> Result<Connection> {
+        Connection::open(&self.harness.server.admin(&self.name)).await
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut idle) = self.harness.idle.lock() {
+            idle.entry(self.template.clone())
+                .or_default()
+                .push(std::mem::take(&mut self.name));
+        }
     }
 }

@@ -24,7 +24,7 @@ pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows
 pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
 pub use connection::{Connection, Endpoint, Notice};
 pub use error::{Error, Result};
-pub use harness::{default_migrations_dir, Database, Harness, StartTimings, Template};
+pub use harness::{default_migrations_dir, Database, Harness, Lease, StartTimings, Template};
 pub use migrate::{discover as discover_migrations, Applied, Migration};
 pub use model::{
     invariant_of_op, invariant_of_read, AuditAction, AuditRow, Context, Id, Kind, Mode, Op,
@@ -33,9 +33,10 @@ pub use model::{
 };
 pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
 pub use property::{
-    check_worlds, Counterexample, Mismatch, PropertyConfig, PropertyReport, DEFAULT_SEED,
+    check_sequences, check_worlds, Counterexample, Mismatch, PropertyConfig, PropertyReport,
+    DEFAULT_SEED,
 };
-pub use report::{render_scenario, CheckReport};
+pub use report::{render_property, render_scenario, CheckReport};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,
     Scenario, ScenarioError, ScenarioReport, StepReport, Verdict, INVARIANTS,

@@ -213,10 +213,12 @@ impl Server {
         let name = format!("{}_{purpose}_{number}", self.label.database_prefix());
         let admin = Connection::open(&self.admin).await?;
         let create = match template {
-            // FILE_COPY copies the template's files instead of WAL-logging every page:
-            // with fsync off that is the fastest clone a server offers.
+            // No STRATEGY clause: PostgreSQL 15's default, WAL_LOG, copies a small
+            // template without the two checkpoints FILE_COPY takes (measured: a clone of
+            // the migrated template in a few milliseconds instead of ~300), and older
+            // servers, which lack the clause, accept the statement too.
             Some(template) => format!(
-                "create database {} template {} strategy file_copy",
+                "create database {} template {}",
                 quote_ident(&name),
                 quote_ident(template)
             ),

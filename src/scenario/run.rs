@@ -1,21 +1,24 @@
-//! Running a checked scenario on a fresh clone of the migrated template.
+//! Running a checked scenario on a leased clone of the migrated template.
 //!
-//! The owner writes the users, memberships, declared tenants and fixtures; then each
-//! step runs as its principal in its own transaction, committed as a PostgREST request
-//! would be. A step that expects nothing (no rows, no write, a denial) is re-run as a
-//! control, rolled back: if the control gets nothing either, the step is unreliable,
-//! not passed, because it would pass whatever the policies say.
+//! The whole scenario is one transaction of the owner that is rolled back at the end,
+//! so scenarios never see each other and the clone can serve the next one. The owner
+//! writes the users, memberships, declared tenants and fixtures; each step then runs in
+//! a savepoint as its principal (`SET LOCAL ROLE` and the claims, verified before and
+//! after the step's SQL, as for any actor), is kept when it succeeds as a committed
+//! PostgREST request would be, and leaves no role, claims or tenant context behind for
+//! the next step. A step that expects nothing (no rows, no write, a denial) is re-run
+//! as a control and undone: if the control gets nothing either, the step is
+//! unreliable, not passed, because it would pass whatever the policies say.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use super::{Control, Expectation, Scenario, Step, Who};
-use crate::actor::{Actor, Denial, Failure, Finish, Outcome, Principal, Rows};
-use crate::connection::quote_literal;
+use crate::actor::{self, Denial, Failure, Outcome, Principal, Rows};
+use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
-use crate::harness::{Database, Harness, Template};
+use crate::harness::{Harness, Template};
 use crate::snapshot;
 
 /// How one step ended.
@@ -68,27 +71,28 @@ impl ScenarioReport {
     }
 }
 
-/// Runs `scenario` on a fresh clone of `template`, then drops the clone.
+/// Runs `scenario` on a leased clone of `template`, in one transaction that is rolled
+/// back.
 pub async fn run(
     harness: &Harness,
     template: &Template,
     scenario: &Scenario,
 ) -> Result<ScenarioReport> {
     let started = Instant::now();
-    let database = harness.database(template).await?;
-    let outcome = run_on(&database, scenario).await;
-    let closed = database.close().await;
-    let steps = outcome?;
-    closed?;
+    let lease = harness.lease(template).await?;
+    let owner = lease.owner().await?;
+    owner.batch("begin").await?;
+    let steps = run_in(&owner, scenario).await;
+    // Whatever happened, nothing of the scenario may stay: the clone serves the next.
+    owner.batch("rollback").await?;
     Ok(ScenarioReport {
         scenario: scenario.clone(),
-        steps,
+        steps: steps?,
         duration: started.elapsed(),
     })
 }
 
-async fn run_on(database: &Database<'_>, scenario: &Scenario) -> Result<Vec<StepReport>> {
-    let owner = database.owner().await?;
+async fn run_in(owner: &Connection, scenario: &Scenario) -> Result<Vec<StepReport>> {
     owner
         .batch(&setup_sql(scenario))
         .await
@@ -99,33 +103,21 @@ async fn run_on(database: &Database<'_>, scenario: &Scenario) -> Result<Vec<Step
             .await
             .map_err(|error| located(scenario, "fixtures", error))?;
     }
-    drop(owner);
     let names = scenario.names();
-    let mut actors = Actors {
-        database,
-        scenario,
-        open: HashMap::new(),
-    };
     let mut reports = Vec::new();
     for step in &scenario.steps {
         let who = match &step.context {
             Some((slug, _)) => format!("{} @ {slug}", label(&step.who)),
             None => label(&step.who),
         };
-        let verdict = match actors
-            .run(
-                &step.who,
-                &step.sql,
-                step.context.as_ref().map(|c| c.1),
-                Finish::Commit,
-            )
-            .await
-        {
+        let principal = principal(scenario, &step.who);
+        let context = step.context.as_ref().map(|c| c.1);
+        let verdict = match act(owner, &principal, &step.sql, context, Keep::IfSucceeded).await {
             Ok(outcome) => {
                 let verdict = judge(step, &outcome, &names);
                 match (&verdict, &step.control) {
                     (Verdict::Passed, Some(control)) => {
-                        check_control(&mut actors, step, control).await?
+                        check_control(owner, scenario, step, control).await?
                     }
                     _ => verdict,
                 }
@@ -150,45 +142,84 @@ async fn run_on(database: &Database<'_>, scenario: &Scenario) -> Result<Vec<Step
     Ok(reports)
 }
 
-/// One session per principal, opened on first use.
-struct Actors<'a> {
-    database: &'a Database<'a>,
-    scenario: &'a Scenario,
-    open: HashMap<String, Actor>,
+/// Whether a step's effects stay for the steps after it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// As a committed request: kept when it succeeds.
+    IfSucceeded,
+    /// A control: always undone.
+    Never,
 }
 
-impl Actors<'_> {
-    async fn run(
-        &mut self,
-        who: &Who,
-        sql: &str,
-        context: Option<Uuid>,
-        finish: Finish,
-    ) -> Result<Outcome> {
-        let key = label(who);
-        if !self.open.contains_key(&key) {
-            let actor = self.database.actor(self.principal(who)).await?;
-            self.open.insert(key.clone(), actor);
+/// Runs one step as `principal` in a savepoint of the owner's transaction.
+async fn act(
+    owner: &Connection,
+    principal: &Principal,
+    sql: &str,
+    context: Option<Uuid>,
+    keep: Keep,
+) -> Result<Outcome> {
+    actor::refuse_role_switch(principal, sql)?;
+    owner.take_notices();
+    owner.batch("savepoint step").await?;
+    let outcome = async {
+        actor::assume(owner, principal).await?;
+        if let Some(tenant) = context {
+            let set = format!("select public.set_tenant_context('{tenant}'::uuid)");
+            if let Err(failure) = actor::statement(owner, &set).await? {
+                return Ok(Err(Failure {
+                    while_setting_context: true,
+                    ..failure
+                }));
+            }
         }
-        self.open[&key].run(sql, context, finish).await
+        let result = actor::statement(owner, sql).await?;
+        if result.is_ok() {
+            // The login is the owner's, so SQL that switched role (or claims) would
+            // have run with row security bypassed: such a step proves nothing.
+            actor::verify(owner, principal).await?;
+        }
+        Ok(result)
     }
+    .await;
+    let kept = keep == Keep::IfSucceeded && matches!(outcome, Ok(Ok(_)));
+    if kept {
+        // Keep the writes, then shed what a request's transaction would have taken
+        // with it: the role, the claims and the tenant context.
+        owner
+            .batch(
+                "release savepoint step; reset role; \
+                 select set_config('request.jwt.claims', '', true), \
+                 set_config('app.current_tenant_id', '', true)",
+            )
+            .await?;
+    } else {
+        owner
+            .batch("rollback to savepoint step; release savepoint step")
+            .await?;
+    }
+    owner.sync_notices().await?;
+    let notices = owner.take_notices();
+    Ok(Outcome {
+        result: outcome?,
+        notices,
+    })
+}
 
-    fn principal(&self, who: &Who) -> Principal {
-        match who {
-            Who::Anon => Principal::Anon,
-            Who::ServiceRole => Principal::ServiceRole,
-            Who::Owner => Principal::Owner,
-            Who::User(name) => {
-                let user = self
-                    .scenario
-                    .users
-                    .iter()
-                    .find(|u| &u.name == name)
-                    .expect("users are resolved when loading");
-                Principal::Authenticated {
-                    name: name.clone(),
-                    claims: user.claims.clone(),
-                }
+fn principal(scenario: &Scenario, who: &Who) -> Principal {
+    match who {
+        Who::Anon => Principal::Anon,
+        Who::ServiceRole => Principal::ServiceRole,
+        Who::Owner => Principal::Owner,
+        Who::User(name) => {
+            let user = scenario
+                .users
+                .iter()
+                .find(|u| &u.name == name)
+                .expect("users are resolved when loading");
+            Principal::Authenticated {
+                name: name.clone(),
+                claims: user.claims.clone(),
             }
         }
     }
@@ -384,15 +415,28 @@ fn named_rows(rows: &Rows, names: &[(Uuid, String)], redact: bool) -> Vec<Vec<St
         .collect()
 }
 
-/// Re-runs a negative step as its control; the step stands only if the control got
-/// something.
-async fn check_control(actors: &mut Actors<'_>, step: &Step, control: &Control) -> Result<Verdict> {
+/// Re-runs a negative step as its control, undone afterwards; the step stands only if
+/// the control got something.
+async fn check_control(
+    owner: &Connection,
+    scenario: &Scenario,
+    step: &Step,
+    control: &Control,
+) -> Result<Verdict> {
     let (who, context) = match control {
         Control::Waived(_) => return Ok(Verdict::Passed),
         Control::ServiceRole => (Who::ServiceRole, step.context.as_ref().map(|c| c.1)),
         Control::User { name, context } => (Who::User(name.clone()), context.as_ref().map(|c| c.1)),
     };
-    let outcome = match actors.run(&who, &step.sql, context, Finish::Rollback).await {
+    let outcome = match act(
+        owner,
+        &principal(scenario, &who),
+        &step.sql,
+        context,
+        Keep::Never,
+    )
+    .await
+    {
         Ok(outcome) => outcome,
         Err(Error::UnsafePrincipal { reason, .. }) => return Ok(Verdict::Refused(reason)),
         Err(other) => return Err(other),
