@@ -199,7 +199,6 @@ fn step(world: &World, mismatch: &Mismatch) -> (String, String) {
 
 /// The scenario file that reproduces `mismatch` in `world`.
 pub fn scenario(world: &World, mismatch: &Mismatch, seed: u64) -> String {
-    let seeded = World::seeded();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -209,6 +208,14 @@ pub fn scenario(world: &World, mismatch: &Mismatch, seed: u64) -> String {
         out,
         "# The step expects what the access model says; it fails until the database agrees."
     );
+    preamble(&mut out, world, mismatch, mismatch.who == Principal::NoSub);
+    probe_step(&mut out, world, mismatch);
+    out
+}
+
+/// The description, the invariant, and the world: fixtures, tenants and users.
+fn preamble(out: &mut String, world: &World, mismatch: &Mismatch, nosub: bool) {
+    let seeded = World::seeded();
     let _ = writeln!(
         out,
         "description = {}",
@@ -254,9 +261,13 @@ pub fn scenario(world: &World, mismatch: &Mismatch, seed: u64) -> String {
             let _ = writeln!(out, "platform_admin = true");
         }
     }
-    if mismatch.who == Principal::NoSub {
+    if nosub {
         let _ = writeln!(out, "\n[users.nosub]\nwithout_claims = [\"sub\"]");
     }
+}
+
+/// The step that asks again what `mismatch` asked, in `world`.
+fn probe_step(out: &mut String, world: &World, mismatch: &Mismatch) {
     let (sql, expectation) = step(world, mismatch);
     let forged = context_value(&mismatch.context)
         .map(|value| {
@@ -287,5 +298,205 @@ pub fn scenario(world: &World, mismatch: &Mismatch, seed: u64) -> String {
         sql
     );
     let _ = writeln!(out, "{expectation}");
+}
+
+/// A step of a sequence counterexample, as the scenario replays it.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub who: Principal,
+    /// The tenant passed to `set_tenant_context` (the step's `context`), if any.
+    pub context: Option<Id>,
+    /// The request's SQL, a forged context included.
+    pub sql: String,
+    /// What the access model says, which the replay expects.
+    pub expected: Outcome,
+    /// A function call answers with one row, whatever it did.
+    pub call: bool,
+}
+
+/// What a sequence counterexample checks after its steps.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// Nothing: the last step is the request the database answered wrongly.
+    Step,
+    /// A probe of the world the steps left (the model's), which the database failed.
+    Probe(&'a World),
+    /// The audit trail the steps left (the model's), read by the owner.
+    Audit(&'a World),
+}
+
+/// The scenario file that replays a sequence from `initial`: every step committed
+/// with the outcome the model predicts, then what `ending` says went wrong.
+pub fn sequence_scenario(
+    initial: &World,
+    steps: &[Replay],
+    ending: Ending<'_>,
+    mismatch: &Mismatch,
+    seed: u64,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Found by rls-harness stateful property testing (seed {seed}), shrunk to a short"
+    );
+    let _ = writeln!(
+        out,
+        "# sequence. Each step expects what the access model says; it fails until the database agrees."
+    );
+    let nosub = mismatch.who == Principal::NoSub || steps.iter().any(|s| s.who == Principal::NoSub);
+    preamble(&mut out, initial, mismatch, nosub);
+    for (n, replay) in steps.iter().enumerate() {
+        let _ = writeln!(out, "\n[[step]]");
+        let _ = writeln!(out, "name = \"step {}\"", n + 1);
+        let _ = writeln!(out, "as = \"{}\"", who(initial, &replay.who));
+        // A context the file cannot name (a tenant that does not exist) is set in the SQL.
+        let mut sql = with_placeholders(initial, &replay.sql);
+        match replay.context.map(|id| (id, initial.tenant(id))) {
+            Some((_, Some(tenant))) => {
+                let _ = writeln!(out, "context = \"{}\"", tenant.slug);
+            }
+            Some((id, None)) => sql = format!("{};\n{sql}", render::set_context(id)),
+            None => {}
+        }
+        let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
+        let _ = writeln!(
+            out,
+            "{}",
+            match replay.expected {
+                Outcome::Done(_) if replay.call => "count = 1".into(),
+                other => outcome_expectation(&other),
+            }
+        );
+        if matches!(replay.expected, Outcome::Done(0) | Outcome::Denied(_)) {
+            let _ = writeln!(out, "no_control = \"a step of a replayed sequence\"");
+        }
+    }
+    match ending {
+        Ending::Step => {}
+        Ending::Probe(world) => probe_step(&mut out, world, mismatch),
+        Ending::Audit(world) => {
+            let offset = World::seeded().audit.len();
+            let rows: Vec<String> = world.audit[offset..]
+                .iter()
+                .map(|row| {
+                    let id = |id: Option<Id>| {
+                        id.map_or_else(|| "NULL".into(), |id| placeholder(world, id))
+                            .replace("'::uuid", "")
+                            .replace('\'', "")
+                    };
+                    format!(
+                        "  [{}, {}, {}, {}, {}],",
+                        quote_toml(row.table.name()),
+                        quote_toml(&row.resource.to_string()),
+                        quote_toml(row.action.name()),
+                        quote_toml(&id(row.actor)),
+                        quote_toml(&id(row.tenant))
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "\n[[step]]");
+            let _ = writeln!(
+                out,
+                "name = \"one audit row per sharing change, naming its actor\""
+            );
+            let _ = writeln!(out, "as = \"owner\"");
+            let _ = writeln!(
+                out,
+                "sql = \"\"\"\nselect table_name, resource_id, action, actor_id, tenant_id\n\
+                 from resource_sharing_audit order by id offset {offset}\n\"\"\""
+            );
+            let _ = writeln!(out, "rows = [\n{}\n]", rows.join("\n"));
+            if rows.is_empty() {
+                let _ = writeln!(out, "no_control = \"the owner reads the whole trail\"");
+            }
+        }
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Mode, Op, Resource, Role, Table, User};
+    use crate::plan::{user_id, DH_STARTUP_TENANT};
+
+    /// Sequence scenarios load as they are, whatever they end with: contexts that
+    /// name a tenant, a tenant that does not exist, a forged one, a sub-less session.
+    #[test]
+    fn sequence_scenarios_are_valid_scenario_files() {
+        let mut world = World::seeded();
+        world.users.push(User {
+            id: user_id("u0"),
+            name: "u0".into(),
+            memberships: [(DH_STARTUP_TENANT, Role::Admin)].into(),
+            platform_admin: false,
+        });
+        let insert = Op::Insert(Resource {
+            table: Table::Agents,
+            id: Id::from_u128(7),
+            tenant: Some(DH_STARTUP_TENANT),
+            name: "a".into(),
+            mode: Mode::Selective,
+            shared_with: vec![],
+            kind: Kind::Custom,
+        });
+        let u0 = Principal::User(user_id("u0"));
+        let replay = |who, context, sql: String, expected| Replay {
+            who,
+            context,
+            sql,
+            expected,
+            call: false,
+        };
+        let steps = [
+            replay(
+                u0,
+                Some(DH_STARTUP_TENANT),
+                render::op(&insert),
+                Outcome::Done(1),
+            ),
+            replay(
+                Principal::NoSub,
+                None,
+                format!(
+                    "select set_config('app.current_tenant_id', 'x', true);\n{}",
+                    render::op(&insert)
+                ),
+                Outcome::Denied(crate::model::Denial::Policy),
+            ),
+            replay(
+                u0,
+                Some(Id::from_u128(9)),
+                render::op(&insert),
+                Outcome::Done(0),
+            ),
+        ];
+        let mut after = world.clone();
+        after.apply(&u0, &Context::Tenant(DH_STARTUP_TENANT), &insert);
+        let mismatch = Mismatch {
+            invariant: "audit-trail",
+            who: u0,
+            context: Context::Empty,
+            probe: Probe::Read("resource_sharing_audit"),
+            sql: render::READ_AUDIT.into(),
+            expected: "1 row".into(),
+            actual: "0 rows".into(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        for (ending, count) in [
+            (Ending::Step, 3),
+            (Ending::Probe(&after), 4),
+            (Ending::Audit(&after), 4),
+        ] {
+            let text = sequence_scenario(&world, &steps, ending, &mismatch, 1);
+            let path = dir.path().join("sequence.toml");
+            std::fs::write(&path, &text).unwrap();
+            let scenario = crate::scenario::load(dir.path(), &path)
+                .unwrap_or_else(|error| panic!("{error}\n{text}"));
+            assert_eq!(scenario.steps.len(), count, "{text}");
+            assert!(scenario.steps[2]
+                .sql
+                .starts_with("select public.set_tenant_context("));
+        }
+    }
 }

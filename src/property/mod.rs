@@ -11,7 +11,9 @@
 mod compare;
 mod counterexample;
 mod generate;
+mod probe;
 mod render;
+mod sequence;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,6 +223,18 @@ pub async fn check_worlds(
         duration: started.elapsed(),
         failure,
     })
+}
+
+/// Checks `config.cases` generated sequences of committed requests against the model
+/// (see `sequence.rs`); `progress` hears of each sequence. The report counts sequences
+/// as `worlds`, and steps, probes and audit reads as `checks`.
+pub async fn check_sequences(
+    harness: &Harness,
+    template: &Template,
+    config: &PropertyConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PropertyReport> {
+    sequence::check(harness, template, config, progress).await
 }
 
 fn rng(seed: u64) -> TestRng {

@@ -7,4 +7,5 @@ mod migrations;
 mod plan;
 mod property;
 mod scenario_runner;
+mod sequences;
 mod support;

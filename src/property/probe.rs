@@ -1,0 +1,394 @@
+//! The probes one principal faces in one context, and how each answer is judged
+//! against the model.
+//!
+//! Probes are planned first and then sent together: tokio-postgres pipelines
+//! requests issued at once, and in the simple protocol an error ends only its own
+//! query message, so each probe (prefixed by a rollback to the shared savepoint)
+//! stands alone while the whole set costs about one round trip.
+
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
+use super::compare::{writes, Mismatch, Probe};
+use super::generate::GHOST_TENANT;
+use super::render;
+use crate::actor::{self, Failure, Rows};
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
+
+/// What a probe asks, with what is needed to judge its answer.
+enum Ask {
+    Resources,
+    Tenancy(&'static str),
+    SharedView,
+    Audit,
+    SetContext(Id),
+    Accessible(Table, Id),
+    Write(Op),
+}
+
+/// The probes for `who` in `context`.
+fn plan(
+    world: &World,
+    who: &Principal,
+    context: &Context,
+    writes_here: bool,
+) -> Vec<(Ask, String)> {
+    let mut asks = vec![
+        (Ask::Resources, render::READ_RESOURCES.to_owned()),
+        // The tenancy tables ignore the context: the same answer in every one.
+        (Ask::Tenancy("tenants"), render::READ_TENANTS.to_owned()),
+        (Ask::Tenancy("user_roles"), render::READ_ADMINS.to_owned()),
+        (
+            Ask::Tenancy("user_tenants"),
+            render::READ_MEMBERSHIPS.to_owned(),
+        ),
+    ];
+    if *context == Context::Empty {
+        // The view, the audit trail and the functions take no context.
+        asks.push((Ask::SharedView, render::READ_SHARED_VIEW.to_owned()));
+        asks.push((Ask::Audit, render::READ_AUDIT.to_owned()));
+        let targets = world
+            .tenants
+            .iter()
+            .map(|t| t.id)
+            .chain(std::iter::once(GHOST_TENANT));
+        for tenant in targets {
+            asks.push((Ask::SetContext(tenant), render::set_context(tenant)));
+            for table in Table::ALL {
+                asks.push((
+                    Ask::Accessible(table, tenant),
+                    render::accessible(table, tenant),
+                ));
+            }
+        }
+    }
+    if writes_here {
+        for op in writes(world, who) {
+            let sql = render::op(&op);
+            asks.push((Ask::Write(op), sql));
+        }
+    }
+    asks
+}
+
+/// Sends every probe at once, each in the shared savepoint, and returns the answers
+/// in order. The savepoint is left to roll back by whoever ends the principal's turn.
+async fn run_all(
+    connection: &Connection,
+    asks: &[(Ask, String)],
+) -> Result<Vec<std::result::Result<Rows, Failure>>> {
+    let statements: Vec<String> = asks
+        .iter()
+        .enumerate()
+        .map(|(i, (_, sql))| {
+            let reset = if i == 0 {
+                "savepoint probe; "
+            } else {
+                "rollback to savepoint probe; "
+            };
+            format!("{reset}{sql}")
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        statements
+            .iter()
+            .map(|sql| actor::statement(connection, sql)),
+    )
+    .await;
+    answers.into_iter().collect()
+}
+
+/// Probes `who` in `context` (already assumed on `connection`) and returns the
+/// number of checks and every disagreement with the model.
+pub async fn probe(
+    connection: &Connection,
+    world: &World,
+    who: &Principal,
+    context: &Context,
+    writes_here: bool,
+) -> Result<(u64, Vec<Mismatch>)> {
+    let asks = plan(world, who, context, writes_here);
+    let answers = run_all(connection, &asks).await?;
+    connection.batch("rollback to savepoint probe").await?;
+    // One comparison per table for the combined resource read, one per other probe.
+    let checks = asks.len() as u64 + (Table::ALL.len() as u64 - 1);
+    let mut found = Vec::new();
+    for ((ask, sql), answer) in asks.into_iter().zip(answers) {
+        if let Some((probe, invariant, expected, actual)) =
+            judge(world, who, context, &ask, &answer)
+        {
+            found.push(Mismatch {
+                invariant,
+                who: *who,
+                context: *context,
+                probe,
+                sql,
+                expected,
+                actual,
+            });
+        }
+    }
+    Ok((checks, found))
+}
+
+type Verdict = Option<(Probe, &'static str, String, String)>;
+
+/// Compares one answer with the model; `None` when they agree.
+fn judge(
+    world: &World,
+    who: &Principal,
+    context: &Context,
+    ask: &Ask,
+    answer: &std::result::Result<Rows, Failure>,
+) -> Verdict {
+    match ask {
+        Ask::Resources => {
+            let Ok(rows) = answer else {
+                return Some((
+                    Probe::Read("agents"),
+                    model::invariant_of_read("agents", who),
+                    "rows".into(),
+                    observed(answer),
+                ));
+            };
+            Table::ALL.into_iter().find_map(|table| {
+                let actual: BTreeSet<Id> = rows
+                    .rows
+                    .iter()
+                    .filter(|row| row.first().cloned().flatten().as_deref() == Some(table.name()))
+                    .filter_map(|row| row.get(1).cloned().flatten())
+                    .filter_map(|id| Uuid::parse_str(&id).ok())
+                    .collect();
+                let expected = world.readable(who, context, table);
+                (actual != expected).then(|| {
+                    let differing = actual
+                        .symmetric_difference(&expected)
+                        .next()
+                        .copied()
+                        .unwrap_or_default();
+                    (
+                        Probe::Read(table.name()),
+                        world.invariant_of_row(who, context, table, differing),
+                        describe_ids(world, &expected),
+                        describe_ids(world, &actual),
+                    )
+                })
+            })
+        }
+        Ask::Tenancy(table) => {
+            let expected: BTreeSet<Id> = match *table {
+                "tenants" => world.readable_tenants(who),
+                "user_roles" => world.readable_admins(who),
+                _ => world
+                    .readable_memberships(who)
+                    .into_iter()
+                    .map(|(user, tenant)| pair_id(user, tenant))
+                    .collect(),
+            };
+            let actual = match answer {
+                Ok(rows) if *table == "user_tenants" => rows
+                    .rows
+                    .iter()
+                    .filter_map(|row| {
+                        let user = Uuid::parse_str(row.first()?.as_deref()?).ok()?;
+                        let tenant = Uuid::parse_str(row.get(1)?.as_deref()?).ok()?;
+                        Some(pair_id(user, tenant))
+                    })
+                    .collect(),
+                Ok(rows) => ids(rows, 0),
+                Err(_) => {
+                    return Some((
+                        Probe::Read(table),
+                        model::invariant_of_read(table, who),
+                        describe_ids(world, &expected),
+                        observed(answer),
+                    ))
+                }
+            };
+            (actual != expected).then(|| {
+                (
+                    Probe::Read(table),
+                    model::invariant_of_read(table, who),
+                    describe_ids(world, &expected),
+                    describe_ids(world, &actual),
+                )
+            })
+        }
+        Ask::SharedView => {
+            let (expected, actual) = match (world.shared_view(who), answer) {
+                (Ok(rows), Ok(actual)) => (
+                    describe_ids(world, &rows.iter().map(|(_, id)| *id).collect()),
+                    describe_ids(world, &ids(actual, 1)),
+                ),
+                (Ok(rows), Err(_)) => (
+                    describe_ids(world, &rows.iter().map(|(_, id)| *id).collect()),
+                    observed(answer),
+                ),
+                (Err(outcome), _) => (outcome.to_string(), observed(answer)),
+            };
+            let view = "mv_platform_shared_resources";
+            (expected != actual).then(|| {
+                (
+                    Probe::Read(view),
+                    model::invariant_of_read(view, who),
+                    expected,
+                    actual,
+                )
+            })
+        }
+        Ask::Audit => {
+            let expected: Vec<String> = world.readable_audit(who).iter().map(audit_line).collect();
+            let actual: Vec<String> = match answer {
+                Ok(rows) => rows
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        row.iter()
+                            .map(|v| v.clone().unwrap_or_default())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect(),
+                Err(_) => vec![observed(answer)],
+            };
+            (expected != actual).then(|| {
+                let first = expected
+                    .iter()
+                    .zip(&actual)
+                    .position(|(e, a)| e != a)
+                    .unwrap_or(expected.len().min(actual.len()));
+                (
+                    Probe::Read("resource_sharing_audit"),
+                    "audit-trail",
+                    format!(
+                        "{} rows; row {first}: {}",
+                        expected.len(),
+                        expected.get(first).map_or("none", String::as_str)
+                    ),
+                    format!(
+                        "{} rows; row {first}: {}",
+                        actual.len(),
+                        actual.get(first).map_or("none", String::as_str)
+                    ),
+                )
+            })
+        }
+        Ask::SetContext(tenant) => {
+            let expected = world.set_context(who, *tenant).to_string();
+            let actual = observed(answer);
+            (function_call(&expected) != function_call(&actual)).then(|| {
+                (
+                    Probe::SetContext(*tenant),
+                    model::invariant_of_read("set_tenant_context", who),
+                    expected,
+                    actual,
+                )
+            })
+        }
+        Ask::Accessible(table, tenant) => {
+            let (expected, actual) = match (world.accessible(who, *table, *tenant), answer) {
+                (Ok(expected), Ok(rows)) => (
+                    describe_ids(world, &expected),
+                    describe_ids(world, &ids(rows, 0)),
+                ),
+                (Ok(expected), Err(_)) => (describe_ids(world, &expected), observed(answer)),
+                (Err(outcome), _) => (outcome.to_string(), observed(answer)),
+            };
+            (expected != actual).then(|| {
+                (
+                    Probe::Accessible(*table, *tenant),
+                    world.invariant_of_accessible(who, *tenant),
+                    expected,
+                    actual,
+                )
+            })
+        }
+        Ask::Write(op) => {
+            let expected = world.outcome(who, context, op).to_string();
+            let actual = observed(answer);
+            // A function call answers with one row whatever it does: only success counts.
+            let calls = matches!(op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
+            let same = if calls {
+                function_call(&expected) == function_call(&actual)
+            } else {
+                expected == actual
+            };
+            (!same).then(|| {
+                (
+                    Probe::Write(op.clone()),
+                    model::invariant_of_op(op, who, world),
+                    expected,
+                    actual,
+                )
+            })
+        }
+    }
+}
+
+fn function_call(outcome: &str) -> &str {
+    if outcome.starts_with("done") {
+        "done"
+    } else {
+        outcome
+    }
+}
+
+fn observed(result: &std::result::Result<Rows, Failure>) -> String {
+    match result {
+        Ok(rows) => Outcome::Done(rows.affected).to_string(),
+        Err(failure) => match failure.denial() {
+            Some(denial) => Outcome::Denied(denial).to_string(),
+            None => failure.sqlstate.clone(),
+        },
+    }
+}
+
+fn ids(rows: &Rows, column: usize) -> BTreeSet<Id> {
+    rows.rows
+        .iter()
+        .filter_map(|row| row.get(column).cloned().flatten())
+        .filter_map(|text| Uuid::parse_str(&text).ok())
+        .collect()
+}
+
+/// A stable id standing for a `(user, tenant)` membership, to compare sets of pairs.
+fn pair_id(user: Id, tenant: Id) -> Id {
+    Uuid::new_v5(&user, tenant.as_bytes())
+}
+
+fn describe_ids(world: &World, ids: &BTreeSet<Id>) -> String {
+    let names: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            world
+                .resources
+                .iter()
+                .find(|r| r.id == *id)
+                .map(|r| r.name.clone())
+                .or_else(|| {
+                    world
+                        .tenants
+                        .iter()
+                        .find(|t| t.id == *id)
+                        .map(|t| t.slug.clone())
+                })
+                .or_else(|| world.user(*id).map(|u| u.name.clone()))
+                .unwrap_or_else(|| id.to_string())
+        })
+        .collect();
+    format!("{{{}}}", names.join(", "))
+}
+
+fn audit_line(row: &AuditRow) -> String {
+    format!(
+        "{} {} {} {} {}",
+        row.table.name(),
+        row.resource,
+        row.action.name(),
+        row.actor.map(|id| id.to_string()).unwrap_or_default(),
+        row.tenant.map(|id| id.to_string()).unwrap_or_default()
+    )
+}

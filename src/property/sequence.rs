@@ -1,0 +1,317 @@
+//! Stateful properties: generated sequences of committed requests, checked step by step
+//! against the reference model.
+//!
+//! The snapshot properties load a world and probe it without ever committing, so they
+//! cannot see what only a history shows: a trigger that forgets a change, an audit row
+//! that names the wrong actor, a state that one request leaves for the next. Here each
+//! sequence gets a fresh clone of the template; the owner loads a generated world and
+//! commits it; then each step (a principal, a tenant context and a write built from
+//! the world as it stands, see [`step`]) runs as a PostgREST-style request and commits.
+//! The model predicts each outcome and follows the successful ones with
+//! [`World::apply`]. After each step every principal's view is probed again (in an
+//! owner transaction that is rolled back), and the audit trail, read by the owner, must
+//! be the model's row for row. proptest shrinks the world and the steps together.
+
+mod audit;
+mod step;
+mod strategy;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+
+use super::compare::{self, Mismatch, Probe};
+use super::counterexample::{self, Ending, Replay};
+use super::generate::Spec;
+use super::{render, Counterexample, PropertyConfig, PropertyReport};
+use crate::actor::{Actor, Failure, Finish, Rows};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::harness::{Database, Harness, Template};
+use crate::model::{Op, Outcome, Principal, World};
+use step::StepSpec;
+
+/// Where a sequence and the model parted, with the model's world at that point.
+enum Failed {
+    Step,
+    Probe(World),
+    Audit(World),
+}
+
+/// What one sequence did.
+#[derive(Default)]
+struct Run {
+    checks: u64,
+    steps: u64,
+    /// The steps run, up to the first disagreement, with what the model expected.
+    replays: Vec<Replay>,
+    /// The principal and context of each step, and the model's audit length after it.
+    acted: Vec<audit::Acted>,
+    failure: Option<(Failed, Vec<Mismatch>)>,
+}
+
+/// Runs one sequence on its own clone of `template`, which is dropped afterwards.
+async fn run(
+    harness: &Harness,
+    template: &Template,
+    spec: &Spec,
+    seeds: &[StepSpec],
+) -> Result<Run> {
+    let database = harness.database(template).await?;
+    let outcome = run_on(&database, spec, seeds).await;
+    let closed = database.close().await;
+    let run = outcome?;
+    closed.map(|()| run)
+}
+
+async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Result<Run> {
+    let seeded = World::seeded();
+    let mut world = audit::loaded(spec.world(), &seeded);
+    let owner = database.owner().await?;
+    // One implicit transaction, committed: the steps start from a stored world.
+    owner.batch(&render::load(&world, &seeded)).await?;
+    let mut run = Run::default();
+    // The loaded world is not probed on its own: the snapshot properties do exactly
+    // that, and a difference already there shows after the first step all the same.
+    let mut checked = false;
+    let mut actors: Vec<(Principal, Actor)> = Vec::new();
+    for (n, seed) in seeds.iter().enumerate() {
+        let step = seed.resolve(&world, n);
+        let (expected, refused) = step.expected(&world);
+        // One session per principal for the whole sequence, as a client keeps its own.
+        let at = match actors.iter().position(|(who, _)| *who == step.who) {
+            Some(at) => at,
+            None => {
+                let principal = compare::actor_principal(&world, &step.who);
+                actors.push((step.who, database.actor(principal).await?));
+                actors.len() - 1
+            }
+        };
+        let actor = &actors[at].1;
+        let sql = step.sql();
+        let outcome = actor.run(&sql, step.called(), Finish::Commit).await?;
+        run.steps += 1;
+        let call = matches!(step.op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
+        run.replays.push(Replay {
+            who: step.who,
+            context: step.called(),
+            sql: sql.clone(),
+            expected,
+            call,
+        });
+        let (actual, refused_by_db) = observed(&outcome.result);
+        if normalise(&expected.to_string(), call) != normalise(&actual, call)
+            || refused != refused_by_db
+        {
+            let at_context = refused || refused_by_db;
+            let said = |outcome: String, refused: bool| match refused {
+                true => format!("{outcome} setting the context"),
+                false => outcome,
+            };
+            let mismatch = Mismatch {
+                invariant: step.invariant(&world, at_context),
+                who: step.who,
+                context: step.context(),
+                probe: match step.called() {
+                    Some(tenant) if at_context => Probe::SetContext(tenant),
+                    _ => Probe::Write(step.op.clone()),
+                },
+                sql,
+                expected: said(expected.to_string(), refused),
+                actual: said(actual, refused_by_db),
+            };
+            run.failure = Some((Failed::Step, vec![mismatch]));
+            return Ok(run);
+        }
+        if !refused {
+            world.apply(&step.who, &step.context(), &step.op);
+        }
+        run.acted
+            .push((step.who, step.context(), world.audit.len()));
+        // A request that failed was rolled back: the state the last check saw stands.
+        if outcome.result.is_err() && checked {
+            continue;
+        }
+        checked = true;
+        if recheck(&owner, &world, &mut run).await? {
+            return Ok(run);
+        }
+    }
+    Ok(run)
+}
+
+/// Probes every principal's view of the committed state, then compares the audit trail;
+/// records the first failure and says whether there was one.
+async fn recheck(owner: &Connection, world: &World, run: &mut Run) -> Result<bool> {
+    owner.batch("begin").await?;
+    let checked = compare::check_world(owner, world).await;
+    owner.batch("rollback").await?;
+    let (count, mut found) = checked?;
+    run.checks += count + 1;
+    let audit = audit::mismatch(owner, world, &run.acted).await?;
+    // A visibility difference is the graver finding; a trail that differs is best shown
+    // as the owner's full read, which names every row's actor.
+    run.failure = match audit {
+        _ if found.iter().any(|m| m.invariant != "audit-trail") => {
+            Some((Failed::Probe(world.clone()), found))
+        }
+        Some(audit) => {
+            found.insert(0, audit);
+            Some((Failed::Audit(world.clone()), found))
+        }
+        None if !found.is_empty() => Some((Failed::Probe(world.clone()), found)),
+        None => None,
+    };
+    Ok(run.failure.is_some())
+}
+
+/// A step's result as the model writes outcomes, and whether the context was refused.
+fn observed(result: &std::result::Result<Rows, Failure>) -> (String, bool) {
+    match result {
+        Ok(rows) => (Outcome::Done(rows.affected).to_string(), false),
+        Err(failure) => (
+            match failure.denial() {
+                Some(denial) => Outcome::Denied(denial).to_string(),
+                None => failure.sqlstate.clone(),
+            },
+            failure.while_setting_context,
+        ),
+    }
+}
+
+/// A function call answers with one row whatever it does; only success matters.
+fn normalise(outcome: &str, call: bool) -> &str {
+    if call && outcome.starts_with("done") {
+        "done"
+    } else {
+        outcome
+    }
+}
+
+/// Checks `config.cases` generated sequences; `progress` hears of each one finished.
+pub async fn check(
+    harness: &Harness,
+    template: &Template,
+    config: &PropertyConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PropertyReport> {
+    let started = Instant::now();
+    let workers = config.connections.max(1);
+    let per_worker = config.cases.div_ceil(workers as u32);
+    let (done_count, checks) = (AtomicU64::new(0), AtomicU64::new(0));
+    let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
+    let handle = tokio::runtime::Handle::current();
+    let outcome: Result<()> = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..workers)
+                .map(|index| {
+                    let (handle, done_count, checks, failure) =
+                        (&handle, &done_count, &checks, &failure);
+                    scope.spawn(move || -> Result<()> {
+                        let seed = config.seed.wrapping_add(index as u64);
+                        // Each case costs a database and a dozen full probes: shrink less.
+                        let proptest_config = Config {
+                            cases: per_worker,
+                            max_shrink_iters: 64,
+                            max_shrink_time: 60_000,
+                            failure_persistence: None,
+                            ..Config::default()
+                        };
+                        let mut runner =
+                            TestRunner::new_with_rng(proptest_config, super::rng(seed));
+                        let harness_error: Mutex<Option<Error>> = Mutex::new(None);
+                        let result = runner.run(&strategy::sequences(), |(spec, seeds)| {
+                            let mut slot = harness_error.lock().expect("error slot");
+                            if slot.is_some() {
+                                return Err(TestCaseError::fail("the harness failed"));
+                            }
+                            match handle.block_on(run(harness, template, &spec, &seeds)) {
+                                Ok(done) => {
+                                    checks.fetch_add(done.checks + done.steps, Ordering::Relaxed);
+                                    progress(done_count.fetch_add(1, Ordering::Relaxed) + 1);
+                                    match done.failure {
+                                        None => Ok(()),
+                                        Some((_, found)) => Err(TestCaseError::fail(format!(
+                                            "{} ({})",
+                                            found[0].invariant, found[0].sql
+                                        ))),
+                                    }
+                                }
+                                Err(error) => {
+                                    *slot = Some(error);
+                                    Err(TestCaseError::fail("the harness failed"))
+                                }
+                            }
+                        });
+                        if let Some(error) = harness_error.lock().expect("error slot").take() {
+                            return Err(error);
+                        }
+                        if let Err(TestError::Fail(_, (spec, seeds))) = result {
+                            let done = handle.block_on(run(harness, template, &spec, &seeds))?;
+                            if let Some(found) = counterexample_of(&spec, done, seed) {
+                                failure.lock().expect("failure slot").get_or_insert(found);
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            runs.into_iter().try_for_each(|run| {
+                run.join()
+                    .unwrap_or_else(|_| Err(Error::backend("property", "a worker panicked")))
+            })
+        })
+    });
+    outcome?;
+    let mut failure = failure.into_inner().expect("failure slot");
+    if let Some(found) = &mut failure {
+        found.path = write(found).ok();
+    }
+    Ok(PropertyReport {
+        seed: config.seed,
+        worlds: done_count.into_inner(),
+        checks: checks.into_inner(),
+        duration: started.elapsed(),
+        failure,
+    })
+}
+
+/// The shrunk sequence as a counterexample: its first world and a scenario that
+/// replays its steps up to the disagreement.
+fn counterexample_of(spec: &Spec, done: Run, seed: u64) -> Option<Counterexample> {
+    let (failed, mismatches) = done.failure?;
+    let world = spec.world();
+    let ending = match &failed {
+        Failed::Step => Ending::Step,
+        Failed::Probe(after) => Ending::Probe(after),
+        Failed::Audit(after) => Ending::Audit(after),
+    };
+    let first = mismatches.first()?.clone();
+    let scenario = counterexample::sequence_scenario(&world, &done.replays, ending, &first, seed);
+    Some(Counterexample {
+        mismatch: first,
+        mismatches,
+        world,
+        seed,
+        scenario,
+        path: None,
+    })
+}
+
+/// Writes the scenario under `target/rls-harness/counterexamples/`, apart from the
+/// snapshot properties' files.
+fn write(found: &Counterexample) -> std::io::Result<PathBuf> {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let dir = target.join("rls-harness").join("counterexamples");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!(
+        "sequence-{}-seed-{}.toml",
+        found.mismatch.invariant, found.seed
+    ));
+    std::fs::write(&path, &found.scenario)?;
+    Ok(path)
+}

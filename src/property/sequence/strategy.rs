@@ -1,0 +1,182 @@
+//! What proptest generates for a sequence: a small world and the seeds of its steps.
+//!
+//! Sizes are tighter than the snapshot properties' (every step re-probes the whole
+//! world as every principal), and the steps come first in the tuple, because proptest
+//! shrinks a tuple in order: removing steps is the shrink that makes a counterexample
+//! readable, and it should have the budget before the world is made smaller.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+use super::super::generate::{ResourceSpec, Spec, UserSpec};
+use super::step::{ContextSpec, OpSpec, Pick, StepSpec};
+use crate::model::{Mode, Role, Table};
+
+/// A sequence has 3 to 12 steps: enough for a history, few enough to re-probe the
+/// whole world after each one.
+const STEPS: std::ops::RangeInclusive<usize> = 3..=12;
+/// Indices the world's specs use for tenants: the two seeded tenants and up to three
+/// more; `TENANTS` itself stands for a tenant that does not exist, as in `generate`.
+const TENANTS: usize = 5;
+
+/// A world and the seeds of the steps run on it.
+pub fn sequences() -> impl Strategy<Value = (Spec, Vec<StepSpec>)> {
+    (vec(step_spec(), STEPS), world_spec()).prop_map(|(steps, spec)| (spec, steps))
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop::sample::select(Role::ALL.to_vec())
+}
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop::sample::select(Mode::ALL.to_vec())
+}
+
+fn table() -> impl Strategy<Value = Table> {
+    prop::sample::select(Table::ALL.to_vec())
+}
+
+/// Worlds of 2 to 4 tenants, 1 to 4 users (someone must act) and 0 to 8 resources.
+fn world_spec() -> impl Strategy<Value = Spec> {
+    let user = (
+        vec(prop::option::weighted(0.5, role()), TENANTS),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(memberships, platform_admin)| UserSpec {
+            memberships,
+            platform_admin,
+        });
+    let resource = (
+        table(),
+        0..TENANTS,
+        mode(),
+        vec(0..=TENANTS, 0..3),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(
+            |(table, tenant, mode, shared_with, platform)| ResourceSpec {
+                table,
+                tenant,
+                mode,
+                shared_with,
+                platform,
+            },
+        );
+    (0..=2usize, vec(user, 1..=4), vec(resource, 0..=8)).prop_map(
+        |(extra_tenants, users, resources)| Spec {
+            extra_tenants,
+            users,
+            resources,
+        },
+    )
+}
+
+fn pick() -> impl Strategy<Value = Pick> {
+    (0..16usize, prop::bool::weighted(0.7)).prop_map(|(index, near)| Pick { index, near })
+}
+
+fn context_spec() -> impl Strategy<Value = ContextSpec> {
+    let own =
+        (0..8usize, any::<bool>()).prop_map(|(pick, forged)| ContextSpec::Own { pick, forged });
+    let foreign =
+        (0..8usize, any::<bool>()).prop_map(|(pick, forged)| ContextSpec::Foreign { pick, forged });
+    prop_oneof![
+        4 => Just(ContextSpec::Empty),
+        3 => own,
+        2 => foreign,
+        1 => Just(ContextSpec::Malformed),
+    ]
+}
+
+/// The writes, weighted towards sharing changes: they are what the audit trail records.
+fn op_spec() -> impl Strategy<Value = OpSpec> {
+    let shared = || vec(0..=TENANTS, 0..3);
+    let create = (table(), pick(), mode(), shared(), prop::bool::weighted(0.1)).prop_map(
+        |(table, tenant, mode, shared_with, platform)| OpSpec::Create {
+            table,
+            tenant,
+            mode,
+            shared_with,
+            platform,
+        },
+    );
+    let share =
+        (pick(), mode(), shared()).prop_map(|(resource, mode, shared_with)| OpSpec::Share {
+            resource,
+            mode,
+            shared_with,
+        });
+    let add = (pick(), pick(), role()).prop_map(|(user, tenant, role)| OpSpec::AddMember {
+        user,
+        tenant,
+        role,
+    });
+    prop_oneof![
+        3 => create,
+        3 => share,
+        2 => (pick(), pick()).prop_map(|(resource, tenant)| OpSpec::Move { resource, tenant }),
+        1 => pick().prop_map(|resource| OpSpec::Rename { resource }),
+        2 => pick().prop_map(|resource| OpSpec::Delete { resource }),
+        2 => add,
+        1 => pick().prop_map(|membership| OpSpec::RemoveMember { membership }),
+        2 => (pick(), role()).prop_map(|(membership, role)| OpSpec::SetRole { membership, role }),
+        1 => (pick(), any::<bool>()).prop_map(|(user, admin)| OpSpec::AssignDh { user, admin }),
+        1 => (pick(), any::<bool>()).prop_map(|(user, direct)| OpSpec::GrantAdmin { user, direct }),
+    ]
+}
+
+/// One step seed. `who` indexes the users first, then service_role, anon and a
+/// session without `sub`, modulo their number, so users act most.
+fn step_spec() -> impl Strategy<Value = StepSpec> {
+    (0..12usize, context_spec(), op_spec()).prop_map(|(who, context, op)| StepSpec {
+        who,
+        context,
+        op,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Op, Principal, World};
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// Seeds resolve against whatever the earlier steps left: every principal and
+    /// every row a step names exists when it runs, and every insert is fresh.
+    #[test]
+    fn steps_resolve_against_the_current_world() {
+        let mut runner = TestRunner::deterministic();
+        for _ in 0..64 {
+            let (spec, seeds) = sequences().new_tree(&mut runner).unwrap().current();
+            assert!(STEPS.contains(&seeds.len()));
+            let mut world = spec.world();
+            assert!((1..=4).contains(&world.users.len()) && world.tenants.len() <= 4);
+            for (n, seed) in seeds.iter().enumerate() {
+                let step = seed.resolve(&world, n);
+                if let Principal::User(id) = step.who {
+                    assert!(world.user(id).is_some());
+                }
+                match &step.op {
+                    Op::Insert(new) => assert!(world.resource(new.table, new.id).is_none()),
+                    Op::Update { id, new } => assert!(world.resource(new.table, *id).is_some()),
+                    Op::Delete { table, id } => assert!(world.resource(*table, *id).is_some()),
+                    _ => {}
+                }
+                // With every row deleted, a step names one that does not exist.
+                let mut empty = world.clone();
+                empty.resources.clear();
+                let phantom = seed.resolve(&empty, n);
+                let (outcome, _) = phantom.expected(&empty);
+                if matches!(phantom.op, Op::Update { .. } | Op::Delete { .. }) {
+                    assert!(!matches!(outcome, crate::model::Outcome::Done(1)));
+                }
+                let (_, refused) = step.expected(&world);
+                if !refused {
+                    world.apply(&step.who, &step.context(), &step.op);
+                }
+            }
+            assert!(world.audit.len() >= World::seeded().audit.len());
+        }
+    }
+}
