@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
-    discover_scenarios, load_scenario, plan_checks, run_scenario, settle_snapshots, BackendOptions,
-    CheckReport, Harness, ScenarioReport, Template,
+    check_worlds, discover_scenarios, load_scenario, plan_checks, render_property, run_scenario,
+    settle_snapshots, BackendOptions, CheckReport, Harness, PropertyConfig, ScenarioReport,
+    Template, DEFAULT_SEED,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -44,6 +45,28 @@ enum Command {
         /// Write new or changed snapshots as .snap.new files, for `cargo insta review`.
         #[arg(long)]
         write_pending: bool,
+        /// How many generated worlds to check against the access model (0: none).
+        #[arg(long, default_value_t = 16, env = "PROPTEST_CASES")]
+        property_cases: u32,
+        /// The seed of the generated worlds; fixed, so that a gate gives the same
+        /// verdict on the same code.
+        #[arg(long, default_value_t = DEFAULT_SEED, env = "RLS_HARNESS_SEED")]
+        seed: u64,
+    },
+    /// Search fresh generated worlds for disagreements with the access model.
+    Fuzz {
+        /// How many worlds to generate.
+        #[arg(long, default_value_t = 256)]
+        cases: u32,
+        /// Replay a seed instead of drawing a fresh one.
+        #[arg(long, env = "RLS_HARNESS_SEED")]
+        seed: Option<u64>,
+        /// How many connections (and scratch databases) to spread the worlds over.
+        #[arg(long, default_value_t = 2, env = "RLS_HARNESS_CONNECTIONS")]
+        connections: usize,
+        /// The folder of migrations to apply.
+        #[arg(long, default_value = "migrations")]
+        migrations: PathBuf,
     },
 }
 
@@ -53,6 +76,7 @@ struct CheckArgs {
     scenarios: PathBuf,
     snapshots: PathBuf,
     write_pending: bool,
+    property: PropertyConfig,
 }
 
 #[tokio::main]
@@ -66,15 +90,40 @@ async fn main() -> ExitCode {
                 scenarios,
                 snapshots,
                 write_pending,
+                property_cases,
+                seed,
             } => {
-                check(CheckArgs {
+                let property = PropertyConfig {
+                    cases: property_cases,
+                    seed,
+                    connections: 1,
+                    persistence: None,
+                };
+                let args = CheckArgs {
                     paths,
                     migrations,
                     scenarios,
                     snapshots,
                     write_pending,
-                })
-                .await
+                    property,
+                };
+                check(args).await
+            }
+            Command::Fuzz {
+                cases,
+                seed,
+                connections,
+                migrations,
+            } => {
+                // A fresh seed each time, unless one is given to replay.
+                let seed = seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+                let config = PropertyConfig {
+                    cases,
+                    seed,
+                    connections: connections.max(1),
+                    persistence: None,
+                };
+                fuzz(&migrations, config).await
             }
         }
     };
@@ -115,6 +164,11 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     );
     let acted = acted?;
     let (mut scenarios, malformed) = scenarios?;
+    let property = if args.property.cases > 0 {
+        Some(check_worlds(harness, &template, &args.property, &|_| {}).await?)
+    } else {
+        None
+    };
     for report in &mut scenarios {
         settle_snapshots(report, &args.snapshots, args.write_pending);
     }
@@ -124,6 +178,7 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         acted: &acted,
         scenarios: &scenarios,
         malformed: &malformed,
+        property: property.as_ref(),
         checks_time: clock.elapsed(),
         total_time: started.elapsed(),
     };
@@ -171,4 +226,39 @@ async fn run_scenarios(
         .collect::<Result<_, _>>()?;
     reports.sort_by(|a, b| a.scenario.path.cmp(&b.scenario.path));
     Ok((reports, malformed))
+}
+
+async fn fuzz(migrations: &std::path::Path, config: PropertyConfig) -> anyhow::Result<bool> {
+    let options = BackendOptions::from_env()?;
+    let harness = Harness::start(&options).await?;
+    let outcome = async {
+        let template = harness.template_from_dir(migrations).await?;
+        let bar = indicatif::ProgressBar::new(u64::from(config.cases));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} worlds ({per_sec}) {msg}",
+            )?
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("seed {}", config.seed));
+        let report =
+            check_worlds(&harness, &template, &config, &|done| bar.set_position(done)).await?;
+        bar.finish_and_clear();
+        println!(
+            "rls-harness fuzz, {} backend, {} connections",
+            harness.backend(),
+            config.connections
+        );
+        print!("{}", render_property(&report));
+        if report.failure.is_some() {
+            println!(
+                "replay with: rls-harness fuzz --seed {} --cases {} --connections {}",
+                report.seed, config.cases, config.connections
+            );
+        }
+        Ok::<bool, anyhow::Error>(report.failure.is_none())
+    }
+    .await;
+    harness.shutdown().await.context("stopping the backend")?;
+    outcome
 }

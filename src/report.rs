@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::harness::{Harness, Template};
 use crate::plan::CheckResult;
+use crate::property::PropertyReport;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
 /// Everything `rls-harness check` has to say about one run.
@@ -15,6 +16,7 @@ pub struct CheckReport<'a> {
     pub acted: &'a [CheckResult],
     pub scenarios: &'a [ScenarioReport],
     pub malformed: &'a [ScenarioError],
+    pub property: Option<&'a PropertyReport>,
     /// Plan checks and scenarios, which run side by side.
     pub checks_time: Duration,
     pub total_time: Duration,
@@ -34,6 +36,9 @@ impl CheckReport<'_> {
         self.checks().all(|check| check.passed)
             && self.steps().all(|step| step.verdict == Verdict::Passed)
             && self.malformed.is_empty()
+            && self
+                .property
+                .is_none_or(|property| property.failure.is_none())
     }
 
     /// The summary, as printed by `rls-harness check`.
@@ -103,6 +108,11 @@ impl CheckReport<'_> {
             }
         }
 
+        if let Some(property) = self.property {
+            let _ = writeln!(out, "\nproperties");
+            out.push_str(&render_property(property));
+        }
+
         let timings = harness.timings;
         let template = self.template;
         let phases = [
@@ -122,8 +132,12 @@ impl CheckReport<'_> {
                 .steps()
                 .filter(|step| step.verdict != Verdict::Passed)
                 .count()
-            + self.malformed.len();
-        let total = self.checks().count() + self.steps().count() + self.malformed.len();
+            + self.malformed.len()
+            + usize::from(self.property.is_some_and(|p| p.failure.is_some()));
+        let total = self.checks().count()
+            + self.steps().count()
+            + self.malformed.len()
+            + usize::from(self.property.is_some());
         let _ = writeln!(
             out,
             "\n{} passed, {} failed ({} migrations, {} plan checks, {} scenarios)",
@@ -171,6 +185,62 @@ pub fn render_scenario(report: &ScenarioReport) -> String {
             let _ = writeln!(out, "     as:  {}", step.who);
             let _ = writeln!(out, "     sql: {}", indent(step.sql.trim(), "          "));
             let _ = writeln!(out, "     {}", indent(&explanation, "     "));
+        }
+    }
+    out
+}
+
+/// A property run: its figures, and for a failure the mismatch and where its
+/// counterexample scenario was written.
+pub fn render_property(report: &PropertyReport) -> String {
+    let mut out = String::new();
+    let seconds = report.duration.as_secs_f64().max(f64::EPSILON);
+    let status = if report.failure.is_none() {
+        "ok  "
+    } else {
+        "FAIL"
+    };
+    let _ = writeln!(
+        out,
+        "  {status} {} worlds, {} checks in {:.1} s ({:.1} worlds/s, {:.0} checks/s), seed {}",
+        report.worlds,
+        report.checks,
+        seconds,
+        report.worlds as f64 / seconds,
+        report.checks as f64 / seconds,
+        report.seed
+    );
+    if let Some(found) = &report.failure {
+        let mismatch = &found.mismatch;
+        let _ = writeln!(out, "       invariant: {}", mismatch.invariant);
+        let _ = writeln!(out, "       as:  {} ({:?})", mismatch.who, mismatch.context);
+        let _ = writeln!(out, "       sql: {}", mismatch.sql);
+        let _ = writeln!(out, "       expected {}", mismatch.expected);
+        let _ = writeln!(out, "       got      {}", mismatch.actual);
+        let _ = writeln!(
+            out,
+            "       shrunk to {} tenants, {} users, {} resources; {} mismatches in that world",
+            found.world.tenants.len(),
+            found.world.users.len(),
+            found.world.resources.len(),
+            found.mismatches.len()
+        );
+        match &found.path {
+            Some(path) => {
+                let _ = writeln!(out, "       counterexample: {}", path.display());
+                let _ = writeln!(
+                    out,
+                    "       keep it as a regression: mkdir -p scenarios/regressions && mv {} scenarios/regressions/",
+                    path.display()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "       counterexample (could not be written):\n{}",
+                    indent(&found.scenario, "         ")
+                );
+            }
         }
     }
     out
