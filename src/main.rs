@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
-    check_worlds, discover_scenarios, load_scenario, plan_checks, render_property, run_scenario,
-    settle_snapshots, BackendOptions, CheckReport, Harness, PropertyConfig, ScenarioReport,
-    Template, DEFAULT_SEED,
+    check_sequences, check_worlds, discover_scenarios, load_scenario, plan_checks, render_property,
+    run_scenario, settle_snapshots, BackendOptions, CheckReport, Harness, PropertyConfig,
+    ScenarioReport, Template, DEFAULT_SEED,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -48,6 +48,9 @@ enum Command {
         /// How many generated worlds to check against the access model (0: none).
         #[arg(long, default_value_t = 16, env = "PROPTEST_CASES")]
         property_cases: u32,
+        /// How many generated sequences of committed requests to check (0: none).
+        #[arg(long, default_value_t = 4)]
+        sequence_cases: u32,
         /// The seed of the generated worlds; fixed, so that a gate gives the same
         /// verdict on the same code.
         #[arg(long, default_value_t = DEFAULT_SEED, env = "RLS_HARNESS_SEED")]
@@ -77,6 +80,7 @@ struct CheckArgs {
     snapshots: PathBuf,
     write_pending: bool,
     property: PropertyConfig,
+    sequences: PropertyConfig,
 }
 
 #[tokio::main]
@@ -91,6 +95,7 @@ async fn main() -> ExitCode {
                 snapshots,
                 write_pending,
                 property_cases,
+                sequence_cases,
                 seed,
             } => {
                 let property = PropertyConfig {
@@ -99,6 +104,10 @@ async fn main() -> ExitCode {
                     connections: 1,
                     persistence: None,
                 };
+                let sequences = PropertyConfig {
+                    cases: sequence_cases,
+                    ..property.clone()
+                };
                 let args = CheckArgs {
                     paths,
                     migrations,
@@ -106,6 +115,7 @@ async fn main() -> ExitCode {
                     snapshots,
                     write_pending,
                     property,
+                    sequences,
                 };
                 check(args).await
             }
@@ -164,11 +174,19 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     );
     let acted = acted?;
     let (mut scenarios, malformed) = scenarios?;
-    let property = if args.property.cases > 0 {
-        Some(check_worlds(harness, &template, &args.property, &|_| {}).await?)
-    } else {
-        None
-    };
+    let mut properties = Vec::new();
+    if args.property.cases > 0 {
+        properties.push((
+            "worlds",
+            check_worlds(harness, &template, &args.property, &|_| {}).await?,
+        ));
+    }
+    if args.sequences.cases > 0 {
+        properties.push((
+            "sequences",
+            check_sequences(harness, &template, &args.sequences, &|_| {}).await?,
+        ));
+    }
     for report in &mut scenarios {
         settle_snapshots(report, &args.snapshots, args.write_pending);
     }
@@ -178,7 +196,7 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         acted: &acted,
         scenarios: &scenarios,
         malformed: &malformed,
-        property: property.as_ref(),
+        properties: &properties,
         checks_time: clock.elapsed(),
         total_time: started.elapsed(),
     };
@@ -249,7 +267,7 @@ async fn fuzz(migrations: &std::path::Path, config: PropertyConfig) -> anyhow::R
             harness.backend(),
             config.connections
         );
-        print!("{}", render_property(&report));
+        print!("{}", render_property(&report, "worlds"));
         if report.failure.is_some() {
             println!(
                 "replay with: rls-harness fuzz --seed {} --cases {} --connections {}",

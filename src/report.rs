@@ -16,7 +16,8 @@ pub struct CheckReport<'a> {
     pub acted: &'a [CheckResult],
     pub scenarios: &'a [ScenarioReport],
     pub malformed: &'a [ScenarioError],
-    pub property: Option<&'a PropertyReport>,
+    /// Property runs by name (`worlds`, `sequences`).
+    pub properties: &'a [(&'static str, PropertyReport)],
     /// Plan checks and scenarios, which run side by side.
     pub checks_time: Duration,
     pub total_time: Duration,
@@ -37,8 +38,9 @@ impl CheckReport<'_> {
             && self.steps().all(|step| step.verdict == Verdict::Passed)
             && self.malformed.is_empty()
             && self
-                .property
-                .is_none_or(|property| property.failure.is_none())
+                .properties
+                .iter()
+                .all(|(_, property)| property.failure.is_none())
     }
 
     /// The summary, as printed by `rls-harness check`.
@@ -108,9 +110,11 @@ impl CheckReport<'_> {
             }
         }
 
-        if let Some(property) = self.property {
+        if !self.properties.is_empty() {
             let _ = writeln!(out, "\nproperties");
-            out.push_str(&render_property(property));
+            for (unit, property) in self.properties {
+                out.push_str(&render_property(property, unit));
+            }
         }
 
         let timings = harness.timings;
@@ -133,11 +137,15 @@ impl CheckReport<'_> {
                 .filter(|step| step.verdict != Verdict::Passed)
                 .count()
             + self.malformed.len()
-            + usize::from(self.property.is_some_and(|p| p.failure.is_some()));
+            + self
+                .properties
+                .iter()
+                .filter(|(_, p)| p.failure.is_some())
+                .count();
         let total = self.checks().count()
             + self.steps().count()
             + self.malformed.len()
-            + usize::from(self.property.is_some());
+            + self.properties.len();
         let _ = writeln!(
             out,
             "\n{} passed, {} failed ({} migrations, {} plan checks, {} scenarios)",
@@ -192,7 +200,7 @@ pub fn render_scenario(report: &ScenarioReport) -> String {
 
 /// A property run: its figures, and for a failure the mismatch and where its
 /// counterexample scenario was written.
-pub fn render_property(report: &PropertyReport) -> String {
+pub fn render_property(report: &PropertyReport, unit: &str) -> String {
     let mut out = String::new();
     let seconds = report.duration.as_secs_f64().max(f64::EPSILON);
     let status = if report.failure.is_none() {
@@ -202,7 +210,7 @@ pub fn render_property(report: &PropertyReport) -> String {
     };
     let _ = writeln!(
         out,
-        "  {status} {} worlds, {} checks in {:.1} s ({:.1} worlds/s, {:.0} checks/s), seed {}",
+        "  {status} {} {unit}, {} checks in {:.1} s ({:.1} {unit}/s, {:.0} checks/s), seed {}",
         report.worlds,
         report.checks,
         seconds,
