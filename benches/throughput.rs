@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let seconds = clock.elapsed().as_secs_f64();
     println!(
-        "  scenarios: {} files, {steps} steps in {seconds:.2} s = {:.0} steps/s (each on a fresh clone)",
+        "  scenarios: {} files, {steps} steps in {seconds:.2} s = {:.0} steps/s (each scenario rolled back on a leased clone)",
         scenarios.len(),
         steps as f64 / seconds
     );

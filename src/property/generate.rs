@@ -6,6 +6,8 @@
 //! model world on top of the seeded one. Ids derive from names exactly as scenario
 //! files derive them, so that a shrunk counterexample becomes a scenario file as is.
 
+use std::ops::RangeInclusive;
+
 use proptest::collection::vec;
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -46,35 +48,37 @@ pub struct Spec {
     pub resources: Vec<ResourceSpec>,
 }
 
-fn role() -> impl Strategy<Value = Role> {
-    prop_oneof![
-        Just(Role::Owner),
-        Just(Role::Admin),
-        Just(Role::Member),
-        Just(Role::Viewer)
-    ]
+pub(super) fn role() -> impl Strategy<Value = Role> {
+    prop::sample::select(Role::ALL.to_vec())
 }
 
-fn table() -> impl Strategy<Value = Table> {
-    prop_oneof![
-        Just(Table::Agents),
-        Just(Table::Tools),
-        Just(Table::Prompts),
-        Just(Table::Workflows)
-    ]
+pub(super) fn table() -> impl Strategy<Value = Table> {
+    prop::sample::select(Table::ALL.to_vec())
 }
 
-fn mode() -> impl Strategy<Value = Mode> {
-    prop_oneof![
-        Just(Mode::Private),
-        Just(Mode::Selective),
-        Just(Mode::Global)
-    ]
+pub(super) fn mode() -> impl Strategy<Value = Mode> {
+    prop::sample::select(Mode::ALL.to_vec())
 }
 
-fn user() -> impl Strategy<Value = UserSpec> {
+/// How large generated worlds get, and how often a user belongs to a tenant.
+pub(super) struct Bounds {
+    pub extra_tenants: RangeInclusive<usize>,
+    pub users: RangeInclusive<usize>,
+    pub resources: RangeInclusive<usize>,
+    pub membership: f64,
+}
+
+/// Worlds of 2 to 5 tenants, 0 to 8 users and 0 to 24 resources.
+const SNAPSHOT_WORLDS: Bounds = Bounds {
+    extra_tenants: 0..=MAX_EXTRA_TENANTS,
+    users: 0..=8,
+    resources: 0..=24,
+    membership: 0.4,
+};
+
+fn user(membership: f64) -> impl Strategy<Value = UserSpec> {
     (
-        vec(prop::option::weighted(0.4, role()), MAX_TENANTS),
+        vec(prop::option::weighted(membership, role()), MAX_TENANTS),
         prop::bool::weighted(0.15),
     )
         .prop_map(|(memberships, platform_admin)| UserSpec {
@@ -102,18 +106,23 @@ fn resource() -> impl Strategy<Value = ResourceSpec> {
         )
 }
 
-/// Worlds of 2 to 5 tenants, 0 to 8 users and 0 to 24 resources.
-pub fn spec() -> impl Strategy<Value = Spec> {
+/// Worlds within `bounds`.
+pub(super) fn spec_within(bounds: Bounds) -> impl Strategy<Value = Spec> {
     (
-        0..=MAX_EXTRA_TENANTS,
-        vec(user(), 0..=8),
-        vec(resource(), 0..=24),
+        bounds.extra_tenants,
+        vec(user(bounds.membership), bounds.users),
+        vec(resource(), bounds.resources),
     )
         .prop_map(|(extra_tenants, users, resources)| Spec {
             extra_tenants,
             users,
             resources,
         })
+}
+
+/// The worlds of the snapshot properties.
+pub fn spec() -> impl Strategy<Value = Spec> {
+    spec_within(SNAPSHOT_WORLDS)
 }
 
 /// The slug of the `i`-th extra tenant.

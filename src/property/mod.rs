@@ -214,7 +214,7 @@ pub async fn check_worlds(
     outcome?;
     let mut failure = failure.into_inner().expect("failure slot");
     if let Some(found) = &mut failure {
-        found.path = write_counterexample(found).ok();
+        found.path = write_counterexample(found, "").ok();
     }
     Ok(PropertyReport {
         seed: config.seed,
@@ -250,14 +250,15 @@ fn rng(seed: u64) -> TestRng {
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
-/// Writes the counterexample under `target/rls-harness/counterexamples/`.
-fn write_counterexample(found: &Counterexample) -> std::io::Result<PathBuf> {
+/// Writes the counterexample under `target/rls-harness/counterexamples/`, its name
+/// starting with `prefix` (which says what kind of run found it).
+fn write_counterexample(found: &Counterexample, prefix: &str) -> std::io::Result<PathBuf> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let dir = target.join("rls-harness").join("counterexamples");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!(
-        "{}-seed-{}.toml",
+        "{prefix}{}-seed-{}.toml",
         found.mismatch.invariant, found.seed
     ));
     std::fs::write(&path, &found.scenario)?;

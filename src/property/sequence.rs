@@ -16,7 +16,6 @@ mod audit;
 mod step;
 mod strategy;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -268,7 +267,7 @@ pub async fn check(
     outcome?;
     let mut failure = failure.into_inner().expect("failure slot");
     if let Some(found) = &mut failure {
-        found.path = write(found).ok();
+        found.path = super::write_counterexample(found, "sequence-").ok();
     }
     Ok(PropertyReport {
         seed: config.seed,
@@ -299,19 +298,4 @@ fn counterexample_of(spec: &Spec, done: Run, seed: u64) -> Option<Counterexample
         scenario,
         path: None,
     })
-}
-
-/// Writes the scenario under `target/rls-harness/counterexamples/`, apart from the
-/// snapshot properties' files.
-fn write(found: &Counterexample) -> std::io::Result<PathBuf> {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let dir = target.join("rls-harness").join("counterexamples");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!(
-        "sequence-{}-seed-{}.toml",
-        found.mismatch.invariant, found.seed
-    ));
-    std::fs::write(&path, &found.scenario)?;
-    Ok(path)
 }

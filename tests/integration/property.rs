@@ -1,26 +1,9 @@
 //! Generated worlds against the reference model: the correct migrations agree with it,
 //! and every mutant in `tests/mutants/` is caught, with the invariant it breaks.
 
-use rls_harness::{check_worlds, PropertyConfig, PropertyReport};
+use rls_harness::{check_worlds, PropertyConfig};
 
-use crate::support::vital;
-
-fn explain(report: &PropertyReport) -> String {
-    match &report.failure {
-        None => String::new(),
-        Some(found) => format!(
-            "{} mismatches; first: {} as {:?} in {:?}: {}\nexpected {}\nactual   {}\n\n{}",
-            found.mismatches.len(),
-            found.mismatch.invariant,
-            found.mismatch.who,
-            found.mismatch.context,
-            found.mismatch.sql,
-            found.mismatch.expected,
-            found.mismatch.actual,
-            found.scenario
-        ),
-    }
-}
+use crate::support::{explain, vital};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_worlds_agree_with_the_access_model() {

@@ -3,28 +3,10 @@
 //! world can show (the owner writes every row of a snapshot), are caught by name.
 
 use rls_harness::{
-    check_sequences, default_migrations_dir, load_scenario, run_scenario, PropertyConfig,
-    PropertyReport, Verdict,
+    check_sequences, default_migrations_dir, load_scenario, run_scenario, PropertyConfig, Verdict,
 };
 
-use crate::support::vital;
-
-fn explain(report: &PropertyReport) -> String {
-    match &report.failure {
-        None => String::new(),
-        Some(found) => format!(
-            "{} mismatches; first: {} as {:?} in {:?}: {}\nexpected {}\nactual   {}\n\n{}",
-            found.mismatches.len(),
-            found.mismatch.invariant,
-            found.mismatch.who,
-            found.mismatch.context,
-            found.mismatch.sql,
-            found.mismatch.expected,
-            found.mismatch.actual,
-            found.scenario
-        ),
-    }
-}
+use crate::support::{explain, vital};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_sequences_agree_with_the_access_model() {

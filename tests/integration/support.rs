@@ -4,7 +4,10 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use rls_harness::{default_migrations_dir, discover_migrations, Harness, Migration, Template};
+use rls_harness::{
+    default_migrations_dir, discover_migrations, render_property, Harness, Migration,
+    PropertyReport, Template,
+};
 
 pub async fn harness() -> &'static Harness {
     Harness::shared().await.expect("the harness starts")
@@ -48,4 +51,15 @@ pub fn cli(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rls-harness"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     command
+}
+
+/// A failed property run, as a person needs it: the figures, the mismatch, and the
+/// counterexample scenario.
+pub fn explain(report: &PropertyReport) -> String {
+    let scenario = report
+        .failure
+        .as_ref()
+        .map(|found| found.scenario.as_str())
+        .unwrap_or_default();
+    format!("{}\n{scenario}", render_property(report, "cases"))
 }

@@ -8,9 +8,8 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::super::generate::{ResourceSpec, Spec, UserSpec};
+use super::super::generate::{mode, role, spec_within, table, Bounds, Spec};
 use super::step::{ContextSpec, OpSpec, Pick, StepSpec};
-use crate::model::{Mode, Role, Table};
 
 /// A sequence has 3 to 12 steps: enough for a history, few enough to re-probe the
 /// whole world after each one.
@@ -24,51 +23,14 @@ pub fn sequences() -> impl Strategy<Value = (Spec, Vec<StepSpec>)> {
     (vec(step_spec(), STEPS), world_spec()).prop_map(|(steps, spec)| (spec, steps))
 }
 
-fn role() -> impl Strategy<Value = Role> {
-    prop::sample::select(Role::ALL.to_vec())
-}
-
-fn mode() -> impl Strategy<Value = Mode> {
-    prop::sample::select(Mode::ALL.to_vec())
-}
-
-fn table() -> impl Strategy<Value = Table> {
-    prop::sample::select(Table::ALL.to_vec())
-}
-
 /// Worlds of 2 to 4 tenants, 1 to 4 users (someone must act) and 0 to 8 resources.
 fn world_spec() -> impl Strategy<Value = Spec> {
-    let user = (
-        vec(prop::option::weighted(0.5, role()), TENANTS),
-        prop::bool::weighted(0.15),
-    )
-        .prop_map(|(memberships, platform_admin)| UserSpec {
-            memberships,
-            platform_admin,
-        });
-    let resource = (
-        table(),
-        0..TENANTS,
-        mode(),
-        vec(0..=TENANTS, 0..3),
-        prop::bool::weighted(0.1),
-    )
-        .prop_map(
-            |(table, tenant, mode, shared_with, platform)| ResourceSpec {
-                table,
-                tenant,
-                mode,
-                shared_with,
-                platform,
-            },
-        );
-    (0..=2usize, vec(user, 1..=4), vec(resource, 0..=8)).prop_map(
-        |(extra_tenants, users, resources)| Spec {
-            extra_tenants,
-            users,
-            resources,
-        },
-    )
+    spec_within(Bounds {
+        extra_tenants: 0..=2,
+        users: 1..=4,
+        resources: 0..=8,
+        membership: 0.5,
+    })
 }
 
 fn pick() -> impl Strategy<Value = Pick> {
