@@ -274,37 +274,6 @@ impl Actor {
         })
     }
 
-    /// Opens a transaction as the principal, for many probes that must leave no trace
-    /// (see [`Probes`]). `context` is stored in `app.current_tenant_id` directly, the way
-    /// a forged context would be, so that any value (a foreign tenant, a malformed
-    /// string) can be tried; `set_tenant_context` itself is probed like any function.
-    pub async fn probes(&self, context: Option<&str>) -> Result<Probes<'_>> {
-        let connection = &self.connection;
-        connection
-            .batch("select set_config('app.current_tenant_id', '', false); begin")
-            .await?;
-        let started = async {
-            self.become_principal().await?;
-            if let Some(value) = context {
-                connection
-                    .batch(&format!(
-                        "select set_config('app.current_tenant_id', {}, true)",
-                        quote_literal(value)
-                    ))
-                    .await?;
-            }
-            Ok(())
-        };
-        if let Err(error) = started.await {
-            let _ = connection.batch("rollback").await;
-            return Err(error);
-        }
-        Ok(Probes {
-            actor: self,
-            open_savepoint: false,
-        })
-    }
-
     async fn become_principal(&self) -> Result<()> {
         assume(&self.connection, &self.principal).await
     }
@@ -380,40 +349,6 @@ pub async fn verify(connection: &Connection, principal: &Principal) -> Result<()
         legacy_sub: row.get(5),
     };
     session.judge(principal, role, principal.claims_json().as_deref())
-}
-
-/// A transaction as one principal in which each probe runs in a savepoint that is rolled
-/// back before the next one, so probes cannot see each other's writes. The savepoint
-/// commands travel with the probe, so a probe costs one round trip.
-pub struct Probes<'a> {
-    actor: &'a Actor,
-    open_savepoint: bool,
-}
-
-impl Probes<'_> {
-    /// Runs one statement the harness generated (never user SQL: the role is checked
-    /// when the transaction starts and ends, not around each probe).
-    pub async fn run(&mut self, sql: &str) -> Result<std::result::Result<Rows, Failure>> {
-        let reset = if self.open_savepoint {
-            "rollback to savepoint probe; "
-        } else {
-            "savepoint probe; "
-        };
-        self.open_savepoint = true;
-        // ROLLBACK TO keeps the savepoint, so it serves every later probe.
-        self.actor.statement(&format!("{reset}{sql}")).await
-    }
-
-    /// Proves the session still ran as the principal, then throws everything away.
-    pub async fn finish(self) -> Result<()> {
-        let connection = &self.actor.connection;
-        if self.open_savepoint {
-            connection.batch("rollback to savepoint probe").await?;
-        }
-        let verified = self.actor.verify_role().await;
-        connection.batch("rollback").await?;
-        verified
-    }
 }
 
 /// What the server says about the session a step is about to run in.

@@ -243,6 +243,10 @@ impl Reader<'_> {
             tenants: tenants.clone(),
             users: users.clone(),
             fixtures: None,
+            fixtures_line: raw
+                .fixtures
+                .as_ref()
+                .map_or(1, |text| line_column(self.source, text.span().start).0),
             steps: Vec::new(),
         };
         let names = scenario.names();

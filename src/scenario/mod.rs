@@ -155,6 +155,8 @@ pub struct Scenario {
     pub users: Vec<UserSpec>,
     /// Owner SQL run before the steps, placeholders expanded.
     pub fixtures: Option<String>,
+    /// The line where `fixtures` starts, for errors the fixtures raise.
+    pub fixtures_line: usize,
     pub steps: Vec<Step>,
 }
 

@@ -96,12 +96,12 @@ async fn run_in(owner: &Connection, scenario: &Scenario) -> Result<Vec<StepRepor
     owner
         .batch(&setup_sql(scenario))
         .await
-        .map_err(|error| located(scenario, "users and tenants", error))?;
+        .map_err(|error| located(scenario, 1, "users and tenants", error))?;
     if let Some(fixtures) = &scenario.fixtures {
         owner
             .batch(fixtures)
             .await
-            .map_err(|error| located(scenario, "fixtures", error))?;
+            .map_err(|error| located(scenario, scenario.fixtures_line, "fixtures", error))?;
     }
     let names = scenario.names();
     let mut reports = Vec::new();
@@ -234,9 +234,9 @@ fn label(who: &Who) -> String {
     }
 }
 
-fn located(scenario: &Scenario, part: &str, error: Error) -> Error {
+fn located(scenario: &Scenario, line: usize, part: &str, error: Error) -> Error {
     Error::Config {
-        name: format!("{}: {part}", scenario.path.display()),
+        name: format!("{}:{line}: {part}", scenario.path.display()),
         message: error.to_string(),
     }
 }

@@ -167,3 +167,31 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
         "{broken_invariants:?}"
     );
 }
+
+#[tokio::test]
+async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
+    let (harness, template) = vital().await;
+    let path = Path::new(RUNNER).join("broken_fixture.toml");
+    let scenario = load_scenario(Path::new(RUNNER), &path).unwrap();
+    let error = run_scenario(harness, &template, &scenario)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("tests/fixtures/runner/broken_fixture.toml:3: fixtures: "),
+        "{error}"
+    );
+    assert!(
+        error.contains("42P01") && error.contains("agentz"),
+        "{error}"
+    );
+    // The scenario's transaction was rolled back: the next lease sees the template.
+    let lease = harness.lease(&template).await.unwrap();
+    let owner = lease.owner().await.unwrap();
+    let left: i64 = owner
+        .query_one("select count(*) from agents where name = 'ok'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
