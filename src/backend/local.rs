@@ -19,8 +19,10 @@ use crate::error::{Error, Result};
 const DIR_PREFIX: &str = "rls-harness-";
 const RUN_INFO: &str = "run-info";
 
-/// Stops the postmaster (SIGQUIT is PostgreSQL's immediate shutdown), waits for it to
-/// go, then removes the directory; used by the reaper and by the sweep.
+/// Stops the postmaster (SIGQUIT is PostgreSQL's immediate shutdown) and waits for
+/// it to go; stops an `initdb` or `pg_ctl` still working in the directory (a run that
+/// died while starting its server); then removes the directory, again if something
+/// wrote into it meanwhile. Used by the reaper and by the sweep.
 const CLEANUP_SCRIPT: &str = r#"
 pidfile="$RUN_DIR/data/postmaster.pid"
 if [ -f "$pidfile" ]; then
@@ -29,7 +31,12 @@ if [ -f "$pidfile" ]; then
   tries=0
   while kill -0 "$pid" 2>/dev/null && [ $tries -lt 300 ]; do sleep 0.1; tries=$((tries+1)); done
 fi
-rm -rf "$RUN_DIR"
+pkill -KILL -f -- "$RUN_DIR/" 2>/dev/null
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  rm -rf "$RUN_DIR" 2>/dev/null
+  [ -e "$RUN_DIR" ] || break
+  sleep 0.2
+done
 "#;
 
 pub(super) struct Cluster {

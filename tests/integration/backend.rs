@@ -100,8 +100,21 @@ fn interrupt_and_expect_no_leftovers(mut child: Child, signal: Signal, to_group:
         kill(target, signal).unwrap()
     }
     child.wait().unwrap();
-    let clean = wait_until(Duration::from_secs(60), || leftovers(pid, &dirs).is_empty());
-    assert!(clean, "left behind: {:#?}", leftovers(pid, &dirs));
+    let gone = |dirs: &[PathBuf]| {
+        dirs.iter()
+            .filter(|dir| dir.exists())
+            .map(|dir| format!("directory {}", dir.display()))
+            .collect::<Vec<_>>()
+    };
+    let clean = wait_until(Duration::from_secs(60), || {
+        leftovers(pid, &dirs).is_empty() && gone(&dirs).is_empty()
+    });
+    assert!(
+        clean,
+        "left behind: {:#?} {:#?}",
+        leftovers(pid, &dirs),
+        gone(&dirs)
+    );
 }
 
 /// Runs `command` to completion and returns its pid with its output.
