@@ -40,25 +40,30 @@ async fn table_exists(connection: &Connection, name: &str) -> bool {
     row.get(0)
 }
 
-#[tokio::test]
-async fn a_failing_migration_names_file_line_and_sqlstate_and_leaves_nothing() {
-    let harness = harness().await;
-    let database = harness.bare_database().await.unwrap();
+/// Applies `sql` as migration `name` to a fresh database with the shim only; returns
+/// the error, the file's path, and whether `table` exists afterwards.
+async fn apply_broken(name: &str, sql: &str, table: &str) -> (Error, std::path::PathBuf, bool) {
+    let database = harness().await.bare_database().await.unwrap();
     let owner = database.owner().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("0001_broken.sql");
-    std::fs::write(
-        &path,
-        "create table public.half_done (id int);\n\
-         insert into public.half_done values (1);\n\
-         select id,\n       missing_column\n  from public.half_done;\n",
-    )
-    .unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, sql).unwrap();
     let error = Migration::read(&path)
         .unwrap()
         .apply(&owner)
         .await
         .unwrap_err();
+    let exists = table_exists(&owner, table).await;
+    database.close().await.unwrap();
+    (error, path, exists)
+}
+
+#[tokio::test]
+async fn a_failing_migration_names_file_line_and_sqlstate_and_leaves_nothing() {
+    let sql = "create table public.half_done (id int);\n\
+               insert into public.half_done values (1);\n\
+               select id,\n       missing_column\n  from public.half_done;\n";
+    let (error, path, exists) = apply_broken("0001_broken.sql", sql, "public.half_done").await;
     match &error {
         Error::Migration {
             file,
@@ -78,57 +83,27 @@ async fn a_failing_migration_names_file_line_and_sqlstate_and_leaves_nothing() {
         "{}:4:8: 42703: column \"missing_column\" does not exist",
         path.display()
     )));
-    assert!(
-        !table_exists(&owner, "public.half_done").await,
-        "nothing of the file may stay"
-    );
-    database.close().await.unwrap();
+    assert!(!exists, "nothing of the file may stay");
 }
 
 #[tokio::test]
 async fn an_error_without_a_position_points_at_its_statement() {
-    let harness = harness().await;
-    let database = harness.bare_database().await.unwrap();
-    let owner = database.owner().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("0001_raise.sql");
-    std::fs::write(
-        &path,
-        "create table public.before_raise (id int);\n\n-- the guard\ndo $$\nbegin\n  raise exception 'tenant missing' using errcode = 'P0002';\nend $$;\n",
-    )
-    .unwrap();
-    let error = Migration::read(&path)
-        .unwrap()
-        .apply(&owner)
-        .await
-        .unwrap_err()
-        .to_string();
+    let sql = "create table public.before_raise (id int);\n\n-- the guard\ndo $$\nbegin\n  \
+               raise exception 'tenant missing' using errcode = 'P0002';\nend $$;\n";
+    let (error, path, exists) = apply_broken("0001_raise.sql", sql, "public.before_raise").await;
+    let error = error.to_string();
     assert!(
         error.starts_with(&format!("{}:4:1: P0002: tenant missing", path.display())),
         "{error}"
     );
-    assert!(!table_exists(&owner, "public.before_raise").await);
-    database.close().await.unwrap();
+    assert!(!exists);
 }
 
 #[tokio::test]
 async fn a_migration_that_commits_itself_is_refused_before_it_runs() {
-    let harness = harness().await;
-    let database = harness.bare_database().await.unwrap();
-    let owner = database.owner().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("0001_tx.sql");
-    std::fs::write(
-        &path,
-        "create table public.t1 (id int);\ncommit;\ncreate table public.t2 (id int);\n",
-    )
-    .unwrap();
-    let error = Migration::read(&path)
-        .unwrap()
-        .apply(&owner)
-        .await
-        .unwrap_err()
-        .to_string();
+    let sql = "create table public.t1 (id int);\ncommit;\ncreate table public.t2 (id int);\n";
+    let (error, path, exists) = apply_broken("0001_tx.sql", sql, "public.t1").await;
+    let error = error.to_string();
     assert!(
         error.starts_with(&format!(
             "{}:2:1: 25000: the file controls transactions itself",
@@ -136,8 +111,7 @@ async fn a_migration_that_commits_itself_is_refused_before_it_runs() {
         )),
         "{error}"
     );
-    assert!(!table_exists(&owner, "public.t1").await);
-    database.close().await.unwrap();
+    assert!(!exists);
 }
 
 #[tokio::test]
