@@ -307,48 +307,75 @@ pub async fn statement(
     }
 }
 
+/// The statements that switch an open transaction to `principal`: `SET LOCAL ROLE`
+/// and the claims. Empty for the owner, who stays the owner.
+pub(crate) fn assume_sql(principal: &Principal) -> String {
+    match (principal.role(), principal.claims_json()) {
+        (Some(role), Some(claims)) => format!(
+            "set local role {}; select set_config('request.jwt.claims', {}, true)",
+            quote_ident(role),
+            quote_literal(&claims)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What the session runs as, in text, for [`judge_session`].
+pub(crate) const SESSION_SQL: &str =
+    "select current_user::text, r.rolsuper::text, r.rolbypassrls::text, \
+     current_setting('row_security'), \
+     coalesce(current_setting('request.jwt.claims', true), ''), \
+     coalesce(current_setting('request.jwt.claim.sub', true), '') \
+     from pg_roles r where r.rolname = current_user";
+
+/// Whether a session whose [`SESSION_SQL`] answer is `rows` may act as `principal`.
+pub(crate) fn judge_session(principal: &Principal, rows: &Rows) -> Result<()> {
+    let Some(role) = principal.role() else {
+        return Ok(());
+    };
+    let text = |i: usize| {
+        rows.rows
+            .first()
+            .and_then(|row| row.get(i).cloned().flatten())
+            .unwrap_or_default()
+    };
+    let session = Session {
+        current_user: text(0),
+        // PostgreSQL's text output of a boolean is `true` here (a cast), `t` on the wire.
+        superuser: matches!(text(1).as_str(), "true" | "t"),
+        bypass_rls: matches!(text(2).as_str(), "true" | "t"),
+        row_security: text(3),
+        claims: text(4),
+        legacy_sub: text(5),
+    };
+    session.judge(principal, role, principal.claims_json().as_deref())
+}
+
 /// Switches the open transaction of `connection` to `principal` (`SET LOCAL ROLE` and
 /// the claims), then proves the switch took and bypasses nothing. The owner stays the
 /// owner. Whoever calls this ends the transaction (or the savepoint) to switch back.
 pub async fn assume(connection: &Connection, principal: &Principal) -> Result<()> {
-    let (Some(role), Some(claims)) = (principal.role(), principal.claims_json()) else {
+    let sql = assume_sql(principal);
+    if sql.is_empty() {
         return Ok(());
-    };
-    connection
-        .batch(&format!(
-            "set local role {}; select set_config('request.jwt.claims', {}, true)",
-            quote_ident(role),
-            quote_literal(&claims)
-        ))
-        .await?;
+    }
+    connection.batch(&sql).await?;
     verify(connection, principal).await
 }
 
 /// Proves that `connection` runs as the principal's role, with the claims the harness
 /// set, without bypassing RLS.
 pub async fn verify(connection: &Connection, principal: &Principal) -> Result<()> {
-    let Some(role) = principal.role() else {
+    if principal.role().is_none() {
         return Ok(());
-    };
-    let row = connection
-        .query_one(
-            "select current_user::text, r.rolsuper, r.rolbypassrls, \
-             current_setting('row_security'), \
-             coalesce(current_setting('request.jwt.claims', true), ''), \
-             coalesce(current_setting('request.jwt.claim.sub', true), '') \
-             from pg_roles r where r.rolname = current_user",
-            &[],
-        )
-        .await?;
-    let session = Session {
-        current_user: row.get(0),
-        superuser: row.get(1),
-        bypass_rls: row.get(2),
-        row_security: row.get(3),
-        claims: row.get(4),
-        legacy_sub: row.get(5),
-    };
-    session.judge(principal, role, principal.claims_json().as_deref())
+    }
+    match statement(connection, SESSION_SQL).await? {
+        Ok(rows) => judge_session(principal, &rows),
+        Err(failure) => Err(Error::UnsafePrincipal {
+            principal: principal.to_string(),
+            reason: format!("cannot read the session's role: {}", failure.message),
+        }),
+    }
 }
 
 /// What the server says about the session a step is about to run in.

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use crate::actor::{self, Claims};
-use crate::connection::{quote_literal, Connection};
+use crate::connection::Connection;
 use crate::error::Result;
 use crate::model::{self, Context, Id, Op, Principal, Table, World};
 
@@ -212,32 +212,37 @@ pub fn writes(world: &World, who: &Principal) -> Vec<Op> {
 }
 
 /// Probes the world loaded in `connection`'s open transaction as every principal and
-/// context; returns how many checks ran and every disagreement.
+/// context; returns how many checks ran and every disagreement. All probes of the
+/// world travel in one pipeline (see [`super::probe::plan_pair`]).
 pub async fn check_world(connection: &Connection, world: &World) -> Result<(u64, Vec<Mismatch>)> {
-    let mut mismatches = Vec::new();
-    let mut checks = 0;
+    let mut pairs = Vec::new();
     for (who, contexts) in principals(world) {
         let principal = actor_principal(world, &who);
         let own = own_context(world, &who);
         for context in contexts {
-            connection.batch("savepoint principal").await?;
-            actor::assume(connection, &principal).await?;
-            if let Some(value) = context_value(&context) {
-                connection
-                    .batch(&format!(
-                        "select set_config('app.current_tenant_id', {}, true)",
-                        quote_literal(&value)
-                    ))
-                    .await?;
-            }
             let writes_here = context == Context::Empty || Some(context) == own;
-            let (count, found) =
-                super::probe::probe(connection, world, &who, &context, writes_here).await?;
-            actor::verify(connection, &principal).await?;
-            connection.batch("rollback to savepoint principal").await?;
-            checks += count;
-            mismatches.extend(found);
+            pairs.push(super::probe::plan_pair(
+                world,
+                who,
+                principal.clone(),
+                context,
+                writes_here,
+            ));
         }
+    }
+    let statements: Vec<String> = pairs
+        .iter()
+        .flat_map(|pair| pair.statements.iter().cloned())
+        .collect();
+    let mut answers = super::probe::send(connection, &statements)
+        .await?
+        .into_iter();
+    let (mut checks, mut mismatches) = (0, Vec::new());
+    for pair in pairs {
+        let count = pair.statements.len();
+        let (found_checks, found) = pair.judge(answers.by_ref().take(count).collect())?;
+        checks += found_checks;
+        mismatches.extend(found);
     }
     Ok((checks, mismatches))
 }

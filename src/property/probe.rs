@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::compare::{writes, Mismatch, Probe};
+use super::compare::{context_value, writes, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
 use super::render;
 use crate::actor::{self, Failure, Rows};
-use crate::connection::Connection;
-use crate::error::Result;
+use crate::connection::{quote_literal, Connection};
+use crate::error::{Error, Result};
 use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
 
 /// What a probe asks, with what is needed to judge its answer.
@@ -74,24 +74,118 @@ fn plan(
     asks
 }
 
-/// Sends every probe at once, each in the shared savepoint, and returns the answers
-/// in order. The savepoint is left to roll back by whoever ends the principal's turn.
-async fn run_all(
+/// The probes of one principal in one context, as statements ready to send.
+pub struct Pair<'w> {
+    world: &'w World,
+    who: Principal,
+    principal: actor::Principal,
+    context: Context,
+    asks: Vec<(Ask, String)>,
+    /// The savepoint, role, claims, context and a session check; the probes; a second
+    /// session check; the rollback.
+    pub statements: Vec<String>,
+}
+
+/// Plans the probes of `who` (acting as `principal`) in `context`.
+///
+/// Everything for the pair can travel in one pipelined round trip, and the pairs of a
+/// world one after another in the same pipeline: each pair starts with a savepoint
+/// and ends by rolling back to it, each probe stands alone in a rolled-back savepoint
+/// of its own, and no answer is judged unless both session checks show the
+/// principal's role, with its claims and without any bypass of row security.
+pub fn plan_pair<'w>(
+    world: &'w World,
+    who: Principal,
+    principal: actor::Principal,
+    context: Context,
+    writes_here: bool,
+) -> Pair<'w> {
+    let asks = plan(world, &who, &context, writes_here);
+    let mut setup = format!("savepoint principal; {}", actor::assume_sql(&principal));
+    if let Some(value) = context_value(&context) {
+        setup.push_str(&format!(
+            "; select set_config('app.current_tenant_id', {}, true)",
+            quote_literal(&value)
+        ));
+    }
+    let mut statements = vec![format!("{setup}; {}", actor::SESSION_SQL)];
+    for (i, (_, sql)) in asks.iter().enumerate() {
+        let reset = if i == 0 {
+            "savepoint probe; "
+        } else {
+            "rollback to savepoint probe; "
+        };
+        statements.push(format!("{reset}{sql}"));
+    }
+    statements.push(format!(
+        "rollback to savepoint probe; {}",
+        actor::SESSION_SQL
+    ));
+    statements.push("rollback to savepoint principal".into());
+    Pair {
+        world,
+        who,
+        principal,
+        context,
+        asks,
+        statements,
+    }
+}
+
+impl Pair<'_> {
+    /// Judges the answers to [`Pair::statements`], in order: the number of checks and
+    /// every disagreement with the model.
+    pub fn judge(
+        self,
+        mut answers: Vec<std::result::Result<Rows, Failure>>,
+    ) -> Result<(u64, Vec<Mismatch>)> {
+        let rollback = answers.pop().expect("the rollback was sent");
+        let after = answers.pop().expect("the closing session check was sent");
+        let before = answers.remove(0);
+        for session in [&before, &after] {
+            match session {
+                Ok(rows) => actor::judge_session(&self.principal, rows)?,
+                Err(failure) => {
+                    return Err(Error::UnsafePrincipal {
+                        principal: self.principal.to_string(),
+                        reason: format!("cannot assume or check the session: {}", failure.message),
+                    })
+                }
+            }
+        }
+        if let Err(failure) = rollback {
+            return Err(Error::Sql {
+                context: "rolling back a principal's probes".into(),
+                sqlstate: failure.sqlstate,
+                message: failure.message,
+            });
+        }
+        let checks = self.asks.len() as u64 + (Table::ALL.len() as u64 - 1);
+        let mut found = Vec::new();
+        for ((ask, sql), answer) in self.asks.into_iter().zip(answers) {
+            if let Some((probe, invariant, expected, actual)) =
+                judge(self.world, &self.who, &self.context, &ask, &answer)
+            {
+                found.push(Mismatch {
+                    invariant,
+                    who: self.who,
+                    context: self.context,
+                    probe,
+                    sql,
+                    expected,
+                    actual,
+                });
+            }
+        }
+        Ok((checks, found))
+    }
+}
+
+/// Sends `statements` pipelined and returns the answers in order.
+pub async fn send(
     connection: &Connection,
-    asks: &[(Ask, String)],
+    statements: &[String],
 ) -> Result<Vec<std::result::Result<Rows, Failure>>> {
-    let statements: Vec<String> = asks
-        .iter()
-        .enumerate()
-        .map(|(i, (_, sql))| {
-            let reset = if i == 0 {
-                "savepoint probe; "
-            } else {
-                "rollback to savepoint probe; "
-            };
-            format!("{reset}{sql}")
-        })
-        .collect();
     let answers = futures_util::future::join_all(
         statements
             .iter()
@@ -99,39 +193,6 @@ async fn run_all(
     )
     .await;
     answers.into_iter().collect()
-}
-
-/// Probes `who` in `context` (already assumed on `connection`) and returns the
-/// number of checks and every disagreement with the model.
-pub async fn probe(
-    connection: &Connection,
-    world: &World,
-    who: &Principal,
-    context: &Context,
-    writes_here: bool,
-) -> Result<(u64, Vec<Mismatch>)> {
-    let asks = plan(world, who, context, writes_here);
-    let answers = run_all(connection, &asks).await?;
-    connection.batch("rollback to savepoint probe").await?;
-    // One comparison per table for the combined resource read, one per other probe.
-    let checks = asks.len() as u64 + (Table::ALL.len() as u64 - 1);
-    let mut found = Vec::new();
-    for ((ask, sql), answer) in asks.into_iter().zip(answers) {
-        if let Some((probe, invariant, expected, actual)) =
-            judge(world, who, context, &ask, &answer)
-        {
-            found.push(Mismatch {
-                invariant,
-                who: *who,
-                context: *context,
-                probe,
-                sql,
-                expected,
-                actual,
-            });
-        }
-    }
-    Ok((checks, found))
 }
 
 type Verdict = Option<(Probe, &'static str, String, String)>;
