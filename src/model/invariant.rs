@@ -38,9 +38,12 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> &'static str 
     }
     let own = |user: &Id| rights.uid == Some(*user);
     match op {
-        Op::Insert(_) | Op::Update { .. } | Op::Delete { .. } | Op::InsertTenant { .. } => {
-            "write-isolation"
-        }
+        Op::Insert(_)
+        | Op::Update { .. }
+        | Op::Delete { .. }
+        | Op::InsertTenant { .. }
+        | Op::RenameTenant { .. }
+        | Op::DeleteTenant { .. } => "write-isolation",
         Op::AddMember { user, tenant, role } | Op::SetRole { user, tenant, role } => {
             let owner = *role == Role::Owner || world.role_of(*user, *tenant) == Some(Role::Owner);
             if own(user) || owner {
@@ -57,6 +60,13 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> &'static str 
             }
         }
         Op::InsertUserRole { .. } => "no-escalation",
+        Op::DeleteUserRole { user } => {
+            if own(user) {
+                "no-escalation"
+            } else {
+                "write-isolation"
+            }
+        }
         Op::GrantAdmin { user } | Op::AssignDh { user, .. } => {
             if own(user) {
                 "no-escalation"
@@ -64,6 +74,25 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> &'static str 
                 "function-guard"
             }
         }
+    }
+}
+
+/// The invariant a wrong prediction of `op` by `who` under `ctx` breaks: as
+/// [`invariant_of_op`], except that a plain user's resource write under a context
+/// naming none of its tenants is `context-forgery`, because the context is what the
+/// write tried to abuse.
+pub fn invariant_of_write(world: &World, who: &Principal, ctx: &Context, op: &Op) -> &'static str {
+    let rights = world.rights(who);
+    let forged = match ctx {
+        Context::Empty => false,
+        Context::Tenant(tenant) => !rights.member.contains(tenant),
+        Context::Malformed => true,
+    };
+    let resource = matches!(op, Op::Insert(_) | Op::Update { .. } | Op::Delete { .. });
+    if forged && resource && rights.uid.is_some() && !rights.platform_admin {
+        "context-forgery"
+    } else {
+        invariant_of_op(op, who, world)
     }
 }
 

@@ -23,10 +23,10 @@ mod world;
 mod write;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
-pub use invariant::{invariant_of_op, invariant_of_read};
-pub use world::World;
+pub use invariant::{invariant_of_op, invariant_of_read, invariant_of_write};
+pub use world::{Rights, World};
 
 /// Every id in the schema is a uuid.
 pub type Id = uuid::Uuid;
@@ -309,4 +309,10 @@ pub enum Op {
     AssignDh { user: Id, role: String },
     /// `insert into tenants (id, slug, name) values (id, slug, slug)`.
     InsertTenant { id: Id, slug: String },
+    /// `update tenants set name = <name> where id = <id>`.
+    RenameTenant { id: Id, name: String },
+    /// `delete from tenants where id = <id>` (its memberships go with it).
+    DeleteTenant { id: Id },
+    /// `delete from user_roles where user_id = <user> and role = 'platform_admin'`.
+    DeleteUserRole { user: Id },
 }

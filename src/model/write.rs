@@ -88,6 +88,26 @@ impl World {
                     Outcome::Done(1)
                 }
             }
+            // Only platform admins pass USING; for anyone else the row is not there.
+            Op::RenameTenant { id, .. } => {
+                let admin = rights.bypass_rls || rights.platform_admin;
+                Outcome::Done(u64::from(admin && self.tenant(*id).is_some()))
+            }
+            Op::DeleteTenant { id } => {
+                if !(rights.bypass_rls || rights.platform_admin) || self.tenant(*id).is_none() {
+                    Outcome::Done(0)
+                } else if self.resources.iter().any(|r| r.tenant == Some(*id)) {
+                    // The resources' tenant_id has no ON DELETE action; memberships cascade.
+                    FOREIGN_KEY
+                } else {
+                    Outcome::Done(1)
+                }
+            }
+            Op::DeleteUserRole { user } => {
+                let admin = rights.bypass_rls || rights.platform_admin;
+                let has_row = self.user(*user).is_some_and(|u| u.platform_admin);
+                Outcome::Done(u64::from(admin && has_row))
+            }
         }
     }
 
@@ -207,6 +227,19 @@ impl World {
                 id: *id,
                 slug: slug.clone(),
             }),
+            // The model keeps no tenant names.
+            Op::RenameTenant { .. } => {}
+            Op::DeleteTenant { id } => {
+                self.tenants.retain(|t| t.id != *id);
+                for user in &mut self.users {
+                    user.memberships.remove(id);
+                }
+            }
+            Op::DeleteUserRole { user } => {
+                if let Some(u) = self.user_mut(*user) {
+                    u.platform_admin = false;
+                }
+            }
         }
     }
 

@@ -210,3 +210,39 @@ fn anon_and_claims_without_sub_write_nothing() {
         }
     }
 }
+
+#[test]
+fn only_platform_admins_rename_or_delete_tenants_and_admin_roles() {
+    let mut world = world();
+    let empty = Id::from_u128(0x78);
+    world.tenants.push(super::super::Tenant {
+        id: empty,
+        slug: "empty".into(),
+    });
+    let rename = |id| Op::RenameTenant {
+        id,
+        name: "Renamed".into(),
+    };
+    let at = |who: &str, op: Op| world.outcome(&user(who), &NONE, &op);
+    // bob writes DH, but the tenancy tables belong to platform admins: USING hides it.
+    assert_eq!(at("bob", rename(DH)), Outcome::Done(0));
+    assert_eq!(at("bob", Op::DeleteTenant { id: DH }), Outcome::Done(0));
+    assert_eq!(at("ada", rename(DH)), Outcome::Done(1));
+    assert_eq!(at("ada", rename(NOWHERE)), Outcome::Done(0));
+    // DH still owns resources, whose tenant_id has no ON DELETE action.
+    assert_eq!(at("ada", Op::DeleteTenant { id: DH }), FOREIGN_KEY);
+    assert_eq!(at("ada", Op::DeleteTenant { id: empty }), Outcome::Done(1));
+    let demote = |who: &str| Op::DeleteUserRole { user: id(who) };
+    assert_eq!(at("bob", demote("ada")), Outcome::Done(0));
+    assert_eq!(at("ada", demote("bob")), Outcome::Done(0), "no such row");
+    assert_eq!(at("ada", demote("ada")), Outcome::Done(1));
+
+    // A deleted tenant takes its memberships with it.
+    let mut after = world.clone();
+    after.users[1].memberships.insert(empty, Role::Member);
+    after.apply(&user("ada"), &NONE, &Op::DeleteTenant { id: empty });
+    assert!(after.tenant(empty).is_none());
+    assert!(!after.users[1].memberships.contains_key(&empty));
+    after.apply(&user("ada"), &NONE, &demote("ada"));
+    assert!(after.admins().is_empty());
+}
