@@ -55,6 +55,11 @@ create table if not exists public.user_roles (
 -- ---------------------------------------------------------------------------
 -- Helpers (SECURITY DEFINER: they read the tenancy tables without RLS, so the
 -- policies below never recurse)
+--
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is neither inlined
+-- nor plan-cached, so every policy check would parse and plan each helper again.
+-- PL/pgSQL keeps the plans for the session; the semantics are the same (a STABLE
+-- function sees the calling statement's snapshot either way).
 -- ---------------------------------------------------------------------------
 
 -- The caller bypasses RLS anyway: service_role, or the owner / a superuser
@@ -62,109 +67,137 @@ create table if not exists public.user_roles (
 -- outside this function ('none' without one); SECURITY DEFINER does not change it.
 create or replace function public.is_privileged_caller()
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce((
-        select r.rolsuper or r.rolbypassrls
-        from pg_catalog.pg_roles r
-        where r.rolname = case
-            when pg_catalog.current_setting('role') = 'none' then session_user::text
-            else pg_catalog.current_setting('role')
-        end
-    ), false)
+begin
+    return (
+        select coalesce((
+            select r.rolsuper or r.rolbypassrls
+            from pg_catalog.pg_roles r
+            where r.rolname = case
+                when pg_catalog.current_setting('role') = 'none' then session_user::text
+                else pg_catalog.current_setting('role')
+            end
+        ), false)
+    );
+end
 $$;
 
 -- P(u)
 create or replace function public.is_platform_admin()
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select exists (
-        select 1
-        from public.user_roles ur
-        where ur.user_id = auth.uid()
-          and ur.role = 'platform_admin'
-    )
+begin
+    return (
+        select exists (
+            select 1
+            from public.user_roles ur
+            where ur.user_id = auth.uid()
+              and ur.role = 'platform_admin'
+        )
+    );
+end
 $$;
 
 -- M(u)
 create or replace function public.user_tenant_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce(array_agg(ut.tenant_id order by ut.tenant_id), '{}'::uuid[])
-    from public.user_tenants ut
-    where ut.user_id = auth.uid()
+begin
+    return (
+        select coalesce(array_agg(ut.tenant_id order by ut.tenant_id), '{}'::uuid[])
+        from public.user_tenants ut
+        where ut.user_id = auth.uid()
+    );
+end
 $$;
 
 -- W(u)
 create or replace function public.user_writer_tenant_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce(array_agg(ut.tenant_id order by ut.tenant_id), '{}'::uuid[])
-    from public.user_tenants ut
-    where ut.user_id = auth.uid()
-      and ut.role in ('owner', 'admin')
+begin
+    return (
+        select coalesce(array_agg(ut.tenant_id order by ut.tenant_id), '{}'::uuid[])
+        from public.user_tenants ut
+        where ut.user_id = auth.uid()
+          and ut.role in ('owner', 'admin')
+    );
+end
 $$;
 
 -- The tenant context stored by set_tenant_context(): NULL when unset or empty,
 -- and NULL too (never an error) when the setting is not a valid uuid.
 create or replace function public.current_tenant_id()
 returns uuid
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select case
-        when s ~ '^(\{[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}|[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7})$'
-        then s::uuid
-    end
-    from (select nullif(pg_catalog.current_setting('app.current_tenant_id', true), '') as s) c
+begin
+    return (
+        select case
+            when s ~ '^(\{[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7}\}|[0-9a-fA-F]{4}(-?[0-9a-fA-F]{4}){7})$'
+            then s::uuid
+        end
+        from (select nullif(pg_catalog.current_setting('app.current_tenant_id', true), '') as s) c
+    );
+end
 $$;
 
 -- E(u): M(u) without a context; {context} ∩ M(u) with one. A context naming a
 -- tenant u does not belong to, or a malformed one, gives the empty set.
 create or replace function public.user_effective_tenant_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select case
-        when nullif(pg_catalog.current_setting('app.current_tenant_id', true), '') is null
-            then public.user_tenant_ids()
-        when public.current_tenant_id() = any (public.user_tenant_ids())
-            then array[public.current_tenant_id()]
-        else '{}'::uuid[]
-    end
+begin
+    return (
+        select case
+            when nullif(pg_catalog.current_setting('app.current_tenant_id', true), '') is null
+                then public.user_tenant_ids()
+            when public.current_tenant_id() = any (public.user_tenant_ids())
+                then array[public.current_tenant_id()]
+            else '{}'::uuid[]
+        end
+    );
+end
 $$;
 
 -- E(u) ∩ W(u): the tenants u may write resources of, in the current context
 create or replace function public.user_effective_writer_tenant_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select coalesce(array_agg(t order by t), '{}'::uuid[])
-    from unnest(public.user_effective_tenant_ids()) as t
-    where t = any (public.user_writer_tenant_ids())
+begin
+    return (
+        select coalesce(array_agg(t order by t), '{}'::uuid[])
+        from unnest(public.user_effective_tenant_ids()) as t
+        where t = any (public.user_writer_tenant_ids())
+    );
+end
 $$;
 
 -- Guard shared by the functions that take a tenant id (set_tenant_context,
