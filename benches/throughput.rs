@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
             cases,
             seed: 42,
             connections,
-            persistence: None,
+            ..PropertyConfig::check()
         };
         let report = check_worlds(&harness, &template, &config, &|_| {}).await?;
         let seconds = report.duration.as_secs_f64();

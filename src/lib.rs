@@ -33,10 +33,12 @@ pub use model::{
 };
 pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
 pub use property::{
-    check_sequences, check_worlds, Counterexample, Mismatch, PropertyConfig, PropertyReport,
-    DEFAULT_SEED,
+    check_sequences, check_worlds, coverage_gaps, required_cells, Cell, ContextKind,
+    Counterexample, Coverage, CoverageActor, Gaps, Mismatch, PropertyConfig, PropertyReport,
+    RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED,
+    DEFAULT_SHRINK_TIME,
 };
-pub use report::{render_property, render_scenario, CheckReport};
+pub use report::{render_coverage, render_property, render_scenario, CheckReport};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,
     Scenario, ScenarioError, ScenarioReport, StepReport, Verdict, INVARIANTS,

@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
-    check_sequences, check_worlds, discover_scenarios, load_scenario, plan_checks, render_property,
-    run_scenario, settle_snapshots, BackendOptions, CheckReport, Harness, PropertyConfig,
-    ScenarioReport, Template, DEFAULT_SEED,
+    check_sequences, check_worlds, discover_scenarios, load_scenario, plan_checks, render_coverage,
+    render_property, run_scenario, settle_snapshots, BackendOptions, CheckReport, Harness,
+    PropertyConfig, ScenarioReport, Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -46,10 +46,10 @@ enum Command {
         #[arg(long)]
         write_pending: bool,
         /// How many generated worlds to check against the access model (0: none).
-        #[arg(long, default_value_t = 16, env = "PROPTEST_CASES")]
+        #[arg(long, default_value_t = CHECK_WORLDS, env = "PROPTEST_CASES")]
         property_cases: u32,
         /// How many generated sequences of committed requests to check (0: none).
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = CHECK_SEQUENCES)]
         sequence_cases: u32,
         /// The seed of the generated worlds; fixed, so that a gate gives the same
         /// verdict on the same code.
@@ -101,8 +101,7 @@ async fn main() -> ExitCode {
                 let property = PropertyConfig {
                     cases: property_cases,
                     seed,
-                    connections: 1,
-                    persistence: None,
+                    ..PropertyConfig::check()
                 };
                 let sequences = PropertyConfig {
                     cases: sequence_cases,
@@ -131,7 +130,7 @@ async fn main() -> ExitCode {
                     cases,
                     seed,
                     connections: connections.max(1),
-                    persistence: None,
+                    ..PropertyConfig::check()
                 };
                 fuzz(&migrations, config).await
             }
@@ -168,25 +167,28 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     let template = harness.template_from_dir(&args.migrations).await?;
     let clock = Instant::now();
     let files = scenario_files(args)?;
-    let (acted, scenarios) = tokio::join!(
+    // The scenarios wait on round trips, the properties keep the server busy: side by
+    // side, the one hides in the other.
+    let properties = async {
+        let mut properties = Vec::new();
+        if args.property.cases > 0 {
+            let report = check_worlds(harness, &template, &args.property, &|_| {}).await?;
+            properties.push(("worlds", report));
+        }
+        if args.sequences.cases > 0 {
+            let report = check_sequences(harness, &template, &args.sequences, &|_| {}).await?;
+            properties.push(("sequences", report));
+        }
+        Ok::<_, rls_harness::Error>(properties)
+    };
+    let (acted, scenarios, properties) = tokio::join!(
         plan_checks(harness, &template),
-        run_scenarios(harness, &template, &files, args)
+        run_scenarios(harness, &template, &files, args),
+        properties
     );
     let acted = acted?;
     let (mut scenarios, malformed) = scenarios?;
-    let mut properties = Vec::new();
-    if args.property.cases > 0 {
-        properties.push((
-            "worlds",
-            check_worlds(harness, &template, &args.property, &|_| {}).await?,
-        ));
-    }
-    if args.sequences.cases > 0 {
-        properties.push((
-            "sequences",
-            check_sequences(harness, &template, &args.sequences, &|_| {}).await?,
-        ));
-    }
+    let properties = properties?;
     for report in &mut scenarios {
         settle_snapshots(report, &args.snapshots, args.write_pending);
     }
@@ -268,6 +270,7 @@ async fn fuzz(migrations: &std::path::Path, config: PropertyConfig) -> anyhow::R
             config.connections
         );
         print!("{}", render_property(&report, "worlds"));
+        print!("{}", render_coverage(&report.coverage));
         if report.failure.is_some() {
             println!(
                 "replay with: rls-harness fuzz --seed {} --cases {} --connections {}",

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use crate::harness::{Harness, Template};
 use crate::plan::CheckResult;
-use crate::property::PropertyReport;
+use crate::property::{
+    coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, PropertyReport, OBJECTS,
+    OTHER_ACTORS,
+};
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
 /// Everything `rls-harness check` has to say about one run.
@@ -112,9 +115,14 @@ impl CheckReport<'_> {
 
         if !self.properties.is_empty() {
             let _ = writeln!(out, "\nproperties");
+            let mut coverage = Coverage::new();
             for (unit, property) in self.properties {
                 out.push_str(&render_property(property, unit));
+                for (cell, count) in &property.coverage {
+                    *coverage.entry(*cell).or_default() += count;
+                }
             }
+            out.push_str(&render_coverage(&coverage));
         }
 
         let timings = harness.timings;
@@ -268,4 +276,91 @@ fn indent(text: &str, prefix: &str) -> String {
     text.lines()
         .collect::<Vec<_>>()
         .join(&format!("\n{prefix}"))
+}
+
+/// The write coverage of property runs: for plain users, one line per object and
+/// operation, one column per kind of row, and in each the probes per context (none /
+/// the row's own tenant / another of the user's tenants / forged), `-` where that
+/// context cannot occur; then the cells no probe reached, by name, and for the other
+/// principals how many object-operation pairs they tried.
+pub fn render_coverage(coverage: &Coverage) -> String {
+    let mut out = String::new();
+    let required = required_cells();
+    let gaps = coverage_gaps(coverage);
+    let count = |cell: &crate::property::Cell| coverage.get(cell).copied().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "  write coverage: {} of {} cells probed as plain users ({} probes); per cell: none/own/out-of-context/forged",
+        required.len() - gaps.cells.len(),
+        required.len(),
+        coverage.values().sum::<u64>()
+    );
+    for object in OBJECTS {
+        let cells: Vec<_> = required.iter().filter(|c| c.object == object).collect();
+        let mut kinds: Vec<_> = cells.iter().map(|c| c.kind).collect();
+        kinds.sort();
+        kinds.dedup();
+        let _ = write!(out, "    {object:<26}");
+        for kind in &kinds {
+            let _ = write!(out, " {:<12}", kind.name());
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        let mut ops: Vec<_> = cells.iter().map(|c| c.op).collect();
+        ops.sort();
+        ops.dedup();
+        for op in ops {
+            let _ = write!(out, "      {:<24}", op.name());
+            for kind in &kinds {
+                let applies = cells.iter().any(|c| c.op == op && c.kind == *kind);
+                let text = if applies {
+                    let per_context: Vec<String> = ContextKind::ALL
+                        .iter()
+                        .map(|context| {
+                            cells
+                                .iter()
+                                .find(|c| c.op == op && c.kind == *kind && c.context == *context)
+                                .map_or_else(|| "-".to_owned(), |cell| count(cell).to_string())
+                        })
+                        .collect();
+                    per_context.join("/")
+                } else {
+                    String::new()
+                };
+                let _ = write!(out, " {text:<12}");
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+        }
+    }
+    if !gaps.cells.is_empty() {
+        let _ = writeln!(out, "  EMPTY cells (no world reached them):");
+        for cell in &gaps.cells {
+            let _ = writeln!(
+                out,
+                "    {} {} {} row, context {}",
+                cell.object,
+                cell.op.name(),
+                cell.kind.name(),
+                cell.context.name()
+            );
+        }
+    }
+    let mut line = Vec::new();
+    for actor in OTHER_ACTORS {
+        let possible = possible_pairs(actor).len();
+        let missing: Vec<String> = gaps
+            .pairs
+            .iter()
+            .filter(|(a, _, _)| *a == actor)
+            .map(|(_, object, op)| format!("{object} {}", op.name()))
+            .collect();
+        let mut text = format!("{} {}/{possible}", actor.name(), possible - missing.len());
+        if !missing.is_empty() {
+            text.push_str(&format!(" (EMPTY: {})", missing.join(", ")));
+        }
+        line.push(text);
+    }
+    let _ = writeln!(out, "  object × operation pairs tried: {}", line.join(", "));
+    out
 }

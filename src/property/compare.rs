@@ -6,14 +6,15 @@
 //! its tenant context, and each probe a nested savepoint rolled back before the next,
 //! so probes never see each other's writes and nothing is ever committed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
+use super::space::{self, Actor, Candidate, Cell};
 use crate::actor::{self, Claims};
 use crate::connection::Connection;
 use crate::error::Result;
-use crate::model::{self, Context, Id, Op, Principal, Table, World};
+use crate::model::{Context, Id, Op, Principal, Table, World};
 
 /// The value a malformed context holds.
 pub const MALFORMED_CONTEXT: &str = "not-a-tenant";
@@ -90,143 +91,27 @@ pub fn principals(world: &World) -> Vec<(Principal, Vec<Context>)> {
         .collect()
 }
 
-/// The writes to try as `who`: into its own and a foreign tenant, publishing, moving,
-/// deleting, joining, promoting, granting.
-pub fn writes(world: &World, who: &Principal) -> Vec<Op> {
-    let uid = who.uid();
-    let me = uid.unwrap_or_else(|| world.users.first().map_or(Uuid::nil(), |u| u.id));
-    let mine: BTreeSet<Id> = uid
-        .and_then(|id| world.user(id))
-        .map(|user| user.memberships.keys().copied().collect())
-        .unwrap_or_default();
-    // Where the principal writes, if anywhere: the probes that matter most (moving,
-    // publishing) only mean something in a tenant it may write.
-    let writes_in = uid.and_then(|id| world.user(id)).and_then(|user| {
-        user.memberships
-            .iter()
-            .find(|(_, role)| role.is_writer())
-            .map(|(tenant, _)| *tenant)
-    });
-    let own = writes_in
-        .or_else(|| mine.iter().next().copied())
-        .unwrap_or(crate::plan::PLATFORM_TENANT);
-    let foreign = world
-        .tenants
-        .iter()
-        .map(|t| t.id)
-        .find(|t| !mine.contains(t))
-        .unwrap_or(own);
-    let template = |tenant: Id, mode: model::Mode, n: u128| model::Resource {
-        table: Table::Agents,
-        id: Uuid::from_u128(0x9e0b_0000_0000_4000_8000_0000_0000_0000 + n),
-        tenant: Some(tenant),
-        name: format!("probe-{n}"),
-        mode,
-        shared_with: Vec::new(),
-        kind: model::Kind::Custom,
-    };
-    let mut ops = vec![
-        Op::Insert(template(own, model::Mode::Private, 1)),
-        Op::Insert(template(foreign, model::Mode::Private, 2)),
-        Op::Insert(template(own, model::Mode::Global, 3)),
-        Op::AddMember {
-            user: me,
-            tenant: foreign,
-            role: model::Role::Member,
-        },
-        Op::SetRole {
-            user: me,
-            tenant: own,
-            role: model::Role::Owner,
-        },
-        Op::GrantAdmin { user: me },
-        Op::InsertUserRole { user: me },
-        Op::AssignDh {
-            user: me,
-            role: "admin".into(),
-        },
-    ];
-    // A tenant the principal reads but may not write: PostgreSQL also checks an
-    // updated row against the read policy, so this is where a move that the WITH
-    // CHECK should refuse would succeed.
-    let read_only = uid.and_then(|id| world.user(id)).and_then(|user| {
-        user.memberships
-            .iter()
-            .find(|(_, role)| !role.is_writer())
-            .map(|(tenant, _)| *tenant)
-    });
-    // A row the principal may move at all: its own, custom, not global (a global row
-    // fails WITH CHECK whatever the tenant).
-    let movable = |r: &&model::Resource| {
-        r.tenant == Some(own) && r.kind == model::Kind::Custom && r.mode != model::Mode::Global
-    };
-    if let Some(row) = world.resources.iter().find(movable) {
-        ops.push(Op::Update {
-            id: row.id,
-            new: model::Resource {
-                tenant: Some(foreign),
-                ..row.clone()
-            },
-        });
-        if let Some(read_only) = read_only {
-            ops.push(Op::Update {
-                id: row.id,
-                new: model::Resource {
-                    tenant: Some(read_only),
-                    ..row.clone()
-                },
-            });
-        }
-        ops.push(Op::Update {
-            id: row.id,
-            new: model::Resource {
-                mode: model::Mode::Global,
-                ..row.clone()
-            },
-        });
-    }
-    if let Some(row) = world.resources.iter().find(|r| r.tenant == Some(foreign)) {
-        ops.push(Op::Update {
-            id: row.id,
-            new: model::Resource {
-                name: format!("{}-renamed", row.name),
-                ..row.clone()
-            },
-        });
-        ops.push(Op::Delete {
-            table: row.table,
-            id: row.id,
-        });
-    }
-    if let Some(row) = world
-        .resources
-        .iter()
-        .find(|r| r.mode == model::Mode::Global)
-    {
-        ops.push(Op::Delete {
-            table: row.table,
-            id: row.id,
-        });
-    }
-    ops
-}
-
 /// Probes the world loaded in `connection`'s open transaction as every principal and
-/// context; returns how many checks ran and every disagreement. All probes of the
-/// world travel in one pipeline (see [`super::probe::plan_pair`]).
-pub async fn check_world(connection: &Connection, world: &World) -> Result<(u64, Vec<Mismatch>)> {
+/// context; returns how many checks ran, the cells of the write probes, and every
+/// disagreement. All probes of the world travel in one pipeline (see
+/// [`super::probe::plan_pair`]).
+pub async fn check_world(
+    connection: &Connection,
+    world: &World,
+    selection: Selection,
+) -> Result<WorldRun> {
+    let everyone = principals(world);
+    let writes = select_writes(world, &everyone, selection);
     let mut pairs = Vec::new();
-    for (who, contexts) in principals(world) {
+    for ((who, contexts), mut writes) in everyone.into_iter().zip(writes) {
         let principal = actor_principal(world, &who);
-        let own = own_context(world, &who);
-        for context in contexts {
-            let writes_here = context == Context::Empty || Some(context) == own;
+        for (context, writes) in contexts.into_iter().zip(writes.drain(..)) {
             pairs.push(super::probe::plan_pair(
                 world,
                 who,
                 principal.clone(),
                 context,
-                writes_here,
+                writes,
             ));
         }
     }
@@ -237,25 +122,77 @@ pub async fn check_world(connection: &Connection, world: &World) -> Result<(u64,
     let mut answers = super::probe::send(connection, &statements)
         .await?
         .into_iter();
-    let (mut checks, mut mismatches) = (0, Vec::new());
+    let mut run = WorldRun::default();
     for pair in pairs {
         let count = pair.statements.len();
-        let (found_checks, found) = pair.judge(answers.by_ref().take(count).collect())?;
-        checks += found_checks;
-        mismatches.extend(found);
+        for cell in pair.cells() {
+            *run.coverage.entry(cell).or_default() += 1;
+        }
+        let (checks, found) = pair.judge(answers.by_ref().take(count).collect())?;
+        run.checks += checks;
+        run.mismatches.extend(found);
     }
-    Ok((checks, mismatches))
+    Ok(run)
 }
 
-/// The context of the tenant the write probes treat as the principal's own.
-fn own_context(world: &World, who: &Principal) -> Option<Context> {
-    let user = world.user(who.uid()?)?;
-    let writer = user
-        .memberships
+/// What probing one world found.
+#[derive(Debug, Default)]
+pub struct WorldRun {
+    pub checks: u64,
+    /// How many write probes ran in each cell of the operation space.
+    pub coverage: Coverage,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// Write probes per cell of the operation space.
+pub type Coverage = BTreeMap<Cell, u64>;
+
+/// How many write probes a world gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Plain users, whose rights depend on the kind of row and the context, get one
+    /// probe per cell of the operation space the world reaches; everyone else
+    /// (platform admins, anon, claims without `sub`, service_role), whose rights depend
+    /// on neither, one per object and operation.
+    EveryCell,
+    /// None: the re-probes after each step of a sequence read only. The steps are the
+    /// writes there, drawn from the same operation space; the snapshot worlds probe
+    /// every cell of it, in states of every shape.
+    Reads,
+}
+
+/// The write probes of a world, by principal and context (in the order of
+/// [`principals`]), as `selection` says.
+fn select_writes(
+    world: &World,
+    everyone: &[(Principal, Vec<Context>)],
+    selection: Selection,
+) -> Vec<Vec<Vec<Candidate>>> {
+    let mut taken = BTreeSet::new();
+    if selection == Selection::Reads {
+        return everyone
+            .iter()
+            .map(|(_, contexts)| contexts.iter().map(|_| Vec::new()).collect())
+            .collect();
+    }
+    everyone
         .iter()
-        .find(|(_, role)| role.is_writer())
-        .map(|(tenant, _)| *tenant);
-    writer
-        .or_else(|| user.memberships.keys().next().copied())
-        .map(Context::Tenant)
+        .map(|(who, contexts)| {
+            contexts
+                .iter()
+                .map(|context| {
+                    space::candidates(world, who, context, 0)
+                        .into_iter()
+                        .filter(|candidate| {
+                            let cell = candidate.cell;
+                            let detail =
+                                (cell.actor == Actor::User).then_some((cell.kind, cell.context));
+                            let key = (cell.actor, cell.object, cell.op, detail);
+                            taken.insert(key)
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -192,7 +192,10 @@ fn step(world: &World, mismatch: &Mismatch) -> (String, String) {
                 }
                 other => outcome_expectation(&other),
             };
-            (with_placeholders(world, &render::op(op)), expectation)
+            (
+                with_placeholders(world, &render::op(world, op)),
+                expectation,
+            )
         }
     }
 }
@@ -452,7 +455,7 @@ mod tests {
             replay(
                 u0,
                 Some(DH_STARTUP_TENANT),
-                render::op(&insert),
+                render::op(&world, &insert),
                 Outcome::Done(1),
             ),
             replay(
@@ -460,14 +463,14 @@ mod tests {
                 None,
                 format!(
                     "select set_config('app.current_tenant_id', 'x', true);\n{}",
-                    render::op(&insert)
+                    render::op(&world, &insert)
                 ),
                 Outcome::Denied(crate::model::Denial::Policy),
             ),
             replay(
                 u0,
                 Some(Id::from_u128(9)),
-                render::op(&insert),
+                render::op(&world, &insert),
                 Outcome::Done(0),
             ),
         ];

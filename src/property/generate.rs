@@ -52,28 +52,30 @@ pub(super) fn role() -> impl Strategy<Value = Role> {
     prop::sample::select(Role::ALL.to_vec())
 }
 
-pub(super) fn table() -> impl Strategy<Value = Table> {
-    prop::sample::select(Table::ALL.to_vec())
-}
-
-pub(super) fn mode() -> impl Strategy<Value = Mode> {
-    prop::sample::select(Mode::ALL.to_vec())
+/// Private and selective rows twice as often as global ones: they are the rows whose
+/// visibility depends on the reader, and selective rows make the shared kind.
+fn mode() -> impl Strategy<Value = Mode> {
+    prop_oneof![2 => Just(Mode::Private), 2 => Just(Mode::Selective), 1 => Just(Mode::Global)]
 }
 
 /// How large generated worlds get, and how often a user belongs to a tenant.
 pub(super) struct Bounds {
     pub extra_tenants: RangeInclusive<usize>,
     pub users: RangeInclusive<usize>,
-    pub resources: RangeInclusive<usize>,
+    /// Rows per resource table, so that every table holds rows of several kinds.
+    pub resources_per_table: RangeInclusive<usize>,
     pub membership: f64,
 }
 
-/// Worlds of 2 to 5 tenants, 0 to 8 users and 0 to 24 resources.
+/// Worlds of 3 to 5 tenants, 1 to 8 users and 1 to 6 generated rows per resource
+/// table (4 to 24 in all), on top of the seeded rows. At least three tenants, half of
+/// them joined by each user, so that users who write in two tenants and read a third
+/// are common, and so are the kinds of rows the write probes need (see `space`).
 const SNAPSHOT_WORLDS: Bounds = Bounds {
-    extra_tenants: 0..=MAX_EXTRA_TENANTS,
-    users: 0..=8,
-    resources: 0..=24,
-    membership: 0.4,
+    extra_tenants: 1..=MAX_EXTRA_TENANTS,
+    users: 1..=8,
+    resources_per_table: 1..=6,
+    membership: 0.5,
 };
 
 fn user(membership: f64) -> impl Strategy<Value = UserSpec> {
@@ -87,12 +89,13 @@ fn user(membership: f64) -> impl Strategy<Value = UserSpec> {
         })
 }
 
-fn resource() -> impl Strategy<Value = ResourceSpec> {
+fn resource(table: Table) -> impl Strategy<Value = ResourceSpec> {
     (
-        table(),
+        Just(table),
         0..MAX_TENANTS,
         mode(),
-        vec(0..=MAX_TENANTS, 0..3),
+        // Selective rows name one or two tenants (or the ghost) to be shared with.
+        vec(0..=MAX_TENANTS, 1..3),
         prop::bool::weighted(0.1),
     )
         .prop_map(
@@ -108,15 +111,22 @@ fn resource() -> impl Strategy<Value = ResourceSpec> {
 
 /// Worlds within `bounds`.
 pub(super) fn spec_within(bounds: Bounds) -> impl Strategy<Value = Spec> {
+    let rows = |table| vec(resource(table), bounds.resources_per_table.clone());
+    let tables = (
+        rows(Table::Agents),
+        rows(Table::Tools),
+        rows(Table::Prompts),
+        rows(Table::Workflows),
+    );
     (
         bounds.extra_tenants,
         vec(user(bounds.membership), bounds.users),
-        vec(resource(), bounds.resources),
+        tables,
     )
-        .prop_map(|(extra_tenants, users, resources)| Spec {
+        .prop_map(|(extra_tenants, users, (a, b, c, d))| Spec {
             extra_tenants,
             users,
-            resources,
+            resources: [a, b, c, d].concat(),
         })
 }
 
@@ -212,10 +222,15 @@ mod tests {
         let mut runner = TestRunner::deterministic();
         for _ in 0..64 {
             let world = spec().new_tree(&mut runner).unwrap().current().world();
-            assert!((2..=5).contains(&world.tenants.len()));
-            assert!(world.users.len() <= 8);
+            assert!((3..=5).contains(&world.tenants.len()));
+            assert!((1..=8).contains(&world.users.len()));
             let seeded = World::seeded();
             assert!(world.resources.len() <= seeded.resources.len() + 24);
+            for table in Table::ALL {
+                let generated =
+                    world.resources_of(table).count() - seeded.resources_of(table).count();
+                assert!(generated <= 6, "{table:?}: {generated}");
+            }
             assert!(seeded.resources.iter().all(|r| world.resources.contains(r)));
             for user in &world.users {
                 assert!(user

@@ -14,6 +14,7 @@ mod generate;
 mod probe;
 mod render;
 mod sequence;
+mod space;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,11 +28,24 @@ use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::{AuditAction, AuditRow, World};
 
-pub use compare::Mismatch;
+pub use compare::{Coverage, Mismatch};
+pub use space::{
+    gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,
+    ContextKind, Gaps, RowKind, WriteOp, OBJECTS, OTHER_ACTORS,
+};
 
 /// The seed `check` uses unless told otherwise, so that a CI gate gives the same
 /// verdict on the same code.
 pub const DEFAULT_SEED: u64 = 0x5eed_0f7e_2a27;
+/// How long a failure is shrunk unless told otherwise.
+pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(60);
+
+/// How many worlds `check` generates from its fixed seed.
+pub const CHECK_WORLDS: u32 = 16;
+/// How many sequences `check` generates from its fixed seed.
+pub const CHECK_SEQUENCES: u32 = 4;
+/// How many connections `check` spreads them over (the server's two cores are busy).
+pub const CHECK_CONNECTIONS: usize = 2;
 
 /// How many worlds to try, from which seed, on how many connections.
 #[derive(Debug, Clone)]
@@ -41,9 +55,34 @@ pub struct PropertyConfig {
     pub connections: usize,
     /// Where proptest keeps the seeds of failures, to try them first next time.
     pub persistence: Option<&'static str>,
+    /// How long a failure may be shrunk before the smallest world found so far is kept;
+    /// zero keeps the first failing world as it is.
+    pub shrink_time: Duration,
 }
 
 impl PropertyConfig {
+    /// proptest's bound on shrinking steps: `at_most`, or none at all when shrinking is
+    /// off (proptest reads a zero time as no limit).
+    fn shrink_iters(&self, at_most: u32) -> u32 {
+        if self.shrink_time.is_zero() {
+            0
+        } else {
+            at_most
+        }
+    }
+
+    /// What `rls-harness check` runs: [`CHECK_WORLDS`] worlds from the fixed seed on
+    /// [`CHECK_CONNECTIONS`] connections.
+    pub fn check() -> PropertyConfig {
+        PropertyConfig {
+            cases: CHECK_WORLDS,
+            seed: DEFAULT_SEED,
+            connections: CHECK_CONNECTIONS,
+            persistence: None,
+            shrink_time: DEFAULT_SHRINK_TIME,
+        }
+    }
+
     /// `PROPTEST_CASES` (else `default_cases`), `RLS_HARNESS_SEED` (else the fixed
     /// seed) and `RLS_HARNESS_CONNECTIONS` (else 1).
     pub fn from_env(default_cases: u32) -> Result<PropertyConfig> {
@@ -61,6 +100,7 @@ impl PropertyConfig {
             seed: number("RLS_HARNESS_SEED")?.unwrap_or(DEFAULT_SEED),
             connections: number("RLS_HARNESS_CONNECTIONS")?.map_or(1, |n| n.max(1) as usize),
             persistence: None,
+            shrink_time: DEFAULT_SHRINK_TIME,
         })
     }
 }
@@ -86,10 +126,12 @@ pub struct PropertyReport {
     pub checks: u64,
     pub duration: Duration,
     pub failure: Option<Counterexample>,
+    /// How many write probes ran in each cell of the operation space.
+    pub coverage: Coverage,
 }
 
 /// Loads `world` in an open transaction, probes it, and rolls everything back.
-async fn check_world(owner: &Connection, world: &World) -> Result<(u64, Vec<Mismatch>)> {
+async fn check_world(owner: &Connection, world: &World) -> Result<compare::WorldRun> {
     let seeded = World::seeded();
     let mut world = world.clone();
     // The trigger writes an audit row for every resource the owner loads.
@@ -109,7 +151,7 @@ async fn check_world(owner: &Connection, world: &World) -> Result<(u64, Vec<Mism
     owner.batch("begin").await?;
     let outcome = async {
         owner.batch(&render::load(&world, &seeded)).await?;
-        compare::check_world(owner, &world).await
+        compare::check_world(owner, &world, compare::Selection::EveryCell).await
     }
     .await;
     owner.batch("rollback").await?;
@@ -131,6 +173,7 @@ pub async fn check_worlds(
     }
     let worlds = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
+    let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
     let handle = tokio::runtime::Handle::current();
     let per_worker = config.cases.div_ceil(workers as u32);
@@ -140,7 +183,8 @@ pub async fn check_worlds(
                 .iter()
                 .enumerate()
                 .map(|(index, database)| {
-                    let (handle, worlds, checks, failure) = (&handle, &worlds, &checks, &failure);
+                    let (handle, worlds, checks, failure, coverage) =
+                        (&handle, &worlds, &checks, &failure, &coverage);
                     scope.spawn(move || -> Result<()> {
                         let owner = handle.block_on(database.owner())?;
                         let seed = config.seed.wrapping_add(index as u64);
@@ -151,8 +195,8 @@ pub async fn check_worlds(
                                     path,
                                 )) as _
                             }),
-                            max_shrink_iters: 512,
-                            max_shrink_time: 120_000,
+                            max_shrink_iters: config.shrink_iters(512),
+                            max_shrink_time: config.shrink_time.as_millis() as u32,
                             ..Config::default()
                         };
                         let mut runner = TestRunner::new_with_rng(proptest_config, rng(seed));
@@ -160,10 +204,11 @@ pub async fn check_worlds(
                         let result = runner.run(&generate::spec(), |spec| {
                             let world = spec.world();
                             match handle.block_on(check_world(&owner, &world)) {
-                                Ok((count, mismatches)) => {
-                                    checks.fetch_add(count, Ordering::Relaxed);
+                                Ok(run) => {
+                                    checks.fetch_add(run.checks, Ordering::Relaxed);
+                                    merge(&mut coverage.lock().expect("coverage"), &run.coverage);
                                     progress(worlds.fetch_add(1, Ordering::Relaxed) + 1);
-                                    match mismatches.first() {
+                                    match run.mismatches.first() {
                                         None => Ok(()),
                                         Some(first) => Err(TestCaseError::fail(format!(
                                             "{} ({})",
@@ -182,7 +227,8 @@ pub async fn check_worlds(
                         }
                         if let Err(TestError::Fail(_, spec)) = result {
                             let world = spec.world();
-                            let (_, mismatches) = handle.block_on(check_world(&owner, &world))?;
+                            let mismatches =
+                                handle.block_on(check_world(&owner, &world))?.mismatches;
                             if let Some(first) = mismatches.first() {
                                 let scenario = counterexample::scenario(&world, first, seed);
                                 let mut slot = failure.lock().expect("failure slot");
@@ -222,7 +268,15 @@ pub async fn check_worlds(
         checks: checks.into_inner(),
         duration: started.elapsed(),
         failure,
+        coverage: coverage.into_inner().expect("coverage"),
     })
+}
+
+/// Adds the counts of `more` to `into`.
+fn merge(into: &mut Coverage, more: &Coverage) {
+    for (cell, count) in more {
+        *into.entry(*cell).or_default() += count;
+    }
 }
 
 /// Checks `config.cases` generated sequences of committed requests against the model

@@ -10,9 +10,10 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::compare::{context_value, writes, Mismatch, Probe};
+use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
 use super::render;
+use super::space::{Candidate, Cell};
 use crate::actor::{self, Failure, Rows};
 use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
@@ -29,13 +30,8 @@ enum Ask {
     Write(Op),
 }
 
-/// The probes for `who` in `context`.
-fn plan(
-    world: &World,
-    who: &Principal,
-    context: &Context,
-    writes_here: bool,
-) -> Vec<(Ask, String)> {
+/// The probes for `who` in `context`, the writes among them chosen by the caller.
+fn plan(world: &World, context: &Context, writes: &[Candidate]) -> Vec<(Ask, String)> {
     let mut asks = vec![
         (Ask::Resources, render::READ_RESOURCES.to_owned()),
         // The tenancy tables ignore the context: the same answer in every one.
@@ -65,11 +61,9 @@ fn plan(
             }
         }
     }
-    if writes_here {
-        for op in writes(world, who) {
-            let sql = render::op(&op);
-            asks.push((Ask::Write(op), sql));
-        }
+    for candidate in writes {
+        let sql = render::op(world, &candidate.op);
+        asks.push((Ask::Write(candidate.op.clone()), sql));
     }
     asks
 }
@@ -81,6 +75,7 @@ pub struct Pair<'w> {
     principal: actor::Principal,
     context: Context,
     asks: Vec<(Ask, String)>,
+    cells: Vec<Cell>,
     /// The savepoint, role, claims, context and a session check; the probes; a second
     /// session check; the rollback.
     pub statements: Vec<String>,
@@ -98,9 +93,10 @@ pub fn plan_pair<'w>(
     who: Principal,
     principal: actor::Principal,
     context: Context,
-    writes_here: bool,
+    writes: Vec<Candidate>,
 ) -> Pair<'w> {
-    let asks = plan(world, &who, &context, writes_here);
+    let asks = plan(world, &context, &writes);
+    let cells = writes.iter().map(|candidate| candidate.cell).collect();
     let mut setup = format!("savepoint principal; {}", actor::assume_sql(&principal));
     if let Some(value) = context_value(&context) {
         setup.push_str(&format!(
@@ -128,11 +124,17 @@ pub fn plan_pair<'w>(
         principal,
         context,
         asks,
+        cells,
         statements,
     }
 }
 
 impl Pair<'_> {
+    /// The cells of the operation space its write probes cover.
+    pub fn cells(&self) -> impl Iterator<Item = Cell> + '_ {
+        self.cells.iter().copied()
+    }
+
     /// Judges the answers to [`Pair::statements`], in order: the number of checks and
     /// every disagreement with the model.
     pub fn judge(
@@ -380,7 +382,7 @@ fn judge(
             (!same).then(|| {
                 (
                     Probe::Write(op.clone()),
-                    model::invariant_of_op(op, who, world),
+                    model::invariant_of_write(world, who, context, op),
                     expected,
                     actual,
                 )

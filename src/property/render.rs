@@ -80,23 +80,45 @@ fn insert(resource: &Resource) -> String {
     )
 }
 
-/// The statement an [`Op`] stands for.
-pub fn op(op: &Op) -> String {
+/// The statement an [`Op`] stands for in `world`. An update sets only the columns it
+/// changes, as a PostgREST `PATCH` does (all of them when `world` lacks the row).
+pub fn op(world: &World, op: &Op) -> String {
     match op {
         Op::Insert(resource) => insert(resource),
-        Op::Update { id, new } => format!(
-            "update public.{} set id = {}, tenant_id = {}, name = {}, sharing_mode = '{}', is_shared = {}, \
-             shared_with = {}, resource_type = '{}' where id = {}",
-            new.table.name(),
-            uuid(new.id),
-            new.tenant.map_or("null".into(), uuid),
-            quote_literal(&new.name),
-            new.mode.name(),
-            new.is_shared(),
-            uuid_array(&new.shared_with),
-            new.kind.name(),
-            uuid(*id)
-        ),
+        Op::Update { id, new } => {
+            let old = world.resource(new.table, *id);
+            let changed = |same: &dyn Fn(&Resource) -> bool| old.is_none_or(|old| !same(old));
+            let mut set = Vec::new();
+            if changed(&|old| old.id == new.id) {
+                set.push(format!("id = {}", uuid(new.id)));
+            }
+            if changed(&|old| old.tenant == new.tenant) {
+                set.push(format!("tenant_id = {}", new.tenant.map_or("null".into(), uuid)));
+            }
+            if changed(&|old| old.name == new.name) {
+                set.push(format!("name = {}", quote_literal(&new.name)));
+            }
+            if changed(&|old| old.mode == new.mode) {
+                set.push(format!("sharing_mode = '{}'", new.mode.name()));
+                set.push(format!("is_shared = {}", new.is_shared()));
+            }
+            if changed(&|old| old.shared_with == new.shared_with) {
+                set.push(format!("shared_with = {}", uuid_array(&new.shared_with)));
+            }
+            if changed(&|old| old.kind == new.kind) {
+                set.push(format!("resource_type = '{}'", new.kind.name()));
+            }
+            // An update that changes nothing still runs, and the policies still judge it.
+            if set.is_empty() {
+                set.push(format!("name = {}", quote_literal(&new.name)));
+            }
+            format!(
+                "update public.{} set {} where id = {}",
+                new.table.name(),
+                set.join(", "),
+                uuid(*id)
+            )
+        }
         Op::Delete { table, id } => format!("delete from public.{} where id = {}", table.name(), uuid(*id)),
         Op::AddMember { user, tenant, role } => format!(
             "insert into public.user_tenants (user_id, tenant_id, role) values ({}, {}, '{}')",
@@ -130,6 +152,16 @@ pub fn op(op: &Op) -> String {
             uuid(*id),
             quote_literal(slug),
             quote_literal(slug)
+        ),
+        Op::RenameTenant { id, name } => format!(
+            "update public.tenants set name = {} where id = {}",
+            quote_literal(name),
+            uuid(*id)
+        ),
+        Op::DeleteTenant { id } => format!("delete from public.tenants where id = {}", uuid(*id)),
+        Op::DeleteUserRole { user } => format!(
+            "delete from public.user_roles where user_id = {} and role = 'platform_admin'",
+            uuid(*user)
         ),
     }
 }
@@ -177,8 +209,62 @@ mod tests {
             shared_with: vec![Id::from_u128(3)],
             kind: Kind::Custom,
         };
-        let sql = op(&Op::Insert(prompt));
+        let sql = op(&World::default(), &Op::Insert(prompt));
         assert!(sql.starts_with("insert into public.prompts (id, tenant_id, name, sharing_mode, is_shared, shared_with, resource_type, content)"), "{sql}");
         assert!(sql.contains("'it''s', 'selective', true, '{00000000-0000-0000-0000-000000000003}'::uuid[], 'custom', 'generated'"), "{sql}");
+    }
+}
+
+#[cfg(test)]
+mod update_tests {
+    use super::*;
+    use crate::model::{Kind, Mode};
+
+    /// Like a PATCH: a rename sets the name, a publish the mode and its flag, and
+    /// nothing else, so the primary key and the indexes stay as they are.
+    #[test]
+    fn updates_set_only_what_they_change() {
+        let row = Resource {
+            table: Table::Tools,
+            id: Id::from_u128(1),
+            tenant: Some(Id::from_u128(2)),
+            name: "t".into(),
+            mode: Mode::Private,
+            shared_with: vec![],
+            kind: Kind::Custom,
+        };
+        let world = World {
+            resources: vec![row.clone()],
+            ..World::default()
+        };
+        let rename = Op::Update {
+            id: row.id,
+            new: Resource {
+                name: "u".into(),
+                ..row.clone()
+            },
+        };
+        assert_eq!(
+            op(&world, &rename),
+            "update public.tools set name = 'u' where id = '00000000-0000-0000-0000-000000000001'::uuid"
+        );
+        let publish = Op::Update {
+            id: row.id,
+            new: Resource {
+                mode: Mode::Global,
+                ..row.clone()
+            },
+        };
+        assert!(
+            op(&world, &publish).contains("set sharing_mode = 'global', is_shared = true where")
+        );
+        // Without the row, every column is set.
+        let sql = op(&World::default(), &publish);
+        assert!(
+            sql.contains("id = ")
+                && sql.contains("tenant_id = ")
+                && sql.contains("resource_type = "),
+            "{sql}"
+        );
     }
 }

@@ -25,7 +25,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use super::compare::{self, Mismatch, Probe};
 use super::counterexample::{self, Ending, Replay};
 use super::generate::Spec;
-use super::{render, Counterexample, PropertyConfig, PropertyReport};
+use super::{render, Counterexample, Coverage, PropertyConfig, PropertyReport};
 use crate::actor::{Actor, Failure, Finish, Rows};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -49,6 +49,8 @@ struct Run {
     replays: Vec<Replay>,
     /// The principal and context of each step, and the model's audit length after it.
     acted: Vec<audit::Acted>,
+    /// The cells of the steps and of the probes after them.
+    coverage: Coverage,
     failure: Option<(Failed, Vec<Mismatch>)>,
 }
 
@@ -90,9 +92,10 @@ async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Res
             }
         };
         let actor = &actors[at].1;
-        let sql = step.sql();
+        let sql = step.sql(&world);
         let outcome = actor.run(&sql, step.called(), Finish::Commit).await?;
         run.steps += 1;
+        *run.coverage.entry(step.cell).or_default() += 1;
         let call = matches!(step.op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
         run.replays.push(Replay {
             who: step.who,
@@ -146,10 +149,12 @@ async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Res
 /// records the first failure and says whether there was one.
 async fn recheck(owner: &Connection, world: &World, run: &mut Run) -> Result<bool> {
     owner.batch("begin").await?;
-    let checked = compare::check_world(owner, world).await;
+    let checked = compare::check_world(owner, world, compare::Selection::Reads).await;
     owner.batch("rollback").await?;
-    let (count, mut found) = checked?;
-    run.checks += count + 1;
+    let checked = checked?;
+    let mut found = checked.mismatches;
+    run.checks += checked.checks + 1;
+    super::merge(&mut run.coverage, &checked.coverage);
     let audit = audit::mismatch(owner, world, &run.acted).await?;
     // A visibility difference is the graver finding; a trail that differs is best shown
     // as the owner's full read, which names every row's actor.
@@ -201,21 +206,22 @@ pub async fn check(
     let workers = config.connections.max(1);
     let per_worker = config.cases.div_ceil(workers as u32);
     let (done_count, checks) = (AtomicU64::new(0), AtomicU64::new(0));
+    let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
     let handle = tokio::runtime::Handle::current();
     let outcome: Result<()> = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let runs: Vec<_> = (0..workers)
                 .map(|index| {
-                    let (handle, done_count, checks, failure) =
-                        (&handle, &done_count, &checks, &failure);
+                    let (handle, done_count, checks, failure, coverage) =
+                        (&handle, &done_count, &checks, &failure, &coverage);
                     scope.spawn(move || -> Result<()> {
                         let seed = config.seed.wrapping_add(index as u64);
                         // Each case costs a database and a dozen full probes: shrink less.
                         let proptest_config = Config {
                             cases: per_worker,
-                            max_shrink_iters: 64,
-                            max_shrink_time: 60_000,
+                            max_shrink_iters: config.shrink_iters(64),
+                            max_shrink_time: config.shrink_time.as_millis() as u32,
                             failure_persistence: None,
                             ..Config::default()
                         };
@@ -230,6 +236,10 @@ pub async fn check(
                             match handle.block_on(run(harness, template, &spec, &seeds)) {
                                 Ok(done) => {
                                     checks.fetch_add(done.checks + done.steps, Ordering::Relaxed);
+                                    super::merge(
+                                        &mut coverage.lock().expect("coverage"),
+                                        &done.coverage,
+                                    );
                                     progress(done_count.fetch_add(1, Ordering::Relaxed) + 1);
                                     match done.failure {
                                         None => Ok(()),
@@ -275,6 +285,7 @@ pub async fn check(
         checks: checks.into_inner(),
         duration: started.elapsed(),
         failure,
+        coverage: coverage.into_inner().expect("coverage"),
     })
 }
 

@@ -8,33 +8,27 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::super::generate::{mode, role, spec_within, table, Bounds, Spec};
-use super::step::{ContextSpec, OpSpec, Pick, StepSpec};
+use super::super::generate::{spec_within, Bounds, Spec};
+use super::step::{ContextSpec, StepSpec};
 
 /// A sequence has 3 to 12 steps: enough for a history, few enough to re-probe the
 /// whole world after each one.
 const STEPS: std::ops::RangeInclusive<usize> = 3..=12;
-/// Indices the world's specs use for tenants: the two seeded tenants and up to three
-/// more; `TENANTS` itself stands for a tenant that does not exist, as in `generate`.
-const TENANTS: usize = 5;
 
 /// A world and the seeds of the steps run on it.
 pub fn sequences() -> impl Strategy<Value = (Spec, Vec<StepSpec>)> {
     (vec(step_spec(), STEPS), world_spec()).prop_map(|(steps, spec)| (spec, steps))
 }
 
-/// Worlds of 2 to 4 tenants, 1 to 4 users (someone must act) and 0 to 8 resources.
+/// Worlds of 2 to 4 tenants, 1 to 4 users (someone must act) and 0 to 2 generated
+/// rows per resource table (0 to 8 in all).
 fn world_spec() -> impl Strategy<Value = Spec> {
     spec_within(Bounds {
         extra_tenants: 0..=2,
         users: 1..=4,
-        resources: 0..=8,
+        resources_per_table: 0..=2,
         membership: 0.5,
     })
-}
-
-fn pick() -> impl Strategy<Value = Pick> {
-    (0..16usize, prop::bool::weighted(0.7)).prop_map(|(index, near)| Pick { index, near })
 }
 
 fn context_spec() -> impl Strategy<Value = ContextSpec> {
@@ -50,47 +44,10 @@ fn context_spec() -> impl Strategy<Value = ContextSpec> {
     ]
 }
 
-/// The writes, weighted towards sharing changes: they are what the audit trail records.
-fn op_spec() -> impl Strategy<Value = OpSpec> {
-    let shared = || vec(0..=TENANTS, 0..3);
-    let create = (table(), pick(), mode(), shared(), prop::bool::weighted(0.1)).prop_map(
-        |(table, tenant, mode, shared_with, platform)| OpSpec::Create {
-            table,
-            tenant,
-            mode,
-            shared_with,
-            platform,
-        },
-    );
-    let share =
-        (pick(), mode(), shared()).prop_map(|(resource, mode, shared_with)| OpSpec::Share {
-            resource,
-            mode,
-            shared_with,
-        });
-    let add = (pick(), pick(), role()).prop_map(|(user, tenant, role)| OpSpec::AddMember {
-        user,
-        tenant,
-        role,
-    });
-    prop_oneof![
-        3 => create,
-        3 => share,
-        2 => (pick(), pick()).prop_map(|(resource, tenant)| OpSpec::Move { resource, tenant }),
-        1 => pick().prop_map(|resource| OpSpec::Rename { resource }),
-        2 => pick().prop_map(|resource| OpSpec::Delete { resource }),
-        2 => add,
-        1 => pick().prop_map(|membership| OpSpec::RemoveMember { membership }),
-        2 => (pick(), role()).prop_map(|(membership, role)| OpSpec::SetRole { membership, role }),
-        1 => (pick(), any::<bool>()).prop_map(|(user, admin)| OpSpec::AssignDh { user, admin }),
-        1 => (pick(), any::<bool>()).prop_map(|(user, direct)| OpSpec::GrantAdmin { user, direct }),
-    ]
-}
-
 /// One step seed. `who` indexes the users first, then service_role, anon and a
 /// session without `sub`, modulo their number, so users act most.
 fn step_spec() -> impl Strategy<Value = StepSpec> {
-    (0..12usize, context_spec(), op_spec()).prop_map(|(who, context, op)| StepSpec {
+    (0..12usize, context_spec(), 0..512usize).prop_map(|(who, context, op)| StepSpec {
         who,
         context,
         op,
