@@ -73,9 +73,16 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// `rls-harness check` with a token property run: these tests are about backends and
+/// cleanup, and the property engine has tests of its own.
+fn check(args: &[&str]) -> std::process::Command {
+    let light = ["check", "--property-cases", "1", "--sequence-cases", "1"];
+    cli(&[&light[..], args].concat())
+}
+
 /// Starts `rls-harness check` in its own process group, as a shell would.
 fn spawn_check(args: &[&str]) -> Child {
-    cli(&[&["check"], args].concat())
+    check(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
@@ -130,7 +137,7 @@ fn run_to_end(mut command: std::process::Command) -> (u32, std::process::Output)
 
 #[test]
 fn backend_leaves_nothing_after_a_passing_run() {
-    let (pid, output) = run_to_end(cli(&["check"]));
+    let (pid, output) = run_to_end(check(&[]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -152,11 +159,7 @@ fn backend_leaves_nothing_after_a_passing_run() {
 #[test]
 fn backend_leaves_nothing_after_a_failing_run() {
     let broken = migrations_with(&[("20251026000099_broken.sql", "select * from no_such_table;")]);
-    let (pid, output) = run_to_end(cli(&[
-        "check",
-        "--migrations",
-        broken.path().to_str().unwrap(),
-    ]));
+    let (pid, output) = run_to_end(check(&["--migrations", broken.path().to_str().unwrap()]));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -184,7 +187,7 @@ fn backend_leaves_nothing_after_sigkill() {
 
 #[test]
 fn backend_docker_without_a_daemon_says_what_to_do_instead() {
-    let output = cli(&["check"])
+    let output = check(&[])
         .env("RLS_HARNESS_BACKEND", "docker")
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .output()
@@ -200,13 +203,14 @@ fn backend_docker_without_a_daemon_says_what_to_do_instead() {
 
 #[test]
 fn backend_auto_says_which_backend_it_picked_and_why() {
-    let output = cli(&["check"])
+    let output = check(&[])
         .env_remove("RLS_HARNESS_BACKEND")
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("backend auto picked "), "{stdout}");
 }
 
@@ -215,7 +219,7 @@ async fn backend_url_uses_scratch_databases_on_an_existing_server_and_drops_them
     let harness = harness().await;
     let database = harness.bare_database().await.unwrap();
     let url = database.owner_endpoint().url();
-    let mut command = cli(&["check"]);
+    let mut command = check(&[]);
     command
         .env("RLS_HARNESS_BACKEND", "url")
         .env("DATABASE_URL", &url);

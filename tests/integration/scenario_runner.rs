@@ -99,6 +99,10 @@ fn a_changed_snapshot_fails_check_under_ci_and_can_be_written_for_review() {
     let args = [
         "check",
         &scenario,
+        "--property-cases",
+        "0",
+        "--sequence-cases",
+        "0",
         "--scenarios",
         RUNNER,
         "--snapshots",
