@@ -19,6 +19,10 @@ use crate::error::{Error, Result};
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the client waits for an answer before it cancels the query and gives up.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(30);
+/// How long the harness's own housekeeping (creating and dropping databases) may take:
+/// on a loaded server a `DROP DATABASE` waits for every session of the cluster to
+/// absorb a signal, which can take far longer than any statement under test should.
+const HOUSEKEEPING_TIMEOUT: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message the server sent alongside a result: a NOTICE, WARNING, INFO, ...
@@ -156,7 +160,16 @@ impl Connection {
         what: &str,
         query: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<Result<T, tokio_postgres::Error>> {
-        match tokio::time::timeout(CLIENT_DEADLINE, query).await {
+        self.within(CLIENT_DEADLINE, what, query).await
+    }
+
+    async fn within<T>(
+        &self,
+        deadline: Duration,
+        what: &str,
+        query: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<Result<T, tokio_postgres::Error>> {
+        match tokio::time::timeout(deadline, query).await {
             Ok(answer) => Ok(answer),
             Err(_) => {
                 // The server may still be working on it; ask it to stop so the session
@@ -164,10 +177,28 @@ impl Connection {
                 let _ = self.client.cancel_token().cancel_query(NoTls).await;
                 Err(Error::Timeout {
                     context: format!("{} ({what})", self.label),
-                    timeout: CLIENT_DEADLINE,
+                    timeout: deadline,
                 })
             }
         }
+    }
+
+    /// Runs one statement of the harness's own housekeeping (`CREATE DATABASE`,
+    /// `DROP DATABASE`) under [`HOUSEKEEPING_TIMEOUT`] instead of the statement timeout
+    /// meant for statements under test.
+    pub async fn housekeeping(&self, sql: &str) -> Result<()> {
+        let timeout = format!(
+            "set statement_timeout = {}",
+            HOUSEKEEPING_TIMEOUT.as_millis()
+        );
+        self.batch(&timeout).await?;
+        let deadline = HOUSEKEEPING_TIMEOUT + Duration::from_secs(10);
+        let done = self
+            .within(deadline, sql, self.client.batch_execute(sql))
+            .await?
+            .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error));
+        let reset = self.batch("reset statement_timeout").await;
+        done.and(reset)
     }
 
     /// Runs one or more statements with the simple protocol and returns the raw answer.

@@ -224,7 +224,7 @@ impl Server {
             ),
             None => format!("create database {} template template0", quote_ident(&name)),
         };
-        admin.batch(&create).await?;
+        admin.housekeeping(&create).await?;
         admin
             .batch(&format!(
                 "comment on database {} is {}",
@@ -255,18 +255,7 @@ impl Server {
             ));
         }
         let admin = Connection::open(&self.admin).await?;
-        admin
-            .batch(&format!(
-                "alter database {} is_template false",
-                quote_ident(name)
-            ))
-            .await?;
-        admin
-            .batch(&format!(
-                "drop database if exists {} with (force)",
-                quote_ident(name)
-            ))
-            .await
+        drop_scratch_database(&admin, name).await
     }
 
     /// Stops the server (or drops the scratch databases) now and waits until it is gone.
@@ -338,4 +327,26 @@ mod tests {
     fn own_process_is_alive() {
         assert!(!process_is_dead(std::process::id()));
     }
+}
+
+/// Drops a scratch database, template or not. A database whose earlier drop was
+/// interrupted is left "invalid" by PostgreSQL: it can no longer be altered, only
+/// dropped, which is all that is left to do.
+pub(crate) async fn drop_scratch_database(admin: &Connection, name: &str) -> Result<()> {
+    let unfreeze = admin
+        .housekeeping(&format!(
+            "alter database {} is_template false",
+            quote_ident(name)
+        ))
+        .await;
+    match unfreeze {
+        Err(error) if error.sqlstate() == Some("55000") => {}
+        other => other?,
+    }
+    admin
+        .housekeeping(&format!(
+            "drop database if exists {} with (force)",
+            quote_ident(name)
+        ))
+        .await
 }

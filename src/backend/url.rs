@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::reaper::Reaper;
 use super::{process_is_dead, RunLabel};
-use crate::connection::{quote_ident, Connection, Endpoint};
+use crate::connection::{Connection, Endpoint};
 use crate::error::{Error, Result};
 
 /// Drops every database of the run; used by the reaper when the process is gone.
@@ -147,13 +147,7 @@ async fn drop_matching(
     for row in rows {
         let (name, comment): (String, String) = (row.get(0), row.get(1));
         if chosen(&comment) {
-            let name = quote_ident(&name);
-            admin
-                .batch(&format!("alter database {name} is_template false"))
-                .await?;
-            admin
-                .batch(&format!("drop database if exists {name} with (force)"))
-                .await?;
+            super::drop_scratch_database(&admin, &name).await?;
             dropped += 1;
         }
     }
