@@ -15,9 +15,11 @@ use tokio::sync::{Mutex, OnceCell};
 
 use crate::actor::{Actor, Principal};
 use crate::backend::{BackendKind, BackendOptions, Server};
+use crate::catalog::{self, Catalog};
 use crate::connection::{Connection, Endpoint};
 use crate::error::{Error, Result};
 use crate::migrate::{self, Applied, Migration};
+use crate::origin::{Origins, Tracker};
 use crate::plan::{self, CheckResult};
 use crate::supabase::{self, Fidelity};
 
@@ -45,6 +47,11 @@ pub struct Template {
     pub migration_checks: Vec<CheckResult>,
     pub migrate_time: Duration,
     pub checks_time: Duration,
+    /// Where each object the migrations touched was created and last changed.
+    pub origins: Origins,
+    /// What the API roles can reach in the migrated database, read before it was
+    /// frozen (nobody may be connected to a template while it is cloned).
+    pub catalog: Catalog,
 }
 
 /// One server and what has been built on it.
@@ -148,8 +155,9 @@ impl Harness {
         let connection = Connection::open(&self.server.admin(name)).await?;
         let (mut applied, mut migration_checks) = (Vec::new(), Vec::new());
         let (mut migrate_time, mut checks_time) = (Duration::ZERO, Duration::ZERO);
+        let mut tracker = Tracker::start(&connection).await?;
         for migration in migrations {
-            let done = migrate::apply(&connection, migration).await?;
+            let done = migrate::apply(&connection, migration, Some(&mut tracker)).await?;
             migrate_time += done.duration;
             let clock = Instant::now();
             migration_checks.extend(plan::after_migration(&connection, &done).await?);
@@ -160,8 +168,10 @@ impl Harness {
             name: name.to_owned(),
             applied,
             migration_checks,
+            catalog: catalog::read(&connection, &tracker.origins).await?,
             migrate_time,
             checks_time,
+            origins: tracker.origins,
         })
     }
 

@@ -6,14 +6,21 @@
 
 mod actor;
 mod backend;
+mod catalog;
+mod class;
+mod config;
 mod connection;
 mod error;
 mod harness;
+mod lint;
+mod located;
 mod migrate;
 mod model;
+mod origin;
 mod plan;
 mod property;
 mod report;
+mod rule;
 mod scenario;
 mod schema;
 mod script;
@@ -22,15 +29,24 @@ mod supabase;
 
 pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
 pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
+pub use catalog::{
+    ApiRole, Argument, Catalog, Check, Column, Command, ForeignKey, Function, Object, Policy,
+    Privilege, Relation, RelationKind, View,
+};
+pub use class::{Class, Classes, Classified, Source as ClassSource};
+pub use config::{Config, DEFAULT_FILE as DEFAULT_CONFIG};
 pub use connection::{Connection, Endpoint, Notice};
 pub use error::{Error, Result};
 pub use harness::{default_migrations_dir, Database, Harness, Lease, StartTimings, Template};
+pub use lint::{survey, Finding, Survey};
+pub use located::FileError;
 pub use migrate::{discover as discover_migrations, Applied, Migration};
 pub use model::{
     invariant_of_op, invariant_of_read, AuditAction, AuditRow, Context, Id, Kind, Mode, Op,
     Outcome as ModelOutcome, Principal as ModelPrincipal, Resource, Role, Table, Tenant, User,
     World,
 };
+pub use origin::{History, Location, ObjectKind, Origins};
 pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
 pub use property::{
     check_sequences, check_worlds, coverage_gaps, required_cells, Cell, ContextKind,
@@ -38,10 +54,11 @@ pub use property::{
     RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED,
     DEFAULT_SHRINK_TIME,
 };
-pub use report::{render_coverage, render_property, render_scenario, CheckReport};
+pub use report::{render_coverage, render_property, render_scenario, render_survey, CheckReport};
+pub use rule::{Invariant, Level, Lint};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,
-    Scenario, ScenarioError, ScenarioReport, StepReport, Verdict, INVARIANTS,
+    Scenario, ScenarioError, ScenarioReport, StepReport, Verdict,
 };
 pub use schema::{difference as fingerprint_difference, fingerprint};
 pub use snapshot::{compare as compare_snapshot, settle as settle_snapshots, Comparison};

@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
     check_sequences, check_worlds, discover_scenarios, load_scenario, plan_checks, render_coverage,
-    render_property, run_scenario, settle_snapshots, BackendOptions, CheckReport, Harness,
-    PropertyConfig, ScenarioReport, Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED,
+    render_property, render_survey, run_scenario, settle_snapshots, survey, BackendOptions,
+    CheckReport, Config, Harness, PropertyConfig, ScenarioReport, Survey, Template,
+    CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -55,6 +56,17 @@ enum Command {
         /// verdict on the same code.
         #[arg(long, default_value_t = DEFAULT_SEED, env = "RLS_HARNESS_SEED")]
         seed: u64,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Read the catalog and lint it, without acting as anyone: every exposed object
+    /// with its class, and every lint finding with its migration line.
+    Lint {
+        /// The folder of migrations to apply.
+        #[arg(long, default_value = "migrations")]
+        migrations: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Search fresh generated worlds for disagreements with the access model.
     Fuzz {
@@ -73,7 +85,30 @@ enum Command {
     },
 }
 
+/// Where the gate's config is.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The gate's config file (default: rls-harness.toml, when there is one).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// Reads and checks the config before any server starts; every mistake at once.
+    fn load(&self) -> anyhow::Result<Config> {
+        let path = self
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+        Config::load_or_default(&path, self.config.is_some()).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("{}", lines.join("\n"))
+        })
+    }
+}
+
 struct CheckArgs {
+    config: Config,
     paths: Vec<PathBuf>,
     migrations: PathBuf,
     scenarios: PathBuf,
@@ -97,6 +132,7 @@ async fn main() -> ExitCode {
                 property_cases,
                 sequence_cases,
                 seed,
+                config,
             } => {
                 let property = PropertyConfig {
                     cases: property_cases,
@@ -108,6 +144,7 @@ async fn main() -> ExitCode {
                     ..property.clone()
                 };
                 let args = CheckArgs {
+                    config: config.load()?,
                     paths,
                     migrations,
                     scenarios,
@@ -134,6 +171,7 @@ async fn main() -> ExitCode {
                 };
                 fuzz(&migrations, config).await
             }
+            Command::Lint { migrations, config } => lint(&migrations, config.load()?).await,
         }
     };
     // On Ctrl-C we simply exit: the backend's reaper removes the server, container or
@@ -163,38 +201,72 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     outcome
 }
 
+/// The survey of a template, or the config's mistakes that only the catalog shows.
+fn survey_of<'t>(template: &'t Template, config: &Config) -> anyhow::Result<Survey<'t>> {
+    let survey = survey(&template.catalog, config);
+    if !survey.config_errors.is_empty() {
+        let lines: Vec<String> = survey
+            .config_errors
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        anyhow::bail!("{}", lines.join("\n"));
+    }
+    Ok(survey)
+}
+
+async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bool> {
+    let started = Instant::now();
+    let options = BackendOptions::from_env()?;
+    let harness = Harness::start(&options).await?;
+    let outcome = async {
+        let template = harness.template_from_dir(migrations).await?;
+        let survey = survey_of(&template, &config)?;
+        println!("rls-harness lint, {} backend", harness.backend());
+        print!("{}", render_survey(&survey, &[]));
+        let failed = survey.findings.iter().filter(|f| f.fails()).count();
+        println!(
+            "\n{} objects, {} findings, {failed} failing, in {:.1} s",
+            survey.classes.classified.len() + survey.classes.unclassified.len(),
+            survey.findings.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok::<bool, anyhow::Error>(survey.passed())
+    }
+    .await;
+    harness.shutdown().await.context("stopping the backend")?;
+    outcome
+}
+
 async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> anyhow::Result<bool> {
     let template = harness.template_from_dir(&args.migrations).await?;
+    let survey = survey_of(&template, &args.config)?;
     let clock = Instant::now();
     let files = scenario_files(args)?;
-    // The scenarios wait on round trips, the properties keep the server busy: side by
-    // side, the one hides in the other.
-    let properties = async {
-        let mut properties = Vec::new();
-        if args.property.cases > 0 {
-            let report = check_worlds(harness, &template, &args.property, &|_| {}).await?;
-            properties.push(("worlds", report));
-        }
-        if args.sequences.cases > 0 {
-            let report = check_sequences(harness, &template, &args.sequences, &|_| {}).await?;
-            properties.push(("sequences", report));
-        }
-        Ok::<_, rls_harness::Error>(properties)
-    };
-    let (acted, scenarios, properties) = tokio::join!(
+    let (acted, scenarios) = tokio::join!(
         plan_checks(harness, &template),
-        run_scenarios(harness, &template, &files, args),
-        properties
+        run_scenarios(harness, &template, &files, args)
     );
     let acted = acted?;
     let (mut scenarios, malformed) = scenarios?;
-    let properties = properties?;
+    // The property drivers block their thread (proptest runs synchronously): they run
+    // after the scenarios, never inside the same task as futures that must progress.
+    let mut properties = Vec::new();
+    if args.property.cases > 0 {
+        let report = check_worlds(harness, &template, &args.property, &|_| {}).await?;
+        properties.push(("worlds", report));
+    }
+    if args.sequences.cases > 0 {
+        let report = check_sequences(harness, &template, &args.sequences, &|_| {}).await?;
+        properties.push(("sequences", report));
+    }
     for report in &mut scenarios {
         settle_snapshots(report, &args.snapshots, args.write_pending);
     }
     let report = CheckReport {
         harness,
         template: &template,
+        survey: &survey,
         acted: &acted,
         scenarios: &scenarios,
         malformed: &malformed,

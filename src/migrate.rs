@@ -14,6 +14,7 @@ use tokio_postgres::error::ErrorPosition;
 
 use crate::connection::{Connection, Notice};
 use crate::error::{Error, Result};
+use crate::origin::{Location, Tracker};
 use crate::script::{byte_of_position, line_column, split};
 
 /// One migration file.
@@ -48,7 +49,7 @@ impl Migration {
 
     /// Applies this file in its own transaction; see [`apply`].
     pub async fn apply(&self, connection: &Connection) -> Result<Applied> {
-        apply(connection, self).await
+        apply(connection, self, None).await
     }
 
     /// The file name, for reports.
@@ -92,7 +93,12 @@ pub struct Applied {
 }
 
 /// Applies one file in its own transaction; on error, rolls it back and says where.
-pub async fn apply(connection: &Connection, migration: &Migration) -> Result<Applied> {
+/// With a `tracker`, notes after each statement which objects it created or changed.
+pub async fn apply(
+    connection: &Connection,
+    migration: &Migration,
+    mut tracker: Option<&mut Tracker>,
+) -> Result<Applied> {
     let started = Instant::now();
     let statements = split(&migration.sql);
     let located = |offset: usize, sqlstate: &str, message: String, detail: Option<String>| {
@@ -128,7 +134,20 @@ pub async fn apply(connection: &Connection, migration: &Migration) -> Result<App
     for statement in &statements {
         let answer = connection.simple_raw(statement.text).await;
         let error = match answer {
-            Ok(Ok(_)) => continue,
+            Ok(Ok(_)) => {
+                if let Some(tracker) = tracker.as_deref_mut() {
+                    let (line, _) = line_column(&migration.sql, statement.code_offset());
+                    let here = Location {
+                        file: migration.path.clone(),
+                        line,
+                    };
+                    if let Err(error) = tracker.observe(connection, &here).await {
+                        let _ = connection.batch("rollback").await;
+                        return Err(error);
+                    }
+                }
+                continue;
+            }
             Ok(Err(error)) => error,
             Err(harness_error) => {
                 let _ = connection.batch("rollback").await;

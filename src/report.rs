@@ -4,18 +4,23 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::class::{Class, Classified};
 use crate::harness::{Harness, Template};
+use crate::lint::Survey;
 use crate::plan::CheckResult;
 use crate::property::{
     coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, PropertyReport, OBJECTS,
     OTHER_ACTORS,
 };
+use crate::rule::Level;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
 /// Everything `rls-harness check` has to say about one run.
 pub struct CheckReport<'a> {
     pub harness: &'a Harness,
     pub template: &'a Template,
+    /// The classes and lints of the migrated catalog.
+    pub survey: &'a Survey<'a>,
     pub acted: &'a [CheckResult],
     pub scenarios: &'a [ScenarioReport],
     pub malformed: &'a [ScenarioError],
@@ -40,6 +45,7 @@ impl CheckReport<'_> {
         self.checks().all(|check| check.passed)
             && self.steps().all(|step| step.verdict == Verdict::Passed)
             && self.malformed.is_empty()
+            && self.survey.passed()
             && self
                 .properties
                 .iter()
@@ -86,6 +92,8 @@ impl CheckReport<'_> {
                 let _ = writeln!(out, "       {}", check.detail);
             }
         }
+
+        out.push_str(&render_survey(self.survey, self.scenarios));
 
         if !self.scenarios.is_empty() || !self.malformed.is_empty() {
             let _ = writeln!(out, "\nscenarios");
@@ -363,4 +371,138 @@ pub fn render_coverage(coverage: &Coverage) -> String {
     }
     let _ = writeln!(out, "  object × operation pairs tried: {}", line.join(", "));
     out
+}
+
+/// The objects the API roles reach, each with its class and what checks it, then the
+/// lint findings, each with its migration line and remedy. `scenarios` are searched
+/// for the objects they name.
+pub fn render_survey(survey: &Survey<'_>, scenarios: &[ScenarioReport]) -> String {
+    let mut out = String::new();
+    let classes = &survey.classes;
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for classified in &classes.classified {
+        *counts.entry(classified.class.name()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(class, n)| format!("{n} {class}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nobjects the API roles reach ({}; {} unclassified)",
+        summary.join(", "),
+        classes.unclassified.len()
+    );
+    let width = classes
+        .classified
+        .iter()
+        .map(|c| c.object.qualified().chars().count())
+        .chain(
+            classes
+                .unclassified
+                .iter()
+                .map(|o| o.qualified().chars().count()),
+        )
+        .max()
+        .unwrap_or(0);
+    for classified in &classes.classified {
+        let name = classified.object.qualified();
+        let mentioned = scenarios
+            .iter()
+            .filter(|s| {
+                s.steps
+                    .iter()
+                    .any(|step| mentions(&step.sql, &classified.object))
+            })
+            .count();
+        let _ = writeln!(
+            out,
+            "  {:<17} {name:<width$}  {} ({})",
+            classified.object.kind(),
+            classified.class,
+            classified.source.name(),
+        );
+        let _ = writeln!(
+            out,
+            "  {:<17} {:<width$}  checked by {}",
+            "",
+            "",
+            covered_by(classified, mentioned)
+        );
+    }
+    for object in &classes.unclassified {
+        let _ = writeln!(
+            out,
+            "  {:<17} {:<width$}  UNCLASSIFIED: fits no class and is declared nowhere",
+            object.kind(),
+            object.qualified()
+        );
+    }
+
+    let _ = writeln!(out, "\nlints");
+    if survey.findings.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for finding in &survey.findings {
+        let status = match (finding.level, &finding.allowed) {
+            (_, Some(_)) => "allowed",
+            (Level::Error, None) => "ERROR",
+            (Level::Warn, None) => "warn",
+            (Level::Info, None) => "info",
+        };
+        let place = finding
+            .location
+            .as_ref()
+            .map_or_else(|| "(not made by a migration)".to_owned(), |l| l.to_string());
+        let _ = writeln!(
+            out,
+            "  {status:<7} {} {}: {}",
+            finding.lint, place, finding.message
+        );
+        match &finding.allowed {
+            Some(reason) => {
+                let _ = writeln!(out, "          allowed in the config: {reason}");
+            }
+            None => {
+                let _ = writeln!(out, "          {}", finding.lint.remedy());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `sql` names `object` (its name as a word, with or without its schema).
+fn mentions(sql: &str, object: &crate::catalog::Object<'_>) -> bool {
+    let name = match object {
+        crate::catalog::Object::Relation(r) => r.name.as_str(),
+        crate::catalog::Object::Function(f) => f.name.as_str(),
+    };
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    sql.match_indices(name).any(|(at, _)| {
+        let before = sql[..at].chars().next_back();
+        let after = sql[at + name.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
+/// What checks an object: the properties for what the model predicts, scenarios that
+/// name it, the lints for everything; and, said plainly, when no probe acts on it.
+fn covered_by(classified: &Classified<'_>, scenarios: usize) -> String {
+    let mut checks = Vec::new();
+    match (&classified.class, classified.exact) {
+        (Class::Resource, true) => {
+            checks.push("properties (every read, every write cell, every context)".to_owned())
+        }
+        (_, true) => checks.push("properties (the access model's exact rules)".to_owned()),
+        (Class::Public { .. } | Class::Internal, false) => {}
+        (_, false) => checks.push("no probe yet: its class bound is not acted out".to_owned()),
+    }
+    if scenarios > 0 {
+        checks.push(format!(
+            "{scenarios} scenario{}",
+            if scenarios == 1 { "" } else { "s" }
+        ));
+    }
+    checks.push("lints".to_owned());
+    checks.join(", ")
 }

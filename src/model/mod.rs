@@ -28,6 +28,33 @@ pub(crate) mod fixture;
 pub use invariant::{invariant_of_op, invariant_of_read, invariant_of_write};
 pub use world::{Rights, World};
 
+/// The objects this model predicts exactly, by their names in a schema whose tenancy
+/// tables and context function `tenancy` names: the four resource tables, the tenancy
+/// tables, the audit trail, the shared-resources view and the functions of the access
+/// model's table.
+pub fn modelled(tenancy: &crate::config::Tenancy) -> crate::class::Modelled {
+    let resources = Table::ALL
+        .iter()
+        .map(|t| format!("public.{}", t.name()))
+        .collect();
+    let mut others = vec![
+        tenancy.tenants.clone(),
+        tenancy.memberships.clone(),
+        tenancy.platform_roles.clone(),
+        "public.resource_sharing_audit".to_owned(),
+        "public.mv_platform_shared_resources".to_owned(),
+        format!("{}(uuid)", tenancy.context_function),
+        "public.grant_platform_admin(uuid)".to_owned(),
+        "public.assign_user_to_dh_startup(uuid, text)".to_owned(),
+    ];
+    others.extend(
+        Table::ALL
+            .iter()
+            .map(|t| format!("public.get_accessible_{}(uuid)", t.name())),
+    );
+    crate::class::Modelled { resources, others }
+}
+
 /// Every id in the schema is a uuid.
 pub type Id = uuid::Uuid;
 

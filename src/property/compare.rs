@@ -15,6 +15,7 @@ use crate::actor::{self, Claims};
 use crate::connection::Connection;
 use crate::error::Result;
 use crate::model::{Context, Id, Op, Principal, Table, World};
+use crate::rule::Invariant;
 
 /// The value a malformed context holds.
 pub const MALFORMED_CONTEXT: &str = "not-a-tenant";
@@ -32,7 +33,7 @@ pub enum Probe {
 /// A disagreement between the database and the model.
 #[derive(Debug, Clone)]
 pub struct Mismatch {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub who: Principal,
     pub context: Context,
     pub probe: Probe,

@@ -477,7 +477,7 @@ mod tests {
         let mut after = world.clone();
         after.apply(&u0, &Context::Tenant(DH_STARTUP_TENANT), &insert);
         let mismatch = Mismatch {
-            invariant: "audit-trail",
+            invariant: crate::rule::Invariant::AuditTrail,
             who: u0,
             context: Context::Empty,
             probe: Probe::Read("resource_sharing_audit"),

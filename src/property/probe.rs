@@ -18,6 +18,7 @@ use crate::actor::{self, Failure, Rows};
 use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
+use crate::rule::Invariant;
 
 /// What a probe asks, with what is needed to judge its answer.
 enum Ask {
@@ -197,7 +198,7 @@ pub async fn send(
     answers.into_iter().collect()
 }
 
-type Verdict = Option<(Probe, &'static str, String, String)>;
+type Verdict = Option<(Probe, Invariant, String, String)>;
 
 /// Compares one answer with the model; `None` when they agree.
 fn judge(
@@ -325,7 +326,7 @@ fn judge(
                     .unwrap_or(expected.len().min(actual.len()));
                 (
                     Probe::Read("resource_sharing_audit"),
-                    "audit-trail",
+                    Invariant::AuditTrail,
                     format!(
                         "{} rows; row {first}: {}",
                         expected.len(),

@@ -9,10 +9,12 @@ use toml::Spanned;
 
 use super::{
     relative_name, tenant_id, Control, DeclaredTenant, Expectation, Scenario, ScenarioError, Step,
-    TenantSpec, UserSpec, Who, INVARIANTS,
+    TenantSpec, UserSpec, Who,
 };
 use crate::actor::{Claims, Denial};
+use crate::located::{closest, unknown, Reader};
 use crate::plan::{user_id, DH_STARTUP_TENANT, PLATFORM_TENANT};
+use crate::rule::Invariant;
 use crate::script::line_column;
 
 const SEEDED: [(&str, uuid::Uuid); 2] = [
@@ -22,6 +24,8 @@ const SEEDED: [(&str, uuid::Uuid); 2] = [
 const ROLES: [&str; 4] = ["owner", "admin", "member", "viewer"];
 const PRINCIPALS: [&str; 3] = ["anon", "service_role", "owner"];
 const DENIALS: [&str; 3] = ["policy", "privilege", "guard"];
+/// The keys of a scenario file that TOML would put into a table by mistake.
+const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,43 +110,16 @@ pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads and checks the scenario at `path`; `root` is the scenarios folder its name
 /// is relative to.
 pub fn load(root: &Path, path: &Path) -> Result<Scenario, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|error| ScenarioError {
-        file: path.to_owned(),
-        line: 1,
-        column: 1,
-        message: format!("cannot read the file: {error}"),
-    })?;
+    let source = crate::located::read(path)?;
     let reader = Reader {
         path,
         source: &source,
     };
-    let raw: RawScenario = toml::from_str(&source).map_err(|error| {
-        let message = with_field_suggestion(error.message().trim_end());
-        reader.error(error.span().map_or(0, |span| span.start), message)
-    })?;
+    let raw: RawScenario = reader.parse(&TOP_LEVEL, "[table] or [[step]]")?;
     reader.check(root, raw)
 }
 
-struct Reader<'a> {
-    path: &'a Path,
-    source: &'a str,
-}
-
 impl Reader<'_> {
-    fn error(&self, offset: usize, message: impl Into<String>) -> ScenarioError {
-        let (line, column) = line_column(self.source, offset);
-        ScenarioError {
-            file: self.path.to_owned(),
-            line,
-            column,
-            message: message.into(),
-        }
-    }
-
-    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
-        self.error(spanned.span().start, message)
-    }
-
     fn check(&self, root: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         let invariant = raw
             .invariant
@@ -303,12 +280,13 @@ impl Reader<'_> {
         Ok(scenario)
     }
 
-    fn invariant(&self, name: &Spanned<String>) -> Result<String, ScenarioError> {
-        if INVARIANTS.contains(&name.get_ref().as_str()) {
-            Ok(name.get_ref().clone())
-        } else {
-            Err(self.at(name, unknown("invariant", name.get_ref(), &INVARIANTS)))
-        }
+    fn invariant(&self, name: &Spanned<String>) -> Result<Invariant, ScenarioError> {
+        name.get_ref().parse().map_err(|()| {
+            self.at(
+                name,
+                unknown("invariant", name.get_ref(), &Invariant::names()),
+            )
+        })
     }
 
     fn expectation(
@@ -542,44 +520,6 @@ fn unknown_placeholder(placeholder: &str, known: &[String]) -> String {
     message
 }
 
-fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
-    match closest(name, known) {
-        Some(best) => format!("unknown {kind} \"{name}\", did you mean \"{best}\"?"),
-        None if known.is_empty() => format!("unknown {kind} \"{name}\""),
-        None => format!("unknown {kind} \"{name}\" (known: {})", known.join(", ")),
-    }
-}
-
-/// The known name closest to `name`, when it is close enough to be a typo.
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
-}
-
-/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`".
-fn with_field_suggestion(message: &str) -> String {
-    let Some(rest) = message.strip_prefix("unknown field `") else {
-        return message.to_owned();
-    };
-    let Some((field, expected)) = rest.split_once('`') else {
-        return message.to_owned();
-    };
-    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
-    match closest(field, &known) {
-        Some(best) => format!("unknown key `{field}`, did you mean `{best}`?"),
-        // TOML puts every key after a [table] header into that table.
-        None if TOP_LEVEL.contains(&field) => {
-            format!("`{field}` is a top-level key: move it above the first [table] or [[step]]")
-        }
-        None => format!("unknown key `{field}`{expected}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,26 +529,6 @@ mod tests {
         assert_eq!(
             placeholders_in("a ${user.dana} b ${tenant.x-y}${oops"),
             ["user.dana", "tenant.x-y"]
-        );
-    }
-
-    #[test]
-    fn close_names_are_suggested_and_far_ones_are_not() {
-        assert_eq!(closest("dnaa", &["dana", "mo"]), Some("dana"));
-        assert_eq!(closest("zebra", &["dana", "mo"]), None);
-    }
-
-    #[test]
-    fn unknown_field_messages_gain_a_suggestion() {
-        let serde = "unknown field `tenents`, expected one of `tenants`, `platform_admin`, `email`";
-        assert_eq!(
-            with_field_suggestion(serde),
-            "unknown key `tenents`, did you mean `tenants`?"
-        );
-        let misplaced = "unknown field `fixtures`, expected one of `tenants`, `email`";
-        assert_eq!(
-            with_field_suggestion(misplaced),
-            "`fixtures` is a top-level key: move it above the first [table] or [[step]]"
         );
     }
 }

@@ -14,34 +14,13 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::actor::{Claims, Denial};
+use crate::rule::Invariant;
 
 pub use load::{discover, load};
 pub use run::{run, ScenarioReport, StepReport, Verdict};
 
-/// The invariants of the access model, by the names reports use.
-pub const INVARIANTS: [&str; 11] = [
-    "global-visibility",
-    "private-hiding",
-    "selective-sharing",
-    "platform-admin-override",
-    "write-isolation",
-    "context-forgery",
-    "no-escalation",
-    "function-guard",
-    "derived-containment",
-    "anon-denied",
-    "audit-trail",
-];
-
 /// A scenario file that could not be read, located in its file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {message}", file.display())]
-pub struct ScenarioError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+pub type ScenarioError = crate::located::FileError;
 
 /// A tenant the scenario declares or the seed migration made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +117,7 @@ pub struct Step {
     /// The step's SQL with placeholders expanded.
     pub sql: String,
     pub expect: Expectation,
-    pub invariant: Option<String>,
+    pub invariant: Option<Invariant>,
     /// Set for negative expectations only.
     pub control: Option<Control>,
 }
@@ -150,7 +129,7 @@ pub struct Scenario {
     /// The file's path below the scenarios folder, without `.toml`: its test name.
     pub name: String,
     pub description: String,
-    pub invariant: Option<String>,
+    pub invariant: Option<Invariant>,
     pub tenants: Vec<TenantSpec>,
     pub users: Vec<UserSpec>,
     /// Owner SQL run before the steps, placeholders expanded.

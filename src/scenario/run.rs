@@ -19,6 +19,7 @@ use crate::actor::{self, Denial, Failure, Outcome, Principal, Rows};
 use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
+use crate::rule::Invariant;
 use crate::snapshot;
 
 /// How one step ended.
@@ -51,7 +52,7 @@ pub struct StepReport {
     /// Who acted, with the tenant context: `user mo @ digital-health-startup`.
     pub who: String,
     pub sql: String,
-    pub invariant: Option<String>,
+    pub invariant: Option<Invariant>,
     pub verdict: Verdict,
 }
 
@@ -132,10 +133,7 @@ async fn run_in(owner: &Connection, scenario: &Scenario) -> Result<Vec<StepRepor
             name: step.name.clone(),
             who,
             sql: step.sql.clone(),
-            invariant: step
-                .invariant
-                .clone()
-                .or_else(|| scenario.invariant.clone()),
+            invariant: step.invariant.or(scenario.invariant),
             verdict,
         });
     }

@@ -3,6 +3,7 @@
 
 mod actors;
 mod backend;
+mod catalog;
 mod migrations;
 mod plan;
 mod property;

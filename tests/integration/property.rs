@@ -48,7 +48,11 @@ fn caught(report: &PropertyReport, what: &str, expected: &[&str]) {
         .failure
         .as_ref()
         .unwrap_or_else(|| panic!("{what} went unnoticed in {} worlds", report.worlds));
-    let named: Vec<&str> = found.mismatches.iter().map(|m| m.invariant).collect();
+    let named: Vec<&str> = found
+        .mismatches
+        .iter()
+        .map(|m| m.invariant.name())
+        .collect();
     assert!(
         named.iter().any(|invariant| expected.contains(invariant)),
         "{what}: expected one of {expected:?}, the shrunk world broke {named:?}\n{}",

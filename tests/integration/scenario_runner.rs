@@ -151,7 +151,7 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
             .collect();
         if !failed.is_empty() {
             failing.push(scenario.name.clone());
-            broken_invariants.extend(failed.iter().filter_map(|step| step.invariant.clone()));
+            broken_invariants.extend(failed.iter().filter_map(|step| step.invariant));
         }
     }
     assert!(
@@ -161,13 +161,13 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
     assert!(
         broken_invariants
             .iter()
-            .any(|name| name == "private-hiding"),
+            .any(|name| *name == rls_harness::Invariant::PrivateHiding),
         "{broken_invariants:?}"
     );
     assert!(
         broken_invariants
             .iter()
-            .any(|name| name == "selective-sharing"),
+            .any(|name| *name == rls_harness::Invariant::SelectiveSharing),
         "{broken_invariants:?}"
     );
 }

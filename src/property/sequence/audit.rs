@@ -12,6 +12,7 @@ use crate::actor;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::model::{AuditAction, AuditRow, Context, Principal, World};
+use crate::rule::Invariant;
 
 /// Who acted in a step, in what context, and how long the model's trail was after it.
 pub type Acted = (Principal, Context, usize);
@@ -80,7 +81,7 @@ pub async fn mismatch(
             .map_or_else(|| "no row".to_owned(), |row| named(world, row))
     };
     Ok(Some(Mismatch {
-        invariant: "audit-trail",
+        invariant: Invariant::AuditTrail,
         who,
         context,
         probe: Probe::Read("resource_sharing_audit"),

@@ -16,6 +16,7 @@ use super::super::space::{self, Cell};
 use crate::connection::quote_literal;
 use crate::model::World;
 use crate::model::{self, Context, Id, Op, Outcome, Principal};
+use crate::rule::Invariant;
 
 /// The tenant context a step runs in.
 #[derive(Debug, Clone, Copy)]
@@ -168,7 +169,7 @@ impl Step {
     /// The invariant a wrong answer to this step breaks. A resource write by a plain
     /// user under a context naming none of its tenants is `context-forgery`, as for
     /// reads: the context is what the step tried to abuse.
-    pub fn invariant(&self, world: &World, at_context: bool) -> &'static str {
+    pub fn invariant(&self, world: &World, at_context: bool) -> Invariant {
         if at_context {
             return model::invariant_of_read("set_tenant_context", &self.who);
         }

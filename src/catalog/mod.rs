@@ -1,0 +1,378 @@
+//! The catalog: everything the API roles can reach after the migrations, read from
+//! `pg_catalog` as plain data, with where each object was made.
+//!
+//! "Reach" is PostgREST's: a relation or function in a schema `anon` or `authenticated`
+//! has USAGE on, with a privilege for one of them (directly, through PUBLIC or through
+//! a role they are members of). Supabase's own schemas and the shim's are not VITAL's
+//! to judge and are left out. For every relation the catalog holds what a checker
+//! needs (kind, owner, row security, policies, privileges per API role, columns,
+//! keys, views' options and what they read); for every function its security, its
+//! `search_path`, its arguments and result and who may execute it. Each object carries
+//! its migration [`History`], so every finding can name a line. Nothing here judges:
+//! `class` and `lint` do.
+
+mod read;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::origin::History;
+
+pub use read::read;
+
+/// Schemas that belong to Supabase or to the shim, never judged even when exposed.
+pub const NOT_OURS: [&str; 14] = [
+    "auth",
+    "extensions",
+    "storage",
+    "graphql",
+    "graphql_public",
+    "realtime",
+    "supabase_functions",
+    "supabase_migrations",
+    "vault",
+    "pgsodium",
+    "pgsodium_masks",
+    "net",
+    "cron",
+    "pgbouncer",
+];
+
+/// The API roles whose reach the catalog measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum ApiRole {
+    Anon,
+    Authenticated,
+}
+
+impl ApiRole {
+    pub const ALL: [ApiRole; 2] = [ApiRole::Anon, ApiRole::Authenticated];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApiRole::Anon => "anon",
+            ApiRole::Authenticated => "authenticated",
+        }
+    }
+}
+
+/// A table privilege.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Privilege {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+    References,
+    Trigger,
+}
+
+impl Privilege {
+    pub const ALL: [Privilege; 7] = [
+        Privilege::Select,
+        Privilege::Insert,
+        Privilege::Update,
+        Privilege::Delete,
+        Privilege::Truncate,
+        Privilege::References,
+        Privilege::Trigger,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Privilege::Select => "SELECT",
+            Privilege::Insert => "INSERT",
+            Privilege::Update => "UPDATE",
+            Privilege::Delete => "DELETE",
+            Privilege::Truncate => "TRUNCATE",
+            Privilege::References => "REFERENCES",
+            Privilege::Trigger => "TRIGGER",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Privilege> {
+        Privilege::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What kind of relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum RelationKind {
+    Table,
+    PartitionedTable,
+    View,
+    MaterializedView,
+    ForeignTable,
+}
+
+impl RelationKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+            RelationKind::PartitionedTable => "partitioned table",
+            RelationKind::View => "view",
+            RelationKind::MaterializedView => "materialized view",
+            RelationKind::ForeignTable => "foreign table",
+        }
+    }
+
+    /// Tables hold rows of their own and have row security; views derive theirs.
+    pub fn is_table(&self) -> bool {
+        matches!(self, RelationKind::Table | RelationKind::PartitionedTable)
+    }
+}
+
+/// The command a policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Command {
+    All,
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::All => "ALL",
+            Command::Select => "SELECT",
+            Command::Insert => "INSERT",
+            Command::Update => "UPDATE",
+            Command::Delete => "DELETE",
+        }
+    }
+}
+
+/// A row-security policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    pub command: Command,
+    /// Role names; `public` when the policy applies to every role.
+    pub roles: Vec<String>,
+    pub permissive: bool,
+    pub using: Option<String>,
+    pub check: Option<String>,
+    pub history: History,
+}
+
+impl Policy {
+    /// Whether the policy applies to `role` (directly or as a `public` policy).
+    pub fn applies_to(&self, role: ApiRole) -> bool {
+        self.roles.iter().any(|r| r == "public" || r == role.name())
+    }
+}
+
+/// A column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// `format_type`, for example `uuid`, `text[]`, `numeric(3,2)`.
+    pub type_name: String,
+    pub not_null: bool,
+    /// The default expression, or the generation/identity that fills it.
+    pub default: Option<String>,
+    /// The labels of an enum type, in order.
+    pub enum_labels: Vec<String>,
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// `schema.name` of the referenced relation.
+    pub target: String,
+    pub target_columns: Vec<String>,
+}
+
+/// A check constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    /// `pg_get_constraintdef`, for example `CHECK ((status = ANY (ARRAY['a'::text])))`.
+    pub definition: String,
+}
+
+/// What a view is, beyond a relation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// `security_invoker`: the view reads its bases with the caller's rights.
+    pub security_invoker: bool,
+    pub security_barrier: bool,
+    /// The relations it reads directly, `schema.name`.
+    pub bases: Vec<String>,
+    /// Every table it reads through other views, and whether each has row security.
+    pub reads_rls_table: bool,
+    pub reads_auth_users: bool,
+}
+
+/// A table, view, materialized view or foreign table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+    pub kind: RelationKind,
+    pub owner: String,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub policies: Vec<Policy>,
+    /// The privileges `anon` and `authenticated` hold on it, however they got them.
+    pub privileges: Vec<(ApiRole, BTreeSet<Privilege>)>,
+    /// The privileges granted to PUBLIC itself.
+    pub public_privileges: BTreeSet<Privilege>,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<String>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub checks: Vec<Check>,
+    pub view: Option<View>,
+    pub history: History,
+}
+
+impl Relation {
+    /// `schema.name`.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    pub fn privileges_of(&self, role: ApiRole) -> BTreeSet<Privilege> {
+        self.privileges
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether an API role holds any privilege on it.
+    pub fn exposed(&self) -> bool {
+        self.privileges.iter().any(|(_, p)| !p.is_empty())
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// An argument of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argument {
+    /// Empty when the argument has no name.
+    pub name: String,
+    pub type_name: String,
+}
+
+/// A function or procedure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub schema: String,
+    pub name: String,
+    pub arguments: Vec<Argument>,
+    /// `pg_get_function_result`, for example `SETOF agents` or `void`.
+    pub result: String,
+    pub returns_set: bool,
+    /// The relation whose rows it returns (`returns setof agents`), `schema.name`.
+    pub returns_relation: Option<String>,
+    pub is_procedure: bool,
+    /// Returns `trigger` or `event_trigger`: the API cannot call it.
+    pub is_trigger: bool,
+    pub security_definer: bool,
+    /// The `search_path` the function sets for itself, if any.
+    pub search_path: Option<String>,
+    pub volatility: char,
+    pub language: String,
+    pub owner: String,
+    pub executable_by: Vec<ApiRole>,
+    /// Whether its body names `auth.users`.
+    pub reads_auth_users: bool,
+    pub history: History,
+}
+
+impl Function {
+    /// `schema.name(argument types)`, the name the config and reports use.
+    pub fn qualified(&self) -> String {
+        let types: Vec<&str> = self
+            .arguments
+            .iter()
+            .map(|a| a.type_name.as_str())
+            .collect();
+        format!("{}.{}({})", self.schema, self.name, types.join(", "))
+    }
+
+    pub fn exposed(&self) -> bool {
+        !self.executable_by.is_empty() && !self.is_trigger
+    }
+}
+
+/// Everything the API roles can reach, and what they might reach through it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    /// Schemas `anon` or `authenticated` may use, Supabase's own left out.
+    pub exposed_schemas: Vec<String>,
+    /// Every relation of the exposed schemas, and the relations those reference.
+    pub relations: Vec<Relation>,
+    /// Every function of the exposed schemas.
+    pub functions: Vec<Function>,
+}
+
+impl Catalog {
+    pub fn relation(&self, qualified: &str) -> Option<&Relation> {
+        self.relations.iter().find(|r| r.qualified() == qualified)
+    }
+
+    pub fn function(&self, qualified: &str) -> Option<&Function> {
+        self.functions.iter().find(|f| f.qualified() == qualified)
+    }
+
+    /// The relations an API role holds a privilege on, in an exposed schema.
+    pub fn exposed_relations(&self) -> impl Iterator<Item = &Relation> {
+        self.relations
+            .iter()
+            .filter(|r| r.exposed() && self.exposed_schemas.contains(&r.schema))
+    }
+
+    /// The functions an API role may call, in an exposed schema.
+    pub fn exposed_functions(&self) -> impl Iterator<Item = &Function> {
+        self.functions
+            .iter()
+            .filter(|f| f.exposed() && self.exposed_schemas.contains(&f.schema))
+    }
+}
+
+/// An object of the catalog, by its qualified name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object<'c> {
+    Relation(&'c Relation),
+    Function(&'c Function),
+}
+
+impl Object<'_> {
+    pub fn qualified(&self) -> String {
+        match self {
+            Object::Relation(r) => r.qualified(),
+            Object::Function(f) => f.qualified(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Relation(r) => r.kind.name(),
+            Object::Function(f) if f.is_procedure => "procedure",
+            Object::Function(_) => "function",
+        }
+    }
+
+    pub fn history(&self) -> &History {
+        match self {
+            Object::Relation(r) => &r.history,
+            Object::Function(f) => &f.history,
+        }
+    }
+}
+
+impl fmt::Display for Object<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind(), self.qualified())
+    }
+}

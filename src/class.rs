@@ -1,0 +1,316 @@
+//! Object classes: every object the API roles can reach belongs to exactly one class of
+//! the access model ("Every other object: classes"), recognised from the catalog or
+//! declared in `rls-harness.toml`, or it is unclassified, which fails the gate.
+//!
+//! Recognition never guesses beyond the access model's own rules: the five sharing
+//! columns make a `resource`; a `tenant_id` with a foreign key to the tenants table a
+//! `tenant` table; no tenant column and a not-null foreign key to a classed table a
+//! `child`; a `user_id` with a foreign key to `auth.users` a `user` table. Views,
+//! materialized views and functions that return a relation's rows are derived. The
+//! objects the access model names keep their exact rules (`exact`), whatever their
+//! columns say.
+
+use std::fmt;
+
+use crate::catalog::{Catalog, Object, Relation};
+use crate::config::{At, ClassName, Config, Writers};
+
+/// The five columns of a resource table.
+pub const SHARING_COLUMNS: [&str; 5] = [
+    "tenant_id",
+    "is_shared",
+    "sharing_mode",
+    "shared_with",
+    "resource_type",
+];
+
+/// What an object is, for the bounds it must keep.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "class", rename_all = "lowercase")]
+pub enum Class {
+    /// Rows shared by tenant, mode and list: the resource rules.
+    Resource,
+    /// Rows of one tenant: `P(u)` or the tenant column in `E(u)` (writes: `∩ W(u)`, or
+    /// `E(u)` with members as writers).
+    Tenant { column: String, writers: Writers },
+    /// Rows under a parent row, through a not-null foreign key: readable and writable
+    /// when the parent is.
+    Child {
+        parent: String,
+        columns: Vec<String>,
+    },
+    /// Rows of one user: `P(u)` or the user column is `u`.
+    User { column: String },
+    /// Read by every authenticated user (and anon when declared), written by nobody.
+    Public { anon: bool },
+    /// Reached by nobody.
+    Internal,
+    /// A view, materialized view or function whose rows come from other objects: it
+    /// must show nothing its bases hide.
+    Derived,
+    /// Named by the access model, with rules of its own (the tenancy tables, the audit
+    /// trail, the functions of its table): the model predicts it exactly.
+    Modelled,
+}
+
+impl Class {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Class::Resource => "resource",
+            Class::Tenant { .. } => "tenant",
+            Class::Child { .. } => "child",
+            Class::User { .. } => "user",
+            Class::Public { .. } => "public",
+            Class::Internal => "internal",
+            Class::Derived => "derived",
+            Class::Modelled => "modelled",
+        }
+    }
+
+    /// Whether rows of this class belong to someone (so that a permissive `true`
+    /// policy or a policy for PUBLIC gives them away).
+    pub fn owns_rows(&self) -> bool {
+        matches!(
+            self,
+            Class::Resource
+                | Class::Tenant { .. }
+                | Class::Child { .. }
+                | Class::User { .. }
+                | Class::Modelled
+        )
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Class::Tenant { column, writers } => {
+                write!(f, "tenant (by {column}")?;
+                if *writers == Writers::Members {
+                    f.write_str(", members write")?;
+                }
+                f.write_str(")")
+            }
+            Class::Child { parent, columns } => {
+                write!(f, "child of {parent} (by {})", columns.join(", "))
+            }
+            Class::User { column } => write!(f, "user (by {column})"),
+            Class::Public { anon: true } => f.write_str("public (anon too)"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// How the class was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// From the columns and keys.
+    Recognised,
+    /// From `rls-harness.toml`.
+    Declared(At),
+    /// The access model names the object.
+    Model,
+}
+
+impl Source {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::Recognised => "recognised",
+            Source::Declared(_) => "declared",
+            Source::Model => "named by the access model",
+        }
+    }
+}
+
+/// An exposed object and its class.
+#[derive(Debug, Clone)]
+pub struct Classified<'c> {
+    pub object: Object<'c>,
+    pub class: Class,
+    pub source: Source,
+    /// The reference model predicts it exactly (its rules are the access model's own).
+    pub exact: bool,
+}
+
+/// Every exposed object of a catalog, classed or not.
+#[derive(Debug, Clone, Default)]
+pub struct Classes<'c> {
+    pub classified: Vec<Classified<'c>>,
+    pub unclassified: Vec<Object<'c>>,
+}
+
+impl<'c> Classes<'c> {
+    /// The class of `qualified`, if it is an exposed, classed object.
+    pub fn of(&self, qualified: &str) -> Option<&Classified<'c>> {
+        self.classified
+            .iter()
+            .find(|c| c.object.qualified() == qualified)
+    }
+
+    /// The class of a relation, exposed or not (a child's parent need not be exposed).
+    fn relation_class(&self, qualified: &str) -> Option<&Class> {
+        self.of(qualified).map(|c| &c.class)
+    }
+}
+
+/// The objects the access model predicts exactly, by their names in this schema.
+pub struct Modelled {
+    /// Resource tables the model knows by name (the four of the migrations).
+    pub resources: Vec<String>,
+    /// Other relations and functions with rules of their own.
+    pub others: Vec<String>,
+}
+
+/// Classes every exposed object of `catalog`.
+pub fn classify<'c>(catalog: &'c Catalog, config: &Config, modelled: &Modelled) -> Classes<'c> {
+    let mut classes = Classes::default();
+    let mut pending: Vec<Object<'c>> = catalog
+        .exposed_relations()
+        .map(Object::Relation)
+        .chain(catalog.exposed_functions().map(Object::Function))
+        .collect();
+    // Declarations and the model's names first; then whatever the columns say, in
+    // rounds, because a child's parent may itself be a child classed a round before.
+    pending.retain(|object| {
+        let found = if let Some(declaration) = config.declaration(catalog, object) {
+            let class = match declaration.class {
+                ClassName::Resource => Class::Resource,
+                ClassName::Tenant => Class::Tenant {
+                    column: declaration
+                        .tenant_column
+                        .clone()
+                        .unwrap_or_else(|| "tenant_id".into()),
+                    writers: declaration.writers,
+                },
+                ClassName::Child => match object {
+                    Object::Relation(r) => child_of(r, &|_| true).unwrap_or(Class::Internal),
+                    Object::Function(_) => Class::Internal,
+                },
+                ClassName::User => Class::User {
+                    column: declaration
+                        .user_column
+                        .clone()
+                        .unwrap_or_else(|| "user_id".into()),
+                },
+                ClassName::Public => Class::Public {
+                    anon: declaration.anon,
+                },
+                ClassName::Internal => Class::Internal,
+            };
+            let exact =
+                modelled.resources.contains(&object.qualified()) && class == Class::Resource;
+            Some((class, Source::Declared(declaration.at), exact))
+        } else if modelled.resources.contains(&object.qualified()) {
+            Some((Class::Resource, Source::Model, true))
+        } else if modelled.others.contains(&object.qualified()) {
+            let class = match object {
+                Object::Relation(r) if !r.kind.is_table() => Class::Derived,
+                _ => Class::Modelled,
+            };
+            Some((class, Source::Model, true))
+        } else {
+            None
+        };
+        match found {
+            Some((class, source, exact)) => {
+                classes.classified.push(Classified {
+                    object: *object,
+                    class,
+                    source,
+                    exact,
+                });
+                false
+            }
+            None => true,
+        }
+    });
+    loop {
+        let before = pending.len();
+        pending.retain(|object| {
+            let class = recognise(object, &config.tenancy.tenants, &|parent| {
+                classes.relation_class(parent).is_some_and(|c| {
+                    matches!(
+                        c,
+                        Class::Resource | Class::Tenant { .. } | Class::Child { .. }
+                    )
+                }) || modelled.resources.iter().any(|r| r == parent)
+            });
+            match class {
+                Some(class) => {
+                    classes.classified.push(Classified {
+                        object: *object,
+                        class,
+                        source: Source::Recognised,
+                        exact: false,
+                    });
+                    false
+                }
+                None => true,
+            }
+        });
+        if pending.len() == before {
+            break;
+        }
+    }
+    classes.unclassified = pending;
+    classes
+        .classified
+        .sort_by_key(|c| (c.object.qualified(), c.object.kind()));
+    classes
+}
+
+/// The class the columns and keys of `object` give it, if any; `classed_parent` says
+/// whether a relation is a resource, tenant or child table (a child's possible parent).
+fn recognise(
+    object: &Object<'_>,
+    tenants: &str,
+    classed_parent: &dyn Fn(&str) -> bool,
+) -> Option<Class> {
+    let relation = match object {
+        Object::Function(function) => {
+            return function.returns_relation.as_ref().map(|_| Class::Derived)
+        }
+        Object::Relation(relation) if !relation.kind.is_table() => return Some(Class::Derived),
+        Object::Relation(relation) => relation,
+    };
+    if SHARING_COLUMNS.iter().all(|c| relation.column(c).is_some()) {
+        return Some(Class::Resource);
+    }
+    let references = |column: &str, target: &str| {
+        relation
+            .foreign_keys
+            .iter()
+            .any(|fk| fk.columns == [column] && fk.target == target)
+    };
+    if relation.column("tenant_id").is_some() {
+        return references("tenant_id", tenants).then(|| Class::Tenant {
+            column: "tenant_id".into(),
+            writers: Writers::Writers,
+        });
+    }
+    if let Some(child) = child_of(relation, classed_parent) {
+        return Some(child);
+    }
+    references("user_id", "auth.users").then(|| Class::User {
+        column: "user_id".into(),
+    })
+}
+
+/// A child class through the first not-null foreign key to a table `parent` accepts.
+fn child_of(relation: &Relation, parent: &dyn Fn(&str) -> bool) -> Option<Class> {
+    relation
+        .foreign_keys
+        .iter()
+        .find(|fk| {
+            fk.target != relation.qualified()
+                && parent(&fk.target)
+                && fk
+                    .columns
+                    .iter()
+                    .all(|c| relation.column(c).is_some_and(|c| c.not_null))
+        })
+        .map(|fk| Class::Child {
+            parent: fk.target.clone(),
+            columns: fk.columns.clone(),
+        })
+}

@@ -1,0 +1,250 @@
+//! The registry of everything a finding can be reported under: the access model's
+//! invariants (what the properties, scenarios and probes check) and the security lints
+//! (what the catalog is judged by). Each has a stable kebab-case name, which reports,
+//! scenario files, `rls-harness.toml` allowances and SARIF rule ids all use.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An invariant of the access model (`shared/design/access-model.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(into = "&'static str")]
+pub enum Invariant {
+    GlobalVisibility,
+    PrivateHiding,
+    SelectiveSharing,
+    PlatformAdminOverride,
+    WriteIsolation,
+    ContextForgery,
+    NoEscalation,
+    FunctionGuard,
+    DerivedContainment,
+    ClassBound,
+    AnonDenied,
+    AuditTrail,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 12] = [
+        Invariant::GlobalVisibility,
+        Invariant::PrivateHiding,
+        Invariant::SelectiveSharing,
+        Invariant::PlatformAdminOverride,
+        Invariant::WriteIsolation,
+        Invariant::ContextForgery,
+        Invariant::NoEscalation,
+        Invariant::FunctionGuard,
+        Invariant::DerivedContainment,
+        Invariant::ClassBound,
+        Invariant::AnonDenied,
+        Invariant::AuditTrail,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Invariant::GlobalVisibility => "global-visibility",
+            Invariant::PrivateHiding => "private-hiding",
+            Invariant::SelectiveSharing => "selective-sharing",
+            Invariant::PlatformAdminOverride => "platform-admin-override",
+            Invariant::WriteIsolation => "write-isolation",
+            Invariant::ContextForgery => "context-forgery",
+            Invariant::NoEscalation => "no-escalation",
+            Invariant::FunctionGuard => "function-guard",
+            Invariant::DerivedContainment => "derived-containment",
+            Invariant::ClassBound => "class-bound",
+            Invariant::AnonDenied => "anon-denied",
+            Invariant::AuditTrail => "audit-trail",
+        }
+    }
+
+    /// Every name, for suggestions in errors.
+    pub fn names() -> Vec<&'static str> {
+        Invariant::ALL.iter().map(Invariant::name).collect()
+    }
+}
+
+impl From<Invariant> for &'static str {
+    fn from(invariant: Invariant) -> &'static str {
+        invariant.name()
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Invariant {
+    type Err = ();
+
+    fn from_str(name: &str) -> Result<Invariant, ()> {
+        Invariant::ALL
+            .into_iter()
+            .find(|i| i.name() == name)
+            .ok_or(())
+    }
+}
+
+impl PartialEq<&str> for Invariant {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// How much a lint finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Reported, for the record: the object is closed, or stricter than needed.
+    Info,
+    /// Reported, does not fail the gate.
+    Warn,
+    /// Fails the gate.
+    Error,
+}
+
+impl Level {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// A security lint over the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(into = "&'static str")]
+pub enum Lint {
+    /// An exposed object fits no class and is declared in no config.
+    Unclassified,
+    RlsDisabled,
+    PoliciesWithoutRls,
+    RlsWithoutPolicy,
+    OwnerRightsView,
+    MaterializedViewExposed,
+    DefinerWithoutSearchPath,
+    DefinerTakesId,
+    PolicyReadsUserMetadata,
+    PermissiveTruePolicy,
+    PolicyForPublic,
+    UnsafeTablePrivilege,
+    AuthUsersExposed,
+}
+
+impl Lint {
+    pub const ALL: [Lint; 13] = [
+        Lint::Unclassified,
+        Lint::RlsDisabled,
+        Lint::PoliciesWithoutRls,
+        Lint::RlsWithoutPolicy,
+        Lint::OwnerRightsView,
+        Lint::MaterializedViewExposed,
+        Lint::DefinerWithoutSearchPath,
+        Lint::DefinerTakesId,
+        Lint::PolicyReadsUserMetadata,
+        Lint::PermissiveTruePolicy,
+        Lint::PolicyForPublic,
+        Lint::UnsafeTablePrivilege,
+        Lint::AuthUsersExposed,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Lint::Unclassified => "unclassified-object",
+            Lint::RlsDisabled => "rls-disabled",
+            Lint::PoliciesWithoutRls => "policies-without-rls",
+            Lint::RlsWithoutPolicy => "rls-without-policy",
+            Lint::OwnerRightsView => "owner-rights-view",
+            Lint::MaterializedViewExposed => "materialized-view-exposed",
+            Lint::DefinerWithoutSearchPath => "definer-without-search-path",
+            Lint::DefinerTakesId => "definer-takes-id",
+            Lint::PolicyReadsUserMetadata => "policy-reads-user-metadata",
+            Lint::PermissiveTruePolicy => "permissive-true-policy",
+            Lint::PolicyForPublic => "policy-for-public",
+            Lint::UnsafeTablePrivilege => "unsafe-table-privilege",
+            Lint::AuthUsersExposed => "auth-users-exposed",
+        }
+    }
+
+    pub fn level(&self) -> Level {
+        match self {
+            Lint::RlsWithoutPolicy => Level::Info,
+            Lint::DefinerTakesId => Level::Warn,
+            _ => Level::Error,
+        }
+    }
+
+    /// One sentence of remedy.
+    pub fn remedy(&self) -> &'static str {
+        match self {
+            Lint::Unclassified => "give it the columns of a class, or declare its class in rls-harness.toml ([objects.\"<name>\"] class = \"...\")",
+            Lint::RlsDisabled => "enable row level security and add policies, or revoke the API roles' privileges",
+            Lint::PoliciesWithoutRls => "its policies do nothing until row level security is enabled: alter table ... enable row level security",
+            Lint::RlsWithoutPolicy => "the API roles can reach no row: add policies if they should",
+            Lint::OwnerRightsView => "create it with (security_invoker = true), or allow it in rls-harness.toml with the reason its owner's rights are safe",
+            Lint::MaterializedViewExposed => "a materialized view has no row security: move it to a schema the API roles cannot use, behind a view that filters",
+            Lint::DefinerWithoutSearchPath => "pin its search path: alter function ... set search_path = ''",
+            Lint::DefinerTakesId => "it runs with its owner's rights: it must check that the caller may name that tenant or user",
+            Lint::PolicyReadsUserMetadata => "users edit their own user_metadata: decide on app_metadata or a table the user cannot write",
+            Lint::PermissiveTruePolicy => "a permissive policy is OR-ed with the others, so `true` opens every row: state the condition",
+            Lint::PolicyForPublic => "a policy for PUBLIC applies to anon too: name the roles (to authenticated)",
+            Lint::UnsafeTablePrivilege => "TRUNCATE ignores row security and TRIGGER and REFERENCES are no business of API users: revoke them",
+            Lint::AuthUsersExposed => "auth.users holds every user's email and metadata: expose only what the caller may see, through a table of your own",
+        }
+    }
+
+    /// Every name, for suggestions in errors.
+    pub fn names() -> Vec<&'static str> {
+        Lint::ALL.iter().map(Lint::name).collect()
+    }
+}
+
+impl From<Lint> for &'static str {
+    fn from(lint: Lint) -> &'static str {
+        lint.name()
+    }
+}
+
+impl fmt::Display for Lint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Lint {
+    type Err = ();
+
+    fn from_str(name: &str) -> Result<Lint, ()> {
+        Lint::ALL.into_iter().find(|l| l.name() == name).ok_or(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kebab_case_unique_and_round_trip() {
+        let mut names: Vec<&str> = Invariant::names();
+        names.extend(Lint::names());
+        for name in &names {
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}"
+            );
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        for invariant in Invariant::ALL {
+            assert_eq!(invariant.name().parse::<Invariant>(), Ok(invariant));
+        }
+        for lint in Lint::ALL {
+            assert_eq!(lint.name().parse::<Lint>(), Ok(lint));
+        }
+    }
+}
