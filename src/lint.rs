@@ -361,20 +361,25 @@ mod tests {
 }
 
 /// What the gate makes of a catalog before any probe: the class of every exposed
-/// object, the lint findings, and the mistakes of the config that only the catalog
-/// shows (names of objects that do not exist, columns they lack).
+/// object, the lint findings, the mistakes of the config that only the catalog shows
+/// (names of objects that do not exist, columns they lack), and what the model reads
+/// that the schema lacks.
 #[derive(Debug, Clone)]
 pub struct Survey<'c> {
     pub classes: Classes<'c>,
     pub findings: Vec<Finding>,
     pub config_errors: Vec<crate::located::FileError>,
+    /// What the model and its probes read that the schema lacks: no probe can run.
+    pub schema_errors: Vec<String>,
 }
 
 impl Survey<'_> {
     /// Whether the gate may pass on what the survey found: no unallowed error, no
     /// unclassified object, no mistake in the config.
     pub fn passed(&self) -> bool {
-        self.config_errors.is_empty() && !self.findings.iter().any(Finding::fails)
+        self.config_errors.is_empty()
+            && self.schema_errors.is_empty()
+            && !self.findings.iter().any(Finding::fails)
     }
 }
 
@@ -386,5 +391,6 @@ pub fn survey<'c>(catalog: &'c Catalog, config: &Config) -> Survey<'c> {
         classes,
         findings,
         config_errors: config.check_against(catalog),
+        schema_errors: crate::model::unmet_assumptions(catalog, &config.tenancy),
     }
 }

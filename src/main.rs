@@ -201,7 +201,8 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     outcome
 }
 
-/// The survey of a template, or the config's mistakes that only the catalog shows.
+/// The survey of a template, or the config's mistakes that only the catalog shows, or
+/// what the model reads that the schema lacks: either stops the run before any probe.
 fn survey_of<'t>(template: &'t Template, config: &Config) -> anyhow::Result<Survey<'t>> {
     let survey = survey(&template.catalog, config);
     if !survey.config_errors.is_empty() {
@@ -211,6 +212,12 @@ fn survey_of<'t>(template: &'t Template, config: &Config) -> anyhow::Result<Surv
             .map(ToString::to_string)
             .collect();
         anyhow::bail!("{}", lines.join("\n"));
+    }
+    if !survey.schema_errors.is_empty() {
+        anyhow::bail!(
+            "the schema lacks what the harness reads, so no probe can run:\n  {}",
+            survey.schema_errors.join("\n  ")
+        );
     }
     Ok(survey)
 }

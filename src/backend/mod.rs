@@ -294,6 +294,28 @@ async fn choose(options: &BackendOptions, image: &str) -> Result<(BackendKind, S
     }
 }
 
+/// Drops a scratch database, template or not. A database whose earlier drop was
+/// interrupted is left "invalid" by PostgreSQL: it can no longer be altered, only
+/// dropped, which is all that is left to do.
+pub(crate) async fn drop_scratch_database(admin: &Connection, name: &str) -> Result<()> {
+    let unfreeze = admin
+        .housekeeping(&format!(
+            "alter database {} is_template false",
+            quote_ident(name)
+        ))
+        .await;
+    match unfreeze {
+        Err(error) if error.sqlstate() == Some("55000") => {}
+        other => other?,
+    }
+    admin
+        .housekeeping(&format!(
+            "drop database if exists {} with (force)",
+            quote_ident(name)
+        ))
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,26 +349,4 @@ mod tests {
     fn own_process_is_alive() {
         assert!(!process_is_dead(std::process::id()));
     }
-}
-
-/// Drops a scratch database, template or not. A database whose earlier drop was
-/// interrupted is left "invalid" by PostgreSQL: it can no longer be altered, only
-/// dropped, which is all that is left to do.
-pub(crate) async fn drop_scratch_database(admin: &Connection, name: &str) -> Result<()> {
-    let unfreeze = admin
-        .housekeeping(&format!(
-            "alter database {} is_template false",
-            quote_ident(name)
-        ))
-        .await;
-    match unfreeze {
-        Err(error) if error.sqlstate() == Some("55000") => {}
-        other => other?,
-    }
-    admin
-        .housekeeping(&format!(
-            "drop database if exists {} with (force)",
-            quote_ident(name)
-        ))
-        .await
 }

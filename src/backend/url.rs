@@ -147,7 +147,7 @@ async fn drop_matching(
     for row in rows {
         let (name, comment): (String, String) = (row.get(0), row.get(1));
         if chosen(&comment) {
-            super::drop_scratch_database(&admin, &name).await?;
+            super::drop_scratch_database(admin, &name).await?;
             dropped += 1;
         }
     }

@@ -17,6 +17,7 @@ use std::fmt;
 
 pub use crate::actor::Denial;
 
+mod assumption;
 mod invariant;
 mod read;
 mod world;
@@ -25,6 +26,7 @@ mod write;
 #[cfg(test)]
 pub(crate) mod fixture;
 
+pub use assumption::unmet as unmet_assumptions;
 pub use invariant::{invariant_of_op, invariant_of_read, invariant_of_write};
 pub use world::{Rights, World};
 

@@ -1,27 +1,149 @@
-//! The catalog of the shipped migrations, read from a live template.
+//! The catalog of the shipped migrations, read from a live template: what a checker
+//! needs of every object, and the migration line each one came from.
+
+use rls_harness::{ApiRole, Command, Privilege, RelationKind};
 
 use crate::support::vital;
 
+fn line_of(location: &Option<rls_harness::Location>) -> (String, usize) {
+    let location = location.as_ref().expect("made by a migration");
+    (
+        location
+            .file
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        location.line,
+    )
+}
+
 #[tokio::test]
-async fn dump() {
+async fn relations_carry_row_security_policies_privileges_keys_and_origin() {
     let (_, template) = vital().await;
-    let config = rls_harness::Config::default();
-    let survey = rls_harness::survey(&template.catalog, &config);
-    for c in &survey.classes.classified {
-        println!("{} {} {:?} exact={}", c.object, c.class, c.source, c.exact);
-    }
-    for f in &template.catalog.functions { println!("{} {:?}", f.qualified(), f.history); }
-    for o in &survey.classes.unclassified {
-        println!("UNCLASSIFIED {o}");
-    }
-    for f in &survey.findings {
-        println!(
-            "{} {} {} {:?} {:?}",
-            f.level.name(),
-            f.lint,
-            f.message,
-            f.location.as_ref().map(|l| l.to_string()),
-            f.allowed
-        );
-    }
+    let catalog = &template.catalog;
+    assert_eq!(
+        catalog.exposed_schemas,
+        ["public"],
+        "auth, extensions, private are not judged"
+    );
+    let agents = catalog.relation("public.agents").unwrap();
+    assert_eq!(agents.kind, RelationKind::Table);
+    assert!(agents.rls_enabled && !agents.rls_forced);
+    assert_eq!(agents.primary_key, ["id"]);
+    let tenant_fk = agents
+        .foreign_keys
+        .iter()
+        .find(|fk| fk.columns == ["tenant_id"])
+        .unwrap();
+    assert_eq!(
+        (
+            tenant_fk.target.as_str(),
+            tenant_fk.target_columns.as_slice()
+        ),
+        ("public.tenants", &["id".to_owned()][..])
+    );
+    let sharing = agents.column("sharing_mode").unwrap();
+    assert!(sharing.not_null && sharing.default.as_deref() == Some("'private'::text"));
+    // Supabase's default privileges, minus what migration 3 revokes.
+    let expected: std::collections::BTreeSet<Privilege> = [
+        Privilege::Select,
+        Privilege::Insert,
+        Privilege::Update,
+        Privilege::Delete,
+    ]
+    .into();
+    assert_eq!(agents.privileges_of(ApiRole::Authenticated), expected);
+    assert_eq!(agents.privileges_of(ApiRole::Anon), expected);
+    let update = agents
+        .policies
+        .iter()
+        .find(|p| p.name == "agents_update_with_sharing")
+        .unwrap();
+    assert_eq!(update.command, Command::Update);
+    assert_eq!(update.roles, ["authenticated"]);
+    assert!(update.permissive);
+    assert!(update
+        .using
+        .as_deref()
+        .unwrap()
+        .contains("user_effective_writer_tenant_ids"));
+    assert!(update
+        .check
+        .as_deref()
+        .unwrap()
+        .contains("'platform'::text"));
+    // Created by the remote schema; its policies by the DO block of migration 3, and
+    // its TRUNCATE revoked there.
+    assert_eq!(
+        line_of(&agents.history.created),
+        ("20251025000000_remote_schema.sql".into(), 8)
+    );
+    assert_eq!(
+        line_of(&update.history.created),
+        ("20251026000003_update_rls_policies.sql".into(), 202)
+    );
+    assert_eq!(
+        line_of(&agents.history.grants).0,
+        "20251026000003_update_rls_policies.sql"
+    );
+}
+
+#[tokio::test]
+async fn views_say_whose_rights_they_read_with_and_what_they_read() {
+    let (_, template) = vital().await;
+    let view = template
+        .catalog
+        .relation("public.mv_platform_shared_resources")
+        .unwrap();
+    assert_eq!(view.kind, RelationKind::View);
+    let options = view.view.as_ref().unwrap();
+    assert!(options.security_barrier && !options.security_invoker);
+    assert_eq!(options.bases, ["private.platform_shared_resources"]);
+    assert!(
+        options.reads_rls_table,
+        "through the materialized view, the four resource tables"
+    );
+    assert!(!options.reads_auth_users);
+    assert_eq!(view.privileges_of(ApiRole::Anon), Default::default());
+    assert!(template
+        .catalog
+        .relation("private.platform_shared_resources")
+        .is_none());
+}
+
+#[tokio::test]
+async fn functions_carry_security_search_path_signature_and_execute_grants() {
+    let (_, template) = vital().await;
+    let catalog = &template.catalog;
+    let accessible = catalog
+        .function("public.get_accessible_agents(uuid)")
+        .unwrap();
+    assert!(accessible.security_definer && accessible.returns_set);
+    assert_eq!(accessible.search_path.as_deref(), Some("\"\""));
+    assert_eq!(
+        accessible.returns_relation.as_deref(),
+        Some("public.agents")
+    );
+    assert_eq!(accessible.arguments[0].name, "p_tenant_id");
+    // PUBLIC keeps EXECUTE on new functions, so anon may call it too.
+    assert_eq!(
+        accessible.executable_by,
+        [ApiRole::Anon, ApiRole::Authenticated]
+    );
+    assert_eq!(
+        line_of(&accessible.history.created),
+        ("20251026000003_update_rls_policies.sql".into(), 273)
+    );
+    assert_eq!(
+        line_of(&accessible.history.grants),
+        ("20251026000003_update_rls_policies.sql".into(), 273)
+    );
+    let assign = catalog
+        .function("public.assign_user_to_dh_startup(uuid, text)")
+        .unwrap();
+    assert_eq!(assign.result, "void");
+    // A trigger function cannot be called through the API.
+    let trigger = catalog.function("public.audit_resource_sharing()").unwrap();
+    assert!(trigger.is_trigger && !trigger.exposed());
 }

@@ -4,6 +4,7 @@
 mod actors;
 mod backend;
 mod catalog;
+mod lints;
 mod migrations;
 mod plan;
 mod property;

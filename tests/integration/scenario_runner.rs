@@ -159,15 +159,11 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
         "only {failing:?} noticed the permissive policy"
     );
     assert!(
-        broken_invariants
-            .iter()
-            .any(|name| *name == rls_harness::Invariant::PrivateHiding),
+        broken_invariants.contains(&rls_harness::Invariant::PrivateHiding),
         "{broken_invariants:?}"
     );
     assert!(
-        broken_invariants
-            .iter()
-            .any(|name| *name == rls_harness::Invariant::SelectiveSharing),
+        broken_invariants.contains(&rls_harness::Invariant::SelectiveSharing),
         "{broken_invariants:?}"
     );
 }

@@ -1,0 +1,218 @@
+//! The gate's reading of the catalog: each lint has a mutant it catches by name, at the
+//! mutant's own line; benign migrations stay green in every part of `check`; the
+//! shipped migrations pass with every exposed object classed.
+
+use std::path::{Path, PathBuf};
+
+use rls_harness::{
+    check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Config, PropertyConfig,
+    Template,
+};
+
+use crate::support::{explain, migrations_with, vital};
+
+/// The repository's config, with `extra` lines appended (what a pull request adding an
+/// object would add to it).
+fn config_with(extra: &str) -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rls-harness.toml");
+    let shipped = std::fs::read_to_string("rls-harness.toml").unwrap();
+    std::fs::write(&path, format!("{shipped}\n{extra}")).unwrap();
+    let config = Config::load(&path).unwrap_or_else(|errors| panic!("{errors:?}"));
+    (dir, config)
+}
+
+async fn template_with(name: &str, sql: &str) -> (tempfile::TempDir, std::sync::Arc<Template>) {
+    let (harness, _) = vital().await;
+    let migrations = migrations_with(&[(name, sql)]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    (migrations, template)
+}
+
+#[tokio::test]
+async fn the_shipped_migrations_pass_with_every_exposed_object_classed() {
+    let (_, template) = vital().await;
+    let (_dir, config) = config_with("");
+    let survey = survey(&template.catalog, &config);
+    assert!(
+        survey.classes.unclassified.is_empty(),
+        "{:?}",
+        survey.classes.unclassified
+    );
+    assert!(survey.passed(), "{:#?}", survey.findings);
+    let classed: Vec<String> = survey
+        .classes
+        .classified
+        .iter()
+        .map(|c| format!("{} {}", c.object.qualified(), c.class.name()))
+        .collect();
+    for expected in [
+        "public.agents resource",
+        "public.workflows resource",
+        "public.user_tenants modelled",
+        "public.mv_platform_shared_resources derived",
+        "public.is_platform_admin() public",
+        "public.get_accessible_tools(uuid) modelled",
+    ] {
+        assert!(
+            classed.iter().any(|c| c == expected),
+            "{expected}: {classed:#?}"
+        );
+    }
+    // The deliberate owner's-rights view is allowed, with the config's reason.
+    let allowed = survey
+        .findings
+        .iter()
+        .find(|f| f.lint == rls_harness::Lint::OwnerRightsView)
+        .unwrap();
+    assert!(allowed
+        .allowed
+        .as_deref()
+        .is_some_and(|r| r.contains("global rows")));
+}
+
+/// Each file in `tests/mutants/lints/` names in its first line the lint it must trip
+/// and the object: the finding must be there, at a line of that file, and an error
+/// must fail the gate.
+#[rstest::rstest]
+#[tokio::test]
+async fn a_lint_mutant_is_caught_by_name(#[files("tests/mutants/lints/*.sql")] mutant: PathBuf) {
+    let sql = std::fs::read_to_string(&mutant).unwrap();
+    let header = sql
+        .lines()
+        .find_map(|line| line.strip_prefix("-- lint: "))
+        .expect("a lint mutant names its lint and object");
+    let (lint, object) = header.split_once(' ').expect("lint and object");
+    let file = format!(
+        "20251026000099_{}",
+        mutant.file_name().unwrap().to_string_lossy()
+    );
+    let (_dir, template) = template_with(&file, &sql).await;
+    let (_config_dir, config) = config_with("");
+    let survey = survey(&template.catalog, &config);
+    let finding = survey
+        .findings
+        .iter()
+        .find(|f| f.lint.name() == lint && f.object == object)
+        .unwrap_or_else(|| panic!("{lint} on {object} went unnoticed: {:#?}", survey.findings));
+    let location = finding.location.as_ref().expect("the finding names a line");
+    assert!(
+        location.file.ends_with(&file) && location.line > 1,
+        "{lint} points at {location}, not at the mutant"
+    );
+    let fails = finding.level == rls_harness::Level::Error;
+    assert_eq!(!survey.passed(), fails, "{:#?}", survey.findings);
+}
+
+/// Every scenario of the library, run against `template`: the failing ones, rendered.
+async fn scenario_failures(template: &Template) -> Vec<String> {
+    let (harness, _) = vital().await;
+    let mut failures = Vec::new();
+    for file in discover_scenarios(Path::new("scenarios")).unwrap() {
+        let scenario = load_scenario(Path::new("scenarios"), &file).unwrap();
+        let report = run_scenario(harness, template, &scenario).await.unwrap();
+        if !report.passed_apart_from_snapshots() {
+            failures.push(rls_harness::render_scenario(&report));
+        }
+    }
+    failures
+}
+
+/// Changes a team makes every week, done right: the gate stays green on all of them,
+/// lints, scenarios and properties alike. A new exposed function comes with its one
+/// line of config, the `.toml` next to it.
+#[rstest::rstest]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: PathBuf) {
+    let sql = std::fs::read_to_string(&benign).unwrap();
+    let extra = std::fs::read_to_string(benign.with_extension("toml")).unwrap_or_default();
+    let file = format!(
+        "20251026000099_{}",
+        benign.file_name().unwrap().to_string_lossy()
+    );
+    let (_dir, template) = template_with(&file, &sql).await;
+    let (_config_dir, config) = config_with(&extra);
+    let survey = survey(&template.catalog, &config);
+    assert!(
+        survey.passed(),
+        "{}: {:#?}",
+        benign.display(),
+        survey.findings
+    );
+    assert!(survey.classes.unclassified.is_empty());
+    let failures = scenario_failures(&template).await;
+    assert!(
+        failures.is_empty(),
+        "{}:\n{}",
+        benign.display(),
+        failures.join("\n")
+    );
+    let (harness, _) = vital().await;
+    let report = check_worlds(
+        harness,
+        &template,
+        &PropertyConfig::from_env(4).unwrap(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(report.failure.is_none(), "{}", explain(&report));
+}
+
+/// A migration that renames a column the harness reads breaks the harness's reading,
+/// not a policy: `check` says so as a schema error before any probe, and exits 2.
+#[tokio::test]
+async fn a_column_the_checks_read_is_a_schema_error_before_any_probe() {
+    let rename =
+        "alter table public.resource_sharing_audit rename column table_name to source_table;";
+    let (_dir, template) = template_with("20251026000099_rename.sql", rename).await;
+    let (_c, config) = config_with("");
+    let survey = survey(&template.catalog, &config);
+    assert_eq!(
+        survey.schema_errors,
+        ["resource_sharing_audit has no column table_name, which the audit-trail checks read"]
+    );
+    assert!(!survey.passed());
+
+    let migrations = migrations_with(&[("20251026000099_rename.sql", rename)]);
+    let output =
+        crate::support::cli(&["lint", "--migrations", migrations.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("resource_sharing_audit has no column table_name"),
+        "{stderr}"
+    );
+}
+
+/// `rls-harness lint` acts as nobody: it prints every exposed object with its class and
+/// every finding with its line, and fails on an unclassified object with the line to add.
+#[test]
+fn lint_prints_classes_and_findings_and_fails_on_an_unclassified_object() {
+    let shipped = crate::support::cli(&["lint"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&shipped.stdout);
+    assert!(shipped.status.success(), "{stdout}");
+    assert!(stdout.contains("public.workflows"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "allowed owner-rights-view migrations/20251026000003_update_rls_policies.sql:151"
+        ),
+        "{stdout}"
+    );
+
+    let sql = std::fs::read_to_string("tests/mutants/lints/unclassified_object.sql").unwrap();
+    let migrations = migrations_with(&[("20251026000099_notes.sql", &sql)]);
+    let output =
+        crate::support::cli(&["lint", "--migrations", migrations.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("UNCLASSIFIED"), "{stdout}");
+    assert!(
+        stdout.contains("[objects.\"public.notes\"] class = "),
+        "{stdout}"
+    );
+}
