@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use rls_harness::{
     check_worlds, default_migrations_dir, discover_scenarios, load_scenario, run_scenario,
-    BackendOptions, Harness, PropertyConfig,
+    BackendOptions, Config, Harness, PropertyConfig, Schema,
 };
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -41,15 +41,18 @@ async fn main() -> anyhow::Result<()> {
 
     // Scenario steps, one scenario after another: each step is one principal's
     // request with its session checks, and a negative step also runs its control.
+    let config = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rls-harness.toml"))
+        .map_err(|errors| anyhow::anyhow!("{errors:?}"))?;
+    let schema = Schema::read(&harness, &template, &config).await?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let scenarios = discover_scenarios(&root)?
         .iter()
-        .map(|file| load_scenario(&root, file))
+        .map(|file| load_scenario(&root, file, &schema.seeded_tenants()))
         .collect::<Result<Vec<_>, _>>()?;
     let clock = Instant::now();
     let mut steps = 0;
     for scenario in &scenarios {
-        steps += run_scenario(&harness, &template, scenario)
+        steps += run_scenario(&harness, &template, &schema, scenario)
             .await?
             .steps
             .len();
@@ -62,13 +65,13 @@ async fn main() -> anyhow::Result<()> {
     );
 
     for connections in [1, 2, 4] {
-        let config = PropertyConfig {
+        let property = PropertyConfig {
             cases,
             seed: 42,
             connections,
             ..PropertyConfig::check()
         };
-        let report = check_worlds(&harness, &template, &config, &|_| {}).await?;
+        let report = check_worlds(&harness, &template, &schema, &property, &|_| {}).await?;
         let seconds = report.duration.as_secs_f64();
         println!(
             "  properties, {connections} connection(s): {} worlds, {} checks in {seconds:.2} s = {:.1} worlds/s, {:.0} checks/s{}",

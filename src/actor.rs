@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use tokio_postgres::SimpleQueryMessage;
 use uuid::Uuid;
 
+use crate::config::Tenancy;
 use crate::connection::{quote_ident, quote_literal, Connection, Endpoint, Notice};
 use crate::error::{Error, Result};
 
@@ -180,6 +181,8 @@ pub struct Outcome {
 pub struct Actor {
     connection: Connection,
     principal: Principal,
+    /// How this schema sets the tenant context.
+    tenancy: Tenancy,
 }
 
 impl Actor {
@@ -190,6 +193,7 @@ impl Actor {
         principal: Principal,
         authenticator: &Endpoint,
         admin: &Endpoint,
+        tenancy: &Tenancy,
     ) -> Result<Actor> {
         let endpoint = match principal {
             Principal::Owner => admin,
@@ -198,6 +202,7 @@ impl Actor {
         Ok(Actor {
             connection: Connection::open(endpoint).await?,
             principal,
+            tenancy: tenancy.clone(),
         })
     }
 
@@ -205,14 +210,17 @@ impl Actor {
         &self.principal
     }
 
-    /// Runs `sql` as the principal, with an optional tenant context set through
-    /// `set_tenant_context`, in one transaction.
+    /// Runs `sql` as the principal, with an optional tenant context set through the
+    /// schema's context function, in one transaction.
     pub async fn run(&self, sql: &str, context: Option<Uuid>, finish: Finish) -> Result<Outcome> {
         let connection = &self.connection;
         connection.take_notices();
         // The tenant context is session state; clear what an earlier step left.
         connection
-            .batch("select set_config('app.current_tenant_id', '', false); begin")
+            .batch(&format!(
+                "select {}; begin",
+                self.tenancy.clear_context_sql(false)
+            ))
             .await?;
         if let Err(error) = self.become_principal().await {
             let _ = connection.batch("rollback").await;
@@ -220,10 +228,7 @@ impl Actor {
         }
         let mut result = Ok(Rows::default());
         if let Some(tenant) = context {
-            let set = format!(
-                "select public.set_tenant_context({}::uuid)",
-                quote_literal(&tenant.to_string())
-            );
+            let set = self.tenancy.set_context_sql(tenant);
             if let Err(failure) = self.statement(&set).await? {
                 result = Err(Failure {
                     while_setting_context: true,

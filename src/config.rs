@@ -116,6 +116,23 @@ pub struct Tenancy {
     pub context_setting: String,
 }
 
+impl Tenancy {
+    /// The statement that sets the tenant context to `tenant` the way the schema means
+    /// it to be set: through its context function, which checks the caller.
+    pub fn set_context_sql(&self, tenant: uuid::Uuid) -> String {
+        format!("select {}('{tenant}'::uuid)", self.context_function)
+    }
+
+    /// The expression that empties the tenant context, for the rest of the transaction
+    /// (`local`) or of the session.
+    pub fn clear_context_sql(&self, local: bool) -> String {
+        format!(
+            "set_config({}, '', {local})",
+            crate::connection::quote_literal(&self.context_setting)
+        )
+    }
+}
+
 impl Default for Tenancy {
     fn default() -> Tenancy {
         Tenancy {

@@ -16,11 +16,11 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::actor::{Actor, Principal};
 use crate::backend::{BackendKind, BackendOptions, Server};
 use crate::catalog::{self, Catalog};
+use crate::config::Tenancy;
 use crate::connection::{Connection, Endpoint};
 use crate::error::{Error, Result};
 use crate::migrate::{self, Applied, Migration};
 use crate::origin::{Origins, Tracker};
-use crate::plan::{self, CheckResult};
 use crate::supabase::{self, Fidelity};
 
 /// The migrations this crate ships, used when nothing else is asked for.
@@ -43,10 +43,7 @@ pub struct StartTimings {
 pub struct Template {
     pub name: String,
     pub applied: Vec<Applied>,
-    /// The plan's verification queries for each migration, run right after it.
-    pub migration_checks: Vec<CheckResult>,
     pub migrate_time: Duration,
-    pub checks_time: Duration,
     /// Where each object the migrations touched was created and last changed.
     pub origins: Origins,
     /// What the API roles can reach in the migrated database, read before it was
@@ -153,24 +150,19 @@ impl Harness {
 
     async fn migrate_template(&self, name: &str, migrations: &[Migration]) -> Result<Template> {
         let connection = Connection::open(&self.server.admin(name)).await?;
-        let (mut applied, mut migration_checks) = (Vec::new(), Vec::new());
-        let (mut migrate_time, mut checks_time) = (Duration::ZERO, Duration::ZERO);
+        let mut applied = Vec::new();
+        let mut migrate_time = Duration::ZERO;
         let mut tracker = Tracker::start(&connection).await?;
         for migration in migrations {
             let done = migrate::apply(&connection, migration, Some(&mut tracker)).await?;
             migrate_time += done.duration;
-            let clock = Instant::now();
-            migration_checks.extend(plan::after_migration(&connection, &done).await?);
-            checks_time += clock.elapsed();
             applied.push(done);
         }
         Ok(Template {
             name: name.to_owned(),
             applied,
-            migration_checks,
             catalog: catalog::read(&connection, &tracker.origins).await?,
             migrate_time,
-            checks_time,
             origins: tracker.origins,
         })
     }
@@ -242,14 +234,15 @@ impl Database<'_> {
         Connection::open(&self.owner_endpoint()).await
     }
 
-    /// A session that acts as `principal`, PostgREST style.
-    pub async fn actor(&self, principal: Principal) -> Result<Actor> {
+    /// A session that acts as `principal`, PostgREST style, setting tenant contexts as
+    /// `tenancy` says.
+    pub async fn actor(&self, principal: Principal, tenancy: &Tenancy) -> Result<Actor> {
         let admin = self.owner_endpoint();
         let authenticator = match &self.harness.fidelity.authenticator_password {
             Some(password) => admin.with_login("authenticator", Some(password)),
             None => admin.clone(),
         };
-        Actor::open(principal, &authenticator, &admin).await
+        Actor::open(principal, &authenticator, &admin, tenancy).await
     }
 
     /// Drops the database.

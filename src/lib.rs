@@ -11,6 +11,7 @@ mod class;
 mod config;
 mod connection;
 mod error;
+mod fingerprint;
 mod harness;
 mod lint;
 mod located;
@@ -37,6 +38,7 @@ pub use class::{Class, Classes, Classified, Source as ClassSource};
 pub use config::{Config, DEFAULT_FILE as DEFAULT_CONFIG};
 pub use connection::{Connection, Endpoint, Notice};
 pub use error::{Error, Result};
+pub use fingerprint::{difference as fingerprint_difference, fingerprint};
 pub use harness::{default_migrations_dir, Database, Harness, Lease, StartTimings, Template};
 pub use lint::{survey, Finding, Survey};
 pub use located::FileError;
@@ -47,7 +49,10 @@ pub use model::{
     World,
 };
 pub use origin::{History, Location, ObjectKind, Origins};
-pub use plan::{acted as plan_checks, user_id, CheckResult, DH_STARTUP_TENANT, PLATFORM_TENANT};
+pub use plan::{
+    acted as plan_checks, phase_two as plan_phase_two, user_id, CheckResult, DH_STARTUP_TENANT,
+    PLATFORM_TENANT,
+};
 pub use property::{
     check_sequences, check_worlds, coverage_gaps, required_cells, Cell, ContextKind,
     Counterexample, Coverage, CoverageActor, Gaps, Mismatch, PropertyConfig, PropertyReport,
@@ -60,5 +65,5 @@ pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,
     Scenario, ScenarioError, ScenarioReport, StepReport, Verdict,
 };
-pub use schema::{difference as fingerprint_difference, fingerprint};
+pub use schema::Schema;
 pub use snapshot::{compare as compare_snapshot, settle as settle_snapshots, Comparison};

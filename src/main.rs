@@ -8,10 +8,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
-    check_sequences, check_worlds, discover_scenarios, load_scenario, plan_checks, render_coverage,
-    render_property, render_survey, run_scenario, settle_snapshots, survey, BackendOptions,
-    CheckReport, Config, Harness, PropertyConfig, ScenarioReport, Survey, Template,
-    CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED,
+    check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
+    plan_checks, plan_phase_two, render_coverage, render_property, render_survey, run_scenario,
+    settle_snapshots, survey, BackendOptions, CheckReport, Config, Harness, PropertyConfig,
+    ScenarioReport, Schema, Survey, Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG,
+    DEFAULT_SEED,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -246,25 +247,29 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
 }
 
 async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> anyhow::Result<bool> {
-    let template = harness.template_from_dir(&args.migrations).await?;
+    let migrations = discover_migrations(&args.migrations)?;
+    let template = harness.template(&migrations).await?;
     let survey = survey_of(&template, &args.config)?;
+    let schema = Schema::read(harness, &template, &args.config).await?;
     let clock = Instant::now();
     let files = scenario_files(args)?;
-    let (acted, scenarios) = tokio::join!(
-        plan_checks(harness, &template),
-        run_scenarios(harness, &template, &files, args)
+    let (phase_two, acted, scenarios) = tokio::join!(
+        plan_phase_two(harness, &migrations),
+        plan_checks(harness, &template, &schema),
+        run_scenarios(harness, &template, &schema, &files, args)
     );
-    let acted = acted?;
+    let mut acted = acted?;
+    acted.splice(0..0, phase_two?);
     let (mut scenarios, malformed) = scenarios?;
     // The property drivers block their thread (proptest runs synchronously): they run
     // after the scenarios, never inside the same task as futures that must progress.
     let mut properties = Vec::new();
     if args.property.cases > 0 {
-        let report = check_worlds(harness, &template, &args.property, &|_| {}).await?;
+        let report = check_worlds(harness, &template, &schema, &args.property, &|_| {}).await?;
         properties.push(("worlds", report));
     }
     if args.sequences.cases > 0 {
-        let report = check_sequences(harness, &template, &args.sequences, &|_| {}).await?;
+        let report = check_sequences(harness, &template, &schema, &args.sequences, &|_| {}).await?;
         properties.push(("sequences", report));
     }
     for report in &mut scenarios {
@@ -305,19 +310,21 @@ type ScenarioRun = (Vec<ScenarioReport>, Vec<rls_harness::ScenarioError>);
 async fn run_scenarios(
     harness: &Harness,
     template: &Template,
+    schema: &Schema,
     files: &[PathBuf],
     args: &CheckArgs,
 ) -> anyhow::Result<ScenarioRun> {
     let mut malformed = Vec::new();
     let mut loaded = Vec::new();
+    let seeded = schema.seeded_tenants();
     for file in files {
-        match load_scenario(&args.scenarios, file) {
+        match load_scenario(&args.scenarios, file, &seeded) {
             Ok(scenario) => loaded.push(scenario),
             Err(error) => malformed.push(error),
         }
     }
     let mut reports: Vec<ScenarioReport> = futures_util::stream::iter(&loaded)
-        .map(|scenario| run_scenario(harness, template, scenario))
+        .map(|scenario| run_scenario(harness, template, schema, scenario))
         .buffer_unordered(PARALLEL_SCENARIOS)
         .collect::<Vec<_>>()
         .await
@@ -332,6 +339,7 @@ async fn fuzz(migrations: &std::path::Path, config: PropertyConfig) -> anyhow::R
     let harness = Harness::start(&options).await?;
     let outcome = async {
         let template = harness.template_from_dir(migrations).await?;
+        let schema = Schema::read(&harness, &template, &Config::default()).await?;
         let bar = indicatif::ProgressBar::new(u64::from(config.cases));
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -340,8 +348,10 @@ async fn fuzz(migrations: &std::path::Path, config: PropertyConfig) -> anyhow::R
             .progress_chars("=> "),
         );
         bar.set_message(format!("seed {}", config.seed));
-        let report =
-            check_worlds(&harness, &template, &config, &|done| bar.set_position(done)).await?;
+        let report = check_worlds(&harness, &template, &schema, &config, &|done| {
+            bar.set_position(done)
+        })
+        .await?;
         bar.finish_and_clear();
         println!(
             "rls-harness fuzz, {} backend, {} connections",

@@ -14,7 +14,8 @@ use crate::actor::{Actor, Finish, Principal};
 use crate::connection::Connection;
 use crate::error::Result;
 use crate::harness::{Harness, Template};
-use crate::migrate::Applied;
+use crate::migrate::{Applied, Migration};
+use crate::schema::Schema;
 
 /// The seeded platform tenant, fixed by the plan.
 pub const PLATFORM_TENANT: Uuid = Uuid::from_u128(1);
@@ -48,7 +49,7 @@ pub fn user_id(name: &str) -> Uuid {
 
 /// Owner-side checks of phase 2 that hold right after migration `version`:
 /// `(name, query returning one text value, expected value)`.
-fn phase_two(version: &str) -> &'static [(&'static str, &'static str, &'static str)] {
+fn queries(version: &str) -> &'static [(&'static str, &'static str, &'static str)] {
     match version {
         "20251026000001" => &[
             ("tenants is empty", "select count(*)::text from public.tenants", "0"),
@@ -114,11 +115,28 @@ fn phase_two(version: &str) -> &'static [(&'static str, &'static str, &'static s
     }
 }
 
+/// Phase 2: applies `migrations` one by one to a bare database of its own, and runs
+/// after each the plan's verification queries for it, as the owner. (Some of them only
+/// hold at that point: no tenant yet, no shared resource yet.)
+pub async fn phase_two(harness: &Harness, migrations: &[Migration]) -> Result<Vec<CheckResult>> {
+    let database = harness.bare_database().await?;
+    let outcome = async {
+        let owner = database.owner().await?;
+        let mut results = Vec::new();
+        for migration in migrations {
+            let applied = migration.apply(&owner).await?;
+            results.extend(after_migration(&owner, &applied).await?);
+        }
+        Ok(results)
+    }
+    .await;
+    let closed = database.close().await;
+    let results = outcome?;
+    closed.map(|()| results)
+}
+
 /// Runs the plan's checks for the migration just applied, as the owner.
-pub async fn after_migration(
-    connection: &Connection,
-    applied: &Applied,
-) -> Result<Vec<CheckResult>> {
+async fn after_migration(connection: &Connection, applied: &Applied) -> Result<Vec<CheckResult>> {
     let version = applied.migration.version.as_str();
     let mut results = Vec::new();
     if PLAN_VERSIONS.contains(&version) {
@@ -138,7 +156,7 @@ pub async fn after_migration(
             },
         });
     }
-    for (name, query, expected) in phase_two(version) {
+    for (name, query, expected) in queries(version) {
         let actual = match connection.query_one(query, &[]).await {
             Ok(row) => row
                 .get::<_, Option<String>>(0)
@@ -315,7 +333,11 @@ const ISOLATION_STORY: &[Step] = &[
 ];
 
 /// Runs phase 3 and the success criteria, each story on a fresh clone of `template`.
-pub async fn acted(harness: &Harness, template: &Template) -> Result<Vec<CheckResult>> {
+pub async fn acted(
+    harness: &Harness,
+    template: &Template,
+    schema: &Schema,
+) -> Result<Vec<CheckResult>> {
     let mut results = Vec::new();
     for story in [PLAN_STORY, ISOLATION_STORY] {
         let database = harness.database(template).await?;
@@ -323,7 +345,7 @@ pub async fn acted(harness: &Harness, template: &Template) -> Result<Vec<CheckRe
         owner.batch(&fixtures()).await?;
         drop(owner);
         for step in story {
-            let actor = database.actor(principal(step.who)).await?;
+            let actor = database.actor(principal(step.who), &schema.tenancy).await?;
             results.push(run_step(&actor, step).await?);
         }
         database.close().await?;
@@ -372,9 +394,9 @@ mod tests {
     #[test]
     fn every_plan_migration_has_owner_checks() {
         for version in PLAN_VERSIONS {
-            assert!(!phase_two(version).is_empty(), "{version}");
+            assert!(!queries(version).is_empty(), "{version}");
         }
-        assert!(phase_two("20251025000000").is_empty());
+        assert!(queries("20251025000000").is_empty());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use rls_harness::{default_migrations_dir, load_scenario, run_scenario, Harness, Verdict};
+use rls_harness::{
+    default_migrations_dir, load_scenario, run_scenario, Config, Harness, Schema, Verdict,
+};
 
 const ROOT: &str = "scenarios";
 
@@ -41,8 +43,21 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
             .template_from_dir(&default_migrations_dir())
             .await
             .map_err(shown)?;
-        let scenario = load_scenario(Path::new(ROOT), path).map_err(shown)?;
-        run_scenario(harness, &template, &scenario)
+        let config = Config::load(Path::new("rls-harness.toml")).map_err(|errors| {
+            shown(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let schema = Schema::read(harness, &template, &config)
+            .await
+            .map_err(shown)?;
+        let scenario =
+            load_scenario(Path::new(ROOT), path, &schema.seeded_tenants()).map_err(shown)?;
+        run_scenario(harness, &template, &schema, &scenario)
             .await
             .map_err(shown)
     })?;

@@ -12,6 +12,7 @@
 //! `class` and `lint` do.
 
 mod read;
+mod seed;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -19,6 +20,7 @@ use std::fmt;
 use crate::origin::History;
 
 pub use read::read;
+pub use seed::{read as read_seed, Seed};
 
 /// Schemas that belong to Supabase or to the shim, never judged even when exposed.
 pub const NOT_OURS: [&str; 14] = [

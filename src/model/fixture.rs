@@ -4,7 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{Context, Id, Kind, Mode, Op, Principal, Resource, Role, Table, Tenant, User, World};
+use super::{
+    AuditAction, AuditRow, Context, Id, Kind, Mode, Op, Principal, Resource, Role, Table, Tenant,
+    User, World,
+};
+use crate::plan::{DH_STARTUP_TENANT, PLATFORM_TENANT};
 use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
 
 pub const NORTH: Id = Id::from_u128(3);
@@ -36,11 +40,93 @@ pub fn resource(table: Table, id: Id, tenant: Id, mode: Mode, shared_with: &[Id]
     }
 }
 
+/// Exactly what the shipped migrations leave (the integration tests read the same rows
+/// from a migrated template): the two tenants, the three legacy agents
+/// made global platform resources, three tools and two prompts, no user, and the
+/// audit rows of migration 4's own writes (it runs after migration 3 created the
+/// trigger; the owner is the actor, so `actor` is NULL).
+pub fn seeded() -> World {
+    let agent = |n: u128, name: &str| {
+        seed(
+            Table::Agents,
+            0xa000_0000_0000_4000_8000_0000_0000_0000 + n,
+            name,
+        )
+    };
+    let tool = |n: u128, name: &str| {
+        seed(
+            Table::Tools,
+            0xb000_0000_0000_4000_8000_0000_0000_0000 + n,
+            name,
+        )
+    };
+    let prompt = |n: u128, name: &str| {
+        seed(
+            Table::Prompts,
+            0xc000_0000_0000_4000_8000_0000_0000_0000 + n,
+            name,
+        )
+    };
+    let resources = vec![
+        agent(1, "Dr. Sarah Chen"),
+        agent(2, "Dr. Marcus Webb"),
+        agent(3, "Dr. Priya Raman"),
+        tool(1, "PubMed Search"),
+        tool(2, "FDA Device Lookup"),
+        tool(3, "Clinical Calculator"),
+        prompt(1, "Clinical Evidence Summary"),
+        prompt(2, "Regulatory Pathway Assessment"),
+    ];
+    // The agents existed before the trigger and were updated into the platform
+    // tenant (tenant, mode, shared all change); tools and prompts were inserted.
+    let audit = resources
+        .iter()
+        .map(|r| AuditRow {
+            table: r.table,
+            resource: r.id,
+            action: if r.table == Table::Agents {
+                AuditAction::Update
+            } else {
+                AuditAction::Insert
+            },
+            actor: None,
+            tenant: Some(PLATFORM_TENANT),
+        })
+        .collect();
+    World {
+        tenants: vec![
+            Tenant {
+                id: PLATFORM_TENANT,
+                slug: "vital-platform".into(),
+            },
+            Tenant {
+                id: DH_STARTUP_TENANT,
+                slug: "digital-health-startup".into(),
+            },
+        ],
+        users: Vec::new(),
+        resources,
+        audit,
+    }
+}
+
+fn seed(table: Table, id: u128, name: &str) -> Resource {
+    Resource {
+        table,
+        id: Id::from_u128(id),
+        tenant: Some(PLATFORM_TENANT),
+        name: name.into(),
+        mode: Mode::Global,
+        shared_with: Vec::new(),
+        kind: Kind::Platform,
+    }
+}
+
 /// ada: platform admin, no tenant. bob: admin of DH, member of north. carol: member of
 /// DH. dave: owner of the platform and of DH. eve: no row anywhere. vic: viewer of
 /// north.
 pub fn world() -> World {
-    let mut world = World::seeded();
+    let mut world = seeded();
     world.tenants.push(Tenant {
         id: NORTH,
         slug: "north".into(),

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{AuditAction, AuditRow, Context, Id, Kind, Mode, Principal, Resource, Role, Table};
 use super::{Tenant, User};
+use crate::catalog::Seed;
 
-pub(super) use crate::plan::{DH_STARTUP_TENANT, PLATFORM_TENANT};
+pub(super) use crate::plan::DH_STARTUP_TENANT;
 
 /// Everything the policies depend on: the rows of `tenants`, `auth.users` with their
 /// `user_tenants` and `user_roles` rows, the four resource tables and the audit trail.
@@ -105,73 +106,79 @@ impl Rights {
 }
 
 impl World {
-    /// Exactly what the four migrations leave: the two tenants, the three legacy agents
-    /// made global platform resources, three tools and two prompts, no user, and the
-    /// audit rows of migration 4's own writes (it runs after migration 3 created the
-    /// trigger; the owner is the actor, so `actor` is NULL).
-    pub fn seeded() -> World {
-        let agent = |n: u128, name: &str| {
-            seed(
-                Table::Agents,
-                0xa000_0000_0000_4000_8000_0000_0000_0000 + n,
-                name,
-            )
+    /// The world the migrations leave behind, from the rows read out of the template:
+    /// the seeded tenants, users, resources and audit trail. A value the model does not
+    /// know (a sharing mode, a resource type, a table or an audit action outside the
+    /// access model) is an error naming it.
+    pub fn from_seed(seed: &Seed) -> Result<World, String> {
+        let mut world = World {
+            tenants: seed
+                .tenants
+                .iter()
+                .map(|(id, slug)| Tenant {
+                    id: *id,
+                    slug: slug.clone(),
+                })
+                .collect(),
+            ..World::default()
         };
-        let tool = |n: u128, name: &str| {
-            seed(
-                Table::Tools,
-                0xb000_0000_0000_4000_8000_0000_0000_0000 + n,
-                name,
-            )
-        };
-        let prompt = |n: u128, name: &str| {
-            seed(
-                Table::Prompts,
-                0xc000_0000_0000_4000_8000_0000_0000_0000 + n,
-                name,
-            )
-        };
-        let resources = vec![
-            agent(1, "Dr. Sarah Chen"),
-            agent(2, "Dr. Marcus Webb"),
-            agent(3, "Dr. Priya Raman"),
-            tool(1, "PubMed Search"),
-            tool(2, "FDA Device Lookup"),
-            tool(3, "Clinical Calculator"),
-            prompt(1, "Clinical Evidence Summary"),
-            prompt(2, "Regulatory Pathway Assessment"),
-        ];
-        // The agents existed before the trigger and were updated into the platform
-        // tenant (tenant, mode, shared all change); tools and prompts were inserted.
-        let audit = resources
-            .iter()
-            .map(|r| AuditRow {
-                table: r.table,
-                resource: r.id,
-                action: if r.table == Table::Agents {
-                    AuditAction::Update
-                } else {
-                    AuditAction::Insert
-                },
-                actor: None,
-                tenant: Some(PLATFORM_TENANT),
-            })
-            .collect();
-        World {
-            tenants: vec![
-                Tenant {
-                    id: PLATFORM_TENANT,
-                    slug: "vital-platform".into(),
-                },
-                Tenant {
-                    id: DH_STARTUP_TENANT,
-                    slug: "digital-health-startup".into(),
-                },
-            ],
-            users: Vec::new(),
-            resources,
-            audit,
+        for user in &seed.users {
+            let mut memberships = BTreeMap::new();
+            for (tenant, role) in &user.memberships {
+                let role = Role::from_name(role).ok_or_else(|| {
+                    format!("user {} has the unknown tenant role {role}", user.id)
+                })?;
+                memberships.insert(*tenant, role);
+            }
+            world.users.push(User {
+                id: user.id,
+                name: user.email.split('@').next().unwrap_or_default().to_owned(),
+                memberships,
+                platform_admin: user.platform_admin,
+            });
         }
+        let table = |name: &str| {
+            Table::from_name(name)
+                .ok_or_else(|| format!("{name} is no resource table of the model"))
+        };
+        for row in &seed.resources {
+            world.resources.push(Resource {
+                table: table(&row.table)?,
+                id: row.id,
+                tenant: row.tenant,
+                name: row.name.clone(),
+                mode: Mode::from_name(&row.mode).ok_or_else(|| {
+                    format!(
+                        "{} {} has the unknown sharing mode {}",
+                        row.table, row.id, row.mode
+                    )
+                })?,
+                shared_with: row.shared_with.clone(),
+                kind: Kind::from_name(&row.kind).ok_or_else(|| {
+                    format!(
+                        "{} {} has the unknown resource type {}",
+                        row.table, row.id, row.kind
+                    )
+                })?,
+            });
+        }
+        for row in &seed.audit {
+            world.audit.push(AuditRow {
+                table: table(&row.table)?,
+                resource: row.resource,
+                action: match row.action.as_str() {
+                    "insert" => AuditAction::Insert,
+                    "update" => AuditAction::Update,
+                    "delete" => AuditAction::Delete,
+                    other => {
+                        return Err(format!("the audit trail holds the unknown action {other}"))
+                    }
+                },
+                actor: row.actor,
+                tenant: row.tenant,
+            });
+        }
+        Ok(world)
     }
 
     pub fn tenant_ids(&self) -> BTreeSet<Id> {
@@ -254,76 +261,10 @@ impl World {
     }
 }
 
-fn seed(table: Table, id: u128, name: &str) -> Resource {
-    Resource {
-        table,
-        id: Id::from_u128(id),
-        tenant: Some(PLATFORM_TENANT),
-        name: name.into(),
-        mode: Mode::Global,
-        shared_with: Vec::new(),
-        kind: Kind::Platform,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seeded_world_is_what_the_migrations_leave() {
-        let world = World::seeded();
-        assert_eq!(
-            world.tenant_ids(),
-            BTreeSet::from([PLATFORM_TENANT, DH_STARTUP_TENANT])
-        );
-        let count = |t| world.resources_of(t).count();
-        assert_eq!(
-            Table::ALL.map(count),
-            [3, 3, 2, 0],
-            "agents, tools, prompts, workflows"
-        );
-        let sarah = world
-            .resource(
-                Table::Agents,
-                "a0000000-0000-4000-8000-000000000001".parse().unwrap(),
-            )
-            .unwrap();
-        assert_eq!(sarah.name, "Dr. Sarah Chen");
-        assert_eq!(
-            (sarah.mode, sarah.kind, sarah.tenant),
-            (Mode::Global, Kind::Platform, Some(PLATFORM_TENANT))
-        );
-        // Read back from a freshly migrated database: ids 1-3 update agents, 4-8 insert.
-        let actions: Vec<_> = world
-            .audit
-            .iter()
-            .map(|a| (a.table.name(), a.action.name()))
-            .collect();
-        assert_eq!(
-            actions,
-            [
-                ("agents", "update"),
-                ("agents", "update"),
-                ("agents", "update"),
-                ("tools", "insert"),
-                ("tools", "insert"),
-                ("tools", "insert"),
-                ("prompts", "insert"),
-                ("prompts", "insert"),
-            ]
-        );
-        assert!(world
-            .audit
-            .iter()
-            .all(|a| a.actor.is_none() && a.tenant == Some(PLATFORM_TENANT)));
-        assert_eq!(
-            world.audit[3].resource,
-            "b0000000-0000-4000-8000-000000000001"
-                .parse::<Id>()
-                .unwrap()
-        );
-    }
+    use crate::plan::PLATFORM_TENANT;
 
     #[test]
     fn a_malformed_or_foreign_context_leaves_no_effective_tenant() {

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
+use super::render::Sql;
 use super::space::{self, Actor, Candidate, Cell};
 use crate::actor::{self, Claims};
 use crate::connection::Connection;
@@ -98,6 +99,7 @@ pub fn principals(world: &World) -> Vec<(Principal, Vec<Context>)> {
 /// [`super::probe::plan_pair`]).
 pub async fn check_world(
     connection: &Connection,
+    sql: &Sql,
     world: &World,
     selection: Selection,
 ) -> Result<WorldRun> {
@@ -108,6 +110,7 @@ pub async fn check_world(
         let principal = actor_principal(world, &who);
         for (context, writes) in contexts.into_iter().zip(writes.drain(..)) {
             pairs.push(super::probe::plan_pair(
+                sql,
                 world,
                 who,
                 principal.clone(),

@@ -7,9 +7,9 @@
 use std::fmt::Write;
 
 use super::compare::{context_value, Mismatch, Probe};
-use super::render;
-use crate::connection::quote_literal;
+use super::render::Sql;
 use crate::model::{Context, Id, Outcome, Principal, World};
+use crate::schema::Schema;
 
 fn placeholder(world: &World, id: Id) -> String {
     if let Some(tenant) = world.tenants.iter().find(|t| t.id == id) {
@@ -86,7 +86,7 @@ fn outcome_expectation(outcome: &Outcome) -> String {
 }
 
 /// The SQL and the expectation of the step that reproduces `mismatch`.
-fn step(world: &World, mismatch: &Mismatch) -> (String, String) {
+fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
     let principal = &mismatch.who;
     let context = &mismatch.context;
     match &mismatch.probe {
@@ -174,7 +174,7 @@ fn step(world: &World, mismatch: &Mismatch) -> (String, String) {
             }
         }
         Probe::SetContext(tenant) => (
-            with_placeholders(world, &render::set_context(*tenant)),
+            with_placeholders(world, &sql.set_context(*tenant)),
             match world.set_context(principal, *tenant) {
                 Outcome::Done(_) => "count = 1".into(),
                 other => outcome_expectation(&other),
@@ -192,16 +192,14 @@ fn step(world: &World, mismatch: &Mismatch) -> (String, String) {
                 }
                 other => outcome_expectation(&other),
             };
-            (
-                with_placeholders(world, &render::op(world, op)),
-                expectation,
-            )
+            (with_placeholders(world, &sql.op(world, op)), expectation)
         }
     }
 }
 
 /// The scenario file that reproduces `mismatch` in `world`.
-pub fn scenario(world: &World, mismatch: &Mismatch, seed: u64) -> String {
+pub fn scenario(schema: &Schema, world: &World, mismatch: &Mismatch, seed: u64) -> String {
+    let sql = Sql::new(&schema.tenancy);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -211,14 +209,27 @@ pub fn scenario(world: &World, mismatch: &Mismatch, seed: u64) -> String {
         out,
         "# The step expects what the access model says; it fails until the database agrees."
     );
-    preamble(&mut out, world, mismatch, mismatch.who == Principal::NoSub);
-    probe_step(&mut out, world, mismatch);
+    preamble(
+        &mut out,
+        &sql,
+        &schema.seeded,
+        world,
+        mismatch,
+        mismatch.who == Principal::NoSub,
+    );
+    probe_step(&mut out, &sql, world, mismatch);
     out
 }
 
 /// The description, the invariant, and the world: fixtures, tenants and users.
-fn preamble(out: &mut String, world: &World, mismatch: &Mismatch, nosub: bool) {
-    let seeded = World::seeded();
+fn preamble(
+    out: &mut String,
+    sql: &Sql,
+    seeded: &World,
+    world: &World,
+    mismatch: &Mismatch,
+    nosub: bool,
+) {
     let _ = writeln!(
         out,
         "description = {}",
@@ -231,13 +242,13 @@ fn preamble(out: &mut String, world: &World, mismatch: &Mismatch, nosub: bool) {
     let _ = writeln!(out, "invariant = \"{}\"", mismatch.invariant);
     let fixtures = with_placeholders(
         world,
-        &render::load(
+        &sql.load(
             &World {
                 users: Vec::new(),
                 tenants: seeded.tenants.clone(),
                 ..world.clone()
             },
-            &seeded,
+            seeded,
         ),
     );
     if !fixtures.trim().is_empty() {
@@ -270,15 +281,10 @@ fn preamble(out: &mut String, world: &World, mismatch: &Mismatch, nosub: bool) {
 }
 
 /// The step that asks again what `mismatch` asked, in `world`.
-fn probe_step(out: &mut String, world: &World, mismatch: &Mismatch) {
-    let (sql, expectation) = step(world, mismatch);
+fn probe_step(out: &mut String, render: &Sql, world: &World, mismatch: &Mismatch) {
+    let (sql, expectation) = step(render, world, mismatch);
     let forged = context_value(&mismatch.context)
-        .map(|value| {
-            format!(
-                "select set_config('app.current_tenant_id', {}, true);\n",
-                quote_literal(&value)
-            )
-        })
+        .map(|value| format!("{};\n", render.forge_context(&value)))
         .unwrap_or_default();
     let _ = writeln!(out, "\n[[step]]");
     let context_note = match mismatch.context {
@@ -331,6 +337,7 @@ pub enum Ending<'a> {
 /// The scenario file that replays a sequence from `initial`: every step committed
 /// with the outcome the model predicts, then what `ending` says went wrong.
 pub fn sequence_scenario(
+    schema: &Schema,
     initial: &World,
     steps: &[Replay],
     ending: Ending<'_>,
@@ -347,7 +354,9 @@ pub fn sequence_scenario(
         "# sequence. Each step expects what the access model says; it fails until the database agrees."
     );
     let nosub = mismatch.who == Principal::NoSub || steps.iter().any(|s| s.who == Principal::NoSub);
-    preamble(&mut out, initial, mismatch, nosub);
+    let render = Sql::new(&schema.tenancy);
+    let seeded = &schema.seeded;
+    preamble(&mut out, &render, seeded, initial, mismatch, nosub);
     for (n, replay) in steps.iter().enumerate() {
         let _ = writeln!(out, "\n[[step]]");
         let _ = writeln!(out, "name = \"step {}\"", n + 1);
@@ -358,7 +367,7 @@ pub fn sequence_scenario(
             Some((_, Some(tenant))) => {
                 let _ = writeln!(out, "context = \"{}\"", tenant.slug);
             }
-            Some((id, None)) => sql = format!("{};\n{sql}", render::set_context(id)),
+            Some((id, None)) => sql = format!("{};\n{sql}", render.set_context(id)),
             None => {}
         }
         let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
@@ -376,9 +385,9 @@ pub fn sequence_scenario(
     }
     match ending {
         Ending::Step => {}
-        Ending::Probe(world) => probe_step(&mut out, world, mismatch),
+        Ending::Probe(world) => probe_step(&mut out, &render, world, mismatch),
         Ending::Audit(world) => {
-            let offset = World::seeded().audit.len();
+            let offset = seeded.audit.len();
             let rows: Vec<String> = world.audit[offset..]
                 .iter()
                 .map(|row| {
@@ -420,6 +429,7 @@ pub fn sequence_scenario(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Tenancy;
     use crate::model::{Kind, Mode, Op, Resource, Role, Table, User};
     use crate::plan::{user_id, DH_STARTUP_TENANT};
 
@@ -427,7 +437,7 @@ mod tests {
     /// name a tenant, a tenant that does not exist, a forged one, a sub-less session.
     #[test]
     fn sequence_scenarios_are_valid_scenario_files() {
-        let mut world = World::seeded();
+        let mut world = crate::model::fixture::seeded();
         world.users.push(User {
             id: user_id("u0"),
             name: "u0".into(),
@@ -455,7 +465,7 @@ mod tests {
             replay(
                 u0,
                 Some(DH_STARTUP_TENANT),
-                render::op(&world, &insert),
+                Sql::new(&Tenancy::default()).op(&world, &insert),
                 Outcome::Done(1),
             ),
             replay(
@@ -463,14 +473,14 @@ mod tests {
                 None,
                 format!(
                     "select set_config('app.current_tenant_id', 'x', true);\n{}",
-                    render::op(&world, &insert)
+                    Sql::new(&Tenancy::default()).op(&world, &insert)
                 ),
                 Outcome::Denied(crate::model::Denial::Policy),
             ),
             replay(
                 u0,
                 Some(Id::from_u128(9)),
-                render::op(&world, &insert),
+                Sql::new(&Tenancy::default()).op(&world, &insert),
                 Outcome::Done(0),
             ),
         ];
@@ -481,7 +491,7 @@ mod tests {
             who: u0,
             context: Context::Empty,
             probe: Probe::Read("resource_sharing_audit"),
-            sql: render::READ_AUDIT.into(),
+            sql: super::super::render::READ_AUDIT.into(),
             expected: "1 row".into(),
             actual: "0 rows".into(),
         };
@@ -491,10 +501,14 @@ mod tests {
             (Ending::Probe(&after), 4),
             (Ending::Audit(&after), 4),
         ] {
-            let text = sequence_scenario(&world, &steps, ending, &mismatch, 1);
+            let schema = Schema {
+                tenancy: Tenancy::default(),
+                seeded: crate::model::fixture::seeded(),
+            };
+            let text = sequence_scenario(&schema, &world, &steps, ending, &mismatch, 1);
             let path = dir.path().join("sequence.toml");
             std::fs::write(&path, &text).unwrap();
-            let scenario = crate::scenario::load(dir.path(), &path)
+            let scenario = crate::scenario::load(dir.path(), &path, &schema.seeded_tenants())
                 .unwrap_or_else(|error| panic!("{error}\n{text}"));
             assert_eq!(scenario.steps.len(), count, "{text}");
             assert!(scenario.steps[2]

@@ -146,9 +146,9 @@ pub fn user_name(i: usize) -> String {
 }
 
 impl Spec {
-    /// The seeded world plus what this spec adds.
-    pub fn world(&self) -> World {
-        let mut world = World::seeded();
+    /// The `seeded` world plus what this spec adds.
+    pub fn world(&self, seeded: &World) -> World {
+        let mut world = seeded.clone();
         for i in 0..self.extra_tenants {
             let slug = extra_slug(i);
             world.tenants.push(Tenant {
@@ -214,6 +214,7 @@ pub fn resource_id(i: usize) -> Id {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixture::seeded;
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
 
@@ -221,10 +222,14 @@ mod tests {
     fn worlds_stay_within_bounds_and_keep_the_seed() {
         let mut runner = TestRunner::deterministic();
         for _ in 0..64 {
-            let world = spec().new_tree(&mut runner).unwrap().current().world();
+            let world = spec()
+                .new_tree(&mut runner)
+                .unwrap()
+                .current()
+                .world(&seeded());
             assert!((3..=5).contains(&world.tenants.len()));
             assert!((1..=8).contains(&world.users.len()));
-            let seeded = World::seeded();
+            let seeded = seeded();
             assert!(world.resources.len() <= seeded.resources.len() + 24);
             for table in Table::ALL {
                 let generated =
@@ -251,7 +256,7 @@ mod tests {
             }],
             resources: vec![],
         };
-        let world = spec.world();
+        let world = spec.world(&seeded());
         assert_eq!(world.users[0].id, user_id("u0"));
         assert_eq!(world.tenants.last().unwrap().id, tenant_id("t0"));
     }

@@ -27,6 +27,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::{AuditAction, AuditRow, World};
+use crate::schema::Schema;
 
 pub use compare::{Coverage, Mismatch};
 pub use space::{
@@ -131,8 +132,13 @@ pub struct PropertyReport {
 }
 
 /// Loads `world` in an open transaction, probes it, and rolls everything back.
-async fn check_world(owner: &Connection, world: &World) -> Result<compare::WorldRun> {
-    let seeded = World::seeded();
+async fn check_world(
+    owner: &Connection,
+    schema: &Schema,
+    world: &World,
+) -> Result<compare::WorldRun> {
+    let seeded = &schema.seeded;
+    let sql = render::Sql::new(&schema.tenancy);
     let mut world = world.clone();
     // The trigger writes an audit row for every resource the owner loads.
     for resource in world
@@ -150,8 +156,8 @@ async fn check_world(owner: &Connection, world: &World) -> Result<compare::World
     }
     owner.batch("begin").await?;
     let outcome = async {
-        owner.batch(&render::load(&world, &seeded)).await?;
-        compare::check_world(owner, &world, compare::Selection::EveryCell).await
+        owner.batch(&sql.load(&world, seeded)).await?;
+        compare::check_world(owner, &sql, &world, compare::Selection::EveryCell).await
     }
     .await;
     owner.batch("rollback").await?;
@@ -162,6 +168,7 @@ async fn check_world(owner: &Connection, world: &World) -> Result<compare::World
 pub async fn check_worlds(
     harness: &Harness,
     template: &Template,
+    schema: &Schema,
     config: &PropertyConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PropertyReport> {
@@ -202,8 +209,8 @@ pub async fn check_worlds(
                         let mut runner = TestRunner::new_with_rng(proptest_config, rng(seed));
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
                         let result = runner.run(&generate::spec(), |spec| {
-                            let world = spec.world();
-                            match handle.block_on(check_world(&owner, &world)) {
+                            let world = spec.world(&schema.seeded);
+                            match handle.block_on(check_world(&owner, schema, &world)) {
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
@@ -226,11 +233,13 @@ pub async fn check_worlds(
                             return Err(error);
                         }
                         if let Err(TestError::Fail(_, spec)) = result {
-                            let world = spec.world();
-                            let mismatches =
-                                handle.block_on(check_world(&owner, &world))?.mismatches;
+                            let world = spec.world(&schema.seeded);
+                            let mismatches = handle
+                                .block_on(check_world(&owner, schema, &world))?
+                                .mismatches;
                             if let Some(first) = mismatches.first() {
-                                let scenario = counterexample::scenario(&world, first, seed);
+                                let scenario =
+                                    counterexample::scenario(schema, &world, first, seed);
                                 let mut slot = failure.lock().expect("failure slot");
                                 if slot.is_none() {
                                     *slot = Some(Counterexample {
@@ -285,10 +294,11 @@ fn merge(into: &mut Coverage, more: &Coverage) {
 pub async fn check_sequences(
     harness: &Harness,
     template: &Template,
+    schema: &Schema,
     config: &PropertyConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PropertyReport> {
-    sequence::check(harness, template, config, progress).await
+    sequence::check(harness, template, schema, config, progress).await
 }
 
 fn rng(seed: u64) -> TestRng {

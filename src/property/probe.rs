@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
-use super::render;
+use super::render::Sql;
 use super::space::{Candidate, Cell};
 use crate::actor::{self, Failure, Rows};
-use crate::connection::{quote_literal, Connection};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
 use crate::rule::Invariant;
@@ -32,39 +32,38 @@ enum Ask {
 }
 
 /// The probes for `who` in `context`, the writes among them chosen by the caller.
-fn plan(world: &World, context: &Context, writes: &[Candidate]) -> Vec<(Ask, String)> {
+fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Vec<(Ask, String)> {
     let mut asks = vec![
-        (Ask::Resources, render::READ_RESOURCES.to_owned()),
+        (Ask::Resources, sql.read_resources()),
         // The tenancy tables ignore the context: the same answer in every one.
-        (Ask::Tenancy("tenants"), render::READ_TENANTS.to_owned()),
-        (Ask::Tenancy("user_roles"), render::READ_ADMINS.to_owned()),
-        (
-            Ask::Tenancy("user_tenants"),
-            render::READ_MEMBERSHIPS.to_owned(),
-        ),
+        (Ask::Tenancy("tenants"), sql.read_tenants()),
+        (Ask::Tenancy("user_roles"), sql.read_admins()),
+        (Ask::Tenancy("user_tenants"), sql.read_memberships()),
     ];
     if *context == Context::Empty {
         // The view, the audit trail and the functions take no context.
-        asks.push((Ask::SharedView, render::READ_SHARED_VIEW.to_owned()));
-        asks.push((Ask::Audit, render::READ_AUDIT.to_owned()));
+        asks.push((Ask::SharedView, super::render::READ_SHARED_VIEW.to_owned()));
+        asks.push((Ask::Audit, super::render::READ_AUDIT.to_owned()));
         let targets = world
             .tenants
             .iter()
             .map(|t| t.id)
             .chain(std::iter::once(GHOST_TENANT));
         for tenant in targets {
-            asks.push((Ask::SetContext(tenant), render::set_context(tenant)));
+            asks.push((Ask::SetContext(tenant), sql.set_context(tenant)));
             for table in Table::ALL {
                 asks.push((
                     Ask::Accessible(table, tenant),
-                    render::accessible(table, tenant),
+                    sql.accessible(table, tenant),
                 ));
             }
         }
     }
     for candidate in writes {
-        let sql = render::op(world, &candidate.op);
-        asks.push((Ask::Write(candidate.op.clone()), sql));
+        asks.push((
+            Ask::Write(candidate.op.clone()),
+            sql.op(world, &candidate.op),
+        ));
     }
     asks
 }
@@ -90,29 +89,27 @@ pub struct Pair<'w> {
 /// of its own, and no answer is judged unless both session checks show the
 /// principal's role, with its claims and without any bypass of row security.
 pub fn plan_pair<'w>(
+    sql: &Sql,
     world: &'w World,
     who: Principal,
     principal: actor::Principal,
     context: Context,
     writes: Vec<Candidate>,
 ) -> Pair<'w> {
-    let asks = plan(world, &context, &writes);
+    let asks = plan(sql, world, &context, &writes);
     let cells = writes.iter().map(|candidate| candidate.cell).collect();
     let mut setup = format!("savepoint principal; {}", actor::assume_sql(&principal));
     if let Some(value) = context_value(&context) {
-        setup.push_str(&format!(
-            "; select set_config('app.current_tenant_id', {}, true)",
-            quote_literal(&value)
-        ));
+        setup.push_str(&format!("; {}", sql.forge_context(&value)));
     }
     let mut statements = vec![format!("{setup}; {}", actor::SESSION_SQL)];
-    for (i, (_, sql)) in asks.iter().enumerate() {
+    for (i, (_, text)) in asks.iter().enumerate() {
         let reset = if i == 0 {
             "savepoint probe; "
         } else {
             "rollback to savepoint probe; "
         };
-        statements.push(format!("{reset}{sql}"));
+        statements.push(format!("{reset}{text}"));
     }
     statements.push(format!(
         "rollback to savepoint probe; {}",

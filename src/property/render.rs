@@ -1,6 +1,9 @@
 //! The SQL that stands for the model: a world loaded by the owner, and each read,
-//! write and function call a principal is probed with.
+//! write and function call a principal is probed with. The tenancy tables and the
+//! tenant context are the schema's (from `rls-harness.toml`); the resource tables,
+//! the audit trail, the shared view and the functions are the ones the model speaks of.
 
+use crate::config::Tenancy;
 use crate::connection::quote_literal;
 use crate::model::{Id, Op, Resource, Table, World};
 
@@ -13,48 +16,12 @@ fn uuid_array(ids: &[Id]) -> String {
     format!("'{{{}}}'::uuid[]", items.join(","))
 }
 
-/// The owner's SQL that adds to the seeded database what `world` has beyond `seeded`.
-pub fn load(world: &World, seeded: &World) -> String {
-    let mut sql = String::new();
-    for tenant in world.tenants.iter().filter(|t| !seeded.tenants.contains(t)) {
-        sql.push_str(&format!(
-            "insert into public.tenants (id, slug, name, type, subscription_tier) values ({}, {}, {}, 'industry', 'professional');\n",
-            uuid(tenant.id),
-            quote_literal(&tenant.slug),
-            quote_literal(&tenant.slug)
-        ));
-    }
-    for user in world.users.iter().filter(|u| !seeded.users.contains(u)) {
-        sql.push_str(&format!(
-            "insert into auth.users (id, email, aud, role) values ({}, {}, 'authenticated', 'authenticated');\n",
-            uuid(user.id),
-            quote_literal(&format!("{}@example.test", user.name))
-        ));
-        for (tenant, role) in &user.memberships {
-            sql.push_str(&format!(
-                "insert into public.user_tenants (user_id, tenant_id, role) values ({}, {}, '{}');\n",
-                uuid(user.id),
-                uuid(*tenant),
-                role.name()
-            ));
-        }
-        if user.platform_admin {
-            sql.push_str(&format!(
-                "insert into public.user_roles (user_id, role) values ({}, 'platform_admin');\n",
-                uuid(user.id)
-            ));
-        }
-    }
-    for resource in world
-        .resources
-        .iter()
-        .filter(|r| !seeded.resources.contains(r))
-    {
-        sql.push_str(&insert(resource));
-        sql.push_str(";\n");
-    }
-    sql
-}
+/// The audit trail, in insertion order, as the owner or a principal reads it.
+pub const READ_AUDIT: &str =
+    "select table_name, resource_id::text, action, coalesce(actor_id::text, ''), \
+     coalesce(tenant_id::text, '') from public.resource_sharing_audit order by id";
+pub const READ_SHARED_VIEW: &str =
+    "select resource_table, id::text from public.mv_platform_shared_resources";
 
 /// Columns that some resource tables require beyond the shared ones.
 fn required_columns(table: Table) -> (&'static str, &'static str) {
@@ -80,117 +47,220 @@ fn insert(resource: &Resource) -> String {
     )
 }
 
-/// The statement an [`Op`] stands for in `world`. An update sets only the columns it
-/// changes, as a PostgREST `PATCH` does (all of them when `world` lacks the row).
-pub fn op(world: &World, op: &Op) -> String {
-    match op {
-        Op::Insert(resource) => insert(resource),
-        Op::Update { id, new } => {
-            let old = world.resource(new.table, *id);
-            let changed = |same: &dyn Fn(&Resource) -> bool| old.is_none_or(|old| !same(old));
-            let mut set = Vec::new();
-            if changed(&|old| old.id == new.id) {
-                set.push(format!("id = {}", uuid(new.id)));
-            }
-            if changed(&|old| old.tenant == new.tenant) {
-                set.push(format!("tenant_id = {}", new.tenant.map_or("null".into(), uuid)));
-            }
-            if changed(&|old| old.name == new.name) {
-                set.push(format!("name = {}", quote_literal(&new.name)));
-            }
-            if changed(&|old| old.mode == new.mode) {
-                set.push(format!("sharing_mode = '{}'", new.mode.name()));
-                set.push(format!("is_shared = {}", new.is_shared()));
-            }
-            if changed(&|old| old.shared_with == new.shared_with) {
-                set.push(format!("shared_with = {}", uuid_array(&new.shared_with)));
-            }
-            if changed(&|old| old.kind == new.kind) {
-                set.push(format!("resource_type = '{}'", new.kind.name()));
-            }
-            // An update that changes nothing still runs, and the policies still judge it.
-            if set.is_empty() {
-                set.push(format!("name = {}", quote_literal(&new.name)));
-            }
-            format!(
-                "update public.{} set {} where id = {}",
-                new.table.name(),
-                set.join(", "),
-                uuid(*id)
-            )
+/// Writes the model's SQL for a schema whose tenancy is `tenancy`.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    tenancy: Tenancy,
+}
+
+impl Sql {
+    pub fn new(tenancy: &Tenancy) -> Sql {
+        Sql {
+            tenancy: tenancy.clone(),
         }
-        Op::Delete { table, id } => format!("delete from public.{} where id = {}", table.name(), uuid(*id)),
-        Op::AddMember { user, tenant, role } => format!(
-            "insert into public.user_tenants (user_id, tenant_id, role) values ({}, {}, '{}')",
-            uuid(*user),
-            uuid(*tenant),
-            role.name()
-        ),
-        Op::SetRole { user, tenant, role } => format!(
-            "update public.user_tenants set role = '{}' where user_id = {} and tenant_id = {}",
-            role.name(),
-            uuid(*user),
-            uuid(*tenant)
-        ),
-        Op::RemoveMember { user, tenant } => format!(
-            "delete from public.user_tenants where user_id = {} and tenant_id = {}",
-            uuid(*user),
-            uuid(*tenant)
-        ),
-        Op::GrantAdmin { user } => format!("select public.grant_platform_admin({})", uuid(*user)),
-        Op::InsertUserRole { user } => format!(
-            "insert into public.user_roles (user_id, role) values ({}, 'platform_admin')",
-            uuid(*user)
-        ),
-        Op::AssignDh { user, role } => format!(
-            "select public.assign_user_to_dh_startup({}, {})",
-            uuid(*user),
-            quote_literal(role)
-        ),
-        Op::InsertTenant { id, slug } => format!(
-            "insert into public.tenants (id, slug, name, type, subscription_tier) values ({}, {}, {}, 'industry', 'professional')",
-            uuid(*id),
-            quote_literal(slug),
-            quote_literal(slug)
-        ),
-        Op::RenameTenant { id, name } => format!(
-            "update public.tenants set name = {} where id = {}",
-            quote_literal(name),
-            uuid(*id)
-        ),
-        Op::DeleteTenant { id } => format!("delete from public.tenants where id = {}", uuid(*id)),
-        Op::DeleteUserRole { user } => format!(
-            "delete from public.user_roles where user_id = {} and role = 'platform_admin'",
-            uuid(*user)
-        ),
+    }
+
+    /// The owner's SQL that adds to the seeded database what `world` has beyond
+    /// `seeded`.
+    pub fn load(&self, world: &World, seeded: &World) -> String {
+        let t = &self.tenancy;
+        let mut sql = String::new();
+        for tenant in world.tenants.iter().filter(|t| !seeded.tenants.contains(t)) {
+            sql.push_str(&format!(
+                "insert into {} (id, slug, name, type, subscription_tier) values ({}, {}, {}, 'industry', 'professional');\n",
+                t.tenants,
+                uuid(tenant.id),
+                quote_literal(&tenant.slug),
+                quote_literal(&tenant.slug)
+            ));
+        }
+        for user in world.users.iter().filter(|u| !seeded.users.contains(u)) {
+            sql.push_str(&format!(
+                "insert into auth.users (id, email, aud, role) values ({}, {}, 'authenticated', 'authenticated');\n",
+                uuid(user.id),
+                quote_literal(&format!("{}@example.test", user.name))
+            ));
+            for (tenant, role) in &user.memberships {
+                sql.push_str(&format!(
+                    "insert into {} (user_id, tenant_id, role) values ({}, {}, '{}');\n",
+                    t.memberships,
+                    uuid(user.id),
+                    uuid(*tenant),
+                    role.name()
+                ));
+            }
+            if user.platform_admin {
+                sql.push_str(&format!(
+                    "insert into {} (user_id, role) values ({}, 'platform_admin');\n",
+                    t.platform_roles,
+                    uuid(user.id)
+                ));
+            }
+        }
+        for resource in world
+            .resources
+            .iter()
+            .filter(|r| !seeded.resources.contains(r))
+        {
+            sql.push_str(&insert(resource));
+            sql.push_str(";\n");
+        }
+        sql
+    }
+
+    /// The statement an [`Op`] stands for in `world`. An update sets only the columns
+    /// it changes, as a PostgREST `PATCH` does (all of them when `world` lacks the row).
+    pub fn op(&self, world: &World, op: &Op) -> String {
+        let t = &self.tenancy;
+        match op {
+            Op::Insert(resource) => insert(resource),
+            Op::Update { id, new } => update(world, *id, new),
+            Op::Delete { table, id } => {
+                format!("delete from public.{} where id = {}", table.name(), uuid(*id))
+            }
+            Op::AddMember { user, tenant, role } => format!(
+                "insert into {} (user_id, tenant_id, role) values ({}, {}, '{}')",
+                t.memberships,
+                uuid(*user),
+                uuid(*tenant),
+                role.name()
+            ),
+            Op::SetRole { user, tenant, role } => format!(
+                "update {} set role = '{}' where user_id = {} and tenant_id = {}",
+                t.memberships,
+                role.name(),
+                uuid(*user),
+                uuid(*tenant)
+            ),
+            Op::RemoveMember { user, tenant } => format!(
+                "delete from {} where user_id = {} and tenant_id = {}",
+                t.memberships,
+                uuid(*user),
+                uuid(*tenant)
+            ),
+            Op::GrantAdmin { user } => {
+                format!("select public.grant_platform_admin({})", uuid(*user))
+            }
+            Op::InsertUserRole { user } => format!(
+                "insert into {} (user_id, role) values ({}, 'platform_admin')",
+                t.platform_roles,
+                uuid(*user)
+            ),
+            Op::AssignDh { user, role } => format!(
+                "select public.assign_user_to_dh_startup({}, {})",
+                uuid(*user),
+                quote_literal(role)
+            ),
+            Op::InsertTenant { id, slug } => format!(
+                "insert into {} (id, slug, name, type, subscription_tier) values ({}, {}, {}, 'industry', 'professional')",
+                t.tenants,
+                uuid(*id),
+                quote_literal(slug),
+                quote_literal(slug)
+            ),
+            Op::RenameTenant { id, name } => format!(
+                "update {} set name = {} where id = {}",
+                t.tenants,
+                quote_literal(name),
+                uuid(*id)
+            ),
+            Op::DeleteTenant { id } => format!("delete from {} where id = {}", t.tenants, uuid(*id)),
+            Op::DeleteUserRole { user } => format!(
+                "delete from {} where user_id = {} and role = 'platform_admin'",
+                t.platform_roles,
+                uuid(*user)
+            ),
+        }
+    }
+
+    /// Every resource a principal reads, one row per `(table, id)`.
+    pub fn read_resources(&self) -> String {
+        Table::ALL
+            .iter()
+            .map(|t| format!("select '{0}', id::text from public.{0}", t.name()))
+            .collect::<Vec<_>>()
+            .join(" union all ")
+    }
+
+    pub fn read_tenants(&self) -> String {
+        format!("select id::text from {}", self.tenancy.tenants)
+    }
+
+    pub fn read_memberships(&self) -> String {
+        format!(
+            "select user_id::text, tenant_id::text from {}",
+            self.tenancy.memberships
+        )
+    }
+
+    pub fn read_admins(&self) -> String {
+        format!(
+            "select user_id::text from {} where role = 'platform_admin'",
+            self.tenancy.platform_roles
+        )
+    }
+
+    pub fn accessible(&self, table: Table, tenant: Id) -> String {
+        format!(
+            "select id::text from public.get_accessible_{}({})",
+            table.name(),
+            uuid(tenant)
+        )
+    }
+
+    /// Sets the tenant context through the schema's function, which checks the caller.
+    pub fn set_context(&self, tenant: Id) -> String {
+        self.tenancy.set_context_sql(tenant)
+    }
+
+    /// Writes `value` into the tenant context setting directly, past the function: a
+    /// forged context.
+    pub fn forge_context(&self, value: &str) -> String {
+        format!(
+            "select set_config({}, {}, true)",
+            quote_literal(&self.tenancy.context_setting),
+            quote_literal(value)
+        )
     }
 }
 
-/// Every resource a principal reads, one row per `(table, id)`.
-pub const READ_RESOURCES: &str = "select 'agents', id::text from public.agents \
-     union all select 'tools', id::text from public.tools \
-     union all select 'prompts', id::text from public.prompts \
-     union all select 'workflows', id::text from public.workflows";
-pub const READ_TENANTS: &str = "select id::text from public.tenants";
-pub const READ_MEMBERSHIPS: &str = "select user_id::text, tenant_id::text from public.user_tenants";
-pub const READ_ADMINS: &str =
-    "select user_id::text from public.user_roles where role = 'platform_admin'";
-pub const READ_AUDIT: &str =
-    "select table_name, resource_id::text, action, coalesce(actor_id::text, ''), \
-     coalesce(tenant_id::text, '') from public.resource_sharing_audit order by id";
-pub const READ_SHARED_VIEW: &str =
-    "select resource_table, id::text from public.mv_platform_shared_resources";
-
-pub fn accessible(table: Table, tenant: Id) -> String {
+/// `update` of a resource row, setting only the columns that change.
+fn update(world: &World, id: Id, new: &Resource) -> String {
+    let old = world.resource(new.table, id);
+    let changed = |same: &dyn Fn(&Resource) -> bool| old.is_none_or(|old| !same(old));
+    let mut set = Vec::new();
+    if changed(&|old| old.id == new.id) {
+        set.push(format!("id = {}", uuid(new.id)));
+    }
+    if changed(&|old| old.tenant == new.tenant) {
+        set.push(format!(
+            "tenant_id = {}",
+            new.tenant.map_or("null".into(), uuid)
+        ));
+    }
+    if changed(&|old| old.name == new.name) {
+        set.push(format!("name = {}", quote_literal(&new.name)));
+    }
+    if changed(&|old| old.mode == new.mode) {
+        set.push(format!("sharing_mode = '{}'", new.mode.name()));
+        set.push(format!("is_shared = {}", new.is_shared()));
+    }
+    if changed(&|old| old.shared_with == new.shared_with) {
+        set.push(format!("shared_with = {}", uuid_array(&new.shared_with)));
+    }
+    if changed(&|old| old.kind == new.kind) {
+        set.push(format!("resource_type = '{}'", new.kind.name()));
+    }
+    // An update that changes nothing still runs, and the policies still judge it.
+    if set.is_empty() {
+        set.push(format!("name = {}", quote_literal(&new.name)));
+    }
     format!(
-        "select id::text from public.get_accessible_{}({})",
-        table.name(),
-        uuid(tenant)
+        "update public.{} set {} where id = {}",
+        new.table.name(),
+        set.join(", "),
+        uuid(id)
     )
-}
-
-pub fn set_context(tenant: Id) -> String {
-    format!("select public.set_tenant_context({})", uuid(tenant))
 }
 
 #[cfg(test)]
@@ -209,7 +279,7 @@ mod tests {
             shared_with: vec![Id::from_u128(3)],
             kind: Kind::Custom,
         };
-        let sql = op(&World::default(), &Op::Insert(prompt));
+        let sql = Sql::new(&Tenancy::default()).op(&World::default(), &Op::Insert(prompt));
         assert!(sql.starts_with("insert into public.prompts (id, tenant_id, name, sharing_mode, is_shared, shared_with, resource_type, content)"), "{sql}");
         assert!(sql.contains("'it''s', 'selective', true, '{00000000-0000-0000-0000-000000000003}'::uuid[], 'custom', 'generated'"), "{sql}");
     }
@@ -245,7 +315,7 @@ mod update_tests {
             },
         };
         assert_eq!(
-            op(&world, &rename),
+            Sql::new(&Tenancy::default()).op(&world, &rename),
             "update public.tools set name = 'u' where id = '00000000-0000-0000-0000-000000000001'::uuid"
         );
         let publish = Op::Update {
@@ -255,11 +325,11 @@ mod update_tests {
                 ..row.clone()
             },
         };
-        assert!(
-            op(&world, &publish).contains("set sharing_mode = 'global', is_shared = true where")
-        );
+        assert!(Sql::new(&Tenancy::default())
+            .op(&world, &publish)
+            .contains("set sharing_mode = 'global', is_shared = true where"));
         // Without the row, every column is set.
-        let sql = op(&World::default(), &publish);
+        let sql = Sql::new(&Tenancy::default()).op(&World::default(), &publish);
         assert!(
             sql.contains("id = ")
                 && sql.contains("tenant_id = ")

@@ -31,6 +31,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Database, Harness, Template};
 use crate::model::{Op, Outcome, Principal, World};
+use crate::schema::Schema;
 use step::StepSpec;
 
 /// Where a sequence and the model parted, with the model's world at that point.
@@ -58,22 +59,29 @@ struct Run {
 async fn run(
     harness: &Harness,
     template: &Template,
+    schema: &Schema,
     spec: &Spec,
     seeds: &[StepSpec],
 ) -> Result<Run> {
     let database = harness.database(template).await?;
-    let outcome = run_on(&database, spec, seeds).await;
+    let outcome = run_on(&database, schema, spec, seeds).await;
     let closed = database.close().await;
     let run = outcome?;
     closed.map(|()| run)
 }
 
-async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Result<Run> {
-    let seeded = World::seeded();
-    let mut world = audit::loaded(spec.world(), &seeded);
+async fn run_on(
+    database: &Database<'_>,
+    schema: &Schema,
+    spec: &Spec,
+    seeds: &[StepSpec],
+) -> Result<Run> {
+    let seeded = &schema.seeded;
+    let sql = render::Sql::new(&schema.tenancy);
+    let mut world = audit::loaded(spec.world(seeded), seeded);
     let owner = database.owner().await?;
     // One implicit transaction, committed: the steps start from a stored world.
-    owner.batch(&render::load(&world, &seeded)).await?;
+    owner.batch(&sql.load(&world, seeded)).await?;
     let mut run = Run::default();
     // The loaded world is not probed on its own: the snapshot properties do exactly
     // that, and a difference already there shows after the first step all the same.
@@ -87,20 +95,20 @@ async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Res
             Some(at) => at,
             None => {
                 let principal = compare::actor_principal(&world, &step.who);
-                actors.push((step.who, database.actor(principal).await?));
+                actors.push((step.who, database.actor(principal, &schema.tenancy).await?));
                 actors.len() - 1
             }
         };
         let actor = &actors[at].1;
-        let sql = step.sql(&world);
-        let outcome = actor.run(&sql, step.called(), Finish::Commit).await?;
+        let text = step.sql(&sql, &world);
+        let outcome = actor.run(&text, step.called(), Finish::Commit).await?;
         run.steps += 1;
         *run.coverage.entry(step.cell).or_default() += 1;
         let call = matches!(step.op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
         run.replays.push(Replay {
             who: step.who,
             context: step.called(),
-            sql: sql.clone(),
+            sql: text.clone(),
             expected,
             call,
         });
@@ -121,7 +129,7 @@ async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Res
                     Some(tenant) if at_context => Probe::SetContext(tenant),
                     _ => Probe::Write(step.op.clone()),
                 },
-                sql,
+                sql: text,
                 expected: said(expected.to_string(), refused),
                 actual: said(actual, refused_by_db),
             };
@@ -138,7 +146,7 @@ async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Res
             continue;
         }
         checked = true;
-        if recheck(&owner, &world, &mut run).await? {
+        if recheck(&owner, &sql, &world, &mut run).await? {
             return Ok(run);
         }
     }
@@ -147,9 +155,14 @@ async fn run_on(database: &Database<'_>, spec: &Spec, seeds: &[StepSpec]) -> Res
 
 /// Probes every principal's view of the committed state, then compares the audit trail;
 /// records the first failure and says whether there was one.
-async fn recheck(owner: &Connection, world: &World, run: &mut Run) -> Result<bool> {
+async fn recheck(
+    owner: &Connection,
+    sql: &render::Sql,
+    world: &World,
+    run: &mut Run,
+) -> Result<bool> {
     owner.batch("begin").await?;
-    let checked = compare::check_world(owner, world, compare::Selection::Reads).await;
+    let checked = compare::check_world(owner, sql, world, compare::Selection::Reads).await;
     owner.batch("rollback").await?;
     let checked = checked?;
     let mut found = checked.mismatches;
@@ -199,6 +212,7 @@ fn normalise(outcome: &str, call: bool) -> &str {
 pub async fn check(
     harness: &Harness,
     template: &Template,
+    schema: &Schema,
     config: &PropertyConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PropertyReport> {
@@ -233,7 +247,7 @@ pub async fn check(
                             if slot.is_some() {
                                 return Err(TestCaseError::fail("the harness failed"));
                             }
-                            match handle.block_on(run(harness, template, &spec, &seeds)) {
+                            match handle.block_on(run(harness, template, schema, &spec, &seeds)) {
                                 Ok(done) => {
                                     checks.fetch_add(done.checks + done.steps, Ordering::Relaxed);
                                     super::merge(
@@ -259,8 +273,9 @@ pub async fn check(
                             return Err(error);
                         }
                         if let Err(TestError::Fail(_, (spec, seeds))) = result {
-                            let done = handle.block_on(run(harness, template, &spec, &seeds))?;
-                            if let Some(found) = counterexample_of(&spec, done, seed) {
+                            let done =
+                                handle.block_on(run(harness, template, schema, &spec, &seeds))?;
+                            if let Some(found) = counterexample_of(schema, &spec, done, seed) {
                                 failure.lock().expect("failure slot").get_or_insert(found);
                             }
                         }
@@ -291,16 +306,17 @@ pub async fn check(
 
 /// The shrunk sequence as a counterexample: its first world and a scenario that
 /// replays its steps up to the disagreement.
-fn counterexample_of(spec: &Spec, done: Run, seed: u64) -> Option<Counterexample> {
+fn counterexample_of(schema: &Schema, spec: &Spec, done: Run, seed: u64) -> Option<Counterexample> {
     let (failed, mismatches) = done.failure?;
-    let world = spec.world();
+    let world = spec.world(&schema.seeded);
     let ending = match &failed {
         Failed::Step => Ending::Step,
         Failed::Probe(after) => Ending::Probe(after),
         Failed::Audit(after) => Ending::Audit(after),
     };
     let first = mismatches.first()?.clone();
-    let scenario = counterexample::sequence_scenario(&world, &done.replays, ending, &first, seed);
+    let scenario =
+        counterexample::sequence_scenario(schema, &world, &done.replays, ending, &first, seed);
     Some(Counterexample {
         mismatch: first,
         mismatches,

@@ -13,14 +13,10 @@ use super::{
 };
 use crate::actor::{Claims, Denial};
 use crate::located::{closest, unknown, Reader};
-use crate::plan::{user_id, DH_STARTUP_TENANT, PLATFORM_TENANT};
+use crate::plan::user_id;
 use crate::rule::Invariant;
 use crate::script::line_column;
 
-const SEEDED: [(&str, uuid::Uuid); 2] = [
-    ("vital-platform", PLATFORM_TENANT),
-    ("digital-health-startup", DH_STARTUP_TENANT),
-];
 const ROLES: [&str; 4] = ["owner", "admin", "member", "viewer"];
 const PRINCIPALS: [&str; 3] = ["anon", "service_role", "owner"];
 const DENIALS: [&str; 3] = ["policy", "privilege", "guard"];
@@ -109,34 +105,46 @@ pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Reads and checks the scenario at `path`; `root` is the scenarios folder its name
 /// is relative to.
-pub fn load(root: &Path, path: &Path) -> Result<Scenario, ScenarioError> {
+///
+/// `seeded` are the tenants the migrations seed, by slug: a scenario uses them without
+/// declaring them.
+pub fn load(
+    root: &Path,
+    path: &Path,
+    seeded: &[(String, uuid::Uuid)],
+) -> Result<Scenario, ScenarioError> {
     let source = crate::located::read(path)?;
     let reader = Reader {
         path,
         source: &source,
     };
     let raw: RawScenario = reader.parse(&TOP_LEVEL, "[table] or [[step]]")?;
-    reader.check(root, raw)
+    reader.check(root, raw, seeded)
 }
 
 impl Reader<'_> {
-    fn check(&self, root: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    fn check(
+        &self,
+        root: &Path,
+        raw: RawScenario,
+        seeded: &[(String, uuid::Uuid)],
+    ) -> Result<Scenario, ScenarioError> {
         let invariant = raw
             .invariant
             .as_ref()
             .map(|name| self.invariant(name))
             .transpose()?;
 
-        let mut tenants: Vec<TenantSpec> = SEEDED
+        let mut tenants: Vec<TenantSpec> = seeded
             .iter()
             .map(|(slug, id)| TenantSpec {
-                slug: (*slug).into(),
+                slug: slug.clone(),
                 id: *id,
                 declared: None,
             })
             .collect();
         for (slug, tenant) in &raw.tenants {
-            if SEEDED.iter().any(|(seeded, _)| seeded == slug.get_ref()) {
+            if seeded.iter().any(|(seeded, _)| seeded == slug.get_ref()) {
                 return Err(self.at(
                     slug,
                     format!(

@@ -16,10 +16,12 @@ use uuid::Uuid;
 
 use super::{Control, Expectation, Scenario, Step, Who};
 use crate::actor::{self, Denial, Failure, Outcome, Principal, Rows};
+use crate::config::Tenancy;
 use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::rule::Invariant;
+use crate::schema::Schema;
 use crate::snapshot;
 
 /// How one step ended.
@@ -77,13 +79,14 @@ impl ScenarioReport {
 pub async fn run(
     harness: &Harness,
     template: &Template,
+    schema: &Schema,
     scenario: &Scenario,
 ) -> Result<ScenarioReport> {
     let started = Instant::now();
     let lease = harness.lease(template).await?;
     let owner = lease.owner().await?;
     owner.batch("begin").await?;
-    let steps = run_in(&owner, scenario).await;
+    let steps = run_in(&owner, &schema.tenancy, scenario).await;
     // Whatever happened, nothing of the scenario may stay: the clone serves the next.
     owner.batch("rollback").await?;
     Ok(ScenarioReport {
@@ -93,9 +96,13 @@ pub async fn run(
     })
 }
 
-async fn run_in(owner: &Connection, scenario: &Scenario) -> Result<Vec<StepReport>> {
+async fn run_in(
+    owner: &Connection,
+    tenancy: &Tenancy,
+    scenario: &Scenario,
+) -> Result<Vec<StepReport>> {
     owner
-        .batch(&setup_sql(scenario))
+        .batch(&setup_sql(tenancy, scenario))
         .await
         .map_err(|error| located(scenario, 1, "users and tenants", error))?;
     if let Some(fixtures) = &scenario.fixtures {
@@ -113,12 +120,21 @@ async fn run_in(owner: &Connection, scenario: &Scenario) -> Result<Vec<StepRepor
         };
         let principal = principal(scenario, &step.who);
         let context = step.context.as_ref().map(|c| c.1);
-        let verdict = match act(owner, &principal, &step.sql, context, Keep::IfSucceeded).await {
+        let verdict = match act(
+            owner,
+            tenancy,
+            &principal,
+            &step.sql,
+            context,
+            Keep::IfSucceeded,
+        )
+        .await
+        {
             Ok(outcome) => {
                 let verdict = judge(step, &outcome, &names);
                 match (&verdict, &step.control) {
                     (Verdict::Passed, Some(control)) => {
-                        check_control(owner, scenario, step, control).await?
+                        check_control(owner, tenancy, scenario, step, control).await?
                     }
                     _ => verdict,
                 }
@@ -152,6 +168,7 @@ enum Keep {
 /// Runs one step as `principal` in a savepoint of the owner's transaction.
 async fn act(
     owner: &Connection,
+    tenancy: &Tenancy,
     principal: &Principal,
     sql: &str,
     context: Option<Uuid>,
@@ -163,8 +180,7 @@ async fn act(
     let outcome = async {
         actor::assume(owner, principal).await?;
         if let Some(tenant) = context {
-            let set = format!("select public.set_tenant_context('{tenant}'::uuid)");
-            if let Err(failure) = actor::statement(owner, &set).await? {
+            if let Err(failure) = actor::statement(owner, &tenancy.set_context_sql(tenant)).await? {
                 return Ok(Err(Failure {
                     while_setting_context: true,
                     ..failure
@@ -185,11 +201,11 @@ async fn act(
         // Keep the writes, then shed what a request's transaction would have taken
         // with it: the role, the claims and the tenant context.
         owner
-            .batch(
+            .batch(&format!(
                 "release savepoint step; reset role; \
-                 select set_config('request.jwt.claims', '', true), \
-                 set_config('app.current_tenant_id', '', true)",
-            )
+                 select set_config('request.jwt.claims', '', true), {}",
+                tenancy.clear_context_sql(true)
+            ))
             .await?;
     } else {
         owner
@@ -239,13 +255,15 @@ fn located(scenario: &Scenario, line: usize, part: &str, error: Error) -> Error 
     }
 }
 
-/// The owner's SQL that creates the scenario's tenants, users and memberships.
-fn setup_sql(scenario: &Scenario) -> String {
+/// The owner's SQL that creates the scenario's tenants, users and memberships, in the
+/// tables `tenancy` names.
+fn setup_sql(tenancy: &Tenancy, scenario: &Scenario) -> String {
     let mut sql = String::new();
     for tenant in &scenario.tenants {
         if let Some(declared) = &tenant.declared {
             sql.push_str(&format!(
-                "insert into public.tenants (id, slug, name, type, subscription_tier) values ('{}', {}, {}, {}, {});\n",
+                "insert into {} (id, slug, name, type, subscription_tier) values ('{}', {}, {}, {}, {});\n",
+                tenancy.tenants,
                 tenant.id,
                 quote_literal(&tenant.slug),
                 quote_literal(&declared.name),
@@ -272,15 +290,16 @@ fn setup_sql(scenario: &Scenario) -> String {
         ));
         for (tenant, role) in &user.memberships {
             sql.push_str(&format!(
-                "insert into public.user_tenants (user_id, tenant_id, role) values ('{}', '{tenant}', {});\n",
+                "insert into {} (user_id, tenant_id, role) values ('{}', '{tenant}', {});\n",
+                tenancy.memberships,
                 user.id,
                 quote_literal(role)
             ));
         }
         if user.platform_admin {
             sql.push_str(&format!(
-                "insert into public.user_roles (user_id, role) values ('{}', 'platform_admin');\n",
-                user.id
+                "insert into {} (user_id, role) values ('{}', 'platform_admin');\n",
+                tenancy.platform_roles, user.id
             ));
         }
     }
@@ -417,6 +436,7 @@ fn named_rows(rows: &Rows, names: &[(Uuid, String)], redact: bool) -> Vec<Vec<St
 /// the control got something.
 async fn check_control(
     owner: &Connection,
+    tenancy: &Tenancy,
     scenario: &Scenario,
     step: &Step,
     control: &Control,
@@ -428,6 +448,7 @@ async fn check_control(
     };
     let outcome = match act(
         owner,
+        tenancy,
         &principal(scenario, &who),
         &step.sql,
         context,

@@ -3,7 +3,7 @@
 
 use rls_harness::{user_id, Error, Finish, Principal, DH_STARTUP_TENANT};
 
-use crate::support::vital;
+use crate::support::{config, vital};
 
 const PRIVATE_AGENT: &str = "select count(*) from agents where name = 'Mo''s private agent'";
 
@@ -25,7 +25,7 @@ async fn one_query_gives_each_principal_what_the_model_says() {
     let count = |principal: Principal| {
         let database = &database;
         async move {
-            let actor = database.actor(principal).await.unwrap();
+            let actor = database.actor(principal, &config().tenancy).await.unwrap();
             let outcome = actor
                 .run(PRIVATE_AGENT, None, Finish::Rollback)
                 .await
@@ -51,7 +51,10 @@ async fn a_foreign_tenant_context_is_refused_by_set_tenant_context() {
     let database = harness.database(&template).await.unwrap();
     let stranger = user_id("actor-context-stranger");
     let actor = database
-        .actor(Principal::user("stranger", stranger, "s@vital.test"))
+        .actor(
+            Principal::user("stranger", stranger, "s@vital.test"),
+            &config().tenancy,
+        )
         .await
         .unwrap();
     let outcome = actor
@@ -69,11 +72,10 @@ async fn a_step_that_switches_to_a_bypassing_role_is_refused_not_evaluated() {
     let (harness, template) = vital().await;
     let database = harness.database(&template).await.unwrap();
     let actor = database
-        .actor(Principal::user(
-            "mallory",
-            user_id("mallory"),
-            "m@vital.test",
-        ))
+        .actor(
+            Principal::user("mallory", user_id("mallory"), "m@vital.test"),
+            &config().tenancy,
+        )
         .await
         .unwrap();
     // Spelled so that no text check can see it: only the session check after the
@@ -126,7 +128,10 @@ async fn a_write_hidden_by_using_touches_no_row_and_with_check_raises_a_policy_d
         .await
         .unwrap();
     let actor = database
-        .actor(Principal::user("dana", dana, "dana@vital.test"))
+        .actor(
+            Principal::user("dana", dana, "dana@vital.test"),
+            &config().tenancy,
+        )
         .await
         .unwrap();
     // The platform agents are global: dana reads them but may not edit them.

@@ -147,3 +147,69 @@ async fn functions_carry_security_search_path_signature_and_execute_grants() {
     let trigger = catalog.function("public.audit_resource_sharing()").unwrap();
     assert!(trigger.is_trigger && !trigger.exposed());
 }
+
+/// The world the property engine starts from is read from the template, not copied by
+/// hand: the two seeded tenants, the three global platform agents, three tools and two
+/// prompts, and the audit rows migration 4's own writes left.
+#[tokio::test]
+async fn the_seed_is_read_from_the_template() {
+    let (_, template) = vital().await;
+    let schema = crate::support::schema(&template).await;
+    let world = &schema.seeded;
+    assert_eq!(
+        schema.seeded_tenants(),
+        [
+            (
+                "digital-health-startup".to_owned(),
+                rls_harness::DH_STARTUP_TENANT
+            ),
+            ("vital-platform".to_owned(), rls_harness::PLATFORM_TENANT),
+        ]
+    );
+    let count = |t| world.resources_of(t).count();
+    assert_eq!(
+        rls_harness::Table::ALL.map(count),
+        [3, 3, 2, 0],
+        "agents, tools, prompts, workflows"
+    );
+    let sarah = world
+        .resource(
+            rls_harness::Table::Agents,
+            "a0000000-0000-4000-8000-000000000001".parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(sarah.name, "Dr. Sarah Chen");
+    assert_eq!(
+        (sarah.mode, sarah.kind, sarah.tenant),
+        (
+            rls_harness::Mode::Global,
+            rls_harness::Kind::Platform,
+            Some(rls_harness::PLATFORM_TENANT)
+        )
+    );
+    // Migration 4 updated the three agents into the platform tenant (the trigger was
+    // there), then inserted the tools and prompts; the owner is the actor, so NULL.
+    let actions: Vec<_> = world
+        .audit
+        .iter()
+        .map(|a| (a.table.name(), a.action.name()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("agents", "update"),
+            ("agents", "update"),
+            ("agents", "update"),
+            ("tools", "insert"),
+            ("tools", "insert"),
+            ("tools", "insert"),
+            ("prompts", "insert"),
+            ("prompts", "insert"),
+        ]
+    );
+    assert!(world
+        .audit
+        .iter()
+        .all(|a| a.actor.is_none() && a.tenant == Some(rls_harness::PLATFORM_TENANT)));
+    assert!(world.users.is_empty());
+}

@@ -107,10 +107,14 @@ async fn a_lint_mutant_is_caught_by_name(#[files("tests/mutants/lints/*.sql")] m
 /// Every scenario of the library, run against `template`: the failing ones, rendered.
 async fn scenario_failures(template: &Template) -> Vec<String> {
     let (harness, _) = vital().await;
+    let schema = crate::support::schema(template).await;
     let mut failures = Vec::new();
     for file in discover_scenarios(Path::new("scenarios")).unwrap() {
-        let scenario = load_scenario(Path::new("scenarios"), &file).unwrap();
-        let report = run_scenario(harness, template, &scenario).await.unwrap();
+        let scenario =
+            load_scenario(Path::new("scenarios"), &file, &schema.seeded_tenants()).unwrap();
+        let report = run_scenario(harness, template, &schema, &scenario)
+            .await
+            .unwrap();
         if !report.passed_apart_from_snapshots() {
             failures.push(rls_harness::render_scenario(&report));
         }
@@ -148,9 +152,11 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
         failures.join("\n")
     );
     let (harness, _) = vital().await;
+    let schema = crate::support::schema(&template).await;
     let report = check_worlds(
         harness,
         &template,
+        &schema,
         &PropertyConfig::from_env(4).unwrap(),
         &|_| {},
     )

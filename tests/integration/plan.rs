@@ -1,13 +1,15 @@
 //! The plan's verification steps, each acted out by the principal the plan means.
 
-use rls_harness::plan_checks;
+use rls_harness::{plan_checks, plan_phase_two};
 
-use crate::support::{harness, migrations_with, vital};
+use crate::support::{harness, migrations_with, schema, shipped_migrations, vital};
 
 #[tokio::test]
 async fn phase_two_checks_pass_right_after_each_migration() {
-    let (_, template) = vital().await;
-    let checks = &template.migration_checks;
+    let harness = harness().await;
+    let checks = plan_phase_two(harness, &shipped_migrations())
+        .await
+        .unwrap();
     let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
     assert!(failed.is_empty(), "failed: {failed:#?}");
     // A completion NOTICE plus the plan's queries for each of the four migrations.
@@ -18,7 +20,9 @@ async fn phase_two_checks_pass_right_after_each_migration() {
 #[tokio::test]
 async fn phase_three_and_the_success_criteria_hold_for_the_right_principals() {
     let (harness, template) = vital().await;
-    let checks = plan_checks(harness, &template).await.unwrap();
+    let checks = plan_checks(harness, &template, &schema(&template).await)
+        .await
+        .unwrap();
     let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
     assert!(failed.is_empty(), "failed: {failed:#?}");
     let actors: Vec<&str> = checks.iter().map(|c| c.actor.as_str()).collect();
@@ -47,7 +51,9 @@ async fn a_permissive_policy_makes_the_isolation_checks_fail() {
         "create policy \"Enable read access for all users\" on public.agents for select using (true);",
     )]);
     let template = harness.template_from_dir(weakened.path()).await.unwrap();
-    let checks = plan_checks(harness, &template).await.unwrap();
+    let checks = plan_checks(harness, &template, &schema(&template).await)
+        .await
+        .unwrap();
     let failed: Vec<&str> = checks
         .iter()
         .filter(|c| !c.passed)

@@ -19,7 +19,8 @@ async fn the_fixed_seed_agrees_with_the_model_and_reaches_every_cell() {
     let (harness, template) = vital().await;
     let mut config = PropertyConfig::check();
     config.persistence = Some("tests/property.proptest-regressions");
-    let report = check_worlds(harness, &template, &config, &|_| {})
+    let schema = crate::support::schema(&template).await;
+    let report = check_worlds(harness, &template, &schema, &config, &|_| {})
         .await
         .unwrap();
     assert!(report.failure.is_none(), "{}", explain(&report));
@@ -37,7 +38,8 @@ async fn hunt(template: &Template) -> PropertyReport {
         shrink_time: Duration::ZERO,
         ..PropertyConfig::from_env(32).unwrap()
     };
-    check_worlds(harness, template, &config, &|_| {})
+    let schema = crate::support::schema(template).await;
+    check_worlds(harness, template, &schema, &config, &|_| {})
         .await
         .unwrap()
 }
@@ -193,7 +195,8 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
         crate::support::migrations_with(&[("20251026000099_members_delete.sql", &sql)]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
     let config = PropertyConfig::from_env(32).unwrap();
-    let report = check_worlds(harness, &template, &config, &|_| {})
+    let schema = crate::support::schema(&template).await;
+    let report = check_worlds(harness, &template, &schema, &config, &|_| {})
         .await
         .unwrap();
     caught(
@@ -212,8 +215,8 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, &found.scenario).unwrap();
-    let scenario = rls_harness::load_scenario(dir.path(), &path).unwrap();
-    let run = rls_harness::run_scenario(harness, &template, &scenario)
+    let scenario = rls_harness::load_scenario(dir.path(), &path, &schema.seeded_tenants()).unwrap();
+    let run = rls_harness::run_scenario(harness, &template, &schema, &scenario)
         .await
         .unwrap();
     assert!(

@@ -9,6 +9,17 @@ use rls_harness::{
 };
 use rstest::rstest;
 
+/// The tenants the shipped migrations seed, as scenario files name them.
+fn seeded() -> Vec<(String, uuid::Uuid)> {
+    vec![
+        (
+            "digital-health-startup".into(),
+            rls_harness::DH_STARTUP_TENANT,
+        ),
+        ("vital-platform".into(), rls_harness::PLATFORM_TENANT),
+    ]
+}
+
 use crate::support::{cli, harness, migrations_with, vital};
 
 const MALFORMED: &str = "tests/fixtures/malformed";
@@ -29,14 +40,18 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::unknown_role("unknown_role")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
-    let error = load_scenario(Path::new(MALFORMED), &path).unwrap_err();
+    let error = load_scenario(Path::new(MALFORMED), &path, &seeded()).unwrap_err();
     insta::assert_snapshot!(format!("malformed_{name}"), error.to_string());
 }
 
 async fn run_fixture(name: &str) -> ScenarioReport {
     let (harness, template) = vital().await;
-    let scenario = load_scenario(Path::new(RUNNER), &Path::new(RUNNER).join(name)).unwrap();
-    run_scenario(harness, &template, &scenario).await.unwrap()
+    let scenario =
+        load_scenario(Path::new(RUNNER), &Path::new(RUNNER).join(name), &seeded()).unwrap();
+    let schema = crate::support::schema(&template).await;
+    run_scenario(harness, &template, &schema, &scenario)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -142,8 +157,11 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
     let mut broken_invariants = Vec::new();
     let mut failing = Vec::new();
     for file in discover_scenarios(Path::new("scenarios")).unwrap() {
-        let scenario = load_scenario(Path::new("scenarios"), &file).unwrap();
-        let report = run_scenario(harness, &template, &scenario).await.unwrap();
+        let scenario = load_scenario(Path::new("scenarios"), &file, &seeded()).unwrap();
+        let schema = crate::support::schema(&template).await;
+        let report = run_scenario(harness, &template, &schema, &scenario)
+            .await
+            .unwrap();
         let failed: Vec<_> = report
             .steps
             .iter()
@@ -172,8 +190,9 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
 async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
     let (harness, template) = vital().await;
     let path = Path::new(RUNNER).join("broken_fixture.toml");
-    let scenario = load_scenario(Path::new(RUNNER), &path).unwrap();
-    let error = run_scenario(harness, &template, &scenario)
+    let scenario = load_scenario(Path::new(RUNNER), &path, &seeded()).unwrap();
+    let schema = crate::support::schema(&template).await;
+    let error = run_scenario(harness, &template, &schema, &scenario)
         .await
         .unwrap_err()
         .to_string();

@@ -12,7 +12,8 @@ use crate::support::{explain, vital};
 async fn committed_sequences_agree_with_the_access_model() {
     let (harness, template) = vital().await;
     let config = PropertyConfig::from_env(8).unwrap();
-    let report = check_sequences(harness, &template, &config, &|_| {})
+    let schema = crate::support::schema(&template).await;
+    let report = check_sequences(harness, &template, &schema, &config, &|_| {})
         .await
         .unwrap();
     assert!(report.failure.is_none(), "{}", explain(&report));
@@ -78,7 +79,8 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
         shrink_time: std::time::Duration::from_secs(5),
         ..PropertyConfig::from_env(32).unwrap()
     };
-    let report = check_sequences(harness, &template, &config, &|_| {})
+    let schema = crate::support::schema(&template).await;
+    let report = check_sequences(harness, &template, &schema, &config, &|_| {})
         .await
         .unwrap();
     let found = report.failure.as_ref().unwrap_or_else(|| {
@@ -107,8 +109,10 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, &found.scenario).unwrap();
-    let scenario = load_scenario(dir.path(), &path).unwrap();
-    let on_mutant = run_scenario(harness, &template, &scenario).await.unwrap();
+    let scenario = load_scenario(dir.path(), &path, &schema.seeded_tenants()).unwrap();
+    let on_mutant = run_scenario(harness, &template, &schema, &scenario)
+        .await
+        .unwrap();
     let passed: Vec<bool> = on_mutant
         .steps
         .iter()
@@ -121,7 +125,10 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
         found.scenario
     );
     let (_, shipped) = vital().await;
-    let on_shipped = run_scenario(harness, &shipped, &scenario).await.unwrap();
+    let shipped_schema = crate::support::schema(&shipped).await;
+    let on_shipped = run_scenario(harness, &shipped, &shipped_schema, &scenario)
+        .await
+        .unwrap();
     assert!(
         on_shipped.passed_apart_from_snapshots(),
         "{:?}\n{}",

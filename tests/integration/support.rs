@@ -5,8 +5,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use rls_harness::{
-    default_migrations_dir, discover_migrations, render_property, Harness, Migration,
-    PropertyReport, Template,
+    default_migrations_dir, discover_migrations, render_property, Config, Harness, Migration,
+    PropertyReport, Schema, Template,
 };
 
 pub async fn harness() -> &'static Harness {
@@ -21,6 +21,18 @@ pub async fn vital() -> (&'static Harness, Arc<Template>) {
         .await
         .expect("the shipped migrations apply");
     (harness, template)
+}
+
+/// The repository's `rls-harness.toml`.
+pub fn config() -> Config {
+    Config::load(std::path::Path::new("rls-harness.toml")).expect("the shipped config reads")
+}
+
+/// What the checks know of `template`'s schema, with the repository's config.
+pub async fn schema(template: &Template) -> Schema {
+    Schema::read(harness().await, template, &config())
+        .await
+        .expect("the seeded rows read")
 }
 
 pub fn shipped_migrations() -> Vec<Migration> {

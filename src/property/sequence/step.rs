@@ -11,9 +11,8 @@
 
 use super::super::compare::MALFORMED_CONTEXT;
 use super::super::generate::GHOST_TENANT;
-use super::super::render;
+use super::super::render::Sql;
 use super::super::space::{self, Cell};
-use crate::connection::quote_literal;
 use crate::model::World;
 use crate::model::{self, Context, Id, Op, Outcome, Principal};
 use crate::rule::Invariant;
@@ -139,19 +138,16 @@ impl Step {
 
     /// The request's SQL in `world` (as it is before the step); a forged context is
     /// set by the request itself.
-    pub fn sql(&self, world: &World) -> String {
+    pub fn sql(&self, sql: &Sql, world: &World) -> String {
         let forged = match self.setting {
             Setting::Forged(Context::Tenant(tenant)) => Some(tenant.to_string()),
             Setting::Forged(Context::Malformed) => Some(MALFORMED_CONTEXT.to_owned()),
             _ => None,
         };
         let prefix = forged.map_or_else(String::new, |value| {
-            format!(
-                "select set_config('app.current_tenant_id', {}, true);\n",
-                quote_literal(&value)
-            )
+            format!("{};\n", sql.forge_context(&value))
         });
-        format!("{prefix}{}", render::op(world, &self.op))
+        format!("{prefix}{}", sql.op(world, &self.op))
     }
 
     /// What the model predicts, and whether it is `set_tenant_context` that refuses

@@ -57,7 +57,8 @@ fn step_spec() -> impl Strategy<Value = StepSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Op, Principal, World};
+    use crate::model::fixture::seeded;
+    use crate::model::{Op, Principal};
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
 
@@ -69,7 +70,7 @@ mod tests {
         for _ in 0..64 {
             let (spec, seeds) = sequences().new_tree(&mut runner).unwrap().current();
             assert!(STEPS.contains(&seeds.len()));
-            let mut world = spec.world();
+            let mut world = spec.world(&seeded());
             assert!((1..=4).contains(&world.users.len()) && world.tenants.len() <= 4);
             for (n, seed) in seeds.iter().enumerate() {
                 let step = seed.resolve(&world, n);
@@ -95,7 +96,7 @@ mod tests {
                     world.apply(&step.who, &step.context(), &step.op);
                 }
             }
-            assert!(world.audit.len() >= World::seeded().audit.len());
+            assert!(world.audit.len() >= seeded().audit.len());
         }
     }
 }
