@@ -85,6 +85,11 @@ insert into public.agents (
      true, 'research', 'detailed')
 on conflict do nothing;
 
+-- What Supabase's default privileges gave the table on the remote project, said
+-- explicitly: projects created since 2026-05-30 (and existing ones since 2026-10-30)
+-- no longer grant new tables to the API roles by default.
+grant all on public.agents to anon, authenticated, service_role;
+
 alter table public.agents enable row level security;
 
 -- The Supabase dashboard's default policy

@@ -246,6 +246,12 @@ alter table public.tenants      enable row level security;
 alter table public.user_tenants enable row level security;
 alter table public.user_roles   enable row level security;
 
+-- The API roles reach the tables through the policies below; the grants are explicit,
+-- because Supabase no longer gives new tables to the API roles by default.
+grant select, insert, update, delete on public.tenants, public.user_tenants, public.user_roles
+    to anon, authenticated;
+grant all on public.tenants, public.user_tenants, public.user_roles to service_role;
+
 -- TRUNCATE ignores RLS, and TRIGGER / REFERENCES are no business of API users
 revoke truncate, references, trigger on public.tenants, public.user_tenants, public.user_roles
     from anon, authenticated;

@@ -116,7 +116,12 @@ create table if not exists public.workflows (
         check (is_shared = (sharing_mode <> 'private'))
 );
 
--- Deny by default until migration 3 adds the policies
+-- Explicit grants (Supabase no longer gives new tables to the API roles by default);
+-- row security denies every row until migration 3 adds the policies.
+grant select, insert, update, delete on public.tools, public.prompts, public.workflows
+    to anon, authenticated;
+grant all on public.tools, public.prompts, public.workflows to service_role;
+
 alter table public.tools     enable row level security;
 alter table public.prompts   enable row level security;
 alter table public.workflows enable row level security;

@@ -50,7 +50,10 @@ create policy resource_sharing_audit_select on public.resource_sharing_audit
     using ((select public.is_platform_admin())
            or tenant_id = any ((select public.user_writer_tenant_ids())::uuid[]));
 
--- Only the trigger writes it; no user inserts, updates or deletes it
+-- Only the trigger writes it; no user inserts, updates or deletes it. Readers get
+-- SELECT explicitly (Supabase no longer grants new tables to the API roles by default).
+grant select on public.resource_sharing_audit to anon, authenticated;
+grant all on public.resource_sharing_audit to service_role;
 revoke insert, update, delete, truncate, references, trigger
     on public.resource_sharing_audit from anon, authenticated;
 revoke all on sequence public.resource_sharing_audit_id_seq from anon, authenticated;

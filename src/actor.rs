@@ -1,6 +1,6 @@
-//! Acting as a principal, the way PostgREST does: a connection logged in as
-//! `authenticator`, and per step a transaction with `SET LOCAL ROLE` and the JWT claims
-//! in `request.jwt.claims`.
+//! Acting as a principal, the way PostgREST does: the principals and their claims, the
+//! sessions that send a [`Request`] (an `authenticator` login, one transaction per
+//! request), and the checks that a session really is its principal.
 //!
 //! Before any step runs, the actor checks inside that very transaction that
 //! `current_user` is the role it claims to be and that the role is neither superuser
@@ -13,9 +13,9 @@ use serde_json::{json, Map, Value};
 use tokio_postgres::SimpleQueryMessage;
 use uuid::Uuid;
 
-use crate::config::Tenancy;
-use crate::connection::{quote_ident, quote_literal, Connection, Endpoint, Notice};
+use crate::connection::{Connection, Endpoint, Notice};
 use crate::error::{Error, Result};
+use crate::request::{Api, Request};
 
 /// Who acts.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +49,7 @@ impl Principal {
         }
     }
 
-    fn claims_json(&self) -> Option<String> {
+    pub(crate) fn claims_json(&self) -> Option<String> {
         match self {
             Principal::Anon => Some(json!({"role": "anon"}).to_string()),
             Principal::Authenticated { claims, .. } => {
@@ -150,22 +150,28 @@ pub enum Denial {
 pub struct Failure {
     pub sqlstate: String,
     pub message: String,
-    /// Where it failed: while setting the tenant context, or in the step's SQL.
+    /// The server function that raised it (the error's `routine` field), which says
+    /// what refused in any language the server speaks.
+    pub routine: String,
+    /// Where it failed: while the request's context was applied (the pre-request
+    /// function, or the context function), or in the step's SQL.
     pub while_setting_context: bool,
 }
 
 impl Failure {
-    /// For SQLSTATE 42501, which kind of denial it is.
+    /// For SQLSTATE 42501, which kind of denial it is: told by the routine that raised
+    /// it, never by the message, which the server may have translated.
     pub fn denial(&self) -> Option<Denial> {
         if self.sqlstate != "42501" {
             return None;
         }
-        Some(if self.message.contains("row-level security") {
-            Denial::Policy
-        } else if self.message.starts_with("permission denied for") {
-            Denial::Privilege
-        } else {
-            Denial::Guard
+        Some(match self.routine.as_str() {
+            r if r.starts_with("aclcheck_error") => Denial::Privilege,
+            "ExecWithCheckOptions" => Denial::Policy,
+            // A server that sends no routine: the English text is all there is.
+            "" if self.message.contains("row-level security") => Denial::Policy,
+            "" if self.message.starts_with("permission denied for") => Denial::Privilege,
+            _ => Denial::Guard,
         })
     }
 }
@@ -177,12 +183,12 @@ pub struct Outcome {
     pub notices: Vec<Notice>,
 }
 
-/// A session that runs steps as one principal.
+/// A session that sends requests as one principal, PostgREST style: logged in as
+/// `authenticator`, one transaction per request.
 pub struct Actor {
     connection: Connection,
     principal: Principal,
-    /// How this schema sets the tenant context.
-    tenancy: Tenancy,
+    api: Api,
 }
 
 impl Actor {
@@ -193,7 +199,7 @@ impl Actor {
         principal: Principal,
         authenticator: &Endpoint,
         admin: &Endpoint,
-        tenancy: &Tenancy,
+        api: &Api,
     ) -> Result<Actor> {
         let endpoint = match principal {
             Principal::Owner => admin,
@@ -202,7 +208,7 @@ impl Actor {
         Ok(Actor {
             connection: Connection::open(endpoint).await?,
             principal,
-            tenancy: tenancy.clone(),
+            api: api.clone(),
         })
     }
 
@@ -210,47 +216,37 @@ impl Actor {
         &self.principal
     }
 
-    /// Runs `sql` as the principal, with an optional tenant context set through the
-    /// schema's context function, in one transaction.
+    /// The request for `sql` as this actor's principal, in the tenant context
+    /// `context` (the header's value) when there is one.
+    pub fn request(&self, sql: &str, context: Option<&str>) -> Request {
+        let request = Request::new(&self.api, self.principal.clone(), sql);
+        match context {
+            Some(tenant) => request.in_context(&self.api, tenant),
+            None => request,
+        }
+    }
+
+    /// Runs `sql` as one request, with the tenant context `context` in its header.
     pub async fn run(&self, sql: &str, context: Option<Uuid>, finish: Finish) -> Result<Outcome> {
+        let tenant = context.map(|t| t.to_string());
+        let request = self.request(sql, tenant.as_deref());
+        self.send(&request, finish).await
+    }
+
+    /// Sends `request` in a transaction of its own, which `finish` commits (as
+    /// PostgREST does when the request succeeds) or rolls back.
+    pub async fn send(&self, request: &Request, finish: Finish) -> Result<Outcome> {
         let connection = &self.connection;
         connection.take_notices();
-        // The tenant context is session state; clear what an earlier step left.
-        connection
-            .batch(&format!(
-                "select {}; begin",
-                self.tenancy.clear_context_sql(false)
-            ))
-            .await?;
-        if let Err(error) = self.become_principal().await {
-            let _ = connection.batch("rollback").await;
-            return Err(error);
-        }
-        let mut result = Ok(Rows::default());
-        if let Some(tenant) = context {
-            let set = self.tenancy.set_context_sql(tenant);
-            if let Err(failure) = self.statement(&set).await? {
-                result = Err(Failure {
-                    while_setting_context: true,
-                    ..failure
-                });
-            }
-        }
-        if result.is_ok() {
-            if let Err(error) = refuse_role_switch(&self.principal, sql) {
+        connection.batch("begin").await?;
+        let outcome = transact(connection, &self.api, request).await;
+        let mut result = match outcome {
+            Ok(result) => result,
+            Err(error) => {
                 let _ = connection.batch("rollback").await;
                 return Err(error);
             }
-            result = self.statement(sql).await?;
-            // The login role is a member of service_role, so SQL that switched role
-            // (or ended our transaction) would have run with row security bypassed.
-            if result.is_ok() {
-                if let Err(error) = self.verify_role().await {
-                    let _ = connection.batch("rollback").await;
-                    return Err(error);
-                }
-            }
-        }
+        };
         let end = if result.is_ok() && finish == Finish::Commit {
             "commit"
         } else {
@@ -266,6 +262,7 @@ impl Actor {
                     result = Err(Failure {
                         sqlstate,
                         message,
+                        routine: String::new(),
                         while_setting_context: false,
                     });
                 }
@@ -278,19 +275,32 @@ impl Actor {
             notices: connection.take_notices(),
         })
     }
+}
 
-    async fn become_principal(&self) -> Result<()> {
-        assume(&self.connection, &self.principal).await
+/// Runs `request` in the open transaction (or savepoint) of `connection`: becomes its
+/// principal and proves it, applies the call's settings and context, runs the
+/// statement, and proves the principal again. The server's refusal is the result; a
+/// session that bypasses row security, or SQL that leaves the principal, is an error.
+pub(crate) async fn transact(
+    connection: &Connection,
+    api: &Api,
+    request: &Request,
+) -> Result<std::result::Result<Rows, Failure>> {
+    refuse_role_switch(&request.principal, &request.sql)?;
+    assume(connection, api, request).await?;
+    if let Err(failure) = statement(connection, &request.call_sql(api)).await? {
+        return Ok(Err(Failure {
+            while_setting_context: true,
+            ..failure
+        }));
     }
-
-    async fn verify_role(&self) -> Result<()> {
-        verify(&self.connection, &self.principal).await
+    let result = statement(connection, &request.sql).await?;
+    // The login may switch to service_role (or is the owner), so SQL that switched role
+    // or claims would have run with row security bypassed: such a step proves nothing.
+    if result.is_ok() {
+        verify(connection, request).await?;
     }
-
-    /// Runs statements under test; the server's refusal is a result, not an error.
-    async fn statement(&self, sql: &str) -> Result<std::result::Result<Rows, Failure>> {
-        statement(&self.connection, sql).await
-    }
+    Ok(result)
 }
 
 /// Runs statements under test on `connection`; the server's refusal is a result, not
@@ -305,23 +315,11 @@ pub async fn statement(
             Some(db) => Ok(Err(Failure {
                 sqlstate: db.code().code().to_owned(),
                 message: db.message().to_owned(),
+                routine: db.routine().unwrap_or_default().to_owned(),
                 while_setting_context: false,
             })),
             None => Err(Error::sql("a statement under test", &error)),
         },
-    }
-}
-
-/// The statements that switch an open transaction to `principal`: `SET LOCAL ROLE`
-/// and the claims. Empty for the owner, who stays the owner.
-pub(crate) fn assume_sql(principal: &Principal) -> String {
-    match (principal.role(), principal.claims_json()) {
-        (Some(role), Some(claims)) => format!(
-            "set local role {}; select set_config('request.jwt.claims', {}, true)",
-            quote_ident(role),
-            quote_literal(&claims)
-        ),
-        _ => String::new(),
     }
 }
 
@@ -333,8 +331,10 @@ pub(crate) const SESSION_SQL: &str =
      coalesce(current_setting('request.jwt.claim.sub', true), '') \
      from pg_roles r where r.rolname = current_user";
 
-/// Whether a session whose [`SESSION_SQL`] answer is `rows` may act as `principal`.
-pub(crate) fn judge_session(principal: &Principal, rows: &Rows) -> Result<()> {
+/// Whether a session whose [`SESSION_SQL`] answer is `rows` may act as `request`'s
+/// principal, with the claims `request` set.
+pub(crate) fn judge_session(request: &Request, rows: &Rows) -> Result<()> {
+    let principal = &request.principal;
     let Some(role) = principal.role() else {
         return Ok(());
     };
@@ -353,31 +353,33 @@ pub(crate) fn judge_session(principal: &Principal, rows: &Rows) -> Result<()> {
         claims: text(4),
         legacy_sub: text(5),
     };
-    session.judge(principal, role, principal.claims_json().as_deref())
+    session.judge(principal, role, request.claims().as_deref())
 }
 
-/// Switches the open transaction of `connection` to `principal` (`SET LOCAL ROLE` and
-/// the claims), then proves the switch took and bypasses nothing. The owner stays the
-/// owner. Whoever calls this ends the transaction (or the savepoint) to switch back.
-pub async fn assume(connection: &Connection, principal: &Principal) -> Result<()> {
-    let sql = assume_sql(principal);
+/// Switches the open transaction (or savepoint) of `connection` to `request`'s
+/// principal, as PostgREST does (role, claims, headers, search path, the role's own
+/// settings, all local), then proves the switch took and bypasses nothing. The owner
+/// stays the owner. Whoever calls this ends the transaction (or savepoint) to switch
+/// back.
+pub async fn assume(connection: &Connection, api: &Api, request: &Request) -> Result<()> {
+    let sql = request.identity_sql(api);
     if sql.is_empty() {
         return Ok(());
     }
     connection.batch(&sql).await?;
-    verify(connection, principal).await
+    verify(connection, request).await
 }
 
-/// Proves that `connection` runs as the principal's role, with the claims the harness
-/// set, without bypassing RLS.
-pub async fn verify(connection: &Connection, principal: &Principal) -> Result<()> {
-    if principal.role().is_none() {
+/// Proves that `connection` runs as `request`'s principal's role, with the claims the
+/// request set, without bypassing row security.
+pub async fn verify(connection: &Connection, request: &Request) -> Result<()> {
+    if request.principal.role().is_none() {
         return Ok(());
     }
     match statement(connection, SESSION_SQL).await? {
-        Ok(rows) => judge_session(principal, &rows),
+        Ok(rows) => judge_session(request, &rows),
         Err(failure) => Err(Error::UnsafePrincipal {
-            principal: principal.to_string(),
+            principal: request.principal.to_string(),
             reason: format!("cannot read the session's role: {}", failure.message),
         }),
     }
@@ -624,23 +626,43 @@ mod tests {
 
     #[test]
     fn denials_are_told_apart_by_kind() {
-        let failure = |message: &str| Failure {
+        let failure = |routine: &str, message: &str| Failure {
             sqlstate: "42501".into(),
             message: message.into(),
+            routine: routine.into(),
             while_setting_context: false,
         };
+        // The routine decides, whatever language the message is in.
         assert_eq!(
-            failure("new row violates row-level security policy for table \"agents\"").denial(),
+            failure(
+                "ExecWithCheckOptions",
+                "la nouvelle ligne viole la politique"
+            )
+            .denial(),
             Some(Denial::Policy)
         );
         assert_eq!(
-            failure("permission denied for table resource_sharing_audit").denial(),
+            failure("aclcheck_error", "droit refusé pour la table agents").denial(),
             Some(Denial::Privilege)
         );
         assert_eq!(
-            failure("not a member of tenant").denial(),
+            failure("exec_stmt_raise", "not a member of tenant").denial(),
             Some(Denial::Guard)
         );
+        // Without a routine, the English text is all there is.
+        assert_eq!(
+            failure(
+                "",
+                "new row violates row-level security policy for table \"agents\""
+            )
+            .denial(),
+            Some(Denial::Policy)
+        );
+        assert_eq!(
+            failure("", "permission denied for table resource_sharing_audit").denial(),
+            Some(Denial::Privilege)
+        );
+        let failure = |message: &str| failure("", message);
         let other = Failure {
             sqlstate: "23505".into(),
             ..failure("duplicate key")

@@ -114,6 +114,13 @@ pub struct Tenancy {
     pub platform_roles: String,
     pub context_function: String,
     pub context_setting: String,
+    /// The request header that carries the tenant context.
+    pub context_header: String,
+    /// PostgREST's `db-pre-request` function, which reads the header into the context.
+    /// Without one, no API request can carry a context, and the harness sets it with
+    /// the context function inside the request's transaction, which it reports as not
+    /// reachable through the API.
+    pub pre_request: Option<String>,
 }
 
 impl Tenancy {
@@ -141,6 +148,42 @@ impl Default for Tenancy {
             platform_roles: "public.user_roles".into(),
             context_function: "public.set_tenant_context".into(),
             context_setting: "app.current_tenant_id".into(),
+            context_header: "x-tenant-id".into(),
+            pre_request: None,
+        }
+    }
+}
+
+/// Whether the API roles get privileges on new objects by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grants {
+    /// Supabase today (new projects since 2026-05-30, every project since 2026-10-30):
+    /// none; migrations grant what they mean.
+    #[default]
+    None,
+    /// Supabase before: every new table, sequence and function in `public` granted to
+    /// `anon`, `authenticated` and `service_role`.
+    Legacy,
+}
+
+impl Grants {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grants::None => "none",
+            Grants::Legacy => "legacy",
+        }
+    }
+}
+
+impl std::str::FromStr for Grants {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Grants, String> {
+        match text {
+            "none" => Ok(Grants::None),
+            "legacy" => Ok(Grants::Legacy),
+            other => Err(unknown("grants setting", other, &["none", "legacy"])),
         }
     }
 }
@@ -151,6 +194,8 @@ pub struct Config {
     /// The file it was read from, if any.
     pub path: Option<PathBuf>,
     pub tenancy: Tenancy,
+    /// Default privileges of the API roles, when the config says (a flag may too).
+    pub grants: Option<Grants>,
     pub declarations: Vec<Declaration>,
     pub allowances: Vec<Allowance>,
     pub fixtures: Vec<Fixture>,
@@ -159,6 +204,7 @@ pub struct Config {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    grants: Option<Spanned<String>>,
     tenancy: Option<RawTenancy>,
     #[serde(default)]
     objects: BTreeMap<Spanned<String>, Spanned<RawObject>>,
@@ -176,6 +222,8 @@ struct RawTenancy {
     platform_roles: Option<String>,
     context_function: Option<String>,
     context_setting: Option<String>,
+    context_header: Option<String>,
+    pre_request: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,7 +267,9 @@ impl Config {
             path,
             source: &source,
         };
-        let raw: RawConfig = reader.parse(&[], "[table]").map_err(|error| vec![error])?;
+        let raw: RawConfig = reader
+            .parse(&["grants"], "[table]")
+            .map_err(|error| vec![error])?;
         let at = |offset: usize| {
             let (line, column) = crate::script::line_column(&source, offset);
             At { line, column }
@@ -239,7 +289,18 @@ impl Config {
                     .context_function
                     .unwrap_or(defaults.context_function),
                 context_setting: tenancy.context_setting.unwrap_or(defaults.context_setting),
+                context_header: tenancy
+                    .context_header
+                    .map(|h| h.to_ascii_lowercase())
+                    .unwrap_or(defaults.context_header),
+                pre_request: tenancy.pre_request,
             };
+        }
+        if let Some(grants) = &raw.grants {
+            match grants.get_ref().parse() {
+                Ok(parsed) => config.grants = Some(parsed),
+                Err(message) => errors.push(reader.at(grants, message)),
+            }
         }
         let classes: Vec<&str> = ClassName::ALL.iter().map(ClassName::name).collect();
         for (object, raw) in raw.objects {

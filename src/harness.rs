@@ -16,11 +16,11 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::actor::{Actor, Principal};
 use crate::backend::{BackendKind, BackendOptions, Server};
 use crate::catalog::{self, Catalog};
-use crate::config::Tenancy;
 use crate::connection::{Connection, Endpoint};
 use crate::error::{Error, Result};
 use crate::migrate::{self, Applied, Migration};
 use crate::origin::{Origins, Tracker};
+use crate::request::Api;
 use crate::supabase::{self, Fidelity};
 
 /// The migrations this crate ships, used when nothing else is asked for.
@@ -234,15 +234,14 @@ impl Database<'_> {
         Connection::open(&self.owner_endpoint()).await
     }
 
-    /// A session that acts as `principal`, PostgREST style, setting tenant contexts as
-    /// `tenancy` says.
-    pub async fn actor(&self, principal: Principal, tenancy: &Tenancy) -> Result<Actor> {
+    /// A session that sends requests as `principal` through `api`, PostgREST style.
+    pub async fn actor(&self, principal: Principal, api: &Api) -> Result<Actor> {
         let admin = self.owner_endpoint();
         let authenticator = match &self.harness.fidelity.authenticator_password {
             Some(password) => admin.with_login("authenticator", Some(password)),
             None => admin.clone(),
         };
-        Actor::open(principal, &authenticator, &admin, tenancy).await
+        Actor::open(principal, &authenticator, &admin, api).await
     }
 
     /// Drops the database.

@@ -21,6 +21,7 @@ mod origin;
 mod plan;
 mod property;
 mod report;
+mod request;
 mod rule;
 mod scenario;
 mod schema;

@@ -345,7 +345,7 @@ pub async fn acted(
         owner.batch(&fixtures()).await?;
         drop(owner);
         for step in story {
-            let actor = database.actor(principal(step.who), &schema.tenancy).await?;
+            let actor = database.actor(principal(step.who), &schema.api).await?;
             results.push(run_step(&actor, step).await?);
         }
         database.close().await?;

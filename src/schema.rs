@@ -11,6 +11,7 @@ use crate::config::{Config, Tenancy};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::{Table, World};
+use crate::request::Api;
 
 /// The audit trail the model reads.
 const AUDIT: &str = "public.resource_sharing_audit";
@@ -19,6 +20,8 @@ const AUDIT: &str = "public.resource_sharing_audit";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
     pub tenancy: Tenancy,
+    /// PostgREST in front of the schema: how each request is made.
+    pub api: Api,
     /// The world the migrations left: the seeded tenants, users, resources and audit
     /// rows, as the model sees them.
     pub seeded: World,
@@ -41,8 +44,20 @@ impl Schema {
         })?;
         Ok(Schema {
             tenancy: config.tenancy.clone(),
+            api: api(&template.catalog, &config.tenancy),
             seeded,
         })
+    }
+
+    /// A schema with the default tenancy and API in front of `seeded`, for tests that
+    /// need no database.
+    pub fn without_catalog(seeded: World) -> Schema {
+        let tenancy = Tenancy::default();
+        Schema {
+            api: api(&crate::catalog::Catalog::default(), &tenancy),
+            tenancy,
+            seeded,
+        }
     }
 
     /// The seeded tenants by slug, which scenario files use without declaring them.
@@ -52,5 +67,24 @@ impl Schema {
             .iter()
             .map(|t| (t.slug.clone(), t.id))
             .collect()
+    }
+}
+
+/// PostgREST as Supabase configures it in front of `catalog`: the `public` and
+/// `extensions` schemas on the search path, the config's pre-request function and
+/// context header, the API roles' own settings, and the volatility of every function
+/// the API exposes.
+fn api(catalog: &crate::catalog::Catalog, tenancy: &Tenancy) -> Api {
+    Api {
+        search_path: "public, extensions".into(),
+        pre_request: tenancy.pre_request.clone(),
+        context_header: tenancy.context_header.clone(),
+        context_function: tenancy.context_function.clone(),
+        context_setting: tenancy.context_setting.clone(),
+        role_settings: catalog.role_settings.clone(),
+        volatility: catalog
+            .exposed_functions()
+            .map(|f| (format!("{}.{}", f.schema, f.name), f.volatility))
+            .collect(),
     }
 }

@@ -1,6 +1,6 @@
 -- 20251026000005_rollback_multitenant.sql
 --
--- Undoes migrations 20251026000001..04 and returns the database to the state
+-- Undoes migrations 20251026000001..04 and 20251027000001, and returns the database to the state
 -- right after 20251025000000_remote_schema.sql: same tables, columns,
 -- constraints, indexes, policies (the legacy "Enable read access for all
 -- users" included), functions, triggers and grants. The original agents keep
@@ -35,6 +35,7 @@ drop function if exists public.get_accessible_agents(uuid);
 drop function if exists public.get_accessible_tools(uuid);
 drop function if exists public.get_accessible_prompts(uuid);
 drop function if exists public.get_accessible_workflows(uuid);
+drop function if exists public.apply_tenant_context();
 drop function if exists public.set_tenant_context(uuid);
 drop function if exists public.grant_platform_admin(uuid);
 drop function if exists public.assign_user_to_dh_startup(uuid, text);

@@ -316,6 +316,8 @@ pub struct Catalog {
     pub relations: Vec<Relation>,
     /// Every function of the exposed schemas.
     pub functions: Vec<Function>,
+    /// The API roles' own settings: `(role, name, value)`.
+    pub role_settings: Vec<(String, String, String)>,
 }
 
 impl Catalog {

@@ -100,6 +100,17 @@ select reads.view, min(reads.depth), n.nspname::text || '.' || c.relname::text, 
  where c.relkind in ('r', 'p', 'v', 'm', 'f')
  group by reads.view, n.nspname, c.relname, c.relrowsecurity";
 
+/// The API roles' own settings (`alter role authenticated set statement_timeout = ...`),
+/// cluster-wide or for this database.
+const ROLE_SETTINGS: &str = "
+select r.rolname::text, split_part(c, '=', 1), substr(c, strpos(c, '=') + 1)
+  from pg_catalog.pg_db_role_setting s
+  join pg_catalog.pg_roles r on r.oid = s.setrole
+ cross join lateral unnest(s.setconfig) c
+ where r.rolname in ('anon', 'authenticated', 'service_role')
+   and s.setdatabase in (0, (select oid from pg_catalog.pg_database where datname = current_database()))
+ order by 1, 2";
+
 const FUNCTIONS: &str = "
 select n.nspname::text, p.proname::text,
        coalesce(p.proargnames, '{}')::text[],
@@ -319,9 +330,16 @@ pub async fn read(connection: &Connection, origins: &Origins) -> Result<Catalog>
         function.history = history(origins, ObjectKind::Function, &function.qualified());
         functions.push(function);
     }
+    let role_settings = connection
+        .query(ROLE_SETTINGS, &[])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
     Ok(Catalog {
         exposed_schemas,
         relations,
         functions,
+        role_settings,
     })
 }

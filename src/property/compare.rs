@@ -17,6 +17,7 @@ use crate::connection::Connection;
 use crate::error::Result;
 use crate::model::{Context, Id, Op, Principal, Table, World};
 use crate::rule::Invariant;
+use crate::schema::Schema;
 
 /// The value a malformed context holds.
 pub const MALFORMED_CONTEXT: &str = "not-a-tenant";
@@ -99,10 +100,11 @@ pub fn principals(world: &World) -> Vec<(Principal, Vec<Context>)> {
 /// [`super::probe::plan_pair`]).
 pub async fn check_world(
     connection: &Connection,
-    sql: &Sql,
+    schema: &Schema,
     world: &World,
     selection: Selection,
 ) -> Result<WorldRun> {
+    let sql = &Sql::new(&schema.tenancy);
     let everyone = principals(world);
     let writes = select_writes(world, &everyone, selection);
     let mut pairs = Vec::new();
@@ -110,6 +112,7 @@ pub async fn check_world(
         let principal = actor_principal(world, &who);
         for (context, writes) in contexts.into_iter().zip(writes.drain(..)) {
             pairs.push(super::probe::plan_pair(
+                &schema.api,
                 sql,
                 world,
                 who,

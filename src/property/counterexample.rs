@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::compare::{context_value, Mismatch, Probe};
 use super::render::Sql;
-use crate::model::{Context, Id, Outcome, Principal, World};
+use crate::model::{Id, Outcome, Principal, World};
 use crate::schema::Schema;
 
 fn placeholder(world: &World, id: Id) -> String {
@@ -217,7 +217,7 @@ pub fn scenario(schema: &Schema, world: &World, mismatch: &Mismatch, seed: u64) 
         mismatch,
         mismatch.who == Principal::NoSub,
     );
-    probe_step(&mut out, &sql, world, mismatch);
+    probe_step(&mut out, schema, world, mismatch);
     out
 }
 
@@ -280,32 +280,35 @@ fn preamble(
     }
 }
 
+/// The line of a step that sends the context header `value`: `context = "slug"` for a
+/// tenant the file can name, else the header itself (a tenant that does not exist,
+/// or a value that is no uuid).
+fn context_line(world: &World, header: &str, value: &str) -> String {
+    match value.parse::<Id>().ok().and_then(|id| world.tenant(id)) {
+        Some(tenant) => format!("context = \"{}\"", tenant.slug),
+        None => format!("headers = {{ {header} = {} }}", quote_toml(value)),
+    }
+}
+
 /// The step that asks again what `mismatch` asked, in `world`.
-fn probe_step(out: &mut String, render: &Sql, world: &World, mismatch: &Mismatch) {
-    let (sql, expectation) = step(render, world, mismatch);
-    let forged = context_value(&mismatch.context)
-        .map(|value| format!("{};\n", render.forge_context(&value)))
-        .unwrap_or_default();
+fn probe_step(out: &mut String, schema: &Schema, world: &World, mismatch: &Mismatch) {
+    let render = Sql::new(&schema.tenancy);
+    let (sql, expectation) = step(&render, world, mismatch);
     let _ = writeln!(out, "\n[[step]]");
-    let context_note = match mismatch.context {
-        Context::Empty => String::new(),
-        _ => " (tenant context set directly)".into(),
-    };
     let _ = writeln!(
         out,
         "name = {}",
-        quote_toml(&format!(
-            "the database said {}{context_note}",
-            mismatch.actual
-        ))
+        quote_toml(&format!("the database said {}", mismatch.actual))
     );
     let _ = writeln!(out, "as = \"{}\"", who(world, &mismatch.who));
-    let _ = writeln!(
-        out,
-        "sql = \"\"\"\n{}{}\n\"\"\"",
-        with_placeholders(world, &forged),
-        sql
-    );
+    if let Some(value) = context_value(&mismatch.context) {
+        let _ = writeln!(
+            out,
+            "{}",
+            context_line(world, &schema.api.context_header, &value)
+        );
+    }
+    let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
     let _ = writeln!(out, "{expectation}");
 }
 
@@ -313,8 +316,8 @@ fn probe_step(out: &mut String, render: &Sql, world: &World, mismatch: &Mismatch
 #[derive(Debug, Clone)]
 pub struct Replay {
     pub who: Principal,
-    /// The tenant passed to `set_tenant_context` (the step's `context`), if any.
-    pub context: Option<Id>,
+    /// The value of the request's context header, if it sends one.
+    pub header: Option<String>,
     /// The request's SQL, a forged context included.
     pub sql: String,
     /// What the access model says, which the replay expects.
@@ -361,15 +364,11 @@ pub fn sequence_scenario(
         let _ = writeln!(out, "\n[[step]]");
         let _ = writeln!(out, "name = \"step {}\"", n + 1);
         let _ = writeln!(out, "as = \"{}\"", who(initial, &replay.who));
-        // A context the file cannot name (a tenant that does not exist) is set in the SQL.
-        let mut sql = with_placeholders(initial, &replay.sql);
-        match replay.context.map(|id| (id, initial.tenant(id))) {
-            Some((_, Some(tenant))) => {
-                let _ = writeln!(out, "context = \"{}\"", tenant.slug);
-            }
-            Some((id, None)) => sql = format!("{};\n{sql}", render.set_context(id)),
-            None => {}
+        if let Some(value) = &replay.header {
+            let line = context_line(initial, &schema.api.context_header, value);
+            let _ = writeln!(out, "{line}");
         }
+        let sql = with_placeholders(initial, &replay.sql);
         let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
         let _ = writeln!(
             out,
@@ -385,7 +384,7 @@ pub fn sequence_scenario(
     }
     match ending {
         Ending::Step => {}
-        Ending::Probe(world) => probe_step(&mut out, &render, world, mismatch),
+        Ending::Probe(world) => probe_step(&mut out, schema, world, mismatch),
         Ending::Audit(world) => {
             let offset = seeded.audit.len();
             let rows: Vec<String> = world.audit[offset..]
@@ -430,7 +429,7 @@ pub fn sequence_scenario(
 mod tests {
     use super::*;
     use crate::config::Tenancy;
-    use crate::model::{Kind, Mode, Op, Resource, Role, Table, User};
+    use crate::model::{Context, Kind, Mode, Op, Resource, Role, Table, User};
     use crate::plan::{user_id, DH_STARTUP_TENANT};
 
     /// Sequence scenarios load as they are, whatever they end with: contexts that
@@ -454,9 +453,9 @@ mod tests {
             kind: Kind::Custom,
         });
         let u0 = Principal::User(user_id("u0"));
-        let replay = |who, context, sql: String, expected| Replay {
+        let replay = |who, header: Option<Id>, sql: String, expected| Replay {
             who,
-            context,
+            header: header.map(|id| id.to_string()),
             sql,
             expected,
             call: false,
@@ -471,10 +470,7 @@ mod tests {
             replay(
                 Principal::NoSub,
                 None,
-                format!(
-                    "select set_config('app.current_tenant_id', 'x', true);\n{}",
-                    Sql::new(&Tenancy::default()).op(&world, &insert)
-                ),
+                Sql::new(&Tenancy::default()).op(&world, &insert),
                 Outcome::Denied(crate::model::Denial::Policy),
             ),
             replay(
@@ -501,19 +497,23 @@ mod tests {
             (Ending::Probe(&after), 4),
             (Ending::Audit(&after), 4),
         ] {
-            let schema = Schema {
-                tenancy: Tenancy::default(),
-                seeded: crate::model::fixture::seeded(),
-            };
+            let schema = Schema::without_catalog(crate::model::fixture::seeded());
             let text = sequence_scenario(&schema, &world, &steps, ending, &mismatch, 1);
             let path = dir.path().join("sequence.toml");
             std::fs::write(&path, &text).unwrap();
             let scenario = crate::scenario::load(dir.path(), &path, &schema.seeded_tenants())
                 .unwrap_or_else(|error| panic!("{error}\n{text}"));
             assert_eq!(scenario.steps.len(), count, "{text}");
-            assert!(scenario.steps[2]
-                .sql
-                .starts_with("select public.set_tenant_context("));
+            // A context naming a tenant the file knows is its slug; one naming no
+            // tenant at all is sent as the header it is.
+            assert_eq!(
+                scenario.steps[0].context.as_ref().unwrap().0,
+                "digital-health-startup"
+            );
+            assert_eq!(
+                scenario.steps[2].headers,
+                [("x-tenant-id".to_owned(), Id::from_u128(9).to_string())]
+            );
         }
     }
 }

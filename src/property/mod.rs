@@ -157,7 +157,7 @@ async fn check_world(
     owner.batch("begin").await?;
     let outcome = async {
         owner.batch(&sql.load(&world, seeded)).await?;
-        compare::check_world(owner, &sql, &world, compare::Selection::EveryCell).await
+        compare::check_world(owner, schema, &world, compare::Selection::EveryCell).await
     }
     .await;
     owner.batch("rollback").await?;

@@ -18,6 +18,7 @@ use crate::actor::{self, Failure, Rows};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
+use crate::request::{Api, Request};
 use crate::rule::Invariant;
 
 /// What a probe asks, with what is needed to judge its answer.
@@ -72,12 +73,15 @@ fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Ve
 pub struct Pair<'w> {
     world: &'w World,
     who: Principal,
-    principal: actor::Principal,
+    /// The principal's identity as a request makes it: role, claims, the context
+    /// header.
+    identity: Request,
     context: Context,
     asks: Vec<(Ask, String)>,
     cells: Vec<Cell>,
-    /// The savepoint, role, claims, context and a session check; the probes; a second
-    /// session check; the rollback.
+    /// The savepoint, the identity and a session check; the probes, each a request of
+    /// its own (method, path, READ ONLY, pre-request, statement); a second session
+    /// check; the rollback.
     pub statements: Vec<String>,
 }
 
@@ -88,7 +92,9 @@ pub struct Pair<'w> {
 /// and ends by rolling back to it, each probe stands alone in a rolled-back savepoint
 /// of its own, and no answer is judged unless both session checks show the
 /// principal's role, with its claims and without any bypass of row security.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_pair<'w>(
+    api: &Api,
     sql: &Sql,
     world: &'w World,
     who: Principal,
@@ -98,18 +104,27 @@ pub fn plan_pair<'w>(
 ) -> Pair<'w> {
     let asks = plan(sql, world, &context, &writes);
     let cells = writes.iter().map(|candidate| candidate.cell).collect();
-    let mut setup = format!("savepoint principal; {}", actor::assume_sql(&principal));
-    if let Some(value) = context_value(&context) {
-        setup.push_str(&format!("; {}", sql.forge_context(&value)));
-    }
-    let mut statements = vec![format!("{setup}; {}", actor::SESSION_SQL)];
+    let header = context_value(&context);
+    let request = |text: &str| {
+        let request = Request::new(api, principal.clone(), text);
+        match &header {
+            Some(value) => request.in_context(api, value),
+            None => request,
+        }
+    };
+    let identity = request("select 1");
+    let mut statements = vec![format!(
+        "savepoint principal; {}; {}",
+        identity.identity_sql(api),
+        actor::SESSION_SQL
+    )];
     for (i, (_, text)) in asks.iter().enumerate() {
         let reset = if i == 0 {
-            "savepoint probe; "
+            "savepoint probe"
         } else {
-            "rollback to savepoint probe; "
+            "rollback to savepoint probe"
         };
-        statements.push(format!("{reset}{text}"));
+        statements.push(format!("{reset}; {}; {text}", request(text).call_sql(api)));
     }
     statements.push(format!(
         "rollback to savepoint probe; {}",
@@ -119,7 +134,7 @@ pub fn plan_pair<'w>(
     Pair {
         world,
         who,
-        principal,
+        identity,
         context,
         asks,
         cells,
@@ -144,10 +159,10 @@ impl Pair<'_> {
         let before = answers.remove(0);
         for session in [&before, &after] {
             match session {
-                Ok(rows) => actor::judge_session(&self.principal, rows)?,
+                Ok(rows) => actor::judge_session(&self.identity, rows)?,
                 Err(failure) => {
                     return Err(Error::UnsafePrincipal {
-                        principal: self.principal.to_string(),
+                        principal: self.identity.principal.to_string(),
                         reason: format!("cannot assume or check the session: {}", failure.message),
                     })
                 }

@@ -212,16 +212,6 @@ impl Sql {
     pub fn set_context(&self, tenant: Id) -> String {
         self.tenancy.set_context_sql(tenant)
     }
-
-    /// Writes `value` into the tenant context setting directly, past the function: a
-    /// forged context.
-    pub fn forge_context(&self, value: &str) -> String {
-        format!(
-            "select set_config({}, {}, true)",
-            quote_literal(&self.tenancy.context_setting),
-            quote_literal(value)
-        )
-    }
 }
 
 /// `update` of a resource row, setting only the columns that change.

@@ -89,64 +89,53 @@ async fn run_on(
     let mut actors: Vec<(Principal, Actor)> = Vec::new();
     for (n, seed) in seeds.iter().enumerate() {
         let step = seed.resolve(&world, n);
-        let (expected, refused) = step.expected(&world);
+        let expected = step.expected(&world);
         // One session per principal for the whole sequence, as a client keeps its own.
         let at = match actors.iter().position(|(who, _)| *who == step.who) {
             Some(at) => at,
             None => {
                 let principal = compare::actor_principal(&world, &step.who);
-                actors.push((step.who, database.actor(principal, &schema.tenancy).await?));
+                actors.push((step.who, database.actor(principal, &schema.api).await?));
                 actors.len() - 1
             }
         };
         let actor = &actors[at].1;
         let text = step.sql(&sql, &world);
-        let outcome = actor.run(&text, step.called(), Finish::Commit).await?;
+        let header = step.header();
+        let request = actor.request(&text, header.as_deref());
+        let outcome = actor.send(&request, Finish::Commit).await?;
         run.steps += 1;
         *run.coverage.entry(step.cell).or_default() += 1;
         let call = matches!(step.op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
         run.replays.push(Replay {
             who: step.who,
-            context: step.called(),
+            header,
             sql: text.clone(),
             expected,
             call,
         });
-        let (actual, refused_by_db) = observed(&outcome.result);
-        if normalise(&expected.to_string(), call) != normalise(&actual, call)
-            || refused != refused_by_db
-        {
-            let at_context = refused || refused_by_db;
-            let said = |outcome: String, refused: bool| match refused {
-                true => format!("{outcome} setting the context"),
-                false => outcome,
-            };
+        let actual = observed(&outcome.result);
+        if normalise(&expected.to_string(), call) != normalise(&actual, call) {
             let mismatch = Mismatch {
-                invariant: step.invariant(&world, at_context),
+                invariant: step.invariant(&world),
                 who: step.who,
-                context: step.context(),
-                probe: match step.called() {
-                    Some(tenant) if at_context => Probe::SetContext(tenant),
-                    _ => Probe::Write(step.op.clone()),
-                },
+                context: step.context,
+                probe: Probe::Write(step.op.clone()),
                 sql: text,
-                expected: said(expected.to_string(), refused),
-                actual: said(actual, refused_by_db),
+                expected: expected.to_string(),
+                actual,
             };
             run.failure = Some((Failed::Step, vec![mismatch]));
             return Ok(run);
         }
-        if !refused {
-            world.apply(&step.who, &step.context(), &step.op);
-        }
-        run.acted
-            .push((step.who, step.context(), world.audit.len()));
+        world.apply(&step.who, &step.context, &step.op);
+        run.acted.push((step.who, step.context, world.audit.len()));
         // A request that failed was rolled back: the state the last check saw stands.
         if outcome.result.is_err() && checked {
             continue;
         }
         checked = true;
-        if recheck(&owner, &sql, &world, &mut run).await? {
+        if recheck(&owner, schema, &world, &mut run).await? {
             return Ok(run);
         }
     }
@@ -157,12 +146,12 @@ async fn run_on(
 /// records the first failure and says whether there was one.
 async fn recheck(
     owner: &Connection,
-    sql: &render::Sql,
+    schema: &Schema,
     world: &World,
     run: &mut Run,
 ) -> Result<bool> {
     owner.batch("begin").await?;
-    let checked = compare::check_world(owner, sql, world, compare::Selection::Reads).await;
+    let checked = compare::check_world(owner, schema, world, compare::Selection::Reads).await;
     owner.batch("rollback").await?;
     let checked = checked?;
     let mut found = checked.mismatches;
@@ -185,17 +174,14 @@ async fn recheck(
     Ok(run.failure.is_some())
 }
 
-/// A step's result as the model writes outcomes, and whether the context was refused.
-fn observed(result: &std::result::Result<Rows, Failure>) -> (String, bool) {
+/// A step's result as the model writes outcomes.
+fn observed(result: &std::result::Result<Rows, Failure>) -> String {
     match result {
-        Ok(rows) => (Outcome::Done(rows.affected).to_string(), false),
-        Err(failure) => (
-            match failure.denial() {
-                Some(denial) => Outcome::Denied(denial).to_string(),
-                None => failure.sqlstate.clone(),
-            },
-            failure.while_setting_context,
-        ),
+        Ok(rows) => Outcome::Done(rows.affected).to_string(),
+        Err(failure) => match failure.denial() {
+            Some(denial) => Outcome::Denied(denial).to_string(),
+            None => failure.sqlstate.clone(),
+        },
     }
 }
 

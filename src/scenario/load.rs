@@ -80,6 +80,10 @@ struct RawStep {
     control: Option<Spanned<String>>,
     control_context: Option<Spanned<String>>,
     no_control: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    transaction: bool,
 }
 
 /// The `*.toml` scenario files under `path` (or `path` itself), sorted.
@@ -267,6 +271,24 @@ impl Reader<'_> {
             let expect = self.expectation(span.clone(), step, &placeholders)?;
             let control = self.control(span.clone(), step, &expect, &user_names, &find_tenant)?;
             let (line, _) = line_column(self.source, span.start);
+            let statements = crate::script::split(step.sql.get_ref()).len();
+            if statements > 1 && !step.transaction {
+                return Err(self.at(
+                    &step.sql,
+                    format!(
+                        "the step has {statements} statements, and a request runs one: split it \
+                         into steps, send what the app sends as headers (headers = {{ x-tenant-id = \"...\" }}), \
+                         or say transaction = true for a service-side flow no API client can send"
+                    ),
+                ));
+            }
+            let mut headers = Vec::new();
+            for (name, value) in &step.headers {
+                headers.push((
+                    name.to_ascii_lowercase(),
+                    self.expand_bare(value, &names, &placeholders)?,
+                ));
+            }
             scenario.steps.push(Step {
                 line,
                 name: step
@@ -283,6 +305,8 @@ impl Reader<'_> {
                     .map(|name| self.invariant(name))
                     .transpose()?,
                 control,
+                headers,
+                transaction: step.transaction,
             });
         }
         Ok(scenario)
@@ -494,6 +518,19 @@ impl Reader<'_> {
             }
         }
         Ok(expanded)
+    }
+
+    /// Like [`Reader::expand`], for a header value: a placeholder becomes the bare id.
+    fn expand_bare(
+        &self,
+        text: &Spanned<String>,
+        names: &[(uuid::Uuid, String)],
+        placeholders: &[String],
+    ) -> Result<String, ScenarioError> {
+        let literal = self.expand(text, names, placeholders)?;
+        Ok(names.iter().fold(literal, |text, (id, _)| {
+            text.replace(&format!("'{id}'::uuid"), &id.to_string())
+        }))
     }
 }
 

@@ -120,6 +120,12 @@ pub struct Step {
     pub invariant: Option<Invariant>,
     /// Set for negative expectations only.
     pub control: Option<Control>,
+    /// Headers the request sends besides the context (`x-tenant-id` forged, malformed,
+    /// or any other a policy might read), names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Several statements in one transaction: a service-side flow that no API client
+    /// can send, run all the same and reported as such.
+    pub transaction: bool,
 }
 
 /// A checked scenario, ready to run.

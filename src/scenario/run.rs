@@ -20,6 +20,7 @@ use crate::config::Tenancy;
 use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
+use crate::request::{Api, Request};
 use crate::rule::Invariant;
 use crate::schema::Schema;
 use crate::snapshot;
@@ -86,7 +87,7 @@ pub async fn run(
     let lease = harness.lease(template).await?;
     let owner = lease.owner().await?;
     owner.batch("begin").await?;
-    let steps = run_in(&owner, &schema.tenancy, scenario).await;
+    let steps = run_in(&owner, schema, scenario).await;
     // Whatever happened, nothing of the scenario may stay: the clone serves the next.
     owner.batch("rollback").await?;
     Ok(ScenarioReport {
@@ -98,11 +99,12 @@ pub async fn run(
 
 async fn run_in(
     owner: &Connection,
-    tenancy: &Tenancy,
+    schema: &Schema,
     scenario: &Scenario,
 ) -> Result<Vec<StepReport>> {
+    let api = &schema.api;
     owner
-        .batch(&setup_sql(tenancy, scenario))
+        .batch(&setup_sql(&schema.tenancy, scenario))
         .await
         .map_err(|error| located(scenario, 1, "users and tenants", error))?;
     if let Some(fixtures) = &scenario.fixtures {
@@ -118,23 +120,14 @@ async fn run_in(
             Some((slug, _)) => format!("{} @ {slug}", label(&step.who)),
             None => label(&step.who),
         };
-        let principal = principal(scenario, &step.who);
         let context = step.context.as_ref().map(|c| c.1);
-        let verdict = match act(
-            owner,
-            tenancy,
-            &principal,
-            &step.sql,
-            context,
-            Keep::IfSucceeded,
-        )
-        .await
-        {
+        let request = request_of(api, scenario, step, &step.who, context, false);
+        let verdict = match act(owner, api, &request, Keep::IfSucceeded).await {
             Ok(outcome) => {
                 let verdict = judge(step, &outcome, &names);
                 match (&verdict, &step.control) {
                     (Verdict::Passed, Some(control)) => {
-                        check_control(owner, tenancy, scenario, step, control).await?
+                        check_control(owner, api, scenario, step, control).await?
                     }
                     _ => verdict,
                 }
@@ -165,46 +158,21 @@ enum Keep {
     Never,
 }
 
-/// Runs one step as `principal` in a savepoint of the owner's transaction.
-async fn act(
-    owner: &Connection,
-    tenancy: &Tenancy,
-    principal: &Principal,
-    sql: &str,
-    context: Option<Uuid>,
-    keep: Keep,
-) -> Result<Outcome> {
-    actor::refuse_role_switch(principal, sql)?;
+/// Sends `request` in a savepoint of the owner's transaction, as PostgREST would in a
+/// transaction of its own. A request that succeeds and may write is kept for the
+/// steps after it, as a committed request would be, minus what its transaction would
+/// have taken with it (role, claims, headers, settings, context); anything else is
+/// undone.
+async fn act(owner: &Connection, api: &Api, request: &Request, keep: Keep) -> Result<Outcome> {
     owner.take_notices();
     owner.batch("savepoint step").await?;
-    let outcome = async {
-        actor::assume(owner, principal).await?;
-        if let Some(tenant) = context {
-            if let Err(failure) = actor::statement(owner, &tenancy.set_context_sql(tenant)).await? {
-                return Ok(Err(Failure {
-                    while_setting_context: true,
-                    ..failure
-                }));
-            }
-        }
-        let result = actor::statement(owner, sql).await?;
-        if result.is_ok() {
-            // The login is the owner's, so SQL that switched role (or claims) would
-            // have run with row security bypassed: such a step proves nothing.
-            actor::verify(owner, principal).await?;
-        }
-        Ok(result)
-    }
-    .await;
-    let kept = keep == Keep::IfSucceeded && matches!(outcome, Ok(Ok(_)));
+    let outcome = actor::transact(owner, api, request).await;
+    let kept = keep == Keep::IfSucceeded && !request.read_only && matches!(outcome, Ok(Ok(_)));
     if kept {
-        // Keep the writes, then shed what a request's transaction would have taken
-        // with it: the role, the claims and the tenant context.
         owner
             .batch(&format!(
-                "release savepoint step; reset role; \
-                 select set_config('request.jwt.claims', '', true), {}",
-                tenancy.clear_context_sql(true)
+                "release savepoint step; {}",
+                request.reset_sql(api)
             ))
             .await?;
     } else {
@@ -218,6 +186,32 @@ async fn act(
         result: outcome?,
         notices,
     })
+}
+
+/// The request a step sends, or its control (as `who` in `context`): the same SQL and
+/// headers, except the context header, which is the control's own.
+fn request_of(
+    api: &Api,
+    scenario: &Scenario,
+    step: &Step,
+    who: &Who,
+    context: Option<Uuid>,
+    control: bool,
+) -> Request {
+    let mut request = Request::new(api, principal(scenario, who), &step.sql);
+    for (name, value) in &step.headers {
+        request = request.with_header(name, value);
+    }
+    if control {
+        request.headers.remove(&api.context_header);
+    }
+    if let Some(tenant) = context {
+        request = request.in_context(api, &tenant.to_string());
+    }
+    if step.transaction {
+        request = request.in_one_transaction();
+    }
+    request
 }
 
 fn principal(scenario: &Scenario, who: &Who) -> Principal {
@@ -436,7 +430,7 @@ fn named_rows(rows: &Rows, names: &[(Uuid, String)], redact: bool) -> Vec<Vec<St
 /// the control got something.
 async fn check_control(
     owner: &Connection,
-    tenancy: &Tenancy,
+    api: &Api,
     scenario: &Scenario,
     step: &Step,
     control: &Control,
@@ -446,16 +440,8 @@ async fn check_control(
         Control::ServiceRole => (Who::ServiceRole, step.context.as_ref().map(|c| c.1)),
         Control::User { name, context } => (Who::User(name.clone()), context.as_ref().map(|c| c.1)),
     };
-    let outcome = match act(
-        owner,
-        tenancy,
-        &principal(scenario, &who),
-        &step.sql,
-        context,
-        Keep::Never,
-    )
-    .await
-    {
+    let request = request_of(api, scenario, step, &who, context, true);
+    let outcome = match act(owner, api, &request, Keep::Never).await {
         Ok(outcome) => outcome,
         Err(Error::UnsafePrincipal { reason, .. }) => return Ok(Verdict::Refused(reason)),
         Err(other) => return Err(other),

@@ -3,7 +3,7 @@
 
 use rls_harness::{user_id, Error, Finish, Principal, DH_STARTUP_TENANT};
 
-use crate::support::{config, vital};
+use crate::support::{schema, vital};
 
 const PRIVATE_AGENT: &str = "select count(*) from agents where name = 'Mo''s private agent'";
 
@@ -22,10 +22,12 @@ async fn one_query_gives_each_principal_what_the_model_says() {
         ))
         .await
         .unwrap();
+    let schema = schema(&template).await;
+    let api = &schema.api;
     let count = |principal: Principal| {
         let database = &database;
         async move {
-            let actor = database.actor(principal, &config().tenancy).await.unwrap();
+            let actor = database.actor(principal, api).await.unwrap();
             let outcome = actor
                 .run(PRIVATE_AGENT, None, Finish::Rollback)
                 .await
@@ -45,25 +47,52 @@ async fn one_query_gives_each_principal_what_the_model_says() {
     database.close().await.unwrap();
 }
 
+/// The context travels in the request's header: a header naming a tenant the user does
+/// not belong to grants nothing (the request succeeds and reads no private row), while
+/// the RPC that stores a context refuses that tenant outright.
 #[tokio::test]
-async fn a_foreign_tenant_context_is_refused_by_set_tenant_context() {
+async fn a_foreign_tenant_in_the_header_grants_nothing_and_the_rpc_refuses_it() {
     let (harness, template) = vital().await;
     let database = harness.database(&template).await.unwrap();
+    let owner = database.owner().await.unwrap();
+    owner
+        .batch(&format!(
+            "insert into agents (tenant_id, name, sharing_mode, is_shared, resource_type) \
+             values ('{DH_STARTUP_TENANT}', 'DH private', 'private', false, 'custom')"
+        ))
+        .await
+        .unwrap();
     let stranger = user_id("actor-context-stranger");
     let actor = database
         .actor(
             Principal::user("stranger", stranger, "s@vital.test"),
-            &config().tenancy,
+            &schema(&template).await.api,
         )
         .await
         .unwrap();
-    let outcome = actor
-        .run("select 1", Some(DH_STARTUP_TENANT), Finish::Rollback)
+    let read = actor
+        .run(
+            "select count(*) from agents where name = 'DH private'",
+            Some(DH_STARTUP_TENANT),
+            Finish::Rollback,
+        )
         .await
         .unwrap();
-    let failure = outcome.result.unwrap_err();
-    assert_eq!(failure.sqlstate, "42501", "{failure:?}");
-    assert!(failure.while_setting_context);
+    assert_eq!(read.result.unwrap().rows[0][0].as_deref(), Some("0"));
+    let rpc = actor
+        .run(
+            &format!("select public.set_tenant_context('{DH_STARTUP_TENANT}')"),
+            None,
+            Finish::Rollback,
+        )
+        .await
+        .unwrap();
+    let failure = rpc.result.unwrap_err();
+    assert_eq!(
+        failure.denial(),
+        Some(rls_harness::Denial::Guard),
+        "{failure:?}"
+    );
     database.close().await.unwrap();
 }
 
@@ -74,7 +103,7 @@ async fn a_step_that_switches_to_a_bypassing_role_is_refused_not_evaluated() {
     let actor = database
         .actor(
             Principal::user("mallory", user_id("mallory"), "m@vital.test"),
-            &config().tenancy,
+            &schema(&template).await.api,
         )
         .await
         .unwrap();
@@ -130,7 +159,7 @@ async fn a_write_hidden_by_using_touches_no_row_and_with_check_raises_a_policy_d
     let actor = database
         .actor(
             Principal::user("dana", dana, "dana@vital.test"),
-            &config().tenancy,
+            &schema(&template).await.api,
         )
         .await
         .unwrap();

@@ -81,7 +81,7 @@ async fn relations_carry_row_security_policies_privileges_keys_and_origin() {
     );
     assert_eq!(
         line_of(&update.history.created),
-        ("20251026000003_update_rls_policies.sql".into(), 202)
+        ("20251026000003_update_rls_policies.sql".into(), 205)
     );
     assert_eq!(
         line_of(&agents.history.grants).0,
@@ -133,11 +133,11 @@ async fn functions_carry_security_search_path_signature_and_execute_grants() {
     );
     assert_eq!(
         line_of(&accessible.history.created),
-        ("20251026000003_update_rls_policies.sql".into(), 273)
+        ("20251026000003_update_rls_policies.sql".into(), 276)
     );
     assert_eq!(
         line_of(&accessible.history.grants),
-        ("20251026000003_update_rls_policies.sql".into(), 273)
+        ("20251026000003_update_rls_policies.sql".into(), 276)
     );
     let assign = catalog
         .function("public.assign_user_to_dh_startup(uuid, text)")

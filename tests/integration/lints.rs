@@ -203,7 +203,7 @@ fn lint_prints_classes_and_findings_and_fails_on_an_unclassified_object() {
     assert!(stdout.contains("public.workflows"), "{stdout}");
     assert!(
         stdout.contains(
-            "allowed owner-rights-view migrations/20251026000003_update_rls_policies.sql:151"
+            "allowed owner-rights-view migrations/20251026000003_update_rls_policies.sql:154"
         ),
         "{stdout}"
     );

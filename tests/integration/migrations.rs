@@ -161,7 +161,11 @@ async fn rollback_returns_to_the_remote_schema_with_the_agents_intact() {
     let migrations = shipped_migrations();
     let (remote, plan) = migrations.split_first().unwrap();
     assert!(remote.file_name().ends_with("_remote_schema.sql"));
-    assert_eq!(plan.len(), 4);
+    assert_eq!(
+        plan.len(),
+        5,
+        "the plan's four migrations and the context header"
+    );
 
     apply_all(&owner, std::slice::from_ref(remote)).await;
     let remote_schema = fingerprint(&owner).await.unwrap();
