@@ -88,12 +88,15 @@ impl Harness {
         let backend = clock.elapsed();
 
         let clock = Instant::now();
-        let base = server.create_database("base", None).await?;
+        let base = server.create_database("base", None, None).await?;
         let owns_cluster = server.kind() != BackendKind::Url;
         let fidelity = {
             let connection = Connection::open(&server.admin(&base)).await?;
-            supabase::prepare(&connection, owns_cluster).await?
+            supabase::prepare(&connection, owns_cluster, options.grants).await?
         };
+        if fidelity.owner_password.is_some() {
+            server.give_database(&base, supabase::OWNER).await?;
+        }
         server.freeze_template(&base).await?;
         Ok(Harness {
             server,
@@ -106,6 +109,24 @@ impl Harness {
             templates: Mutex::new(HashMap::new()),
             idle: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The role that owns the databases, when the harness made one.
+    fn owner(&self) -> Option<&'static str> {
+        self.fidelity
+            .owner_password
+            .as_ref()
+            .map(|_| supabase::OWNER)
+    }
+
+    /// The login that owns `dbname` and migrates it: `postgres` (NOSUPERUSER BYPASSRLS)
+    /// where the harness made it, else the admin login.
+    fn owner_endpoint(&self, dbname: &str) -> Endpoint {
+        let admin = self.server.admin(dbname);
+        match &self.fidelity.owner_password {
+            Some(password) => admin.with_login(supabase::OWNER, Some(password)),
+            None => admin,
+        }
     }
 
     /// What was picked and why, and what the shim found.
@@ -134,7 +155,10 @@ impl Harness {
         if let Some(template) = templates.get(&key) {
             return Ok(Arc::clone(template));
         }
-        let name = self.server.create_database("tpl", Some(&self.base)).await?;
+        let name = self
+            .server
+            .create_database("tpl", Some(&self.base), self.owner())
+            .await?;
         let built = self.migrate_template(&name, migrations).await;
         let template = match built {
             Ok(template) => Arc::new(template),
@@ -149,7 +173,7 @@ impl Harness {
     }
 
     async fn migrate_template(&self, name: &str, migrations: &[Migration]) -> Result<Template> {
-        let connection = Connection::open(&self.server.admin(name)).await?;
+        let connection = Connection::open(&self.owner_endpoint(name)).await?;
         let mut applied = Vec::new();
         let mut migrate_time = Duration::ZERO;
         let mut tracker = Tracker::start(&connection).await?;
@@ -187,7 +211,7 @@ impl Harness {
             Some(name) => name,
             None => {
                 self.server
-                    .create_database("lease", Some(&template.name))
+                    .create_database("lease", Some(&template.name), self.owner())
                     .await?
             }
         };
@@ -204,7 +228,10 @@ impl Harness {
     }
 
     async fn clone_of(&self, template: &str, purpose: &str) -> Result<Database<'_>> {
-        let name = self.server.create_database(purpose, Some(template)).await?;
+        let name = self
+            .server
+            .create_database(purpose, Some(template), self.owner())
+            .await?;
         Ok(Database {
             harness: self,
             name,
@@ -226,7 +253,7 @@ pub struct Database<'h> {
 impl Database<'_> {
     /// The privileged login, for migrations, fixtures and schema checks.
     pub fn owner_endpoint(&self) -> Endpoint {
-        self.harness.server.admin(&self.name)
+        self.harness.owner_endpoint(&self.name)
     }
 
     /// A session as the owner.
@@ -261,7 +288,7 @@ pub struct Lease<'h> {
 impl Lease<'_> {
     /// A session as the owner on the leased database.
     pub async fn owner(&self) -> Result<Connection> {
-        Connection::open(&self.harness.server.admin(&self.name)).await
+        Connection::open(&self.harness.owner_endpoint(&self.name)).await
     }
 }
 

@@ -36,7 +36,7 @@ pub use catalog::{
     Privilege, Relation, RelationKind, View,
 };
 pub use class::{Class, Classes, Classified, Source as ClassSource};
-pub use config::{Config, DEFAULT_FILE as DEFAULT_CONFIG};
+pub use config::{Config, Grants, DEFAULT_FILE as DEFAULT_CONFIG};
 pub use connection::{Connection, Endpoint, Notice};
 pub use error::{Error, Result};
 pub use fingerprint::{difference as fingerprint_difference, fingerprint};

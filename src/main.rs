@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
     plan_checks, plan_phase_two, render_coverage, render_property, render_survey, run_scenario,
-    settle_snapshots, survey, BackendOptions, CheckReport, Config, Harness, PropertyConfig,
+    settle_snapshots, survey, BackendOptions, CheckReport, Config, Grants, Harness, PropertyConfig,
     ScenarioReport, Schema, Survey, Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG,
     DEFAULT_SEED,
 };
@@ -83,6 +83,8 @@ enum Command {
         /// The folder of migrations to apply.
         #[arg(long, default_value = "migrations")]
         migrations: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -92,6 +94,11 @@ struct ConfigArg {
     /// The gate's config file (default: rls-harness.toml, when there is one).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Whether the API roles get privileges on new objects by default: `none`
+    /// (Supabase today) or `legacy` (projects made before 2026-05-30). Overrides the
+    /// config's `grants` and RLS_HARNESS_GRANTS.
+    #[arg(long)]
+    grants: Option<Grants>,
 }
 
 impl ConfigArg {
@@ -101,11 +108,22 @@ impl ConfigArg {
             .config
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-        Config::load_or_default(&path, self.config.is_some()).map_err(|errors| {
-            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("{}", lines.join("\n"))
-        })
+        let mut config =
+            Config::load_or_default(&path, self.config.is_some()).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("{}", lines.join("\n"))
+            })?;
+        config.grants = self.grants.or(config.grants);
+        Ok(config)
     }
+}
+
+/// The backend the environment asks for, with the config's grants setting (the flag's
+/// or the file's) over the environment's.
+fn backend_options(config: &Config) -> anyhow::Result<BackendOptions> {
+    let mut options = BackendOptions::from_env()?;
+    options.grants = config.grants.unwrap_or(options.grants);
+    Ok(options)
 }
 
 struct CheckArgs {
@@ -161,6 +179,7 @@ async fn main() -> ExitCode {
                 seed,
                 connections,
                 migrations,
+                config: gate,
             } => {
                 // A fresh seed each time, unless one is given to replay.
                 let seed = seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
@@ -170,7 +189,7 @@ async fn main() -> ExitCode {
                     connections: connections.max(1),
                     ..PropertyConfig::check()
                 };
-                fuzz(&migrations, config).await
+                fuzz(&migrations, gate.load()?, config).await
             }
             Command::Lint { migrations, config } => lint(&migrations, config.load()?).await,
         }
@@ -195,7 +214,7 @@ async fn main() -> ExitCode {
 
 async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let options = BackendOptions::from_env()?;
+    let options = backend_options(&args.config)?;
     let harness = Harness::start(&options).await?;
     let outcome = run_checks(&harness, &args, started).await;
     harness.shutdown().await.context("stopping the backend")?;
@@ -225,7 +244,7 @@ fn survey_of<'t>(template: &'t Template, config: &Config) -> anyhow::Result<Surv
 
 async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bool> {
     let started = Instant::now();
-    let options = BackendOptions::from_env()?;
+    let options = backend_options(&config)?;
     let harness = Harness::start(&options).await?;
     let outcome = async {
         let template = harness.template_from_dir(migrations).await?;
@@ -334,12 +353,16 @@ async fn run_scenarios(
     Ok((reports, malformed))
 }
 
-async fn fuzz(migrations: &std::path::Path, config: PropertyConfig) -> anyhow::Result<bool> {
-    let options = BackendOptions::from_env()?;
+async fn fuzz(
+    migrations: &std::path::Path,
+    gate: Config,
+    config: PropertyConfig,
+) -> anyhow::Result<bool> {
+    let options = backend_options(&gate)?;
     let harness = Harness::start(&options).await?;
     let outcome = async {
         let template = harness.template_from_dir(migrations).await?;
-        let schema = Schema::read(&harness, &template, &Config::default()).await?;
+        let schema = Schema::read(&harness, &template, &gate).await?;
         let bar = indicatif::ProgressBar::new(u64::from(config.cases));
         bar.set_style(
             indicatif::ProgressStyle::with_template(

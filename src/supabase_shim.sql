@@ -20,10 +20,15 @@ begin
     for r in
         select *
         from (values
-            (1, 'anon',          'create role anon nologin noinherit'),
-            (2, 'authenticated', 'create role authenticated nologin noinherit'),
-            (3, 'service_role',  'create role service_role nologin noinherit bypassrls'),
-            (4, 'authenticator', 'create role authenticator login noinherit')
+            -- The API roles' own settings, as Supabase sets them: PostgREST applies
+            -- them to each request of the role.
+            (1, 'anon',          'create role anon nologin inherit;
+                                  alter role anon set statement_timeout = ''3s'''),
+            (2, 'authenticated', 'create role authenticated nologin inherit;
+                                  alter role authenticated set statement_timeout = ''8s'''),
+            (3, 'service_role',  'create role service_role nologin inherit bypassrls'),
+            (4, 'authenticator', 'create role authenticator login noinherit'),
+            (5, 'supabase_auth_admin', 'create role supabase_auth_admin nologin noinherit createrole')
         ) as v(ord, rolname, ddl)
         order by ord
     loop
@@ -54,11 +59,45 @@ begin
 end
 $shim$;
 
+-- The migration owner (postgres on Supabase) may act as the API roles, as the
+-- dashboard's SQL editor does (`set role authenticated`).
+do $shim$
+declare
+    g text;
+begin
+    if exists (select 1 from pg_catalog.pg_roles where rolname = 'postgres') then
+        foreach g in array array['anon', 'authenticated', 'service_role'] loop
+            if not pg_catalog.pg_has_role('postgres', g, 'MEMBER') then
+                execute pg_catalog.format('grant %I to postgres', g);
+            end if;
+        end loop;
+    end if;
+end
+$shim$;
+
 -- ---------------------------------------------------------------------------
 -- Schemas and extensions
 -- ---------------------------------------------------------------------------
 
-create schema if not exists auth;
+-- The Auth service owns its schema. A login that is no superuser and no member of
+-- supabase_auth_admin (a shared server's) cannot give it away, and keeps it: the
+-- report says so.
+do $shim$
+declare
+    v_owner text := case
+        when (select rolsuper from pg_catalog.pg_roles where rolname = current_user)
+          or pg_catalog.pg_has_role(current_user, 'supabase_auth_admin', 'MEMBER')
+        then 'supabase_auth_admin'
+        else current_user::text
+    end;
+begin
+    perform pg_catalog.set_config('rls_harness.auth_owner', v_owner, true);
+    execute pg_catalog.format('create schema if not exists auth authorization %I', v_owner);
+    if v_owner <> 'supabase_auth_admin' then
+        raise notice 'the auth schema is owned by %, not supabase_auth_admin, which this login cannot act as', v_owner;
+    end if;
+end
+$shim$;
 create schema if not exists extensions;
 
 create extension if not exists pgcrypto with schema extensions;
@@ -111,27 +150,43 @@ create table if not exists auth.users (
 create index if not exists users_instance_id_idx on auth.users using btree (instance_id);
 create index if not exists users_email_idx on auth.users using btree (email);
 
+-- As on Supabase: the Auth service owns its tables, and row security is on with no
+-- policy, so no API role reads a user through them.
+do $shim$
+begin
+    execute pg_catalog.format('alter table auth.users owner to %I',
+                              pg_catalog.current_setting('rls_harness.auth_owner'));
+end
+$shim$;
+alter table auth.users enable row level security;
+
+-- The migration owner references users and writes them in fixtures, as postgres may
+-- on Supabase.
+do $shim$
+begin
+    if exists (select 1 from pg_catalog.pg_roles where rolname = 'postgres') then
+        grant usage on schema auth to postgres;
+        grant select, insert, update, delete, references on auth.users to postgres;
+    end if;
+end
+$shim$;
+
 comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
 
 -- ---------------------------------------------------------------------------
--- JWT helpers, as Supabase defines them
--- (request.jwt.claim.<x> first, then the request.jwt.claims JSON; '' is NULL)
+-- JWT helpers, exactly as the Auth service's migrations define them today
+-- (request.jwt.claim.<x> first, then the request.jwt.claims JSON). Claims with an
+-- empty "sub" make auth.uid() fail on ''::uuid (22P02), as on Supabase.
 -- ---------------------------------------------------------------------------
 
--- One deliberate addition to Supabase's text: an empty "sub" in the claims JSON
--- gives NULL instead of failing on ''::uuid, so that claims with an empty sub
--- behave like claims without one (the access model treats both like anon).
 create or replace function auth.uid()
 returns uuid
 language sql
 stable
 as $$
-    select nullif(
-        coalesce(
-            nullif(current_setting('request.jwt.claim.sub', true), ''),
-            (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-        ),
-        ''
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
     )::uuid
 $$;
 
@@ -168,12 +223,24 @@ as $$
     )::jsonb
 $$;
 
+do $shim$
+declare
+    f text;
+begin
+    foreach f in array array['auth.uid()', 'auth.role()', 'auth.email()', 'auth.jwt()'] loop
+        execute pg_catalog.format('alter function %s owner to %I', f,
+                                  pg_catalog.current_setting('rls_harness.auth_owner'));
+    end loop;
+end
+$shim$;
+
 comment on function auth.uid() is 'Deprecated. Use auth.jwt() -> ''sub'' instead.';
 comment on function auth.role() is 'Deprecated. Use auth.jwt() -> ''role'' instead.';
 comment on function auth.email() is 'Deprecated. Use auth.jwt() -> ''email'' instead.';
 
 -- ---------------------------------------------------------------------------
--- Supabase's grants
+-- Supabase's grants (the default privileges of projects made before 2026-05-30
+-- are `supabase::LEGACY_GRANTS`, applied only when asked for)
 -- ---------------------------------------------------------------------------
 
 grant usage on schema public     to anon, authenticated, service_role;
@@ -182,10 +249,3 @@ grant usage on schema extensions to anon, authenticated, service_role;
 
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
     to anon, authenticated, service_role;
-
-alter default privileges for role postgres in schema public
-    grant all on tables to anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
-    grant all on sequences to anon, authenticated, service_role;
-alter default privileges for role postgres in schema public
-    grant all on functions to anon, authenticated, service_role;

@@ -136,6 +136,7 @@ impl Container {
         let (repo, tag) = split_image(image);
         let pid = label.pid.to_string();
         let request = Postgres::default()
+            .with_user(super::SUPERUSER)
             .with_password(&password)
             .with_name(repo)
             .with_tag(tag)
@@ -182,7 +183,7 @@ impl Container {
         Endpoint {
             host: self.host.clone(),
             port: self.port,
-            user: "postgres".into(),
+            user: super::SUPERUSER.into(),
             password: Some(self.password.clone()),
             dbname: "postgres".into(),
         }

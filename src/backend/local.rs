@@ -145,7 +145,7 @@ impl Cluster {
             .arg(&data)
             .args([
                 "-U",
-                "postgres",
+                super::SUPERUSER,
                 "-A",
                 "scram-sha-256",
                 "-E",
@@ -206,7 +206,7 @@ impl Cluster {
         Endpoint {
             host: "127.0.0.1".into(),
             port: self.port,
-            user: "postgres".into(),
+            user: super::SUPERUSER.into(),
             password: Some(self.password.clone()),
             dbname: "postgres".into(),
         }

@@ -18,10 +18,15 @@ mod url;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::config::Grants;
 use crate::connection::{quote_ident, quote_literal, Connection, Endpoint};
 use crate::error::{Error, Result};
 
 pub use docker::DEFAULT_IMAGE;
+
+/// The superuser a cluster of the harness's own is bootstrapped with, as Supabase's
+/// is: the login `postgres` is an ordinary role there (see `supabase`).
+pub(crate) const SUPERUSER: &str = "supabase_admin";
 
 /// Which backend to use; `Auto` picks one and says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,6 +76,9 @@ pub struct BackendOptions {
     pub database_url: Option<String>,
     /// `RLS_HARNESS_IMAGE`, for the docker backend.
     pub image: Option<String>,
+    /// `RLS_HARNESS_GRANTS`: whether the API roles get privileges on new objects by
+    /// default (`legacy`) or not (`none`, Supabase today).
+    pub grants: Grants,
 }
 
 impl BackendOptions {
@@ -84,6 +92,15 @@ impl BackendOptions {
                 .unwrap_or_default(),
             database_url: non_empty("DATABASE_URL"),
             image: non_empty("RLS_HARNESS_IMAGE"),
+            grants: non_empty("RLS_HARNESS_GRANTS")
+                .map(|value| {
+                    value.parse().map_err(|message| Error::Config {
+                        name: "RLS_HARNESS_GRANTS".into(),
+                        message,
+                    })
+                })
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
@@ -205,25 +222,31 @@ impl Server {
         self.admin.with_dbname(dbname)
     }
 
-    /// Creates an empty database (or a copy of `template`) with a fresh name of this run.
-    pub async fn create_database(&self, purpose: &str, template: Option<&str>) -> Result<String> {
+    /// Creates an empty database (or a copy of `template`) with a fresh name of this run,
+    /// owned by `owner` (else by the admin login).
+    pub async fn create_database(
+        &self,
+        purpose: &str,
+        template: Option<&str>,
+        owner: Option<&str>,
+    ) -> Result<String> {
         let number = self
             .next_database
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("{}_{purpose}_{number}", self.label.database_prefix());
         let admin = Connection::open(&self.admin).await?;
-        let create = match template {
-            // No STRATEGY clause: PostgreSQL 15's default, WAL_LOG, copies a small
-            // template without the two checkpoints FILE_COPY takes (measured: a clone of
-            // the migrated template in a few milliseconds instead of ~300), and older
-            // servers, which lack the clause, accept the statement too.
-            Some(template) => format!(
-                "create database {} template {}",
-                quote_ident(&name),
-                quote_ident(template)
-            ),
-            None => format!("create database {} template template0", quote_ident(&name)),
-        };
+        let owned = owner.map_or_else(String::new, |owner| {
+            format!(" owner {}", quote_ident(owner))
+        });
+        let template = template.unwrap_or("template0");
+        // No STRATEGY clause: PostgreSQL 15's default, WAL_LOG, copies a small template
+        // without the two checkpoints FILE_COPY takes, and older servers, which lack the
+        // clause, accept the statement too.
+        let create = format!(
+            "create database {}{owned} template {}",
+            quote_ident(&name),
+            quote_ident(template)
+        );
         admin.housekeeping(&create).await?;
         admin
             .batch(&format!(
@@ -233,6 +256,18 @@ impl Server {
             ))
             .await?;
         Ok(name)
+    }
+
+    /// Hands a database of this run to `owner`.
+    pub async fn give_database(&self, name: &str, owner: &str) -> Result<()> {
+        let admin = Connection::open(&self.admin).await?;
+        admin
+            .housekeeping(&format!(
+                "alter database {} owner to {}",
+                quote_ident(name),
+                quote_ident(owner)
+            ))
+            .await
     }
 
     /// Marks a database as a template, so that [`Server::create_database`] can copy it.

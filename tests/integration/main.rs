@@ -4,6 +4,7 @@
 mod actors;
 mod backend;
 mod catalog;
+mod fidelity;
 mod lints;
 mod migrations;
 mod plan;

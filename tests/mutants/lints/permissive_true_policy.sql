@@ -6,5 +6,7 @@ create table public.patients (
     tenant_id uuid not null references public.tenants (id),
     name      text not null
 );
+grant select, insert, update, delete on public.patients to authenticated;
+revoke truncate, references, trigger on public.patients from anon, authenticated;
 alter table public.patients enable row level security;
 create policy patients_read on public.patients for select to authenticated using (true);

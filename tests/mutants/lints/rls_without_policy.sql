@@ -6,5 +6,6 @@ create table public.invoices (
     tenant_id uuid not null references public.tenants (id),
     amount    numeric not null
 );
-alter table public.invoices enable row level security;
+grant select, insert, update, delete on public.invoices to authenticated;
 revoke truncate, references, trigger on public.invoices from anon, authenticated;
+alter table public.invoices enable row level security;

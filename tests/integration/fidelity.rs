@@ -1,0 +1,205 @@
+//! The harness acts as Supabase and PostgREST do, in the ways that change verdicts:
+//! each test here failed on the harness before it made requests PostgREST's way.
+
+use rls_harness::{user_id, Denial, Finish, Principal, DH_STARTUP_TENANT};
+
+use crate::support::{harness, migrations_with, schema, vital};
+
+/// A policy may read what PostgREST puts in the request: headers, method, path. Each
+/// request carries them, so such a policy can be tested.
+#[tokio::test]
+async fn policies_see_the_request_headers_method_and_path() {
+    let sql = "create table public.kiosk_notes (id int primary key, body text not null);\n\
+               grant select on public.kiosk_notes to authenticated;\n\
+               revoke truncate, references, trigger on public.kiosk_notes from anon, authenticated;\n\
+               alter table public.kiosk_notes enable row level security;\n\
+               create policy kiosk_only on public.kiosk_notes for select to authenticated\n\
+                   using (current_setting('request.headers', true)::json ->> 'x-client' = 'kiosk'\n\
+                          and current_setting('request.method', true) = 'GET'\n\
+                          and current_setting('request.path', true) = '/kiosk_notes');\n\
+               insert into public.kiosk_notes values (1, 'hello');";
+    let (harness, _) = vital().await;
+    let migrations = migrations_with(&[("20251027000099_kiosk.sql", sql)]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    let schema = schema(&template).await;
+    let database = harness.database(&template).await.unwrap();
+    let actor = database
+        .actor(Principal::user("kim", user_id("kim"), "kim@x"), &schema.api)
+        .await
+        .unwrap();
+    let read = "select body from kiosk_notes";
+    let without = actor
+        .send(&actor.request(read, None), Finish::Rollback)
+        .await
+        .unwrap();
+    assert!(without.result.unwrap().rows.is_empty());
+    let with = actor
+        .send(
+            &actor.request(read, None).with_header("X-Client", "kiosk"),
+            Finish::Rollback,
+        )
+        .await
+        .unwrap();
+    assert_eq!(with.result.unwrap().rows, [[Some("hello".to_owned())]]);
+    database.close().await.unwrap();
+}
+
+/// A read, or a call of a STABLE function, runs READ ONLY, as PostgREST runs it: a
+/// write hidden in a STABLE function fails here as it fails there.
+#[tokio::test]
+async fn a_write_hidden_in_a_stable_function_fails_as_on_postgrest() {
+    // A STABLE function may not write itself (0A000), but it may call one that does.
+    let sql = "create function public.touch_agents() returns int language plpgsql volatile as $$\n\
+               begin update public.agents set name = name where false; return 1; end $$;\n\
+               create function public.sneaky_touch() returns int language plpgsql stable as $$\n\
+               begin return public.touch_agents(); end $$;";
+    let (harness, _) = vital().await;
+    let migrations = migrations_with(&[("20251027000099_sneaky.sql", sql)]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    let schema = schema(&template).await;
+    let database = harness.database(&template).await.unwrap();
+    let actor = database
+        .actor(Principal::ServiceRole, &schema.api)
+        .await
+        .unwrap();
+    let stable = actor
+        .run("select public.sneaky_touch()", None, Finish::Rollback)
+        .await
+        .unwrap();
+    assert_eq!(
+        stable.result.unwrap_err().sqlstate,
+        "25006",
+        "read-only transaction"
+    );
+    let volatile = actor
+        .run("select public.touch_agents()", None, Finish::Rollback)
+        .await
+        .unwrap();
+    assert!(volatile.result.is_ok());
+    database.close().await.unwrap();
+}
+
+/// PostgREST applies the impersonated role's own settings to each of its requests;
+/// the claims it passes on name the role the request runs as.
+#[tokio::test]
+async fn requests_carry_the_roles_own_settings_and_search_path() {
+    let (harness, template) = vital().await;
+    let schema = schema(&template).await;
+    let database = harness.database(&template).await.unwrap();
+    let settings = "select current_setting('statement_timeout'), current_setting('search_path'), \
+                    auth.role()";
+    for (principal, timeout, role) in [
+        (Principal::Anon, "3s", "anon"),
+        (
+            Principal::user("kim", user_id("kim"), "kim@x"),
+            "8s",
+            "authenticated",
+        ),
+    ] {
+        let actor = database.actor(principal, &schema.api).await.unwrap();
+        let outcome = actor.run(settings, None, Finish::Rollback).await.unwrap();
+        let row = outcome.result.unwrap().rows.remove(0);
+        assert_eq!(
+            row,
+            [
+                Some(timeout.to_owned()),
+                Some("public, extensions".to_owned()),
+                Some(role.to_owned())
+            ]
+        );
+    }
+    database.close().await.unwrap();
+}
+
+/// Roles and the auth schema as Supabase has them: the API roles inherit,
+/// `authenticator` does not; `postgres`, which migrates, bypasses row security but is
+/// no superuser (so grant checks inside its SECURITY DEFINER functions are enforced);
+/// `auth.users` belongs to the Auth service, with row security on and no policy.
+#[tokio::test]
+async fn roles_and_auth_schema_are_supabase_s() {
+    let (harness, template) = vital().await;
+    let database = harness.database(&template).await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let row = owner
+        .query_one(
+            "select (select bool_and(rolinherit) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')),
+                    (select rolinherit from pg_roles where rolname = 'authenticator'),
+                    current_user::text, r.rolsuper, r.rolbypassrls,
+                    (select pg_get_userbyid(relowner)::text from pg_class where oid = 'auth.users'::regclass),
+                    (select relrowsecurity from pg_class where oid = 'auth.users'::regclass),
+                    (select count(*) from pg_policy where polrelid = 'auth.users'::regclass)
+               from pg_roles r where r.rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "API roles inherit");
+    assert!(!row.get::<_, bool>(1), "authenticator does not");
+    if harness.backend() != rls_harness::BackendKind::Url {
+        let (user, superuser, bypass): (String, bool, bool) = (row.get(2), row.get(3), row.get(4));
+        assert_eq!(
+            (user.as_str(), superuser, bypass),
+            ("postgres", false, true)
+        );
+        let owner_of_users: String = row.get(5);
+        assert_eq!(owner_of_users, "supabase_auth_admin");
+    }
+    assert!(row.get::<_, bool>(6), "row security on auth.users");
+    assert_eq!(row.get::<_, i64>(7), 0, "and no policy");
+    database.close().await.unwrap();
+}
+
+/// `auth.uid()` as the Auth service defines it: an empty `sub` in the claims fails
+/// with 22P02 instead of passing for nobody.
+#[tokio::test]
+async fn an_empty_sub_fails_as_on_supabase() {
+    let (harness, template) = vital().await;
+    let schema = schema(&template).await;
+    let database = harness.database(&template).await.unwrap();
+    let mut claims = rls_harness::Claims::for_user(user_id("blank"), "b@x");
+    claims.0.insert("sub".into(), serde_json::json!(""));
+    let blank = Principal::Authenticated {
+        name: "blank".into(),
+        claims,
+    };
+    let actor = database.actor(blank, &schema.api).await.unwrap();
+    let outcome = actor
+        .run("select count(*) from agents", None, Finish::Rollback)
+        .await
+        .unwrap();
+    assert_eq!(outcome.result.unwrap_err().sqlstate, "22P02");
+    database.close().await.unwrap();
+}
+
+/// Without default privileges (Supabase today), a table the migration does not grant
+/// is closed to the API roles: a privilege denial, not an empty result.
+#[tokio::test]
+async fn a_table_nobody_granted_is_closed_without_default_privileges() {
+    let harness = harness().await;
+    if std::env::var("RLS_HARNESS_GRANTS").is_ok_and(|g| g == "legacy") {
+        return;
+    }
+    let sql = "create table public.ungranted (id int primary key, tenant_id uuid not null references public.tenants (id));\n\
+               alter table public.ungranted enable row level security;";
+    let migrations = migrations_with(&[("20251027000099_ungranted.sql", sql)]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    let schema = schema(&template).await;
+    let database = harness.database(&template).await.unwrap();
+    let actor = database
+        .actor(Principal::user("kim", user_id("kim"), "kim@x"), &schema.api)
+        .await
+        .unwrap();
+    let outcome = actor
+        .run(
+            "select * from ungranted",
+            Some(DH_STARTUP_TENANT),
+            Finish::Rollback,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.result.unwrap_err().denial(),
+        Some(Denial::Privilege)
+    );
+    database.close().await.unwrap();
+}
