@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
-# Build a local PostgreSQL 15 image that honours the official `postgres` image's
+# Build a local PostgreSQL image that honours the official `postgres` image's
 # contract (env vars, entrypoint, log streams, port, stop signal), from Debian
 # packages only: no image registry is needed.
 #
-#   usage: .ci/postgres-image/build.sh [TAG]      (default rls-harness/postgres:15)
+#   usage: .ci/postgres-image/build.sh [MAJOR [TAG]]
 #
+# MAJOR is 15 (Debian bookworm's postgresql-15, the default) or 17 (Debian
+# trixie's postgresql-17); TAG defaults to rls-harness/postgres:MAJOR.
 # Needs root, a running docker daemon and mmdebstrap (apt-get install mmdebstrap).
 # Skips the build when TAG already exists (delete it with `docker rmi TAG`).
-# Packages come from the same apt sources as the host's own (RLS_IMAGE_SOURCES may
-# name another sources file, one-line or deb822 style), so the image needs no
-# network access the machine does not already have.
+# Packages come from the same apt mirrors as the host's own (RLS_IMAGE_SOURCES may
+# name another sources file, one-line or deb822 style), with the suite names
+# swapped for the image's suite, so the image needs no network access the machine
+# does not already have.
 set -euo pipefail
-
-tag="${1:-rls-harness/postgres:15}"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-sources="${RLS_IMAGE_SOURCES:-}"
-if [ -z "$sources" ]; then
-	for candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-		if [ -s "$candidate" ]; then sources="$candidate"; break; fi
-	done
-fi
-[ -n "$sources" ] || { log "error: no apt sources found; set RLS_IMAGE_SOURCES to a sources file"; exit 1; }
-suite=bookworm
-pg_major=15
 
 t0=$EPOCHREALTIME
 log() { printf '[build.sh %6ss] %s\n' "$(bc_sub "$EPOCHREALTIME" "$t0")" "$*" >&2; }
 bc_sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+
+pg_major="${1:-15}"
+case "$pg_major" in
+15) suite=bookworm ;;
+17) suite=trixie ;;
+*) log "error: no Debian suite known for PostgreSQL $pg_major (15: bookworm, 17: trixie)"; exit 1 ;;
+esac
+tag="${2:-rls-harness/postgres:$pg_major}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+host_sources="${RLS_IMAGE_SOURCES:-}"
+if [ -z "$host_sources" ]; then
+	for candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+		if [ -s "$candidate" ]; then host_sources="$candidate"; break; fi
+	done
+fi
+[ -n "$host_sources" ] || { log "error: no apt sources found; set RLS_IMAGE_SOURCES to a sources file"; exit 1; }
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
 	log "image $tag already exists, skipping build"
@@ -58,6 +65,18 @@ test -f "\$1/usr/share/postgresql/$pg_major/extension/pgcrypto.control"
 test -f "\$1/usr/share/postgresql/$pg_major/extension/uuid-ossp.control"
 EOF
 )
+
+# The host's sources name its own release (bookworm, bookworm-updates,
+# bookworm-security); the image's release may differ, so every Debian suite name
+# in them becomes the image's. Only the suite field changes: mirrors, components
+# and keyrings stay the host's (bookworm's debian-archive-keyring holds trixie's
+# keys as well).
+# mmdebstrap tells deb822 from one-line style by the file name's extension.
+case "$host_sources" in *.sources) extension=.sources ;; *) extension=.list ;; esac
+sources="$(mktemp --suffix="$extension" "${TMPDIR:-/tmp}/rls-image-sources.XXXXXX")"
+trap 'rm -f "$sources"' EXIT
+sed -E "s/\b(bullseye|bookworm|trixie|forky)(-updates|-security|-backports)?\b/$suite\2/g" "$host_sources" >"$sources"
+grep -q "$suite" "$sources" || { log "error: $host_sources names no Debian suite to replace with $suite"; exit 1; }
 
 log "building $tag: mmdebstrap $suite minbase + postgresql-$pg_major | docker import"
 # The tarball streams straight into docker import (no temporary file). setsid:
@@ -92,7 +111,7 @@ docker import \
 	--change 'EXPOSE 5432' \
 	--change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
 	--change 'CMD ["postgres"]' \
-	--change 'LABEL org.opencontainers.image.description="PostgreSQL 15 from Debian bookworm packages, official postgres image contract (rls-harness)"' \
+	--change "LABEL org.opencontainers.image.description=\"PostgreSQL $pg_major from Debian $suite packages, official postgres image contract (rls-harness)\"" \
 	--message "rls-harness: postgresql-$pg_major from Debian $suite" \
 	- "$rootfs_tag" >/dev/null
 then

@@ -1,9 +1,12 @@
 //! The harness acts as Supabase and PostgREST do, in the ways that change verdicts:
 //! each test here failed on the harness before it made requests PostgREST's way.
 
-use rls_harness::{user_id, Denial, Finish, Principal, DH_STARTUP_TENANT};
+use rls_harness::{
+    user_id, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal, Schema,
+    DH_STARTUP_TENANT,
+};
 
-use crate::support::{harness, migrations_with, schema, vital};
+use crate::support::{config, harness, migrations_with, schema, vital};
 
 /// A policy may read what PostgREST puts in the request: headers, method, path. Each
 /// request carries them, so such a policy can be tested.
@@ -171,19 +174,19 @@ async fn an_empty_sub_fails_as_on_supabase() {
     database.close().await.unwrap();
 }
 
-/// Without default privileges (Supabase today), a table the migration does not grant
-/// is closed to the API roles: a privilege denial, not an empty result.
-#[tokio::test]
-async fn a_table_nobody_granted_is_closed_without_default_privileges() {
-    let harness = harness().await;
-    if std::env::var("RLS_HARNESS_GRANTS").is_ok_and(|g| g == "legacy") {
-        return;
-    }
+/// Reads a table the migration enabled row security on but granted nothing on, as a
+/// member of its tenant, on a harness of its own with `grants`.
+async fn read_ungranted(grants: Grants) -> Outcome {
+    let options = BackendOptions {
+        grants,
+        ..BackendOptions::from_env().unwrap()
+    };
+    let harness = Harness::start(&options).await.unwrap();
     let sql = "create table public.ungranted (id int primary key, tenant_id uuid not null references public.tenants (id));\n\
                alter table public.ungranted enable row level security;";
     let migrations = migrations_with(&[("20251027000099_ungranted.sql", sql)]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
-    let schema = schema(&template).await;
+    let schema = Schema::read(&harness, &template, &config()).await.unwrap();
     let database = harness.database(&template).await.unwrap();
     let actor = database
         .actor(Principal::user("kim", user_id("kim"), "kim@x"), &schema.api)
@@ -197,9 +200,35 @@ async fn a_table_nobody_granted_is_closed_without_default_privileges() {
         )
         .await
         .unwrap();
+    drop(actor);
+    database.close().await.unwrap();
+    drop(template);
+    harness.shutdown().await.unwrap();
+    outcome
+}
+
+/// Without default privileges (Supabase today), a table the migration does not grant
+/// is closed to the API roles: a privilege denial, not an empty result.
+#[tokio::test]
+async fn a_table_nobody_granted_is_closed_without_default_privileges() {
+    let outcome = read_ungranted(Grants::None).await;
     assert_eq!(
         outcome.result.unwrap_err().denial(),
         Some(Denial::Privilege)
     );
-    database.close().await.unwrap();
+}
+
+/// With `grants = "legacy"` (projects made before the change), the same table is open
+/// to the API roles and row security alone decides: no policy, so no rows.
+#[tokio::test]
+async fn legacy_grants_open_new_tables_to_the_api_roles() {
+    let outcome = read_ungranted(Grants::Legacy).await;
+    let rows = outcome
+        .result
+        .expect("legacy default privileges grant select");
+    assert!(
+        rows.rows.is_empty(),
+        "no policy admits a row: {:?}",
+        rows.rows
+    );
 }
