@@ -27,6 +27,7 @@ mod scenario;
 mod schema;
 mod script;
 mod snapshot;
+mod subject;
 mod supabase;
 
 pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
@@ -56,11 +57,13 @@ pub use plan::{
 };
 pub use property::{
     check_sequences, check_worlds, coverage_gaps, required_cells, Cell, ContextKind,
-    Counterexample, Coverage, CoverageActor, Gaps, Mismatch, PropertyConfig, PropertyReport,
+    Counterexample, Coverage, CoverageActor, Gaps, Mismatch, Probe, PropertyConfig, PropertyReport,
     RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED,
     DEFAULT_SHRINK_TIME,
 };
-pub use report::{render_coverage, render_property, render_scenario, render_survey, CheckReport};
+pub use report::{
+    render_coverage, render_property, render_scenario, render_subjects, render_survey, CheckReport,
+};
 pub use rule::{Invariant, Level, Lint};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,

@@ -387,10 +387,12 @@ impl Survey<'_> {
 pub fn survey<'c>(catalog: &'c Catalog, config: &Config) -> Survey<'c> {
     let classes = crate::class::classify(catalog, config, &crate::model::modelled(&config.tenancy));
     let findings = lint(catalog, &classes, config);
+    let mut schema_errors = crate::model::unmet_assumptions(catalog, &config.tenancy);
+    schema_errors.extend(crate::subject::plan(catalog, &classes, config).1);
     Survey {
         classes,
         findings,
         config_errors: config.check_against(catalog),
-        schema_errors: crate::model::unmet_assumptions(catalog, &config.tenancy),
+        schema_errors,
     }
 }

@@ -9,10 +9,10 @@ use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
-    plan_checks, plan_phase_two, render_coverage, render_property, render_survey, run_scenario,
-    settle_snapshots, survey, BackendOptions, CheckReport, Config, Grants, Harness, PropertyConfig,
-    ScenarioReport, Schema, Survey, Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG,
-    DEFAULT_SEED,
+    plan_checks, plan_phase_two, render_coverage, render_property, render_subjects, render_survey,
+    run_scenario, settle_snapshots, survey, BackendOptions, CheckReport, Config, Grants, Harness,
+    PropertyConfig, ScenarioReport, Schema, Survey, Template, CHECK_SEQUENCES, CHECK_WORLDS,
+    DEFAULT_CONFIG, DEFAULT_SEED,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -383,6 +383,7 @@ async fn fuzz(
         );
         print!("{}", render_property(&report, "worlds"));
         print!("{}", render_coverage(&report.coverage));
+        print!("{}", render_subjects(&report));
         if report.failure.is_some() {
             println!(
                 "replay with: rls-harness fuzz --seed {} --cases {} --connections {}",

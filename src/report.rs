@@ -4,9 +4,11 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::catalog::Object;
 use crate::class::{Class, Classified};
 use crate::harness::{Harness, Template};
 use crate::lint::Survey;
+use crate::model::{Context, Principal, World};
 use crate::plan::CheckResult;
 use crate::property::{
     coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, PropertyReport, OBJECTS,
@@ -132,6 +134,9 @@ impl CheckReport<'_> {
                 }
             }
             out.push_str(&render_coverage(&coverage));
+            for (_, property) in self.properties {
+                out.push_str(&render_subjects(property));
+            }
         }
 
         let timings = harness.timings;
@@ -238,7 +243,11 @@ pub fn render_property(report: &PropertyReport, unit: &str) -> String {
     if let Some(found) = &report.failure {
         let mismatch = &found.mismatch;
         let _ = writeln!(out, "       invariant: {}", mismatch.invariant);
-        let _ = writeln!(out, "       as:  {} ({:?})", mismatch.who, mismatch.context);
+        let _ = writeln!(
+            out,
+            "       as:  {}",
+            describe_principal(&found.world, &mismatch.who, &mismatch.context)
+        );
         let _ = writeln!(out, "       sql: {}", mismatch.sql);
         let _ = writeln!(out, "       expected {}", mismatch.expected);
         let _ = writeln!(out, "       got      {}", mismatch.actual);
@@ -266,6 +275,63 @@ pub fn render_property(report: &PropertyReport, unit: &str) -> String {
                     indent(&found.scenario, "         ")
                 );
             }
+        }
+    }
+    out
+}
+
+/// A principal of a generated world, named as its counterexample file names it: `u0,
+/// admin of t1, member of t2, in context t1`.
+fn describe_principal(world: &World, who: &Principal, context: &Context) -> String {
+    let slug = |id: &uuid::Uuid| {
+        world
+            .tenant(*id)
+            .map_or_else(|| id.to_string(), |t| t.slug.clone())
+    };
+    let mut text = match who {
+        Principal::User(id) => match world.user(*id) {
+            Some(user) => {
+                let mut roles: Vec<String> = user
+                    .memberships
+                    .iter()
+                    .map(|(tenant, role)| format!("{} of {}", role.name(), slug(tenant)))
+                    .collect();
+                if user.platform_admin {
+                    roles.insert(0, "platform admin".into());
+                }
+                if roles.is_empty() {
+                    roles.push("in no tenant".into());
+                }
+                format!("{}, {}", user.name, roles.join(", "))
+            }
+            None => format!("user {id} (no row in auth.users)"),
+        },
+        Principal::NoSub => "nosub (claims without sub)".into(),
+        other => other.to_string(),
+    };
+    text.push_str(&match context {
+        Context::Empty => ", no context".to_owned(),
+        Context::Malformed => ", a malformed context header".to_owned(),
+        Context::Tenant(tenant) => format!(", in context {}", slug(tenant)),
+    });
+    text
+}
+
+/// The objects the model does not name, as the property run probed them: how many
+/// probes each got, and where one allows less than its class (reported, not failed).
+pub fn render_subjects(report: &PropertyReport) -> String {
+    let mut out = String::new();
+    if report.objects.is_empty() && report.stricter.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "  objects beyond the model, probed by class:");
+    for (object, probes) in &report.objects {
+        let _ = writeln!(out, "    {object:<50} {probes} probes");
+    }
+    if !report.stricter.is_empty() {
+        let _ = writeln!(out, "  stricter than the class allows (not a failure):");
+        for note in &report.stricter {
+            let _ = writeln!(out, "    {note}");
         }
     }
     out
@@ -495,8 +561,22 @@ fn covered_by(classified: &Classified<'_>, scenarios: usize) -> String {
             checks.push("properties (every read, every write cell, every context)".to_owned())
         }
         (_, true) => checks.push("properties (the access model's exact rules)".to_owned()),
-        (Class::Public { .. } | Class::Internal, false) => {}
-        (_, false) => checks.push("no probe yet: its class bound is not acted out".to_owned()),
+        (Class::Resource, false) => checks
+            .push("class-bound probes (the resource rules exactly, as every principal)".to_owned()),
+        (Class::Derived, false) => checks.push(match classified.object {
+            Object::Function(_) => "containment probes (every row returned, called with the \
+                                    caller's, another and unknown ids)"
+                .to_owned(),
+            Object::Relation(_) => {
+                "containment probes (every row shown must be readable from its base)".to_owned()
+            }
+        }),
+        (Class::Public { .. }, false) if matches!(classified.object, Object::Function(_)) => {
+            checks.push("declared: answers for its caller only (not probed)".to_owned())
+        }
+        (_, false) => checks.push(
+            "class-bound probes (reads and writes of every principal in every context)".to_owned(),
+        ),
     }
     if scenarios > 0 {
         checks.push(format!(

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::{Table, World};
 use crate::request::Api;
+use crate::subject::Subjects;
 
 /// The audit trail the model reads.
 const AUDIT: &str = "public.resource_sharing_audit";
@@ -25,6 +26,8 @@ pub struct Schema {
     /// The world the migrations left: the seeded tenants, users, resources and audit
     /// rows, as the model sees them.
     pub seeded: World,
+    /// The objects the model does not name, which the generic probes check.
+    pub subjects: Subjects,
 }
 
 impl Schema {
@@ -42,10 +45,12 @@ impl Schema {
             name: "the seeded rows".into(),
             message,
         })?;
+        let subjects = subjects(&template.catalog, config)?;
         Ok(Schema {
             tenancy: config.tenancy.clone(),
             api: api(&template.catalog, &config.tenancy),
             seeded,
+            subjects,
         })
     }
 
@@ -57,6 +62,7 @@ impl Schema {
             api: api(&crate::catalog::Catalog::default(), &tenancy),
             tenancy,
             seeded,
+            subjects: Subjects::default(),
         }
     }
 
@@ -67,6 +73,20 @@ impl Schema {
             .iter()
             .map(|t| (t.slug.clone(), t.id))
             .collect()
+    }
+}
+
+/// The objects of `catalog` the model does not name, or why some cannot be checked.
+pub fn subjects(catalog: &catalog::Catalog, config: &Config) -> Result<Subjects> {
+    let classes = crate::class::classify(catalog, config, &crate::model::modelled(&config.tenancy));
+    let (subjects, errors) = crate::subject::plan(catalog, &classes, config);
+    if errors.is_empty() {
+        Ok(subjects)
+    } else {
+        Err(Error::Config {
+            name: "objects the probes cannot check".into(),
+            message: errors.join("\n  "),
+        })
     }
 }
 

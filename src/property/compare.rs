@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
+use super::population::Population;
 use super::render::Sql;
 use super::space::{self, Actor, Candidate, Cell};
 use crate::actor::{self, Claims};
@@ -18,6 +19,7 @@ use crate::error::Result;
 use crate::model::{Context, Id, Op, Principal, Table, World};
 use crate::rule::Invariant;
 use crate::schema::Schema;
+use crate::subject::Subjects;
 
 /// The value a malformed context holds.
 pub const MALFORMED_CONTEXT: &str = "not-a-tenant";
@@ -30,6 +32,15 @@ pub enum Probe {
     Write(Op),
     Accessible(Table, Id),
     SetContext(Id),
+    /// An object the model does not name: what was done to it, and the statement and
+    /// scenario expectation (`nothing = true`, `count = 1`, `affected = 1`) that replay
+    /// it.
+    Subject {
+        object: String,
+        action: String,
+        replay: String,
+        expectation: &'static str,
+    },
 }
 
 /// A disagreement between the database and the model.
@@ -102,11 +113,18 @@ pub async fn check_world(
     connection: &Connection,
     schema: &Schema,
     world: &World,
+    population: &Population,
     selection: Selection,
 ) -> Result<WorldRun> {
     let sql = &Sql::new(&schema.tenancy);
     let everyone = principals(world);
     let writes = select_writes(world, &everyone, selection);
+    let no_subjects = Subjects::default();
+    let subjects = match selection {
+        Selection::EveryCell => (&schema.subjects, population),
+        Selection::Reads => (&no_subjects, population),
+    };
+    let mut budget = super::bound::Budget::default();
     let mut pairs = Vec::new();
     for ((who, contexts), mut writes) in everyone.into_iter().zip(writes) {
         let principal = actor_principal(world, &who);
@@ -115,6 +133,8 @@ pub async fn check_world(
                 &schema.api,
                 sql,
                 world,
+                subjects,
+                &mut budget,
                 who,
                 principal.clone(),
                 context,
@@ -135,9 +155,13 @@ pub async fn check_world(
         for cell in pair.cells() {
             *run.coverage.entry(cell).or_default() += 1;
         }
-        let (checks, found) = pair.judge(answers.by_ref().take(count).collect())?;
-        run.checks += checks;
-        run.mismatches.extend(found);
+        let judged = pair.judge(answers.by_ref().take(count).collect())?;
+        run.checks += judged.checks;
+        run.mismatches.extend(judged.mismatches);
+        run.stricter.extend(judged.stricter);
+        for (object, count) in judged.objects {
+            *run.objects.entry(object).or_default() += count;
+        }
     }
     Ok(run)
 }
@@ -149,6 +173,10 @@ pub struct WorldRun {
     /// How many write probes ran in each cell of the operation space.
     pub coverage: Coverage,
     pub mismatches: Vec<Mismatch>,
+    /// Where an object the model does not name allows less than its class.
+    pub stricter: BTreeSet<String>,
+    /// Probes per object the model does not name.
+    pub objects: BTreeMap<String, u64>,
 }
 
 /// Write probes per cell of the operation space.

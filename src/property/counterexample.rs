@@ -173,6 +173,11 @@ fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
                 Err(outcome) => (sql, outcome_expectation(&outcome)),
             }
         }
+        Probe::Subject {
+            replay,
+            expectation,
+            ..
+        } => (with_placeholders(world, replay), (*expectation).to_owned()),
         Probe::SetContext(tenant) => (
             with_placeholders(world, &sql.set_context(*tenant)),
             match world.set_context(principal, *tenant) {
@@ -212,7 +217,7 @@ pub fn scenario(schema: &Schema, world: &World, mismatch: &Mismatch, seed: u64) 
     preamble(
         &mut out,
         &sql,
-        &schema.seeded,
+        schema,
         world,
         mismatch,
         mismatch.who == Principal::NoSub,
@@ -225,7 +230,7 @@ pub fn scenario(schema: &Schema, world: &World, mismatch: &Mismatch, seed: u64) 
 fn preamble(
     out: &mut String,
     sql: &Sql,
-    seeded: &World,
+    schema: &Schema,
     world: &World,
     mismatch: &Mismatch,
     nosub: bool,
@@ -240,17 +245,30 @@ fn preamble(
         ))
     );
     let _ = writeln!(out, "invariant = \"{}\"", mismatch.invariant);
-    let fixtures = with_placeholders(
-        world,
-        &sql.load(
-            &World {
-                users: Vec::new(),
-                tenants: seeded.tenants.clone(),
-                ..world.clone()
-            },
-            seeded,
-        ),
+    let (seeded, subjects, tenants) = (&schema.seeded, &schema.subjects, &schema.tenancy.tenants);
+    let mut fixtures = sql.load(
+        &World {
+            users: Vec::new(),
+            tenants: seeded.tenants.clone(),
+            ..world.clone()
+        },
+        seeded,
     );
+    // The objects the model does not name get their rows as in the generated world:
+    // the same set-based inserts, from the tenants, users and resources above.
+    for table in &subjects.tables {
+        for statement in super::population::fill(table, tenants, world) {
+            fixtures.push_str(&statement);
+            fixtures.push_str(";\n");
+        }
+    }
+    for view in subjects.views.iter().filter(|v| v.materialized) {
+        fixtures.push_str(&format!(
+            "refresh materialized view {};\n",
+            crate::subject::sql_name(&view.name)
+        ));
+    }
+    let fixtures = with_placeholders(world, &fixtures);
     if !fixtures.trim().is_empty() {
         let _ = writeln!(out, "fixtures = \"\"\"\n{}\"\"\"", fixtures);
     }
@@ -358,8 +376,19 @@ pub fn sequence_scenario(
     );
     let nosub = mismatch.who == Principal::NoSub || steps.iter().any(|s| s.who == Principal::NoSub);
     let render = Sql::new(&schema.tenancy);
-    let seeded = &schema.seeded;
-    preamble(&mut out, &render, seeded, initial, mismatch, nosub);
+    // Sequences run without rows in the objects the model does not name.
+    let without_subjects = Schema {
+        subjects: Default::default(),
+        ..schema.clone()
+    };
+    preamble(
+        &mut out,
+        &render,
+        &without_subjects,
+        initial,
+        mismatch,
+        nosub,
+    );
     for (n, replay) in steps.iter().enumerate() {
         let _ = writeln!(out, "\n[[step]]");
         let _ = writeln!(out, "name = \"step {}\"", n + 1);
@@ -386,7 +415,7 @@ pub fn sequence_scenario(
         Ending::Step => {}
         Ending::Probe(world) => probe_step(&mut out, schema, world, mismatch),
         Ending::Audit(world) => {
-            let offset = seeded.audit.len();
+            let offset = schema.seeded.audit.len();
             let rows: Vec<String> = world.audit[offset..]
                 .iter()
                 .map(|row| {

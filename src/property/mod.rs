@@ -8,14 +8,17 @@
 //! out as a scenario file ([`counterexample`]). Runs are reproducible: the seed is
 //! fixed unless the caller asks for fresh ones.
 
+mod bound;
 mod compare;
 mod counterexample;
 mod generate;
+mod population;
 mod probe;
 mod render;
 mod sequence;
 mod space;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -29,7 +32,7 @@ use crate::harness::{Harness, Template};
 use crate::model::{AuditAction, AuditRow, World};
 use crate::schema::Schema;
 
-pub use compare::{Coverage, Mismatch};
+pub use compare::{Coverage, Mismatch, Probe};
 pub use space::{
     gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,
     ContextKind, Gaps, RowKind, WriteOp, OBJECTS, OTHER_ACTORS,
@@ -129,6 +132,11 @@ pub struct PropertyReport {
     pub failure: Option<Counterexample>,
     /// How many write probes ran in each cell of the operation space.
     pub coverage: Coverage,
+    /// Where an object the model does not name allows less than its class: reported,
+    /// never failed.
+    pub stricter: BTreeSet<String>,
+    /// Probes per object the model does not name.
+    pub objects: BTreeMap<String, u64>,
 }
 
 /// Loads `world` in an open transaction, probes it, and rolls everything back.
@@ -157,7 +165,16 @@ async fn check_world(
     owner.batch("begin").await?;
     let outcome = async {
         owner.batch(&sql.load(&world, seeded)).await?;
-        compare::check_world(owner, schema, &world, compare::Selection::EveryCell).await
+        let population =
+            population::load(owner, &schema.subjects, &schema.tenancy.tenants, &world).await?;
+        compare::check_world(
+            owner,
+            schema,
+            &world,
+            &population,
+            compare::Selection::EveryCell,
+        )
+        .await
     }
     .await;
     owner.batch("rollback").await?;
@@ -181,6 +198,7 @@ pub async fn check_worlds(
     let worlds = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
     let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
+    let subject_coverage: Mutex<(BTreeSet<String>, BTreeMap<String, u64>)> = Mutex::default();
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
     let handle = tokio::runtime::Handle::current();
     let per_worker = config.cases.div_ceil(workers as u32);
@@ -190,8 +208,14 @@ pub async fn check_worlds(
                 .iter()
                 .enumerate()
                 .map(|(index, database)| {
-                    let (handle, worlds, checks, failure, coverage) =
-                        (&handle, &worlds, &checks, &failure, &coverage);
+                    let (handle, worlds, checks, failure, coverage, subject_coverage) = (
+                        &handle,
+                        &worlds,
+                        &checks,
+                        &failure,
+                        &coverage,
+                        &subject_coverage,
+                    );
                     scope.spawn(move || -> Result<()> {
                         let owner = handle.block_on(database.owner())?;
                         let seed = config.seed.wrapping_add(index as u64);
@@ -214,6 +238,12 @@ pub async fn check_worlds(
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
+                                    let mut subjects = subject_coverage.lock().expect("coverage");
+                                    subjects.0.extend(run.stricter.iter().cloned());
+                                    for (object, count) in &run.objects {
+                                        *subjects.1.entry(object.clone()).or_default() += count;
+                                    }
+                                    drop(subjects);
                                     progress(worlds.fetch_add(1, Ordering::Relaxed) + 1);
                                     match run.mismatches.first() {
                                         None => Ok(()),
@@ -267,6 +297,7 @@ pub async fn check_worlds(
         database.close().await?;
     }
     outcome?;
+    let (stricter, objects) = subject_coverage.into_inner().expect("coverage");
     let mut failure = failure.into_inner().expect("failure slot");
     if let Some(found) = &mut failure {
         found.path = write_counterexample(found, "").ok();
@@ -278,6 +309,8 @@ pub async fn check_worlds(
         duration: started.elapsed(),
         failure,
         coverage: coverage.into_inner().expect("coverage"),
+        stricter,
+        objects,
     })
 }
 

@@ -6,12 +6,14 @@
 //! query message, so each probe (prefixed by a rollback to the shared savepoint)
 //! stands alone while the whole set costs about one round trip.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
+use super::bound;
 use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
+use super::population::Population;
 use super::render::Sql;
 use super::space::{Candidate, Cell};
 use crate::actor::{self, Failure, Rows};
@@ -20,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
 use crate::request::{Api, Request};
 use crate::rule::Invariant;
+use crate::subject::Subjects;
 
 /// What a probe asks, with what is needed to judge its answer.
 enum Ask {
@@ -72,6 +75,10 @@ fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Ve
 /// The probes of one principal in one context, as statements ready to send.
 pub struct Pair<'w> {
     world: &'w World,
+    /// The objects the model does not name, and the world's rows of them.
+    subjects: (&'w Subjects, &'w Population),
+    /// The probes of those objects, sent after the model's own.
+    subject_asks: Vec<(bound::Ask, String)>,
     who: Principal,
     /// The principal's identity as a request makes it: role, claims, the context
     /// header.
@@ -97,12 +104,18 @@ pub fn plan_pair<'w>(
     api: &Api,
     sql: &Sql,
     world: &'w World,
+    subjects: (&'w Subjects, &'w Population),
+    budget: &mut bound::Budget,
     who: Principal,
     principal: actor::Principal,
     context: Context,
     writes: Vec<Candidate>,
 ) -> Pair<'w> {
     let asks = plan(sql, world, &context, &writes);
+    let subject_asks = bound::plan(
+        &bound::Judge::new(subjects.0, subjects.1, world, who, context),
+        budget,
+    );
     let cells = writes.iter().map(|candidate| candidate.cell).collect();
     let header = context_value(&context);
     let request = |text: &str| {
@@ -118,7 +131,11 @@ pub fn plan_pair<'w>(
         identity.identity_sql(api),
         actor::SESSION_SQL
     )];
-    for (i, (_, text)) in asks.iter().enumerate() {
+    let texts = asks
+        .iter()
+        .map(|(_, text)| text)
+        .chain(subject_asks.iter().map(|(_, text)| text));
+    for (i, text) in texts.enumerate() {
         let reset = if i == 0 {
             "savepoint probe"
         } else {
@@ -133,6 +150,8 @@ pub fn plan_pair<'w>(
     statements.push("rollback to savepoint principal".into());
     Pair {
         world,
+        subjects,
+        subject_asks,
         who,
         identity,
         context,
@@ -148,12 +167,10 @@ impl Pair<'_> {
         self.cells.iter().copied()
     }
 
-    /// Judges the answers to [`Pair::statements`], in order: the number of checks and
-    /// every disagreement with the model.
-    pub fn judge(
-        self,
-        mut answers: Vec<std::result::Result<Rows, Failure>>,
-    ) -> Result<(u64, Vec<Mismatch>)> {
+    /// Judges the answers to [`Pair::statements`], in order: the number of checks,
+    /// every disagreement with the model or a class bound, and where an object allows
+    /// less than its class.
+    pub fn judge(self, mut answers: Vec<std::result::Result<Rows, Failure>>) -> Result<Judged> {
         let rollback = answers.pop().expect("the rollback was sent");
         let after = answers.pop().expect("the closing session check was sent");
         let before = answers.remove(0);
@@ -175,9 +192,38 @@ impl Pair<'_> {
                 message: failure.message,
             });
         }
-        let checks = self.asks.len() as u64 + (Table::ALL.len() as u64 - 1);
-        let mut found = Vec::new();
+        let checks =
+            self.asks.len() as u64 + (Table::ALL.len() as u64 - 1) + self.subject_asks.len() as u64;
+        let subject_answers = answers.split_off(self.asks.len());
+        let mut objects = BTreeMap::new();
+        for (ask, _) in &self.subject_asks {
+            if let Some(object) = ask.object(self.subjects.0) {
+                *objects.entry(object).or_default() += 1;
+            }
+        }
+        let verdicts = bound::judge(
+            &bound::Judge::new(
+                self.subjects.0,
+                self.subjects.1,
+                self.world,
+                self.who,
+                self.context,
+            ),
+            self.subject_asks,
+            subject_answers,
+        );
+        let mut found = verdicts.mismatches;
+        // Rows of the objects the model does not name may point at the rows a write
+        // removes or moves: a foreign key then refuses a write the model allows. That is
+        // referential integrity, which the model does not speak of, not access.
+        let fixture_rows = self.subjects.1.tables.iter().any(|rows| !rows.is_empty());
         for ((ask, sql), answer) in self.asks.into_iter().zip(answers) {
+            let kept_by_a_foreign_key = fixture_rows
+                && matches!(ask, Ask::Write(_))
+                && matches!(&answer, Err(failure) if failure.sqlstate == "23503");
+            if kept_by_a_foreign_key {
+                continue;
+            }
             if let Some((probe, invariant, expected, actual)) =
                 judge(self.world, &self.who, &self.context, &ask, &answer)
             {
@@ -192,8 +238,22 @@ impl Pair<'_> {
                 });
             }
         }
-        Ok((checks, found))
+        Ok(Judged {
+            checks,
+            mismatches: found,
+            stricter: verdicts.stricter,
+            objects,
+        })
     }
+}
+
+/// What one pair's answers showed.
+pub struct Judged {
+    pub checks: u64,
+    pub mismatches: Vec<Mismatch>,
+    pub stricter: BTreeSet<String>,
+    /// Probes per object the model does not name.
+    pub objects: BTreeMap<String, u64>,
 }
 
 /// Sends `statements` pipelined and returns the answers in order.

@@ -151,7 +151,14 @@ async fn recheck(
     run: &mut Run,
 ) -> Result<bool> {
     owner.batch("begin").await?;
-    let checked = compare::check_world(owner, schema, world, compare::Selection::Reads).await;
+    let checked = compare::check_world(
+        owner,
+        schema,
+        world,
+        &super::population::Population::default(),
+        compare::Selection::Reads,
+    )
+    .await;
     owner.batch("rollback").await?;
     let checked = checked?;
     let mut found = checked.mismatches;
@@ -287,6 +294,8 @@ pub async fn check(
         duration: started.elapsed(),
         failure,
         coverage: coverage.into_inner().expect("coverage"),
+        stricter: Default::default(),
+        objects: Default::default(),
     })
 }
 

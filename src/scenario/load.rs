@@ -76,6 +76,7 @@ struct RawStep {
     sqlstate: Option<Spanned<String>>,
     notice: Option<String>,
     snapshot: Option<Spanned<String>>,
+    nothing: Option<Spanned<bool>>,
     invariant: Option<Spanned<String>>,
     control: Option<Spanned<String>>,
     control_context: Option<Spanned<String>>,
@@ -335,13 +336,14 @@ impl Reader<'_> {
             ("sqlstate", step.sqlstate.is_some()),
             ("notice", step.notice.is_some()),
             ("snapshot", step.snapshot.is_some()),
+            ("nothing", step.nothing.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, present)| present.then_some(key))
         .collect();
         match given.as_slice() {
             [] => {
-                return Err(self.error(span.start, "the step has no expectation: give one of rows, count, affected, denied, sqlstate, notice or snapshot"));
+                return Err(self.error(span.start, "the step has no expectation: give one of rows, count, affected, denied, sqlstate, notice, snapshot or nothing"));
             }
             [_] => {}
             several => {
@@ -425,6 +427,14 @@ impl Reader<'_> {
             Expectation::SqlState(text.clone())
         } else if let Some(text) = &step.notice {
             Expectation::Notice(text.clone())
+        } else if let Some(nothing) = &step.nothing {
+            if !nothing.get_ref() {
+                return Err(self.at(
+                    nothing,
+                    "nothing = false expects nothing in particular: remove it, or give rows, count or affected",
+                ));
+            }
+            Expectation::Nothing
         } else {
             let name = step.snapshot.as_ref().expect("one expectation is present");
             let valid = !name.get_ref().is_empty()
@@ -477,6 +487,7 @@ impl Reader<'_> {
             }
             None => Ok(Some(Control::ServiceRole)),
             Some(name) if name.get_ref() == "service_role" => Ok(Some(Control::ServiceRole)),
+            Some(name) if name.get_ref() == "owner" => Ok(Some(Control::Owner)),
             Some(name) if users.contains(&name.get_ref().as_str()) => {
                 let context = step
                     .control_context
@@ -489,7 +500,8 @@ impl Reader<'_> {
                 }))
             }
             Some(name) => {
-                let known: Vec<&str> = std::iter::once("service_role")
+                let known: Vec<&str> = ["service_role", "owner"]
+                    .into_iter()
                     .chain(users.iter().copied())
                     .collect();
                 Err(self.at(name, unknown("control user", name.get_ref(), &known)))

@@ -79,6 +79,9 @@ pub enum Expectation {
     Notice(String),
     /// The result, rendered as a table, matches `snapshots/<name>.snap`.
     Snapshot(String),
+    /// No row read or written, or a denial of any kind: what the access model means
+    /// by "sees nothing" or "may not", without choosing how the database says it.
+    Nothing,
 }
 
 impl Expectation {
@@ -87,7 +90,10 @@ impl Expectation {
     pub fn is_negative(&self) -> bool {
         match self {
             Expectation::Rows { rows, .. } => rows.is_empty(),
-            Expectation::Count(0) | Expectation::Affected(0) | Expectation::Denied(_) => true,
+            Expectation::Count(0)
+            | Expectation::Affected(0)
+            | Expectation::Denied(_)
+            | Expectation::Nothing => true,
             _ => false,
         }
     }
@@ -98,6 +104,9 @@ impl Expectation {
 pub enum Control {
     /// Run the same SQL as service_role (which bypasses RLS), rolled back.
     ServiceRole,
+    /// Run the same SQL as the owner (the migration role, which owns the tables and
+    /// bypasses RLS), rolled back: for tables no API role may reach without a policy.
+    Owner,
     /// Run the same SQL as this user, rolled back: the positive control.
     User {
         name: String,

@@ -347,6 +347,9 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
         (Expectation::SqlState(code), Err(failure)) if &failure.sqlstate == code => {
             return Verdict::Passed
         }
+        (Expectation::Nothing, Err(failure)) if failure.denial().is_some() => {
+            return Verdict::Passed
+        }
         (expect, Err(failure)) => return fail(describe(expect), describe_failure(failure)),
         (_, Ok(rows)) => rows,
     };
@@ -383,6 +386,16 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
             format!("{count} rows written"),
             format!("{} rows written", rows.affected),
         ),
+        Expectation::Nothing if rows.rows.is_empty() && rows.affected == 0 => Verdict::Passed,
+        Expectation::Nothing => fail(
+            describe(&step.expect),
+            format!(
+                "{} rows read, {} written:\n{}",
+                rows.rows.len(),
+                rows.affected,
+                snapshot::table(&rows.columns, &named_rows(rows, names, false))
+            ),
+        ),
         Expectation::Snapshot(name) => Verdict::Snapshot {
             name: name.clone(),
             rendered: snapshot::table(&rows.columns, &named_rows(rows, names, true)),
@@ -407,6 +420,7 @@ fn describe(expect: &Expectation) -> String {
         Expectation::SqlState(code) => format!("error {code}"),
         Expectation::Notice(text) => format!("a NOTICE containing \"{text}\""),
         Expectation::Snapshot(name) => format!("snapshot {name}"),
+        Expectation::Nothing => "nothing (no row, or a denial)".to_owned(),
     }
 }
 
@@ -438,6 +452,7 @@ async fn check_control(
     let (who, context) = match control {
         Control::Waived(_) => return Ok(Verdict::Passed),
         Control::ServiceRole => (Who::ServiceRole, step.context.as_ref().map(|c| c.1)),
+        Control::Owner => (Who::Owner, None),
         Control::User { name, context } => (Who::User(name.clone()), context.as_ref().map(|c| c.1)),
     };
     let request = request_of(api, scenario, step, &who, context, true);
@@ -453,6 +468,7 @@ async fn check_control(
         (Expectation::Denied(kind), Err(failure)) => failure.denial() != Some(*kind),
         (_, Err(_)) => false,
         (Expectation::Affected(_), Ok(rows)) => rows.affected > 0,
+        (Expectation::Nothing, Ok(rows)) => rows.affected > 0 || !rows.rows.is_empty(),
         (Expectation::Denied(_), Ok(_)) => true,
         (_, Ok(rows)) => !rows.rows.is_empty(),
     };

@@ -7,6 +7,8 @@ create table public.care_notes (
     created_at timestamp with time zone not null default now()
 );
 alter table public.care_notes enable row level security;
+grant select, insert, update, delete on public.care_notes to authenticated;
+-- Under legacy default privileges the API roles got these too.
 revoke truncate, references, trigger on public.care_notes from anon, authenticated;
 
 create policy care_notes_select on public.care_notes for select to authenticated

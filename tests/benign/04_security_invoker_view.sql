@@ -2,4 +2,4 @@
 -- policies show, and nothing more.
 create view public.agent_directory with (security_invoker = true) as
     select id, tenant_id, name, sharing_mode from public.agents;
-revoke all on public.agent_directory from anon;
+grant select on public.agent_directory to authenticated;

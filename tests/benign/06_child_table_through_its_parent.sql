@@ -7,6 +7,8 @@ create table public.agent_versions (
     created_at timestamp with time zone not null default now()
 );
 alter table public.agent_versions enable row level security;
+grant select, insert, update, delete on public.agent_versions to authenticated;
+-- Under legacy default privileges the API roles got these too.
 revoke truncate, references, trigger on public.agent_versions from anon, authenticated;
 
 -- The parent's own policies decide: a subquery on agents sees only the agents the

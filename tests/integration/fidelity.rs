@@ -6,7 +6,7 @@ use rls_harness::{
     DH_STARTUP_TENANT,
 };
 
-use crate::support::{config, harness, migrations_with, schema, vital};
+use crate::support::{config, migrations_with, schema, vital};
 
 /// A policy may read what PostgREST puts in the request: headers, method, path. Each
 /// request carries them, so such a policy can be tested.

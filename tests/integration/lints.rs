@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rls_harness::{
     check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Config, PropertyConfig,
-    Template,
+    Schema, Template,
 };
 
 use crate::support::{explain, migrations_with, vital};
@@ -152,7 +152,7 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
         failures.join("\n")
     );
     let (harness, _) = vital().await;
-    let schema = crate::support::schema(&template).await;
+    let schema = Schema::read(harness, &template, &config).await.unwrap();
     let report = check_worlds(
         harness,
         &template,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use rls_harness::{
-    check_worlds, coverage_gaps, render_coverage, PropertyConfig, PropertyReport, Template,
+    check_worlds, coverage_gaps, render_coverage, Probe, PropertyConfig, PropertyReport, Template,
 };
 
 use crate::support::{explain, vital};
@@ -80,6 +80,10 @@ async fn a_mutant_is_caught_with_the_invariant_it_breaks(
         .expect("a mutant names the invariants it breaks")
         .split_whitespace()
         .collect();
+    let object = sql
+        .lines()
+        .find_map(|line| line.strip_prefix("-- object:"))
+        .map(str::trim);
     let (harness, _) = vital().await;
     let name = format!(
         "20251026000099_{}",
@@ -87,11 +91,21 @@ async fn a_mutant_is_caught_with_the_invariant_it_breaks(
     );
     let migrations = crate::support::migrations_with(&[(&name, &sql)]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
-    caught(
-        &hunt(&template).await,
-        &mutant.display().to_string(),
-        &expected,
-    );
+    let report = hunt(&template).await;
+    caught(&report, &mutant.display().to_string(), &expected);
+    // A mutant that adds an object is caught on that object, by name.
+    if let Some(object) = object {
+        let found = report.failure.as_ref().unwrap();
+        assert!(
+            found.mismatches.iter().any(|m| matches!(
+                &m.probe,
+                Probe::Subject { object: named, .. } if named.contains(object)
+            )),
+            "{}: no finding names {object}\n{}",
+            mutant.display(),
+            explain(&report)
+        );
+    }
 }
 
 /// The policy of `table` for `command`, with `from` replaced by `to` in its `USING`

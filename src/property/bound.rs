@@ -1,0 +1,880 @@
+//! Probes for the objects the model does not name, and how each answer is judged: the
+//! class bound of every classed table (what each principal may read and write at
+//! most), and the containment of every derived view and function (nothing it returns
+//! may be hidden from the caller in its base).
+//!
+//! The probes travel in the same pipeline as the model's own, one principal and
+//! context at a time (see `probe`), each in a rolled-back savepoint. A table is read
+//! whole and every row the principal sees is judged by its class's rule; writes are
+//! tried on a row of each kind the principal meets (one it may write, one it only
+//! reads, one hidden from it) and with a new row of each kind. Going beyond the bound
+//! fails with `class-bound`; staying below it is noted as stricter than needed. A new
+//! `resource` table is held to the resource rules exactly, as the four are.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::compare::{Mismatch, Probe};
+use super::population::{insert_one, Population, Row};
+use crate::actor::{Failure, Rows};
+use crate::config::Writers;
+use crate::connection::{quote_ident, quote_literal};
+use crate::model::{self, Context, Id, Mode, Principal, Resource, Rights, World};
+use crate::rule::Invariant;
+use crate::subject::{sql_name, Callable, Mapping, Rule, Subjects, Table};
+
+/// What a probe of a subject asks.
+#[derive(Debug, Clone)]
+pub enum Ask {
+    /// Every row of a table, as `to_jsonb` text.
+    Read { table: usize },
+    /// One write; `allowed` is what the rule says of it.
+    Write {
+        table: usize,
+        op: &'static str,
+        row: String,
+        allowed: bool,
+    },
+    /// The mapping columns of every row a view or a function call returns.
+    Derived {
+        /// The view or function, qualified.
+        name: String,
+        /// What was read: the view, or the call with its arguments.
+        object: String,
+        mappings: Vec<Mapping>,
+    },
+    /// The mapping columns of every row of a base the principal reads itself.
+    Base { base: String, columns: Vec<String> },
+    /// A call of a function nobody may call.
+    Reach { name: String, object: String },
+}
+
+impl Ask {
+    /// The object it probes, qualified, for the coverage of each object; `None` for a
+    /// base read, which only serves the others.
+    pub fn object(&self, subjects: &Subjects) -> Option<String> {
+        match self {
+            Ask::Read { table } | Ask::Write { table, .. } => {
+                Some(subjects.tables[*table].name.clone())
+            }
+            Ask::Derived { name, .. } | Ask::Reach { name, .. } => Some(name.clone()),
+            Ask::Base { .. } => None,
+        }
+    }
+}
+
+/// The judgement of a pair's subject probes.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    pub mismatches: Vec<Mismatch>,
+    /// Where the object allows less than its class: reported, never failed.
+    pub stricter: BTreeSet<String>,
+}
+
+/// What the rules say of one principal in one context.
+pub struct Judge<'a> {
+    pub subjects: &'a Subjects,
+    pub population: &'a Population,
+    pub world: &'a World,
+    pub who: Principal,
+    pub context: Context,
+    rights: Rights,
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(
+        subjects: &'a Subjects,
+        population: &'a Population,
+        world: &'a World,
+        who: Principal,
+        context: Context,
+    ) -> Judge<'a> {
+        Judge {
+            rights: world.rights(&who),
+            subjects,
+            population,
+            world,
+            who,
+            context,
+        }
+    }
+
+    /// Whether the principal may read a row, update or delete it (its old version), and
+    /// insert it (its new version), by the table's rule; `value` gives the row's columns.
+    fn verdict(&self, table: &Table, value: &dyn Fn(&str) -> Option<String>) -> (bool, bool, bool) {
+        let rights = &self.rights;
+        if rights.bypass_rls {
+            return (true, true, true);
+        }
+        let signed_in = rights.uid.is_some();
+        let id = |column: &str| value(column).and_then(|v| Id::parse_str(&v).ok());
+        match &table.rule {
+            Rule::Resource => {
+                let resource = resource_of(value);
+                let write = rights.may_delete(&self.context, &resource);
+                (
+                    rights.reads(&self.context, &resource),
+                    write,
+                    rights.may_insert(&self.context, &resource),
+                )
+            }
+            Rule::Tenant { column, writers } => {
+                let tenant = id(column);
+                let effective = rights.effective(&self.context);
+                let writable = match writers {
+                    Writers::Members => effective.clone(),
+                    Writers::Writers => rights.effective_writer(&self.context),
+                };
+                let inside = |set: &BTreeSet<Id>| tenant.is_some_and(|t| set.contains(&t));
+                let read = signed_in && (rights.platform_admin || inside(&effective));
+                let write = signed_in && (rights.platform_admin || inside(&writable));
+                (read, write, write)
+            }
+            Rule::User { column } => {
+                let mine = signed_in && (rights.platform_admin || id(column) == rights.uid);
+                (mine, mine, mine)
+            }
+            Rule::Child {
+                parent,
+                columns,
+                parent_columns,
+            } => {
+                let key: Vec<Option<String>> = columns.iter().map(|c| value(c)).collect();
+                let (read, write) = self.parent(parent, parent_columns, &key);
+                (read, write, write)
+            }
+            Rule::Public { anon } => {
+                let read = match self.who {
+                    Principal::Anon => *anon,
+                    _ => true,
+                };
+                (read, false, false)
+            }
+            Rule::Internal => (false, false, false),
+        }
+    }
+
+    /// Whether the parent row whose `columns` hold `key` may be read, and updated.
+    fn parent(&self, parent: &str, columns: &[String], key: &[Option<String>]) -> (bool, bool) {
+        let modelled = parent
+            .strip_prefix("public.")
+            .and_then(model::Table::from_name);
+        if let Some(table) = modelled {
+            let id = key
+                .first()
+                .cloned()
+                .flatten()
+                .and_then(|v| Id::parse_str(&v).ok());
+            return match id.and_then(|id| self.world.resource(table, id)) {
+                // "May be updated" is the parent update's USING (the writer rule): a
+                // writer may not make its global agent private, but the agent is its
+                // to maintain, and so are the agent's children.
+                Some(r) => (
+                    self.rights.reads(&self.context, r),
+                    self.rights.may_delete(&self.context, r),
+                ),
+                None => (false, false),
+            };
+        }
+        let Some(table) = self.subjects.table(parent) else {
+            return (false, false);
+        };
+        let found = self
+            .population
+            .rows(self.subjects, parent)
+            .iter()
+            .find(|row| {
+                columns
+                    .iter()
+                    .zip(key)
+                    .all(|(c, v)| row.text(c) == *v && v.is_some())
+            });
+        match found {
+            Some(row) => {
+                let (read, old, _) = self.verdict(table, &|c| row.text(c));
+                (read, old)
+            }
+            None => (false, false),
+        }
+    }
+
+    fn row_verdict(&self, table: &Table, row: &Row) -> (bool, bool, bool) {
+        self.verdict(table, &|c| row.text(c))
+    }
+
+    /// What kind of principal it is, for notes.
+    fn principal_kind(&self) -> &'static str {
+        match self.who {
+            Principal::Anon => "anon",
+            Principal::NoSub => "claims without sub",
+            Principal::ServiceRole => "service_role",
+            Principal::User(_) if self.rights.platform_admin => "a platform admin",
+            Principal::User(_) => "a user",
+        }
+    }
+
+    /// The principal's kind and the context's, for names and for choosing probes.
+    fn label(&self) -> String {
+        let who = self.principal_kind();
+        let context = match self.context {
+            Context::Empty => "no context",
+            Context::Malformed => "a malformed context",
+            Context::Tenant(t) if self.rights.member.contains(&t) => "the context of its tenant",
+            Context::Tenant(_) => "a forged context",
+        };
+        format!("{who} in {context}")
+    }
+}
+
+/// The sharing of a resource row as the model sees it. The table does not matter to the
+/// resource rules, so every new resource table borrows the first of the four.
+fn resource_of(value: &dyn Fn(&str) -> Option<String>) -> Resource {
+    let shared_with = value("shared_with")
+        .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| Id::parse_str(t).ok())
+        .collect();
+    Resource {
+        table: model::Table::Agents,
+        id: Id::nil(),
+        tenant: value("tenant_id").and_then(|v| Id::parse_str(&v).ok()),
+        name: String::new(),
+        mode: value("sharing_mode")
+            .and_then(|m| Mode::from_name(&m))
+            .unwrap_or(Mode::Private),
+        shared_with,
+        kind: value("resource_type")
+            .and_then(|k| model::Kind::from_name(&k))
+            .unwrap_or(model::Kind::Custom),
+    }
+}
+
+/// What the writes and calls of one world have used so far.
+#[derive(Debug, Default)]
+pub struct Budget {
+    /// Each combination of object, operation, kind of row, kind of principal and kind
+    /// of context already probed in this world.
+    taken: BTreeSet<String>,
+    /// The row number of the last new row, so that inserted values stay unique.
+    serial: u64,
+}
+
+/// The probes of the subjects for one principal in one context. Reads run in every
+/// pair; a write or a call runs once per world for each combination of object,
+/// operation, kind of row, kind of principal and kind of context.
+pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
+    let Budget { taken, serial } = budget;
+    if matches!(judge.who, Principal::ServiceRole) {
+        return Vec::new();
+    }
+    let label = judge.label();
+    let mut asks = Vec::new();
+    for (index, table) in judge.subjects.tables.iter().enumerate() {
+        asks.push((
+            Ask::Read { table: index },
+            format!("select to_jsonb(t)::text from {} t", sql_name(&table.name)),
+        ));
+        for (op, row, allowed, sql) in writes(judge, index, table, serial) {
+            if taken.insert(format!("{}|{op}|{row}|{label}", table.name)) {
+                asks.push((
+                    Ask::Write {
+                        table: index,
+                        op,
+                        row,
+                        allowed,
+                    },
+                    sql,
+                ));
+            }
+        }
+    }
+    let mut bases = BTreeSet::new();
+    for view in &judge.subjects.views {
+        asks.push((
+            Ask::Derived {
+                name: view.name.clone(),
+                object: view.name.clone(),
+                mappings: view.mappings.clone(),
+            },
+            format!(
+                "select {} from {} v",
+                columns_text(&view.mappings),
+                sql_name(&view.name)
+            ),
+        ));
+        bases.extend(view.mappings.iter().cloned());
+    }
+    for function in &judge.subjects.functions {
+        for (label_of_call, arguments) in calls(judge, function) {
+            if !taken.insert(format!("{}|{label_of_call}|{label}", function.name)) {
+                continue;
+            }
+            let call = format!("{}({})", function.call, arguments.join(", "));
+            let object = format!("{}({})", function.path, arguments.join(", "));
+            match &function.mapping {
+                Some(mapping) => {
+                    asks.push((
+                        Ask::Derived {
+                            name: function.name.clone(),
+                            object: object.clone(),
+                            mappings: vec![mapping.clone()],
+                        },
+                        format!(
+                            "select {} from {call} v",
+                            columns_text(std::slice::from_ref(mapping))
+                        ),
+                    ));
+                    bases.insert(mapping.clone());
+                }
+                None => asks.push((
+                    Ask::Reach {
+                        name: function.name.clone(),
+                        object: object.clone(),
+                    },
+                    format!("select {call}"),
+                )),
+            }
+        }
+    }
+    for mapping in bases {
+        asks.push((
+            Ask::Base {
+                base: mapping.base.clone(),
+                columns: mapping.columns.clone(),
+            },
+            format!(
+                "select {} from {} v",
+                columns_text(std::slice::from_ref(&mapping)),
+                sql_name(&mapping.base)
+            ),
+        ));
+    }
+    asks
+}
+
+fn columns_text(mappings: &[Mapping]) -> String {
+    mappings
+        .iter()
+        .flat_map(|m| m.columns.iter())
+        .map(|c| format!("v.{}::text", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The kind of a row for a principal: whether it may write it, only read it, or
+/// neither.
+fn kind(read: bool, write: bool) -> &'static str {
+    match (read, write) {
+        (_, true) => "a row it may write",
+        (true, false) => "a row it only reads",
+        (false, false) => "a row hidden from it",
+    }
+}
+
+/// The writes to try on `table`: update, move and delete of a row of each kind, and an
+/// insert of a new row of each kind, with what the rule says of each.
+fn writes(
+    judge: &Judge<'_>,
+    index: usize,
+    table: &Table,
+    serial: &mut u64,
+) -> Vec<(&'static str, String, bool, String)> {
+    let rows = &judge.population.tables[index];
+    let mut found = Vec::new();
+    let mut kinds = BTreeSet::new();
+    let owners = owner_choices(judge, table);
+    for row in rows {
+        let (read, old, _) = judge.row_verdict(table, row);
+        let row_kind = kind(read, old);
+        if !kinds.insert(row_kind) {
+            continue;
+        }
+        let target = where_row(table, row);
+        let name = sql_name(&table.name);
+        let touch = quote_ident(&table.touch);
+        found.push((
+            "update",
+            row_kind.to_owned(),
+            old,
+            format!("update {name} as t set {touch} = t.{touch} where {target}"),
+        ));
+        found.push((
+            "delete",
+            row_kind.to_owned(),
+            old,
+            format!("delete from {name} as t where {target}"),
+        ));
+        // A move gives the row to an owner the principal may not write for.
+        let elsewhere = owners.iter().find(|(values, _, new)| {
+            !new && table
+                .rule
+                .owner_columns()
+                .iter()
+                .zip(values)
+                .any(|(c, v)| row.text(c).map(|t| quote_literal(&t)) != Some(v.clone()))
+        });
+        if let Some((values, _, new)) = elsewhere {
+            let sets: Vec<String> = table
+                .rule
+                .owner_columns()
+                .iter()
+                .zip(values)
+                .map(|(c, v)| format!("{} = {v}::{}", quote_ident(c), table.type_of(c)))
+                .collect();
+            found.push((
+                "move",
+                format!("{row_kind}, to an owner it may not write for"),
+                old && *new,
+                format!("update {name} as t set {} where {target}", sets.join(", ")),
+            ));
+        }
+    }
+    let mut insert_kinds = BTreeSet::new();
+    for (values, read, new) in &owners {
+        let row_kind = kind(*read, *new);
+        if !insert_kinds.insert(row_kind) {
+            continue;
+        }
+        *serial += 1;
+        if let Some(sql) = insert_one(
+            table,
+            values,
+            &private_sharing(),
+            &judge.population.references,
+            1_000_000 + *serial,
+        ) {
+            found.push(("insert", format!("a new row like {row_kind}"), *new, sql));
+        }
+    }
+    found
+}
+
+/// The sharing of a new resource row: private and custom, which a writer may insert.
+fn private_sharing() -> BTreeMap<String, String> {
+    [
+        ("is_shared", "'false'"),
+        ("sharing_mode", "'private'"),
+        ("shared_with", "'{}'"),
+        ("resource_type", "'custom'"),
+    ]
+    .into_iter()
+    .map(|(c, v)| (c.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// The owners a new or moved row may get (literals for the rule's owner columns), each
+/// with whether the principal may read and write such a row.
+fn owner_choices(judge: &Judge<'_>, table: &Table) -> Vec<(Vec<String>, bool, bool)> {
+    let literal = |id: Id| quote_literal(&id.to_string());
+    let candidates: Vec<Vec<String>> = match &table.rule {
+        Rule::Tenant { .. } | Rule::Resource => judge
+            .world
+            .tenants
+            .iter()
+            .map(|t| vec![literal(t.id)])
+            .collect(),
+        Rule::User { .. } => judge
+            .world
+            .users
+            .iter()
+            .map(|u| vec![literal(u.id)])
+            .collect(),
+        Rule::Child {
+            parent,
+            parent_columns,
+            ..
+        } => {
+            let modelled = parent
+                .strip_prefix("public.")
+                .and_then(model::Table::from_name);
+            match modelled {
+                Some(t) => judge
+                    .world
+                    .resources_of(t)
+                    .map(|r| vec![literal(r.id)])
+                    .collect(),
+                None => judge
+                    .population
+                    .rows(judge.subjects, parent)
+                    .iter()
+                    .map(|row| {
+                        parent_columns
+                            .iter()
+                            .map(|c| row.text(c).map_or("null".into(), |t| quote_literal(&t)))
+                            .collect()
+                    })
+                    .collect(),
+            }
+        }
+        Rule::Public { .. } | Rule::Internal => vec![Vec::new()],
+    };
+    let owners = table.rule.owner_columns();
+    let sharing = private_sharing();
+    candidates
+        .into_iter()
+        .map(|values| {
+            let value = |column: &str| -> Option<String> {
+                if let Some(i) = owners.iter().position(|o| o == column) {
+                    return values.get(i).map(|v| v.trim_matches('\'').to_owned());
+                }
+                sharing.get(column).map(|v| v.trim_matches('\'').to_owned())
+            };
+            let (read, _, new) = judge.verdict(table, &value);
+            (values, read, new)
+        })
+        .collect()
+}
+
+/// The SQL condition that picks `row` of `table` (aliased `t`) and the rows the rule
+/// judges alike: those of the same owner (and, for a resource, the same sharing mode
+/// and type). Keys and the other values come from defaults and row numbers, which
+/// differ in a counterexample's world; owners do not, and ids are written as uuid
+/// literals, which a scenario file shows as placeholders. `true` for a table whose
+/// rule judges every row alike.
+fn where_row(table: &Table, row: &Row) -> String {
+    let mut columns = table.rule.owner_columns();
+    if table.rule == Rule::Resource {
+        columns.extend(["sharing_mode".to_owned(), "resource_type".to_owned()]);
+    }
+    let conditions: Vec<String> = columns
+        .iter()
+        .map(|c| match row.text(c) {
+            Some(v) if table.type_of(c) == "uuid" => {
+                format!("t.{} = {}", quote_ident(c), literal(&v))
+            }
+            Some(v) => format!("t.{}::text = {}", quote_ident(c), quote_literal(&v)),
+            None => format!("t.{} is null", quote_ident(c)),
+        })
+        .collect();
+    if conditions.is_empty() {
+        "true".to_owned()
+    } else {
+        conditions.join(" and ")
+    }
+}
+
+/// A value as a SQL literal: a uuid typed as one, anything else as text.
+fn literal(value: &str) -> String {
+    match Id::parse_str(value) {
+        Ok(id) => format!("'{id}'::uuid"),
+        Err(_) => quote_literal(value),
+    }
+}
+
+/// The calls of a function: every argument at its first value, then each argument in
+/// turn at each of its other values (the caller's tenant or self, another tenant or
+/// user, NULL, an unknown id; type-derived values for the rest).
+fn calls(judge: &Judge<'_>, function: &Callable) -> Vec<(String, Vec<String>)> {
+    let values: Vec<Vec<(&'static str, String)>> = function
+        .arguments
+        .iter()
+        .map(|(name, type_name)| argument_values(judge, name, type_name))
+        .collect();
+    let first: Vec<String> = values.iter().map(|v| v[0].1.clone()).collect();
+    let mut calls = vec![("every argument its first value".to_owned(), first.clone())];
+    for (i, choices) in values.iter().enumerate() {
+        for (label, value) in choices.iter().skip(1) {
+            let mut arguments = first.clone();
+            arguments[i] = value.clone();
+            let name = &function.arguments[i].0;
+            calls.push((format!("{name} = {label}"), arguments));
+        }
+    }
+    calls
+}
+
+fn argument_values(judge: &Judge<'_>, name: &str, type_name: &str) -> Vec<(&'static str, String)> {
+    let null = format!("null::{type_name}");
+    let uuid = |id: Id| format!("'{id}'::uuid");
+    let ghost = uuid(super::generate::GHOST_TENANT);
+    match type_name {
+        "uuid" if name.contains("user") => {
+            let me = judge.rights.uid;
+            let other = judge
+                .world
+                .users
+                .iter()
+                .map(|u| u.id)
+                .find(|u| Some(*u) != me);
+            let mut values = Vec::new();
+            if let Some(me) = me {
+                values.push(("the caller", uuid(me)));
+            }
+            if let Some(other) = other {
+                values.push(("another user", uuid(other)));
+            }
+            values.extend([("NULL", null), ("an unknown id", ghost)]);
+            values
+        }
+        "uuid" => {
+            let mine = match judge.context {
+                Context::Tenant(t) => Some(t),
+                _ => judge.rights.member.iter().next().copied(),
+            };
+            let other = judge
+                .world
+                .tenants
+                .iter()
+                .map(|t| t.id)
+                .find(|t| !judge.rights.member.contains(t));
+            let mut values = Vec::new();
+            if let Some(mine) = mine {
+                values.push(("the caller's tenant", uuid(mine)));
+            }
+            if let Some(other) = other {
+                values.push(("another tenant", uuid(other)));
+            }
+            values.extend([("NULL", null), ("an unknown id", ghost)]);
+            values
+        }
+        "text" | "character varying" => vec![
+            ("empty text", "''::text".to_owned()),
+            ("a wildcard", "'%'::text".to_owned()),
+            ("NULL", null),
+        ],
+        "boolean" => vec![
+            ("true", "true".into()),
+            ("false", "false".into()),
+            ("NULL", null),
+        ],
+        "integer" | "bigint" | "smallint" | "numeric" => {
+            vec![
+                ("1", format!("1::{type_name}")),
+                ("0", format!("0::{type_name}")),
+                ("NULL", null),
+            ]
+        }
+        _ => vec![("NULL", null)],
+    }
+}
+
+/// Judges the subject probes of one pair against the rules.
+pub fn judge(
+    judge: &Judge<'_>,
+    asks: Vec<(Ask, String)>,
+    answers: Vec<std::result::Result<Rows, Failure>>,
+) -> Verdicts {
+    let mut verdicts = Verdicts::default();
+    let label = judge.label();
+    let bases: BTreeMap<(String, Vec<String>), BTreeSet<Vec<String>>> = asks
+        .iter()
+        .zip(&answers)
+        .filter_map(|((ask, _), answer)| match ask {
+            Ask::Base { base, columns } => Some((
+                (base.clone(), columns.clone()),
+                answer.as_ref().map(tuples).unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut fail = |invariant: Invariant,
+                    object: &str,
+                    action: String,
+                    (sql, replay, expectation): (&str, String, &'static str),
+                    expected: String,
+                    actual: String| {
+        verdicts.mismatches.push(Mismatch {
+            invariant,
+            who: judge.who,
+            context: judge.context,
+            probe: Probe::Subject {
+                object: object.to_owned(),
+                action,
+                replay,
+                expectation,
+            },
+            sql: sql.to_owned(),
+            expected,
+            actual,
+        });
+    };
+    let mut stricter = BTreeSet::new();
+    for ((ask, sql), answer) in asks.iter().zip(&answers) {
+        match ask {
+            Ask::Read { table: index } => {
+                let table = &judge.subjects.tables[*index];
+                let rows = &judge.population.tables[*index];
+                let seen: BTreeSet<&str> = match answer {
+                    Ok(result) => result
+                        .rows
+                        .iter()
+                        .filter_map(|r| r.first().cloned().flatten())
+                        .filter_map(|json| rows.iter().find(|row| row.json == json))
+                        .map(|row| row.json.as_str())
+                        .collect(),
+                    Err(_) => BTreeSet::new(),
+                };
+                let exact = table.rule == Rule::Resource;
+                for row in rows {
+                    let (read, _, _) = judge.row_verdict(table, row);
+                    let visible = seen.contains(row.json.as_str());
+                    let replay = format!("{sql} where {}", where_row(table, row));
+                    if visible && !read {
+                        fail(
+                            Invariant::ClassBound,
+                            &table.name,
+                            "read".into(),
+                            (sql, replay, NOTHING),
+                            format!(
+                                "only rows the {} class lets it read",
+                                class_name(&table.rule)
+                            ),
+                            format!("it reads {}", row.json),
+                        );
+                        break;
+                    }
+                    if read && !visible {
+                        if exact {
+                            fail(
+                                Invariant::ClassBound,
+                                &table.name,
+                                "read".into(),
+                                (sql, replay, "count = 1"),
+                                format!("reads {}", row.json),
+                                format!("{} rows, not that one", seen.len()),
+                            );
+                            break;
+                        }
+                        stricter.insert(format!(
+                            "{}: {} cannot read rows the {} class allows",
+                            table.name,
+                            judge.principal_kind(),
+                            class_name(&table.rule)
+                        ));
+                    }
+                }
+            }
+            Ask::Write {
+                table: index,
+                op,
+                row,
+                allowed,
+            } => {
+                let table = &judge.subjects.tables[*index];
+                let done = matches!(answer, Ok(rows) if rows.affected > 0);
+                let action = format!("{op} of {row}");
+                if done && !allowed {
+                    fail(
+                        Invariant::ClassBound,
+                        &table.name,
+                        action,
+                        (sql, sql.clone(), NOTHING),
+                        "refused (an error or no row)".into(),
+                        observed(answer),
+                    );
+                } else if !done && *allowed {
+                    if table.rule == Rule::Resource {
+                        fail(
+                            Invariant::ClassBound,
+                            &table.name,
+                            action,
+                            (sql, sql.clone(), "affected = 1"),
+                            "done".into(),
+                            observed(answer),
+                        );
+                    } else {
+                        stricter.insert(format!(
+                            "{}: {} cannot {op} {row}, which the {} class allows",
+                            table.name,
+                            judge.principal_kind(),
+                            class_name(&table.rule)
+                        ));
+                    }
+                }
+            }
+            Ask::Derived {
+                object, mappings, ..
+            } => {
+                let Ok(result) = answer else { continue };
+                let leaked = result.rows.iter().find(|row| {
+                    let mut offset = 0;
+                    let mut mapped = false;
+                    let contained = mappings.iter().any(|m| {
+                        let tuple: Vec<Option<String>> =
+                            row[offset..offset + m.columns.len()].to_vec();
+                        offset += m.columns.len();
+                        if tuple.iter().any(Option::is_none) {
+                            return false;
+                        }
+                        mapped = true;
+                        let tuple: Vec<String> = tuple.into_iter().flatten().collect();
+                        bases
+                            .get(&(m.base.clone(), m.columns.clone()))
+                            .is_some_and(|set| set.contains(&tuple))
+                    });
+                    mapped && !contained
+                });
+                if let Some(row) = leaked {
+                    let bases: Vec<&str> = mappings.iter().map(|m| m.base.as_str()).collect();
+                    let columns = mappings.iter().flat_map(|m| m.columns.iter());
+                    let matches: Vec<String> = columns
+                        .zip(row)
+                        .filter_map(|(c, v)| {
+                            Some(format!("v.{} = {}", quote_ident(c), literal(v.as_deref()?)))
+                        })
+                        .collect();
+                    let replay = format!("{sql} where {}", matches.join(" and "));
+                    fail(
+                        Invariant::DerivedContainment,
+                        object,
+                        "read".into(),
+                        (sql, replay, NOTHING),
+                        format!("only rows {label} reads from {} itself", bases.join(" or ")),
+                        format!(
+                            "a row it cannot read there: {}",
+                            row.iter()
+                                .map(|v| v.clone().unwrap_or_else(|| "NULL".into()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+            }
+            Ask::Reach { object, .. } => {
+                if answer.is_ok() {
+                    fail(
+                        Invariant::ClassBound,
+                        object,
+                        "call".into(),
+                        (sql, sql.clone(), NOTHING),
+                        "refused: the function is internal".into(),
+                        observed(answer),
+                    );
+                }
+            }
+            Ask::Base { .. } => {}
+        }
+    }
+    verdicts.stricter = stricter;
+    verdicts
+}
+
+/// The expectation of a replayed probe that must reach nothing, with the owner as the
+/// control: it shows the rows exist where no API role may see them without a policy.
+const NOTHING: &str = "nothing = true\ncontrol = \"owner\"";
+
+fn class_name(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::Resource => "resource",
+        Rule::Tenant { .. } => "tenant",
+        Rule::Child { .. } => "child",
+        Rule::User { .. } => "user",
+        Rule::Public { .. } => "public",
+        Rule::Internal => "internal",
+    }
+}
+
+fn tuples(rows: &Rows) -> BTreeSet<Vec<String>> {
+    rows.rows
+        .iter()
+        .filter(|row| row.iter().all(Option::is_some))
+        .map(|row| row.iter().flatten().cloned().collect())
+        .collect()
+}
+
+fn observed(answer: &std::result::Result<Rows, Failure>) -> String {
+    match answer {
+        Ok(rows) => format!("done ({} rows)", rows.affected),
+        Err(failure) => format!("{}: {}", failure.sqlstate, failure.message),
+    }
+}

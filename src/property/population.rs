@@ -1,0 +1,285 @@
+//! Rows for the tables the model does not name, in every generated world: derived from
+//! the catalog by the plan in `subject` (a row per tenant of a `tenant` table, per user
+//! of a `user` table, per parent row of a `child` table, per resource of a new
+//! `resource` table, two of a `public` or `internal` one), or given by hand in
+//! `rls-harness.toml`. The owner loads them into the world's open transaction with one
+//! set-based insert per table, refreshes the materialized views, and reads every table
+//! back whole, which is what the probes are judged against.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::actor;
+use crate::connection::{quote_ident, quote_literal, Connection};
+use crate::error::{Error, Result};
+use crate::model::{Id, World};
+use crate::subject::{sql_name, Fill, Rule, Subjects, Table};
+
+/// A row of a subject table as the owner reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// `to_jsonb(row)::text`: the row's identity when the table has no key.
+    pub json: String,
+    pub values: Map<String, Value>,
+}
+
+impl Row {
+    /// A column's value as PostgreSQL's text output would give it, for literals.
+    pub fn text(&self, column: &str) -> Option<String> {
+        match self.values.get(column)? {
+            Value::Null => None,
+            Value::String(text) => Some(text.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// The subject tables of one loaded world, in the order of [`Subjects::tables`], and the
+/// first value of every column a fill references.
+#[derive(Debug, Clone, Default)]
+pub struct Population {
+    pub tables: Vec<Vec<Row>>,
+    pub references: BTreeMap<(String, String), Option<String>>,
+}
+
+impl Population {
+    pub fn rows(&self, subjects: &Subjects, table: &str) -> &[Row] {
+        subjects
+            .tables
+            .iter()
+            .position(|t| t.name == table)
+            .map_or(&[], |i| &self.tables[i])
+    }
+}
+
+/// The owner's statements that fill `table` in a world whose tenants table is
+/// `tenants`: one set-based insert from its source rows, or the config's SQL once per
+/// tenant or user.
+pub fn fill(table: &Table, tenants: &str, world: &World) -> Vec<String> {
+    if let Some(given) = &table.given {
+        return given_rows(table, given, world);
+    }
+    let (source, owners) = source(table, tenants);
+    let (columns, values) = insert_parts(table, &owners);
+    vec![format!(
+        "insert into {} ({}) select {} from ({source}) s",
+        sql_name(&table.name),
+        columns.join(", "),
+        values.join(", ")
+    )]
+}
+
+/// The config's SQL with `${tenant}` and `${user}` bound, once per tenant or user of
+/// the world as the rule needs, else once.
+fn given_rows(table: &Table, given: &str, world: &World) -> Vec<String> {
+    let bind = |placeholder: &str, ids: Vec<Id>| -> Vec<String> {
+        ids.into_iter()
+            .map(|id| given.replace(placeholder, &format!("'{id}'::uuid")))
+            .collect()
+    };
+    match &table.rule {
+        Rule::Tenant { .. } | Rule::Resource => {
+            bind("${tenant}", world.tenants.iter().map(|t| t.id).collect())
+        }
+        Rule::User { .. } => bind("${user}", world.users.iter().map(|u| u.id).collect()),
+        _ => vec![given.to_owned()],
+    }
+}
+
+/// The rows a fill copies from, as a subquery with `n` (the row number) and `owner_<i>`
+/// for the rule's columns, and those owner columns in order.
+fn source(table: &Table, tenants: &str) -> (String, Vec<String>) {
+    let owners = table.rule.owner_columns();
+    let source = match &table.rule {
+        Rule::Tenant { .. } => format!(
+            "select t.id as owner_0, row_number() over (order by t.id) as n from {} t",
+            sql_name(tenants)
+        ),
+        Rule::User { .. } => {
+            "select u.id as owner_0, row_number() over (order by u.id) as n from auth.users u"
+                .to_owned()
+        }
+        Rule::Resource => "select a.tenant_id as owner_0, a.is_shared, a.sharing_mode, \
+             a.shared_with, a.resource_type, row_number() over (order by a.id) as n \
+             from public.agents a"
+            .to_owned(),
+        Rule::Child {
+            parent,
+            parent_columns,
+            ..
+        } => {
+            let picks: Vec<String> = parent_columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("p.{} as owner_{i}", quote_ident(c)))
+                .collect();
+            format!(
+                "select {}, row_number() over () as n from {} p",
+                picks.join(", "),
+                sql_name(parent)
+            )
+        }
+        Rule::Public { .. } | Rule::Internal => "select n from generate_series(1, 2) n".to_owned(),
+    };
+    (source, owners)
+}
+
+/// The column list and the value expressions of an insert from a source `s`.
+fn insert_parts(table: &Table, owners: &[String]) -> (Vec<String>, Vec<String>) {
+    table
+        .fills
+        .iter()
+        .map(|(column, fill)| {
+            let typed = table.type_of(column);
+            let value = match fill {
+                Fill::Owner => {
+                    let i = owners.iter().position(|o| o == column).unwrap_or(0);
+                    format!("s.owner_{i}::text::{typed}")
+                }
+                Fill::Sharing => format!("s.{}::text::{typed}", quote_ident(column)),
+                Fill::Value(expression) => expression.clone(),
+                Fill::Reference { target, column } => format!(
+                    "(select r.{} from {} r order by 1 limit 1)",
+                    quote_ident(column),
+                    sql_name(target)
+                ),
+            };
+            (quote_ident(column), value)
+        })
+        .unzip()
+}
+
+/// An insert of one row whose owner columns hold `owner` (literals, in the order of the
+/// rule's owner columns), whose sharing columns copy `sharing`, and whose other values
+/// are those of row number `n`; `None` for a table filled by hand with several
+/// statements.
+pub fn insert_one(
+    table: &Table,
+    owner: &[String],
+    sharing: &BTreeMap<String, String>,
+    references: &BTreeMap<(String, String), Option<String>>,
+    n: u64,
+) -> Option<String> {
+    let owners = table.rule.owner_columns();
+    if table.given.is_some() {
+        return None;
+    }
+    let (columns, values): (Vec<String>, Vec<String>) = table
+        .fills
+        .iter()
+        .map(|(column, fill)| {
+            let typed = table.type_of(column);
+            let value = match fill {
+                Fill::Owner => {
+                    let i = owners.iter().position(|o| o == column).unwrap_or(0);
+                    owner
+                        .get(i)
+                        .map_or_else(|| "null".to_owned(), |v| format!("{v}::{typed}"))
+                }
+                Fill::Sharing => sharing
+                    .get(column)
+                    .map_or_else(|| "null".to_owned(), |v| format!("{v}::text::{typed}")),
+                Fill::Value(expression) => expression.clone(),
+                Fill::Reference { target, column } => references
+                    .get(&(target.clone(), column.clone()))
+                    .cloned()
+                    .flatten()
+                    .map_or_else(
+                        || "null".to_owned(),
+                        |v| format!("{}::{typed}", quote_literal(&v)),
+                    ),
+            };
+            (quote_ident(column), value)
+        })
+        .unzip();
+    Some(format!(
+        "insert into {} ({}) select {} from (select {n} as n) s",
+        sql_name(&table.name),
+        columns.join(", "),
+        values.join(", ")
+    ))
+}
+
+/// Fills every subject table of the world loaded in `owner`'s open transaction,
+/// refreshes the materialized views, and reads it all back.
+pub async fn load(
+    owner: &Connection,
+    subjects: &Subjects,
+    tenants: &str,
+    world: &World,
+) -> Result<Population> {
+    if subjects.is_empty() {
+        return Ok(Population::default());
+    }
+    for table in &subjects.tables {
+        for sql in fill(table, tenants, world) {
+            if let Err(failure) = actor::statement(owner, &sql).await? {
+                return Err(Error::Config {
+                    name: format!("fixture rows for {}", table.name),
+                    message: format!(
+                        "{}: {} ({sql}); give rows by hand with [fixtures.\"{}\"] in \
+                         rls-harness.toml",
+                        failure.sqlstate, failure.message, table.name
+                    ),
+                });
+            }
+        }
+    }
+    for view in subjects.views.iter().filter(|v| v.materialized) {
+        owner
+            .batch(&format!(
+                "refresh materialized view {}",
+                sql_name(&view.name)
+            ))
+            .await?;
+    }
+    let mut population = Population::default();
+    for table in &subjects.tables {
+        let rows = owner
+            .query(
+                &format!(
+                    "select to_jsonb(t)::text from {} t order by 1",
+                    sql_name(&table.name)
+                ),
+                &[],
+            )
+            .await?;
+        population.tables.push(
+            rows.iter()
+                .map(|row| {
+                    let json: String = row.get(0);
+                    let values = match serde_json::from_str(&json) {
+                        Ok(Value::Object(map)) => map,
+                        _ => Map::new(),
+                    };
+                    Row { json, values }
+                })
+                .collect(),
+        );
+    }
+    for table in &subjects.tables {
+        for (_, fill) in &table.fills {
+            if let Fill::Reference { target, column } = fill {
+                let key = (target.clone(), column.clone());
+                if population.references.contains_key(&key) {
+                    continue;
+                }
+                let value = owner
+                    .query(
+                        &format!(
+                            "select {}::text from {} order by 1 limit 1",
+                            quote_ident(column),
+                            sql_name(target)
+                        ),
+                        &[],
+                    )
+                    .await?
+                    .first()
+                    .and_then(|row| row.get::<_, Option<String>>(0));
+                population.references.insert(key, value);
+            }
+        }
+    }
+    Ok(population)
+}

@@ -1,0 +1,586 @@
+//! The objects the reference model does not name, as the generic probes see them: for
+//! every classed table the rule that bounds it and how to fill it with rows, for every
+//! derived view and function how its rows map back to a base object, and what cannot
+//! be checked, as an error that says what to declare.
+//!
+//! Nothing here touches a database: this is the plan the catalog and the config give.
+//! `property::population` fills the tables of each generated world by it, and
+//! `property::bound` probes and judges them.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::{Catalog, Column, Function, Object, Relation, RelationKind};
+use crate::class::{Class, Classes};
+use crate::config::{Config, Writers};
+use crate::connection::{quote_ident, quote_literal};
+use crate::origin::Location;
+
+/// What bounds the rows of a table: the class's read and write rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// The resource rules of the access model, exactly (a resource table the model does
+    /// not name, with the five sharing columns).
+    Resource,
+    /// Rows of the tenant in `column`.
+    Tenant { column: String, writers: Writers },
+    /// Rows under a parent row: `columns` reference `parent_columns` of `parent`.
+    Child {
+        parent: String,
+        columns: Vec<String>,
+        parent_columns: Vec<String>,
+    },
+    /// Rows of the user in `column`.
+    User { column: String },
+    /// Read by every authenticated user (and anon when declared), written by nobody.
+    Public { anon: bool },
+    /// Reached by nobody.
+    Internal,
+}
+
+impl Rule {
+    /// The columns that say whose a row is: a move changes them.
+    pub fn owner_columns(&self) -> Vec<String> {
+        match self {
+            Rule::Resource => vec!["tenant_id".into()],
+            Rule::Tenant { column, .. } | Rule::User { column } => vec![column.clone()],
+            Rule::Child { columns, .. } => columns.clone(),
+            Rule::Public { .. } | Rule::Internal => Vec::new(),
+        }
+    }
+}
+
+/// How the fill gives a column its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fill {
+    /// The row's tenant, user or parent: the rule's own columns.
+    Owner,
+    /// The sharing columns of a resource row, copied from a row of the model's resources.
+    Sharing,
+    /// A SQL expression of the row number `n` (unique to the row where the type allows).
+    Value(String),
+    /// The first row of another table, through a foreign key.
+    Reference { target: String, column: String },
+}
+
+/// A table the generic probes fill and judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// `schema.name`.
+    pub name: String,
+    pub rule: Rule,
+    /// The columns an insert sets, and how; the rest keep their defaults or NULL.
+    pub fills: Vec<(String, Fill)>,
+    /// Rows given by hand in the config (`[fixtures."schema.name"]`), instead of `fills`.
+    pub given: Option<String>,
+    /// The primary key, by which probes name a row (else the whole row).
+    pub key: Vec<String>,
+    /// A column an update may set to itself, to learn whether the row may be updated.
+    pub touch: String,
+    /// Every column and its type, to write a row's values back as literals.
+    pub types: Vec<(String, String)>,
+    pub location: Option<Location>,
+}
+
+impl Table {
+    pub fn type_of(&self, column: &str) -> &str {
+        self.types
+            .iter()
+            .find(|(name, _)| name == column)
+            .map_or("text", |(_, t)| t.as_str())
+    }
+}
+
+/// How the rows of a view or a function are matched to rows of a base object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mapping {
+    /// The base relation, `schema.name`.
+    pub base: String,
+    /// Columns present in both, compared as text: the base's key, else its tenant column.
+    pub columns: Vec<String>,
+    pub by_key: bool,
+}
+
+/// A view or materialized view whose rows must be readable from its base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub name: String,
+    pub materialized: bool,
+    pub mappings: Vec<Mapping>,
+    pub location: Option<Location>,
+}
+
+/// A function the API roles may call, and what it is held to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callable {
+    /// `schema.name(argument types)`.
+    pub name: String,
+    /// `schema.name`, quoted for SQL.
+    pub call: String,
+    /// `schema.name`, as reports show it.
+    pub path: String,
+    /// Argument names and types.
+    pub arguments: Vec<(String, String)>,
+    /// Derived: the rows it returns map to this base. `None` for an `internal`
+    /// function, which nobody may call at all.
+    pub mapping: Option<Mapping>,
+    pub location: Option<Location>,
+}
+
+/// Everything the generic probes check, in fill order (a parent before its children).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subjects {
+    pub tables: Vec<Table>,
+    pub views: Vec<View>,
+    pub functions: Vec<Callable>,
+    /// Declared `public` functions: they answer for the caller only, by their
+    /// declaration, and are listed rather than probed.
+    pub declared: Vec<String>,
+}
+
+impl Subjects {
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.views.is_empty() && self.functions.is_empty()
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+/// `schema.name` quoted for SQL.
+pub fn sql_name(qualified: &str) -> String {
+    match qualified.split_once('.') {
+        Some((schema, name)) => format!("{}.{}", quote_ident(schema), quote_ident(name)),
+        None => quote_ident(qualified),
+    }
+}
+
+/// The subjects of a classed catalog, and every object that cannot be checked, as an
+/// error that names it, its line and what to declare.
+pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subjects, Vec<String>) {
+    let mut subjects = Subjects::default();
+    let mut errors = Vec::new();
+    let mut tables = Vec::new();
+    for classified in classes.classified.iter().filter(|c| !c.exact) {
+        match (classified.object, &classified.class) {
+            (Object::Relation(relation), Class::Derived) => {
+                match view(catalog, classes, relation) {
+                    Ok(view) => subjects.views.push(view),
+                    Err(error) => errors.push(error),
+                }
+            }
+            (Object::Relation(relation), class) if relation.kind.is_table() => {
+                match table(config, relation, class) {
+                    Ok(table) => tables.push(table),
+                    Err(error) => errors.push(error),
+                }
+            }
+            (Object::Relation(relation), class) => errors.push(format!(
+                "{}{} {}: declared {}, but only tables hold rows of their own; declare it \
+                 `derived` by leaving it undeclared, or `public` or `internal`",
+                at(&relation.history.created),
+                relation.kind.name(),
+                relation.qualified(),
+                class.name()
+            )),
+            (Object::Function(function), Class::Public { .. }) => {
+                subjects.declared.push(function.qualified())
+            }
+            (Object::Function(function), Class::Internal) => {
+                subjects.functions.push(callable(function, None))
+            }
+            (Object::Function(function), Class::Derived) => {
+                match function_mapping(catalog, function) {
+                    Ok(mapping) => subjects.functions.push(callable(function, Some(mapping))),
+                    Err(error) => errors.push(error),
+                }
+            }
+            (Object::Function(function), class) => errors.push(format!(
+                "{}function {}: declared {}, which bounds table rows; a function is \
+                 `public`, `internal`, or derived from the relation it returns",
+                at(&function.history.created),
+                function.qualified(),
+                class.name()
+            )),
+        }
+    }
+    match fill_order(tables) {
+        Ok(ordered) => subjects.tables = ordered,
+        Err(error) => errors.push(error),
+    }
+    (subjects, errors)
+}
+
+fn at(location: &Option<Location>) -> String {
+    location
+        .as_ref()
+        .map_or_else(String::new, |l| format!("{l}: "))
+}
+
+fn callable(function: &Function, mapping: Option<Mapping>) -> Callable {
+    Callable {
+        name: function.qualified(),
+        call: sql_name(&format!("{}.{}", function.schema, function.name)),
+        path: format!("{}.{}", function.schema, function.name),
+        arguments: function
+            .arguments
+            .iter()
+            .map(|a| (a.name.clone(), a.type_name.clone()))
+            .collect(),
+        mapping,
+        location: function.history.created.clone(),
+    }
+}
+
+/// The rule of a classed table and how to fill it.
+fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, String> {
+    let name = relation.qualified();
+    let rule = match class {
+        Class::Resource => Rule::Resource,
+        Class::Tenant { column, writers } => Rule::Tenant {
+            column: column.clone(),
+            writers: *writers,
+        },
+        Class::Child { parent, columns } => {
+            let key = relation
+                .foreign_keys
+                .iter()
+                .find(|fk| fk.target == *parent && fk.columns == *columns)
+                .ok_or_else(|| format!("table {name}: no foreign key to its parent {parent}"))?;
+            Rule::Child {
+                parent: parent.clone(),
+                columns: columns.clone(),
+                parent_columns: key.target_columns.clone(),
+            }
+        }
+        Class::User { column } => Rule::User {
+            column: column.clone(),
+        },
+        Class::Public { anon } => Rule::Public { anon: *anon },
+        Class::Internal => Rule::Internal,
+        Class::Derived | Class::Modelled => {
+            return Err(format!(
+                "table {name}: a table is never derived or modelled"
+            ))
+        }
+    };
+    let owners = rule.owner_columns();
+    for column in &owners {
+        if relation.column(column).is_none() {
+            return Err(format!(
+                "{}table {name}: its class reads column {column}, which it lacks; fix \
+                 [objects.\"{name}\"] in rls-harness.toml",
+                at(&relation.history.created)
+            ));
+        }
+    }
+    let given = config
+        .fixtures
+        .iter()
+        .find(|f| f.table == name)
+        .map(|f| f.sql.clone());
+    let mut fills = Vec::new();
+    for column in &relation.columns {
+        if column
+            .default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("generated"))
+        {
+            continue;
+        }
+        if owners.contains(&column.name) {
+            fills.push((column.name.clone(), Fill::Owner));
+        } else if rule == Rule::Resource
+            && crate::class::SHARING_COLUMNS.contains(&column.name.as_str())
+        {
+            fills.push((column.name.clone(), Fill::Sharing));
+        } else if column.not_null && column.default.is_none() {
+            match fill_of(relation, column) {
+                Ok(fill) => fills.push((column.name.clone(), fill)),
+                Err(_) if given.is_some() => {}
+                Err(why) => {
+                    return Err(format!(
+                        "{}table {name}: no fixture row can be made: column {} ({}) {why}; \
+                         give rows by hand with [fixtures.\"{name}\"] sql = \"insert into \
+                         {name} ...\" in rls-harness.toml",
+                        at(&relation.history.created),
+                        column.name,
+                        column.type_name
+                    ))
+                }
+            }
+        }
+    }
+    let touch = relation
+        .columns
+        .iter()
+        .filter(|c| {
+            !c.default
+                .as_deref()
+                .is_some_and(|d| d.starts_with("generated"))
+        })
+        .map(|c| c.name.clone())
+        .find(|c| !owners.contains(c) && !relation.primary_key.contains(c))
+        .or_else(|| owners.first().cloned())
+        .or_else(|| relation.columns.first().map(|c| c.name.clone()))
+        .unwrap_or_default();
+    Ok(Table {
+        name,
+        rule,
+        fills,
+        given,
+        key: relation.primary_key.clone(),
+        touch,
+        types: relation
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.type_name.clone()))
+            .collect(),
+        location: relation.history.created.clone(),
+    })
+}
+
+/// A value for a not-null column without a default: a foreign key's first target row,
+/// an enum's first label, the first literal a simple CHECK lists, or one of its type.
+fn fill_of(relation: &Relation, column: &Column) -> Result<Fill, String> {
+    if let Some(key) = relation
+        .foreign_keys
+        .iter()
+        .find(|fk| fk.columns.len() == 1 && fk.columns[0] == column.name)
+    {
+        if key.target == relation.qualified() {
+            return Err(format!(
+                "references its own table through {}, so a first row has nothing to point at",
+                key.name
+            ));
+        }
+        return Ok(Fill::Reference {
+            target: key.target.clone(),
+            column: key.target_columns[0].clone(),
+        });
+    }
+    if let Some(label) = column.enum_labels.first() {
+        return Ok(Fill::Value(format!(
+            "{}::{}",
+            quote_literal(label),
+            column.type_name
+        )));
+    }
+    for check in &relation.checks {
+        if let Some(literal) = listed_literal(&check.definition, &column.name) {
+            return Ok(Fill::Value(format!("{literal}::{}", column.type_name)));
+        }
+    }
+    typed_value(&column.type_name)
+        .map(Fill::Value)
+        .ok_or_else(|| "has a type the harness cannot make a value of".to_owned())
+}
+
+/// The first literal of `column = ANY (ARRAY['a'::text, ...])` (how PostgreSQL prints
+/// `column in ('a', ...)`) in a CHECK definition.
+fn listed_literal(definition: &str, column: &str) -> Option<String> {
+    let start = [
+        format!("({column} = ANY"),
+        format!("(({column})::text = ANY"),
+    ]
+    .iter()
+    .find_map(|mention| definition.find(mention.as_str()))?;
+    let rest = &definition[start..];
+    let rest = &rest[rest.find("ARRAY[")?..];
+    let open = rest.find('\'')?;
+    let close = rest[open + 1..].find('\'')? + open + 1;
+    Some(rest[open..=close].to_owned())
+}
+
+/// A SQL expression of the row number `n` that is a value of `type_name`, unique per
+/// row where the type allows; `None` for a type the harness does not know.
+pub fn typed_value(type_name: &str) -> Option<String> {
+    let base = type_name.split('(').next().unwrap_or(type_name).trim();
+    if base.ends_with("[]") {
+        return Some(format!("'{{}}'::{type_name}"));
+    }
+    let value = match base {
+        "uuid" => "md5('rls-harness-' || n)::uuid".to_owned(),
+        "text" | "character varying" | "varchar" | "citext" | "name" => {
+            format!("('v' || n)::{type_name}")
+        }
+        "character" | "char" => format!("left('v' || n, 1)::{type_name}"),
+        "integer" | "bigint" | "smallint" | "numeric" | "real" | "double precision" => {
+            format!("n::{type_name}")
+        }
+        "boolean" => "true".to_owned(),
+        "date" => "date '2025-01-01' + n::int".to_owned(),
+        "timestamp with time zone" | "timestamp without time zone" => {
+            format!("(timestamp '2025-01-01' + n * interval '1 second')::{type_name}")
+        }
+        "interval" => "n * interval '1 second'".to_owned(),
+        "jsonb" | "json" => format!("'{{}}'::{type_name}"),
+        "bytea" => "'\\x00'::bytea".to_owned(),
+        "inet" | "cidr" => format!("'10.0.0.1'::{type_name}"),
+        _ => return None,
+    };
+    Some(value)
+}
+
+/// How the rows of a view map to a base: the first base (a relation the view reads
+/// directly) whose key is among the view's columns, else one whose tenant column is.
+fn view(catalog: &Catalog, classes: &Classes<'_>, relation: &Relation) -> Result<View, String> {
+    let bases = relation
+        .view
+        .as_ref()
+        .map(|v| v.bases.clone())
+        .unwrap_or_default();
+    let columns: BTreeSet<&str> = relation.columns.iter().map(|c| c.name.as_str()).collect();
+    let mappings: Vec<Mapping> = bases
+        .iter()
+        .filter_map(|base| catalog.relation(base))
+        .filter_map(|base| mapping(classes, base, &|c| columns.contains(c)))
+        .collect();
+    if mappings.is_empty() {
+        return Err(unmapped(
+            &format!("{} {}", relation.kind.name(), relation.qualified()),
+            &relation.history.created,
+            &if bases.is_empty() {
+                "it reads no relation".to_owned()
+            } else {
+                format!(
+                    "none of its bases ({}) has its key or its tenant column among the view's columns",
+                    bases.join(", ")
+                )
+            },
+            &relation.qualified(),
+        ));
+    }
+    Ok(View {
+        name: relation.qualified(),
+        materialized: relation.kind == RelationKind::MaterializedView,
+        mappings,
+        location: relation.history.created.clone(),
+    })
+}
+
+/// How the rows of a function map to the relation it returns.
+fn function_mapping(catalog: &Catalog, function: &Function) -> Result<Mapping, String> {
+    let returned = function.returns_relation.clone().unwrap_or_default();
+    let base = catalog.relation(&returned);
+    let found = base.and_then(|base| {
+        let columns: BTreeSet<&str> = base.columns.iter().map(|c| c.name.as_str()).collect();
+        mapping(&Classes::default(), base, &|c| columns.contains(c))
+    });
+    found.ok_or_else(|| {
+        unmapped(
+            &format!("function {}", function.qualified()),
+            &function.history.created,
+            &format!("the relation it returns ({returned}) has neither a key nor a tenant column"),
+            &function.qualified(),
+        )
+    })
+}
+
+/// The columns by which rows of `base` are recognised in a derived object that has the
+/// columns `present` says: its primary key, else its tenant column.
+fn mapping(
+    classes: &Classes<'_>,
+    base: &Relation,
+    present: &dyn Fn(&str) -> bool,
+) -> Option<Mapping> {
+    if !base.primary_key.is_empty() && base.primary_key.iter().all(|c| present(c)) {
+        return Some(Mapping {
+            base: base.qualified(),
+            columns: base.primary_key.clone(),
+            by_key: true,
+        });
+    }
+    let tenant = match classes.of(&base.qualified()).map(|c| &c.class) {
+        Some(Class::Tenant { column, .. }) => column.clone(),
+        _ => "tenant_id".to_owned(),
+    };
+    (base.column(&tenant).is_some() && present(&tenant)).then(|| Mapping {
+        base: base.qualified(),
+        columns: vec![tenant],
+        by_key: false,
+    })
+}
+
+fn unmapped(object: &str, location: &Option<Location>, why: &str, name: &str) -> String {
+    format!(
+        "{}{object}: its rows cannot be matched to rows of a base object ({why}), so no \
+         probe can tell what it exposes; declare its class with [objects.\"{name}\"] in \
+         rls-harness.toml",
+        at(location)
+    )
+}
+
+/// Orders tables so that every table comes after its parent and after the tables its
+/// filled foreign keys point at.
+fn fill_order(mut pending: Vec<Table>) -> Result<Vec<Table>, String> {
+    let mut ordered: Vec<Table> = Vec::new();
+    while !pending.is_empty() {
+        let names: BTreeSet<String> = pending.iter().map(|t| t.name.clone()).collect();
+        let ready = |table: &Table| {
+            needs(table)
+                .iter()
+                .all(|needed| *needed == table.name || !names.contains(needed))
+        };
+        let (now, later): (Vec<Table>, Vec<Table>) = pending.into_iter().partition(ready);
+        if now.is_empty() {
+            let cycle: Vec<String> = later.iter().map(|t| t.name.clone()).collect();
+            return Err(format!(
+                "tables {} need each other's rows first, so no fixture can be made; give \
+                 rows by hand with [fixtures.\"<table>\"] in rls-harness.toml",
+                cycle.join(", ")
+            ));
+        }
+        ordered.extend(now);
+        pending = later;
+    }
+    Ok(ordered)
+}
+
+/// The tables whose rows `table`'s fill reads.
+fn needs(table: &Table) -> Vec<String> {
+    let mut needed: Vec<String> = table
+        .fills
+        .iter()
+        .filter_map(|(_, fill)| match fill {
+            Fill::Reference { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .collect();
+    if let Rule::Child { parent, .. } = &table.rule {
+        needed.push(parent.clone());
+    }
+    needed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_literal_is_found_in_a_check() {
+        assert_eq!(
+            listed_literal(
+                "CHECK ((status = ANY (ARRAY['draft'::text, 'done'::text])))",
+                "status"
+            ),
+            Some("'draft'".into())
+        );
+        assert_eq!(
+            listed_literal(
+                "CHECK (((kind)::text = ANY ((ARRAY['a'::character varying])::text[])))",
+                "kind"
+            ),
+            Some("'a'".into())
+        );
+        assert_eq!(listed_literal("CHECK ((length(body) > 3))", "body"), None);
+    }
+
+    #[test]
+    fn values_exist_for_common_types_and_not_for_unknown_ones() {
+        assert!(typed_value("character varying(40)").is_some());
+        assert!(typed_value("text[]").is_some());
+        assert!(typed_value("timestamp with time zone").is_some());
+        assert_eq!(typed_value("tsvector"), None);
+    }
+}
