@@ -45,13 +45,14 @@ impl Schema {
             name: "the seeded rows".into(),
             message,
         })?;
-        let subjects = subjects(&template.catalog, config)?;
-        Ok(Schema {
+        let schema = Schema {
             tenancy: config.tenancy.clone(),
             api: api(&template.catalog, &config.tenancy),
             seeded,
-            subjects,
-        })
+            subjects: subjects(&template.catalog, config)?,
+        };
+        crate::property::try_fill(&owner, &schema).await?;
+        Ok(schema)
     }
 
     /// A schema with the default tenancy and API in front of `seeded`, for tests that

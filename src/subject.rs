@@ -78,6 +78,9 @@ pub struct Table {
     pub touch: String,
     /// Every column and its type, to write a row's values back as literals.
     pub types: Vec<(String, String)>,
+    /// A view or materialized view declared with a class: its rows come from its bases,
+    /// so it is read and judged by the rule, never filled or written.
+    pub derived: bool,
     pub location: Option<Location>,
 }
 
@@ -169,20 +172,10 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
                     Err(error) => errors.push(error),
                 }
             }
-            (Object::Relation(relation), class) if relation.kind.is_table() => {
-                match table(config, relation, class) {
-                    Ok(table) => tables.push(table),
-                    Err(error) => errors.push(error),
-                }
-            }
-            (Object::Relation(relation), class) => errors.push(format!(
-                "{}{} {}: declared {}, but only tables hold rows of their own; declare it \
-                 `derived` by leaving it undeclared, or `public` or `internal`",
-                at(&relation.history.created),
-                relation.kind.name(),
-                relation.qualified(),
-                class.name()
-            )),
+            (Object::Relation(relation), class) => match table(config, relation, class) {
+                Ok(table) => tables.push(table),
+                Err(error) => errors.push(error),
+            },
             (Object::Function(function), Class::Public { .. }) => {
                 subjects.declared.push(function.qualified())
             }
@@ -274,6 +267,24 @@ fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, S
             ));
         }
     }
+    if !relation.kind.is_table() {
+        // A declared view is only read: no fill, no write.
+        return Ok(Table {
+            name,
+            rule,
+            fills: Vec::new(),
+            given: None,
+            key: relation.primary_key.clone(),
+            touch: String::new(),
+            types: relation
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.type_name.clone()))
+                .collect(),
+            location: relation.history.created.clone(),
+            derived: true,
+        });
+    }
     let given = config
         .fixtures
         .iter()
@@ -337,6 +348,7 @@ fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, S
             .map(|c| (c.name.clone(), c.type_name.clone()))
             .collect(),
         location: relation.history.created.clone(),
+        derived: !relation.kind.is_table(),
     })
 }
 

@@ -274,6 +274,9 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
             Ask::Read { table: index },
             format!("select to_jsonb(t)::text from {} t", sql_name(&table.name)),
         ));
+        if table.derived {
+            continue;
+        }
         for (op, row, allowed, sql) in writes(judge, index, table, serial) {
             if taken.insert(format!("{}|{op}|{row}|{label}", table.name)) {
                 asks.push((

@@ -57,6 +57,9 @@ impl Population {
 /// `tenants`: one set-based insert from its source rows, or the config's SQL once per
 /// tenant or user.
 pub fn fill(table: &Table, tenants: &str, world: &World) -> Vec<String> {
+    if table.derived {
+        return Vec::new();
+    }
     if let Some(given) = &table.given {
         return given_rows(table, given, world);
     }

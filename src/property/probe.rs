@@ -282,6 +282,12 @@ fn judge(
 ) -> Verdict {
     match ask {
         Ask::Resources => {
+            let nothing_expected = Table::ALL
+                .into_iter()
+                .all(|table| world.readable(who, context, table).is_empty());
+            if nothing_expected && denied(answer) {
+                return None;
+            }
             let Ok(rows) = answer else {
                 return Some((
                     Probe::Read("agents"),
@@ -324,6 +330,9 @@ fn judge(
                     .map(|(user, tenant)| pair_id(user, tenant))
                     .collect(),
             };
+            if expected.is_empty() && denied(answer) {
+                return None;
+            }
             let actual = match answer {
                 Ok(rows) if *table == "user_tenants" => rows
                     .rows
@@ -354,6 +363,11 @@ fn judge(
             })
         }
         Ask::SharedView => {
+            match (world.shared_view(who), answer) {
+                (Ok(rows), _) if rows.is_empty() && denied(answer) => return None,
+                (Err(outcome), _) if satisfies(&outcome, answer, false) => return None,
+                _ => {}
+            }
             let (expected, actual) = match (world.shared_view(who), answer) {
                 (Ok(rows), Ok(actual)) => (
                     describe_ids(world, &rows.iter().map(|(_, id)| *id).collect()),
@@ -377,6 +391,9 @@ fn judge(
         }
         Ask::Audit => {
             let expected: Vec<String> = world.readable_audit(who).iter().map(audit_line).collect();
+            if expected.is_empty() && denied(answer) {
+                return None;
+            }
             let actual: Vec<String> = match answer {
                 Ok(rows) => rows
                     .rows
@@ -413,9 +430,10 @@ fn judge(
             })
         }
         Ask::SetContext(tenant) => {
-            let expected = world.set_context(who, *tenant).to_string();
+            let outcome = world.set_context(who, *tenant);
+            let expected = outcome.to_string();
             let actual = observed(answer);
-            (function_call(&expected) != function_call(&actual)).then(|| {
+            (!satisfies(&outcome, answer, true)).then(|| {
                 (
                     Probe::SetContext(*tenant),
                     model::invariant_of_read("set_tenant_context", who),
@@ -425,6 +443,11 @@ fn judge(
             })
         }
         Ask::Accessible(table, tenant) => {
+            match (world.accessible(who, *table, *tenant), answer) {
+                (Ok(ids), _) if ids.is_empty() && denied(answer) => return None,
+                (Err(outcome), _) if satisfies(&outcome, answer, false) => return None,
+                _ => {}
+            }
             let (expected, actual) = match (world.accessible(who, *table, *tenant), answer) {
                 (Ok(expected), Ok(rows)) => (
                     describe_ids(world, &expected),
@@ -443,16 +466,12 @@ fn judge(
             })
         }
         Ask::Write(op) => {
-            let expected = world.outcome(who, context, op).to_string();
+            let outcome = world.outcome(who, context, op);
+            let expected = outcome.to_string();
             let actual = observed(answer);
             // A function call answers with one row whatever it does: only success counts.
             let calls = matches!(op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
-            let same = if calls {
-                function_call(&expected) == function_call(&actual)
-            } else {
-                expected == actual
-            };
-            (!same).then(|| {
+            (!satisfies(&outcome, answer, calls)).then(|| {
                 (
                     Probe::Write(op.clone()),
                     model::invariant_of_write(world, who, context, op),
@@ -464,15 +483,34 @@ fn judge(
     }
 }
 
-fn function_call(outcome: &str) -> &str {
-    if outcome.starts_with("done") {
-        "done"
-    } else {
-        outcome
+/// Whether the database's answer keeps the access model's contract where the model
+/// predicts `expected`. The contract names 42501, not which check raises it: a missing
+/// EXECUTE grant is as good a refusal as a guard's, and a missing table grant as a
+/// `WITH CHECK`. It does name the difference between a refusal and a row hidden by
+/// `USING` (`done, 0 rows`), which stays exact, as do counts and other SQLSTATEs. A
+/// function call answers with one row whatever it did, so for a `call` any success is
+/// success.
+pub(super) fn satisfies(
+    expected: &Outcome,
+    answer: &std::result::Result<Rows, Failure>,
+    call: bool,
+) -> bool {
+    match (expected, answer) {
+        (Outcome::Done(n), Ok(rows)) => call || rows.affected == *n,
+        (Outcome::Denied(_), Err(failure)) => failure.denial().is_some(),
+        (Outcome::SqlState(code), Err(failure)) => failure.sqlstate == *code,
+        _ => false,
     }
 }
 
-fn observed(result: &std::result::Result<Rows, Failure>) -> String {
+/// Whether the answer is a refusal (any 42501), which reads nothing: where the model
+/// says a read sees no row, a refusal keeps the contract as well as an empty result.
+fn denied(answer: &std::result::Result<Rows, Failure>) -> bool {
+    matches!(answer, Err(failure) if failure.denial().is_some())
+}
+
+/// An answer as the model writes outcomes, for reports.
+pub(super) fn observed(result: &std::result::Result<Rows, Failure>) -> String {
     match result {
         Ok(rows) => Outcome::Done(rows.affected).to_string(),
         Err(failure) => match failure.denial() {
@@ -527,4 +565,62 @@ fn audit_line(row: &AuditRow) -> String {
         row.actor.map(|id| id.to_string()).unwrap_or_default(),
         row.tenant.map(|id| id.to_string()).unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::Denial;
+
+    fn refused(sqlstate: &str, routine: &str) -> std::result::Result<Rows, Failure> {
+        Err(Failure {
+            sqlstate: sqlstate.into(),
+            message: "refused".into(),
+            routine: routine.into(),
+            while_setting_context: false,
+        })
+    }
+
+    fn done(affected: u64) -> std::result::Result<Rows, Failure> {
+        Ok(Rows {
+            affected,
+            ..Rows::default()
+        })
+    }
+
+    #[test]
+    fn any_42501_keeps_a_contract_that_says_42501() {
+        let guard = Outcome::Denied(Denial::Guard);
+        // EXECUTE not granted: a privilege denial where the model expects the guard's.
+        assert!(satisfies(&guard, &refused("42501", "aclcheck_error"), true));
+        assert!(satisfies(&guard, &refused("42501", ""), true));
+        assert!(!satisfies(&guard, &done(1), true));
+        assert!(!satisfies(&guard, &refused("22023", ""), true));
+    }
+
+    #[test]
+    fn a_refusal_and_a_row_hidden_by_using_stay_apart() {
+        let hidden = Outcome::Done(0);
+        assert!(satisfies(&hidden, &done(0), false));
+        assert!(!satisfies(
+            &hidden,
+            &refused("42501", "ExecWithCheckOptions"),
+            false
+        ));
+        assert!(!satisfies(
+            &Outcome::Denied(Denial::Policy),
+            &done(0),
+            false
+        ));
+        assert!(!satisfies(&Outcome::Done(2), &done(1), false));
+        // A function call answers with one row whatever it did.
+        assert!(satisfies(&Outcome::Done(1), &done(3), true));
+    }
+
+    #[test]
+    fn a_refusal_reads_nothing() {
+        assert!(denied(&refused("42501", "aclcheck_error")));
+        assert!(!denied(&refused("22P02", "")));
+        assert!(!denied(&done(0)));
+    }
 }

@@ -26,11 +26,11 @@ use super::compare::{self, Mismatch, Probe};
 use super::counterexample::{self, Ending, Replay};
 use super::generate::Spec;
 use super::{render, Counterexample, Coverage, PropertyConfig, PropertyReport};
-use crate::actor::{Actor, Failure, Finish, Rows};
+use crate::actor::{Actor, Finish};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Database, Harness, Template};
-use crate::model::{Op, Outcome, Principal, World};
+use crate::model::{Op, Principal, World};
 use crate::schema::Schema;
 use step::StepSpec;
 
@@ -114,8 +114,8 @@ async fn run_on(
             expected,
             call,
         });
-        let actual = observed(&outcome.result);
-        if normalise(&expected.to_string(), call) != normalise(&actual, call) {
+        let actual = super::probe::observed(&outcome.result);
+        if !super::probe::satisfies(&expected, &outcome.result, call) {
             let mismatch = Mismatch {
                 invariant: step.invariant(&world),
                 who: step.who,
@@ -179,26 +179,6 @@ async fn recheck(
         None => None,
     };
     Ok(run.failure.is_some())
-}
-
-/// A step's result as the model writes outcomes.
-fn observed(result: &std::result::Result<Rows, Failure>) -> String {
-    match result {
-        Ok(rows) => Outcome::Done(rows.affected).to_string(),
-        Err(failure) => match failure.denial() {
-            Some(denial) => Outcome::Denied(denial).to_string(),
-            None => failure.sqlstate.clone(),
-        },
-    }
-}
-
-/// A function call answers with one row whatever it does; only success matters.
-fn normalise(outcome: &str, call: bool) -> &str {
-    if call && outcome.starts_with("done") {
-        "done"
-    } else {
-        outcome
-    }
 }
 
 /// Checks `config.cases` generated sequences; `progress` hears of each one finished.

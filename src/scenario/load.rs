@@ -19,7 +19,7 @@ use crate::script::line_column;
 
 const ROLES: [&str; 4] = ["owner", "admin", "member", "viewer"];
 const PRINCIPALS: [&str; 3] = ["anon", "service_role", "owner"];
-const DENIALS: [&str; 3] = ["policy", "privilege", "guard"];
+const DENIALS: [&str; 4] = ["policy", "privilege", "guard", "any"];
 /// The keys of a scenario file that TOML would put into a table by mistake.
 const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
 
@@ -400,12 +400,13 @@ impl Reader<'_> {
         } else if let Some(affected) = step.affected {
             Expectation::Affected(affected)
         } else if let Some(kind) = &step.denied {
-            Expectation::Denied(match kind.get_ref().as_str() {
-                "policy" => Denial::Policy,
-                "privilege" => Denial::Privilege,
-                "guard" => Denial::Guard,
+            match kind.get_ref().as_str() {
+                "policy" => Expectation::Denied(Denial::Policy),
+                "privilege" => Expectation::Denied(Denial::Privilege),
+                "guard" => Expectation::Denied(Denial::Guard),
+                "any" => Expectation::Refused,
                 other => return Err(self.at(kind, unknown("denial", other, &DENIALS))),
-            })
+            }
         } else if let Some(code) = &step.sqlstate {
             let text = code.get_ref();
             if text.len() != 5

@@ -73,6 +73,9 @@ pub enum Expectation {
     Affected(u64),
     /// SQLSTATE 42501 of this kind.
     Denied(Denial),
+    /// SQLSTATE 42501 of any kind: where the access model names only the code, a
+    /// missing grant refuses as well as a guard or a policy.
+    Refused,
     /// Any other SQLSTATE.
     SqlState(String),
     /// A NOTICE (or WARNING) containing this text.
@@ -93,6 +96,7 @@ impl Expectation {
             Expectation::Count(0)
             | Expectation::Affected(0)
             | Expectation::Denied(_)
+            | Expectation::Refused
             | Expectation::Nothing => true,
             _ => false,
         }

@@ -347,7 +347,9 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
         (Expectation::SqlState(code), Err(failure)) if &failure.sqlstate == code => {
             return Verdict::Passed
         }
-        (Expectation::Nothing, Err(failure)) if failure.denial().is_some() => {
+        (Expectation::Nothing | Expectation::Refused, Err(failure))
+            if failure.denial().is_some() =>
+        {
             return Verdict::Passed
         }
         (expect, Err(failure)) => return fail(describe(expect), describe_failure(failure)),
@@ -400,13 +402,15 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
             name: name.clone(),
             rendered: snapshot::table(&rows.columns, &named_rows(rows, names, true)),
         },
-        expect @ (Expectation::Denied(_) | Expectation::SqlState(_)) => fail(
-            describe(expect),
-            format!(
-                "success, {} rows",
-                rows.rows.len().max(rows.affected as usize)
-            ),
-        ),
+        expect @ (Expectation::Denied(_) | Expectation::Refused | Expectation::SqlState(_)) => {
+            fail(
+                describe(expect),
+                format!(
+                    "success, {} rows",
+                    rows.rows.len().max(rows.affected as usize)
+                ),
+            )
+        }
         Expectation::Notice(_) => unreachable!("judged above"),
     }
 }
@@ -421,6 +425,7 @@ fn describe(expect: &Expectation) -> String {
         Expectation::Notice(text) => format!("a NOTICE containing \"{text}\""),
         Expectation::Snapshot(name) => format!("snapshot {name}"),
         Expectation::Nothing => "nothing (no row, or a denial)".to_owned(),
+        Expectation::Refused => "denied (any 42501)".to_owned(),
     }
 }
 
@@ -466,6 +471,8 @@ async fn check_control(
         // even if something else stops it later: `truncate agents` as service_role
         // passes the privilege check and may then fail on a child table's foreign key.
         (Expectation::Denied(kind), Err(failure)) => failure.denial() != Some(*kind),
+        (Expectation::Refused, Err(failure)) => failure.denial().is_none(),
+        (Expectation::Refused, Ok(_)) => true,
         (_, Err(_)) => false,
         (Expectation::Affected(_), Ok(rows)) => rows.affected > 0,
         (Expectation::Nothing, Ok(rows)) => rows.affected > 0 || !rows.rows.is_empty(),

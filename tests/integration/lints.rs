@@ -5,29 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use rls_harness::{
-    check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Config, PropertyConfig,
-    Schema, Template,
+    check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Class, Object,
+    PropertyConfig, Schema, Template,
 };
 
-use crate::support::{explain, migrations_with, vital};
-
-/// The repository's config, with `extra` lines appended (what a pull request adding an
-/// object would add to it).
-fn config_with(extra: &str) -> (tempfile::TempDir, Config) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rls-harness.toml");
-    let shipped = std::fs::read_to_string("rls-harness.toml").unwrap();
-    std::fs::write(&path, format!("{shipped}\n{extra}")).unwrap();
-    let config = Config::load(&path).unwrap_or_else(|errors| panic!("{errors:?}"));
-    (dir, config)
-}
-
-async fn template_with(name: &str, sql: &str) -> (tempfile::TempDir, std::sync::Arc<Template>) {
-    let (harness, _) = vital().await;
-    let migrations = migrations_with(&[(name, sql)]);
-    let template = harness.template_from_dir(migrations.path()).await.unwrap();
-    (migrations, template)
-}
+use crate::support::{config_with, explain, migrations_with, template_with, vital};
 
 #[tokio::test]
 async fn the_shipped_migrations_pass_with_every_exposed_object_classed() {
@@ -163,6 +145,19 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
     .await
     .unwrap();
     assert!(report.failure.is_none(), "{}", explain(&report));
+    // Green means checked: every object the model does not name got probes of its own,
+    // except a function declared public, which answers for its caller by declaration.
+    for classified in survey.classes.classified.iter().filter(|c| !c.exact) {
+        let declared_function = matches!(classified.object, Object::Function(_))
+            && matches!(classified.class, Class::Public { .. });
+        let name = classified.object.qualified();
+        assert!(
+            declared_function || report.objects.get(&name).is_some_and(|n| *n > 0),
+            "{}: {name} was not probed: {:?}",
+            benign.display(),
+            report.objects
+        );
+    }
 }
 
 /// A migration that renames a column the harness reads breaks the harness's reading,

@@ -11,4 +11,5 @@ mod plan;
 mod property;
 mod scenario_runner;
 mod sequences;
+mod subjects;
 mod support;

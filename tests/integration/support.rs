@@ -75,3 +75,22 @@ pub fn explain(report: &PropertyReport) -> String {
         .unwrap_or_default();
     format!("{}\n{scenario}", render_property(report, "cases"))
 }
+
+/// The repository's config, with `extra` lines appended (what a pull request adding an
+/// object would add to it).
+pub fn config_with(extra: &str) -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rls-harness.toml");
+    let shipped = std::fs::read_to_string("rls-harness.toml").unwrap();
+    std::fs::write(&path, format!("{shipped}\n{extra}")).unwrap();
+    let config = Config::load(&path).unwrap_or_else(|errors| panic!("{errors:?}"));
+    (dir, config)
+}
+
+/// The template of the shipped migrations and one more, `name` holding `sql`.
+pub async fn template_with(name: &str, sql: &str) -> (tempfile::TempDir, Arc<Template>) {
+    let (harness, _) = vital().await;
+    let migrations = migrations_with(&[(name, sql)]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    (migrations, template)
+}

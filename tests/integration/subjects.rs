@@ -1,0 +1,142 @@
+//! The objects the model does not name: a table no fixture row can be derived for, or
+//! a derived object whose rows cannot be mapped to a base, is an error that says what
+//! to declare, never a silent skip; rows given by hand in the config fill such a
+//! table, and its probes run.
+
+use rls_harness::{check_worlds, survey, PropertyConfig, Schema};
+
+use crate::support::{config_with, explain, template_with, vital};
+
+/// A tenant table with a column of a type the harness cannot make a value of.
+const READINGS: &str = "create table public.readings (\n\
+    id        uuid primary key default gen_random_uuid(),\n\
+    tenant_id uuid not null references public.tenants (id),\n\
+    terms     tsvector not null\n\
+);\n\
+alter table public.readings enable row level security;\n\
+grant select, insert, update, delete on public.readings to authenticated;\n\
+create policy readings_read on public.readings for select to authenticated\n\
+    using ((select public.is_platform_admin())\n\
+           or tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));\n\
+create policy readings_write on public.readings for all to authenticated\n\
+    using ((select public.is_platform_admin())\n\
+           or tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]))\n\
+    with check ((select public.is_platform_admin())\n\
+           or tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n";
+
+#[tokio::test]
+async fn a_table_no_row_can_be_made_for_names_the_column_and_the_config_key() {
+    let (_dir, template) = template_with("20251026000099_readings.sql", READINGS).await;
+    let (_c, config) = config_with("");
+    let survey = survey(&template.catalog, &config);
+    let [error] = survey.schema_errors.as_slice() else {
+        panic!("one schema error expected: {:?}", survey.schema_errors);
+    };
+    for needle in [
+        "20251026000099_readings.sql:1",
+        "table public.readings",
+        "column terms (tsvector)",
+        "[fixtures.\"public.readings\"]",
+    ] {
+        assert!(error.contains(needle), "{needle} missing from: {error}");
+    }
+    assert!(!survey.passed());
+}
+
+/// Rows given by hand, once per tenant of each generated world, fill the table; its
+/// class-bound probes then run, and a correct policy stays green.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_given_by_hand_fill_a_table_and_its_probes_run() {
+    let (_dir, template) = template_with("20251026000099_readings.sql", READINGS).await;
+    let (_c, config) = config_with(
+        "[fixtures.\"public.readings\"]\n\
+         sql = \"insert into public.readings (tenant_id, terms) values (${tenant}, to_tsvector('simple', 'x'))\"\n",
+    );
+    let survey = survey(&template.catalog, &config);
+    assert!(
+        survey.passed(),
+        "{:?} {:?}",
+        survey.schema_errors,
+        survey.findings
+    );
+    let (harness, _) = vital().await;
+    let schema = Schema::read(harness, &template, &config).await.unwrap();
+    let report = check_worlds(
+        harness,
+        &template,
+        &schema,
+        &PropertyConfig::from_env(2).unwrap(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(report.failure.is_none(), "{}", explain(&report));
+    assert!(
+        report
+            .objects
+            .get("public.readings")
+            .is_some_and(|n| *n > 0),
+        "{:?}",
+        report.objects
+    );
+}
+
+/// A CHECK the derived row does not meet stops the run before any probe, naming the
+/// table, the constraint and the config key.
+#[tokio::test]
+async fn a_check_the_derived_row_fails_names_the_constraint() {
+    let sql = "create table public.codes (\n\
+        id        uuid primary key default gen_random_uuid(),\n\
+        tenant_id uuid not null references public.tenants (id),\n\
+        code      text not null constraint codes_code_is_eight check (length(code) = 8)\n\
+    );\n\
+    alter table public.codes enable row level security;\n\
+    grant select on public.codes to authenticated;\n\
+    create policy codes_read on public.codes for select to authenticated\n\
+        using (tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));\n";
+    let (_dir, template) = template_with("20251026000099_codes.sql", sql).await;
+    let (_c, config) = config_with("");
+    let (harness, _) = vital().await;
+    let error = Schema::read(harness, &template, &config)
+        .await
+        .expect_err("the derived row breaks the check")
+        .to_string();
+    for needle in [
+        "public.codes",
+        "codes_code_is_eight",
+        "[fixtures.\"public.codes\"]",
+    ] {
+        assert!(error.contains(needle), "{needle} missing from: {error}");
+    }
+}
+
+/// A view whose rows carry neither a base's key nor a tenant column cannot be checked
+/// for containment: it must be declared.
+#[tokio::test]
+async fn a_view_that_cannot_be_mapped_must_be_declared() {
+    let sql = "create view public.agent_names with (security_invoker = true) as\n\
+                   select name, sharing_mode from public.agents;\n\
+               grant select on public.agent_names to authenticated;\n";
+    let (_dir, template) = template_with("20251026000099_names.sql", sql).await;
+    let (_c, config) = config_with("");
+    let survey = survey(&template.catalog, &config);
+    let [error] = survey.schema_errors.as_slice() else {
+        panic!("one schema error expected: {:?}", survey.schema_errors);
+    };
+    for needle in [
+        "20251026000099_names.sql:1",
+        "view public.agent_names",
+        "[objects.\"public.agent_names\"]",
+    ] {
+        assert!(error.contains(needle), "{needle} missing from: {error}");
+    }
+    let (_c, declared) = config_with(
+        "[objects.\"public.agent_names\"]\nclass = \"public\"\nreason = \"names and modes only\"\n",
+    );
+    let survey = rls_harness::survey(&template.catalog, &declared);
+    assert!(
+        survey.schema_errors.is_empty(),
+        "{:?}",
+        survey.schema_errors
+    );
+}
