@@ -57,12 +57,13 @@ pub use plan::{
 };
 pub use property::{
     check_sequences, check_worlds, coverage_gaps, required_cells, Cell, ContextKind,
-    Counterexample, Coverage, CoverageActor, Gaps, Mismatch, Probe, PropertyConfig, PropertyReport,
-    RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED,
-    DEFAULT_SHRINK_TIME,
+    Counterexample, Coverage, CoverageActor, Gaps, Mismatch, Probe, Progress, PropertyConfig,
+    PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS,
+    DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 pub use report::{
-    render_coverage, render_property, render_scenario, render_subjects, render_survey, CheckReport,
+    render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
+    render_survey, CheckReport,
 };
 pub use rule::{Invariant, Level, Lint};
 pub use scenario::{

@@ -2,17 +2,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
-    plan_checks, plan_phase_two, render_coverage, render_property, render_subjects, render_survey,
-    run_scenario, settle_snapshots, survey, BackendOptions, CheckReport, Config, Grants, Harness,
-    PropertyConfig, ScenarioReport, Schema, Survey, Template, CHECK_SEQUENCES, CHECK_WORLDS,
-    DEFAULT_CONFIG, DEFAULT_SEED,
+    plan_checks, plan_phase_two, render_coverage, render_first_failure, render_property,
+    render_subjects, render_survey, run_scenario, settle_snapshots, survey, BackendOptions,
+    CheckReport, Config, Grants, Harness, Progress, PropertyConfig, ScenarioReport, Schema, Survey,
+    Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -58,6 +58,8 @@ enum Command {
         #[arg(long, default_value_t = DEFAULT_SEED, env = "RLS_HARNESS_SEED")]
         seed: u64,
         #[command(flatten)]
+        shrink: ShrinkArg,
+        #[command(flatten)]
         config: ConfigArg,
     },
     /// Read the catalog and lint it, without acting as anyone: every exposed object
@@ -84,8 +86,36 @@ enum Command {
         #[arg(long, default_value = "migrations")]
         migrations: PathBuf,
         #[command(flatten)]
+        shrink: ShrinkArg,
+        #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+/// How long a failure is shrunk.
+#[derive(clap::Args)]
+struct ShrinkArg {
+    /// Seconds to shrink a failing world or sequence to a smaller one after the first
+    /// failure is printed (0: keep it as found); the counterexample file says when the
+    /// limit cut shrinking short.
+    #[arg(long = "shrink-time", value_name = "SECONDS", default_value_t = DEFAULT_SHRINK_TIME.as_secs())]
+    seconds: u64,
+}
+
+impl ShrinkArg {
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.seconds)
+    }
+}
+
+/// Prints a property run's first failure as soon as it is found (on stderr, so that a
+/// CI log shows it while the run shrinks it).
+fn announce_first_failure(shrink: Duration) -> impl Fn(Progress<'_>) + Sync {
+    move |progress| {
+        if let Progress::Failed(mismatch, world) = progress {
+            eprint!("{}", render_first_failure(mismatch, world, shrink));
+        }
+    }
 }
 
 /// Where the gate's config is.
@@ -151,11 +181,13 @@ async fn main() -> ExitCode {
                 property_cases,
                 sequence_cases,
                 seed,
+                shrink,
                 config,
             } => {
                 let property = PropertyConfig {
                     cases: property_cases,
                     seed,
+                    shrink_time: shrink.duration(),
                     ..PropertyConfig::check()
                 };
                 let sequences = PropertyConfig {
@@ -179,6 +211,7 @@ async fn main() -> ExitCode {
                 seed,
                 connections,
                 migrations,
+                shrink,
                 config: gate,
             } => {
                 // A fresh seed each time, unless one is given to replay.
@@ -187,6 +220,7 @@ async fn main() -> ExitCode {
                     cases,
                     seed,
                     connections: connections.max(1),
+                    shrink_time: shrink.duration(),
                     ..PropertyConfig::check()
                 };
                 fuzz(&migrations, gate.load()?, config).await
@@ -284,11 +318,14 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     // after the scenarios, never inside the same task as futures that must progress.
     let mut properties = Vec::new();
     if args.property.cases > 0 {
-        let report = check_worlds(harness, &template, &schema, &args.property, &|_| {}).await?;
+        let announce = announce_first_failure(args.property.shrink_time);
+        let report = check_worlds(harness, &template, &schema, &args.property, &announce).await?;
         properties.push(("worlds", report));
     }
     if args.sequences.cases > 0 {
-        let report = check_sequences(harness, &template, &schema, &args.sequences, &|_| {}).await?;
+        let announce = announce_first_failure(args.sequences.shrink_time);
+        let report =
+            check_sequences(harness, &template, &schema, &args.sequences, &announce).await?;
         properties.push(("sequences", report));
     }
     for report in &mut scenarios {
@@ -371,9 +408,17 @@ async fn fuzz(
             .progress_chars("=> "),
         );
         bar.set_message(format!("seed {}", config.seed));
-        let report = check_worlds(&harness, &template, &schema, &config, &|done| {
-            bar.set_position(done)
-        })
+        let announce = announce_first_failure(config.shrink_time);
+        let report = check_worlds(
+            &harness,
+            &template,
+            &schema,
+            &config,
+            &|progress| match progress {
+                Progress::Done(done) => bar.set_position(done),
+                failed => bar.suspend(|| announce(failed)),
+            },
+        )
         .await?;
         bar.finish_and_clear();
         println!(

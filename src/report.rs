@@ -11,8 +11,8 @@ use crate::lint::Survey;
 use crate::model::{Context, Principal, World};
 use crate::plan::CheckResult;
 use crate::property::{
-    coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, PropertyReport, OBJECTS,
-    OTHER_ACTORS,
+    coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, Mismatch, PropertyReport,
+    OBJECTS, OTHER_ACTORS,
 };
 use crate::rule::Level;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
@@ -315,6 +315,27 @@ fn describe_principal(world: &World, who: &Principal, context: &Context) -> Stri
         Context::Tenant(tenant) => format!(", in context {}", slug(tenant)),
     });
     text
+}
+
+/// The first failure of a property run, printed as soon as it is found, before any
+/// shrinking: the verdict is known, the smallest world comes later.
+pub fn render_first_failure(mismatch: &Mismatch, world: &World, shrink: Duration) -> String {
+    let mut out = format!(
+        "first failure: {}\n  as:  {}\n  sql: {}\n  expected {}\n  got      {}\n",
+        mismatch.invariant,
+        describe_principal(world, &mismatch.who, &mismatch.context),
+        mismatch.sql,
+        mismatch.expected,
+        mismatch.actual
+    );
+    if !shrink.is_zero() {
+        let _ = writeln!(
+            out,
+            "  shrinking it for up to {} s (--shrink-time)",
+            shrink.as_secs()
+        );
+    }
+    out
 }
 
 /// The objects the model does not name, as the property run probed them: how many

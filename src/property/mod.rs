@@ -41,8 +41,18 @@ pub use space::{
 /// The seed `check` uses unless told otherwise, so that a CI gate gives the same
 /// verdict on the same code.
 pub const DEFAULT_SEED: u64 = 0x5eed_0f7e_2a27;
-/// How long a failure is shrunk unless told otherwise.
-pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(60);
+/// How long a failure is shrunk unless told otherwise: the verdict is known when the
+/// first failure is, so a red gate should not wait a minute for a smaller world.
+pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(5);
+
+/// What a property run tells its caller while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// This many cases are done.
+    Done(u64),
+    /// The first disagreement, found before any shrinking: the verdict is known.
+    Failed(&'a Mismatch, &'a World),
+}
 
 /// How many worlds `check` generates from its fixed seed.
 pub const CHECK_WORLDS: u32 = 16;
@@ -120,6 +130,22 @@ pub struct Counterexample {
     pub seed: u64,
     pub scenario: String,
     pub path: Option<PathBuf>,
+    /// Shrinking reached its time limit: the world may not be the smallest.
+    pub cut_short: bool,
+}
+
+impl Counterexample {
+    /// Notes in the scenario file that shrinking stopped at its time limit.
+    fn mark_cut_short(&mut self, limit: Duration) {
+        self.cut_short = true;
+        self.scenario.insert_str(
+            0,
+            &format!(
+                "# Shrinking stopped after {} s (--shrink-time): a smaller world may fail too.\n",
+                limit.as_secs()
+            ),
+        );
+    }
 }
 
 /// What a property run did.
@@ -203,9 +229,10 @@ pub async fn check_worlds(
     template: &Template,
     schema: &Schema,
     config: &PropertyConfig,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     let started = Instant::now();
+    let failed_at: Mutex<Option<Instant>> = Mutex::new(None);
     let workers = config.connections.max(1);
     let mut databases = Vec::new();
     for _ in 0..workers {
@@ -224,13 +251,14 @@ pub async fn check_worlds(
                 .iter()
                 .enumerate()
                 .map(|(index, database)| {
-                    let (handle, worlds, checks, failure, coverage, subject_coverage) = (
+                    let (handle, worlds, checks, failure, coverage, subject_coverage, failed_at) = (
                         &handle,
                         &worlds,
                         &checks,
                         &failure,
                         &coverage,
                         &subject_coverage,
+                        &failed_at,
                     );
                     scope.spawn(move || -> Result<()> {
                         let owner = handle.block_on(database.owner())?;
@@ -260,13 +288,18 @@ pub async fn check_worlds(
                                         *subjects.1.entry(object.clone()).or_default() += count;
                                     }
                                     drop(subjects);
-                                    progress(worlds.fetch_add(1, Ordering::Relaxed) + 1);
+                                    progress(Progress::Done(
+                                        worlds.fetch_add(1, Ordering::Relaxed) + 1,
+                                    ));
                                     match run.mismatches.first() {
                                         None => Ok(()),
-                                        Some(first) => Err(TestCaseError::fail(format!(
-                                            "{} ({})",
-                                            first.invariant, first.sql
-                                        ))),
+                                        Some(first) => {
+                                            announce(failed_at, progress, first, &world);
+                                            Err(TestCaseError::fail(format!(
+                                                "{} ({})",
+                                                first.invariant, first.sql
+                                            )))
+                                        }
                                     }
                                 }
                                 Err(error) => {
@@ -295,6 +328,7 @@ pub async fn check_worlds(
                                         seed,
                                         scenario,
                                         path: None,
+                                        cut_short: false,
                                     });
                                 }
                             }
@@ -316,6 +350,9 @@ pub async fn check_worlds(
     let (stricter, objects) = subject_coverage.into_inner().expect("coverage");
     let mut failure = failure.into_inner().expect("failure slot");
     if let Some(found) = &mut failure {
+        if shrink_was_cut(config, &failed_at) {
+            found.mark_cut_short(config.shrink_time);
+        }
         found.path = write_counterexample(found, "").ok();
     }
     Ok(PropertyReport {
@@ -328,6 +365,30 @@ pub async fn check_worlds(
         stricter,
         objects,
     })
+}
+
+/// Tells the caller of the first failure of a run, once, and notes when it was found.
+fn announce(
+    failed_at: &Mutex<Option<Instant>>,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+    first: &Mismatch,
+    world: &World,
+) {
+    let mut slot = failed_at.lock().expect("failure clock");
+    if slot.is_none() {
+        *slot = Some(Instant::now());
+        drop(slot);
+        progress(Progress::Failed(first, world));
+    }
+}
+
+/// Whether shrinking ran until its time limit.
+fn shrink_was_cut(config: &PropertyConfig, failed_at: &Mutex<Option<Instant>>) -> bool {
+    !config.shrink_time.is_zero()
+        && failed_at
+            .lock()
+            .expect("failure clock")
+            .is_some_and(|at| at.elapsed() >= config.shrink_time)
 }
 
 /// Adds the counts of `more` to `into`.
@@ -345,7 +406,7 @@ pub async fn check_sequences(
     template: &Template,
     schema: &Schema,
     config: &PropertyConfig,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     sequence::check(harness, template, schema, config, progress).await
 }

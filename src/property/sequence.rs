@@ -25,7 +25,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use super::compare::{self, Mismatch, Probe};
 use super::counterexample::{self, Ending, Replay};
 use super::generate::Spec;
-use super::{render, Counterexample, Coverage, PropertyConfig, PropertyReport};
+use super::{render, Counterexample, Coverage, Progress, PropertyConfig, PropertyReport};
 use crate::actor::{Actor, Finish};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -187,7 +187,7 @@ pub async fn check(
     template: &Template,
     schema: &Schema,
     config: &PropertyConfig,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     let started = Instant::now();
     let workers = config.connections.max(1);
@@ -196,12 +196,19 @@ pub async fn check(
     let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
     let handle = tokio::runtime::Handle::current();
+    let failed_at: Mutex<Option<std::time::Instant>> = Mutex::new(None);
     let outcome: Result<()> = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let runs: Vec<_> = (0..workers)
                 .map(|index| {
-                    let (handle, done_count, checks, failure, coverage) =
-                        (&handle, &done_count, &checks, &failure, &coverage);
+                    let (handle, done_count, checks, failure, coverage, failed_at) = (
+                        &handle,
+                        &done_count,
+                        &checks,
+                        &failure,
+                        &coverage,
+                        &failed_at,
+                    );
                     scope.spawn(move || -> Result<()> {
                         let seed = config.seed.wrapping_add(index as u64);
                         // Each case costs a database and a dozen full probes: shrink less.
@@ -227,13 +234,19 @@ pub async fn check(
                                         &mut coverage.lock().expect("coverage"),
                                         &done.coverage,
                                     );
-                                    progress(done_count.fetch_add(1, Ordering::Relaxed) + 1);
+                                    progress(Progress::Done(
+                                        done_count.fetch_add(1, Ordering::Relaxed) + 1,
+                                    ));
                                     match done.failure {
                                         None => Ok(()),
-                                        Some((_, found)) => Err(TestCaseError::fail(format!(
-                                            "{} ({})",
-                                            found[0].invariant, found[0].sql
-                                        ))),
+                                        Some((_, found)) => {
+                                            let world = spec.world(&schema.seeded);
+                                            super::announce(failed_at, progress, &found[0], &world);
+                                            Err(TestCaseError::fail(format!(
+                                                "{} ({})",
+                                                found[0].invariant, found[0].sql
+                                            )))
+                                        }
                                     }
                                 }
                                 Err(error) => {
@@ -265,6 +278,9 @@ pub async fn check(
     outcome?;
     let mut failure = failure.into_inner().expect("failure slot");
     if let Some(found) = &mut failure {
+        if super::shrink_was_cut(config, &failed_at) {
+            found.mark_cut_short(config.shrink_time);
+        }
         found.path = super::write_counterexample(found, "sequence-").ok();
     }
     Ok(PropertyReport {
@@ -299,5 +315,6 @@ fn counterexample_of(schema: &Schema, spec: &Spec, done: Run, seed: u64) -> Opti
         seed,
         scenario,
         path: None,
+        cut_short: false,
     })
 }
