@@ -57,7 +57,9 @@ pub struct Harness {
     base: String,
     fidelity: Fidelity,
     pub timings: StartTimings,
-    templates: Mutex<HashMap<Vec<PathBuf>, Arc<Template>>>,
+    /// Templates by the migrations they hold, each known by file name and content (a
+    /// copy of a migration in another folder is the same migration).
+    templates: Mutex<HashMap<Vec<(String, String)>, Arc<Template>>>,
     /// Clones that leases gave back, by template: their state is the template's,
     /// because whoever leased them only ever rolled back.
     idle: std::sync::Mutex<HashMap<String, Vec<String>>>,
@@ -147,19 +149,36 @@ impl Harness {
 
     /// The template with `migrations` applied in order, built once per process.
     /// Between migrations it runs the plan's verification queries for each.
+    ///
+    /// A template whose migrations begin with those of one already built starts as a
+    /// clone of it and applies only the rest: a migration added after the shipped
+    /// ones (every mutant and benign test) costs one file, not the whole history.
     pub async fn template(&self, migrations: &[Migration]) -> Result<Arc<Template>> {
-        let key: Vec<PathBuf> = migrations.iter().map(|m| m.path.clone()).collect();
+        let key: Vec<(String, String)> = migrations
+            .iter()
+            .map(|m| (m.file_name(), m.sql.clone()))
+            .collect();
         // Holding the lock while building means parallel callers wait for one build
         // instead of racing to make the same template twice.
         let mut templates = self.templates.lock().await;
         if let Some(template) = templates.get(&key) {
             return Ok(Arc::clone(template));
         }
+        let prefix = templates
+            .iter()
+            .filter(|(built, _)| built.len() < key.len() && key.starts_with(built))
+            .max_by_key(|(built, _)| built.len())
+            .map(|(_, template)| Arc::clone(template));
+        let source = prefix
+            .as_ref()
+            .map_or(self.base.as_str(), |p| p.name.as_str());
         let name = self
             .server
-            .create_database("tpl", Some(&self.base), self.owner())
+            .create_database("tpl", Some(source), self.owner())
             .await?;
-        let built = self.migrate_template(&name, migrations).await;
+        let built = self
+            .migrate_template(&name, prefix.as_deref(), migrations)
+            .await;
         let template = match built {
             Ok(template) => Arc::new(template),
             Err(error) => {
@@ -172,12 +191,22 @@ impl Harness {
         Ok(template)
     }
 
-    async fn migrate_template(&self, name: &str, migrations: &[Migration]) -> Result<Template> {
+    /// Applies `migrations` to the new template `name`; when it is a clone of
+    /// `prefix`, only those after the prefix's, carrying on its origins.
+    async fn migrate_template(
+        &self,
+        name: &str,
+        prefix: Option<&Template>,
+        migrations: &[Migration],
+    ) -> Result<Template> {
         let connection = Connection::open(&self.owner_endpoint(name)).await?;
-        let mut applied = Vec::new();
-        let mut migrate_time = Duration::ZERO;
+        let mut applied = prefix.map_or_else(Vec::new, |p| p.applied.clone());
+        let mut migrate_time = prefix.map_or(Duration::ZERO, |p| p.migrate_time);
         let mut tracker = Tracker::start(&connection).await?;
-        for migration in migrations {
+        if let Some(prefix) = prefix {
+            tracker.origins = prefix.origins.clone();
+        }
+        for migration in &migrations[applied.len()..] {
             let done = migrate::apply(&connection, migration, Some(&mut tracker)).await?;
             migrate_time += done.duration;
             applied.push(done);

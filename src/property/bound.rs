@@ -387,7 +387,7 @@ fn writes(
     let mut kinds = BTreeSet::new();
     let owners = owner_choices(judge, table);
     for row in rows {
-        let (read, old, _) = judge.row_verdict(table, row);
+        let (read, old, new) = judge.row_verdict(table, row);
         let row_kind = kind(read, old);
         if !kinds.insert(row_kind) {
             continue;
@@ -395,10 +395,12 @@ fn writes(
         let target = where_row(table, row);
         let name = sql_name(&table.name);
         let touch = quote_ident(&table.touch);
+        // An update checks the old row (USING) and the new one (WITH CHECK): the same
+        // row here, which a writer may still not write back (its global resource).
         found.push((
             "update",
             row_kind.to_owned(),
-            old,
+            old && new,
             format!("update {name} as t set {touch} = t.{touch} where {target}"),
         ));
         found.push((

@@ -158,13 +158,13 @@ fn backend_leaves_nothing_after_a_passing_run() {
 
 #[test]
 fn backend_leaves_nothing_after_a_failing_run() {
-    let broken = migrations_with(&[("20251026000099_broken.sql", "select * from no_such_table;")]);
+    let broken = migrations_with(&[("20991231000099_broken.sql", "select * from no_such_table;")]);
     let (pid, output) = run_to_end(check(&["--migrations", broken.path().to_str().unwrap()]));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "20251026000099_broken.sql:1:15: 42P01: relation \"no_such_table\" does not exist"
+            "20991231000099_broken.sql:1:15: 42P01: relation \"no_such_table\" does not exist"
         ),
         "{stderr}"
     );

@@ -66,7 +66,7 @@ async fn a_lint_mutant_is_caught_by_name(#[files("tests/mutants/lints/*.sql")] m
         .expect("a lint mutant names its lint and object");
     let (lint, object) = header.split_once(' ').expect("lint and object");
     let file = format!(
-        "20251026000099_{}",
+        "20991231000099_{}",
         mutant.file_name().unwrap().to_string_lossy()
     );
     let (_dir, template) = template_with(&file, &sql).await;
@@ -113,7 +113,7 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
     let sql = std::fs::read_to_string(&benign).unwrap();
     let extra = std::fs::read_to_string(benign.with_extension("toml")).unwrap_or_default();
     let file = format!(
-        "20251026000099_{}",
+        "20991231000099_{}",
         benign.file_name().unwrap().to_string_lossy()
     );
     let (_dir, template) = template_with(&file, &sql).await;
@@ -166,7 +166,7 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
 async fn a_column_the_checks_read_is_a_schema_error_before_any_probe() {
     let rename =
         "alter table public.resource_sharing_audit rename column table_name to source_table;";
-    let (_dir, template) = template_with("20251026000099_rename.sql", rename).await;
+    let (_dir, template) = template_with("20991231000099_rename.sql", rename).await;
     let (_c, config) = config_with("");
     let survey = survey(&template.catalog, &config);
     assert_eq!(
@@ -175,7 +175,7 @@ async fn a_column_the_checks_read_is_a_schema_error_before_any_probe() {
     );
     assert!(!survey.passed());
 
-    let migrations = migrations_with(&[("20251026000099_rename.sql", rename)]);
+    let migrations = migrations_with(&[("20991231000099_rename.sql", rename)]);
     let output =
         crate::support::cli(&["lint", "--migrations", migrations.path().to_str().unwrap()])
             .output()
@@ -204,7 +204,7 @@ fn lint_prints_classes_and_findings_and_fails_on_an_unclassified_object() {
     );
 
     let sql = std::fs::read_to_string("tests/mutants/lints/unclassified_object.sql").unwrap();
-    let migrations = migrations_with(&[("20251026000099_notes.sql", &sql)]);
+    let migrations = migrations_with(&[("20991231000099_notes.sql", &sql)]);
     let output =
         crate::support::cli(&["lint", "--migrations", migrations.path().to_str().unwrap()])
             .output()

@@ -47,7 +47,7 @@ async fn phase_three_and_the_success_criteria_hold_for_the_right_principals() {
 async fn a_permissive_policy_makes_the_isolation_checks_fail() {
     let harness = harness().await;
     let weakened = migrations_with(&[(
-        "20251026000099_weaken.sql",
+        "20991231000099_weaken.sql",
         "create policy \"Enable read access for all users\" on public.agents for select using (true);",
     )]);
     let template = harness.template_from_dir(weakened.path()).await.unwrap();

@@ -86,7 +86,7 @@ async fn a_mutant_is_caught_with_the_invariant_it_breaks(
         .map(str::trim);
     let (harness, _) = vital().await;
     let name = format!(
-        "20251026000099_{}",
+        "20991231000099_{}",
         mutant.file_name().unwrap().to_string_lossy()
     );
     let migrations = crate::support::migrations_with(&[(&name, &sql)]);
@@ -161,7 +161,7 @@ async fn a_resource_policy_that_ignores_the_context_is_caught(
     )
     .await;
     let (harness, _) = vital().await;
-    let name = format!("20251026000099_{table}_{command}_ignores_context.sql");
+    let name = format!("20991231000099_{table}_{command}_ignores_context.sql");
     let migrations = crate::support::migrations_with(&[(&name, &sql)]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
     let what = format!("{table} {command} ignoring the context");
@@ -188,7 +188,7 @@ async fn a_membership_policy_that_heeds_the_context_is_caught(
     )
     .await;
     let (harness, _) = vital().await;
-    let name = format!("20251026000099_user_tenants_{command}_heeds_context.sql");
+    let name = format!("20991231000099_user_tenants_{command}_heeds_context.sql");
     let migrations = crate::support::migrations_with(&[(&name, &sql)]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
     let what = format!("user_tenants {command} heeding the context");
@@ -206,9 +206,12 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
     let (harness, _) = vital().await;
     let sql = std::fs::read_to_string("tests/mutants/09_members_delete.sql").unwrap();
     let migrations =
-        crate::support::migrations_with(&[("20251026000099_members_delete.sql", &sql)]);
+        crate::support::migrations_with(&[("20991231000099_members_delete.sql", &sql)]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
-    let config = PropertyConfig::from_env(32).unwrap();
+    let config = PropertyConfig {
+        shrink_time: Duration::from_secs(120),
+        ..PropertyConfig::from_env(32).unwrap()
+    };
     let schema = crate::support::schema(&template).await;
     let report = check_worlds(harness, &template, &schema, &config, &|_| {})
         .await

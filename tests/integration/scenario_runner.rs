@@ -149,7 +149,7 @@ fn a_changed_snapshot_fails_check_under_ci_and_can_be_written_for_review() {
 async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
     let harness = harness().await;
     let weakened = migrations_with(&[(
-        "20251026000099_weaken_agents_read.sql",
+        "20991231000099_weaken_agents_read.sql",
         "drop policy agents_select_with_sharing on public.agents;\n\
          create policy agents_select_with_sharing on public.agents for select to authenticated using (true);",
     )]);

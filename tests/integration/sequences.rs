@@ -70,7 +70,7 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     #[case] mutate: fn(&str) -> String,
 ) {
     let (harness, _) = vital().await;
-    let file = format!("20251026000099_audit_{name}.sql");
+    let file = format!("20991231000099_audit_{name}.sql");
     let migrations = crate::support::migrations_with(&[(&file, &audit_trigger_mutant(&mutate))]);
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
     // The replay is under test here, not the shrink: a few seconds of it keep the

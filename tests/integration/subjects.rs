@@ -26,14 +26,14 @@ create policy readings_write on public.readings for all to authenticated\n\
 
 #[tokio::test]
 async fn a_table_no_row_can_be_made_for_names_the_column_and_the_config_key() {
-    let (_dir, template) = template_with("20251026000099_readings.sql", READINGS).await;
+    let (_dir, template) = template_with("20991231000099_readings.sql", READINGS).await;
     let (_c, config) = config_with("");
     let survey = survey(&template.catalog, &config);
     let [error] = survey.schema_errors.as_slice() else {
         panic!("one schema error expected: {:?}", survey.schema_errors);
     };
     for needle in [
-        "20251026000099_readings.sql:1",
+        "20991231000099_readings.sql:1",
         "table public.readings",
         "column terms (tsvector)",
         "[fixtures.\"public.readings\"]",
@@ -47,7 +47,7 @@ async fn a_table_no_row_can_be_made_for_names_the_column_and_the_config_key() {
 /// class-bound probes then run, and a correct policy stays green.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_given_by_hand_fill_a_table_and_its_probes_run() {
-    let (_dir, template) = template_with("20251026000099_readings.sql", READINGS).await;
+    let (_dir, template) = template_with("20991231000099_readings.sql", READINGS).await;
     let (_c, config) = config_with(
         "[fixtures.\"public.readings\"]\n\
          sql = \"insert into public.readings (tenant_id, terms) values (${tenant}, to_tsvector('simple', 'x'))\"\n",
@@ -94,7 +94,7 @@ async fn a_check_the_derived_row_fails_names_the_constraint() {
     grant select on public.codes to authenticated;\n\
     create policy codes_read on public.codes for select to authenticated\n\
         using (tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));\n";
-    let (_dir, template) = template_with("20251026000099_codes.sql", sql).await;
+    let (_dir, template) = template_with("20991231000099_codes.sql", sql).await;
     let (_c, config) = config_with("");
     let (harness, _) = vital().await;
     let error = Schema::read(harness, &template, &config)
@@ -117,14 +117,14 @@ async fn a_view_that_cannot_be_mapped_must_be_declared() {
     let sql = "create view public.agent_names with (security_invoker = true) as\n\
                    select name, sharing_mode from public.agents;\n\
                grant select on public.agent_names to authenticated;\n";
-    let (_dir, template) = template_with("20251026000099_names.sql", sql).await;
+    let (_dir, template) = template_with("20991231000099_names.sql", sql).await;
     let (_c, config) = config_with("");
     let survey = survey(&template.catalog, &config);
     let [error] = survey.schema_errors.as_slice() else {
         panic!("one schema error expected: {:?}", survey.schema_errors);
     };
     for needle in [
-        "20251026000099_names.sql:1",
+        "20991231000099_names.sql:1",
         "view public.agent_names",
         "[objects.\"public.agent_names\"]",
     ] {
