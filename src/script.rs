@@ -5,7 +5,10 @@
 //! reports without a position (a failing `DO` block, a constraint violation) still
 //! points at the line where its statement starts. The splitter knows PostgreSQL's
 //! lexical rules that can hide a `;`: quoted strings (including `E''` escapes), quoted
-//! identifiers, dollar quoting, and line and nested block comments.
+//! identifiers, dollar quoting, line and nested block comments, and the SQL-standard
+//! function bodies of PostgreSQL 14 (`BEGIN ATOMIC ... END`), whose inner statements end
+//! in `;` too. For those it follows psql's rule: inside `CREATE [OR REPLACE] FUNCTION` or
+//! `PROCEDURE`, a `;` ends the statement only outside every `BEGIN`/`CASE` ... `END`.
 
 /// One top-level statement of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +86,7 @@ pub fn split<'a>(script: &'a str) -> Vec<Statement<'a>> {
     let bytes = script.as_bytes();
     let mut statements = Vec::new();
     let (mut start, mut i) = (0usize, 0usize);
+    let mut words = StatementWords::default();
     let push = |from: usize, to: usize, statements: &mut Vec<Statement<'a>>| {
         let text = &script[from..to];
         if !skip_comments(text).is_empty() {
@@ -94,10 +98,22 @@ pub fn split<'a>(script: &'a str) -> Vec<Statement<'a>> {
         // boundary; other bytes (including those inside multibyte characters) are skipped.
         let rest = || &script[i..];
         match bytes[i] {
+            b';' if words.depth > 0 => i += 1,
             b';' => {
                 push(start, i, &mut statements);
                 i += 1;
                 start = i;
+                words = StatementWords::default();
+            }
+            byte if (byte.is_ascii_alphabetic() || byte == b'_')
+                && (i == 0 || !is_ident_byte(bytes[i - 1])) =>
+            {
+                let len = bytes[i..]
+                    .iter()
+                    .position(|&b| !is_ident_byte(b) && b != b'$')
+                    .unwrap_or(bytes.len() - i);
+                words.see(&script[i..i + len]);
+                i += len;
             }
             b'-' if rest().starts_with("--") => {
                 i += rest().find('\n').unwrap_or(rest().len());
@@ -123,6 +139,38 @@ pub fn split<'a>(script: &'a str) -> Vec<Statement<'a>> {
     }
     push(start, bytes.len(), &mut statements);
     statements
+}
+
+/// The bare words of the statement being split, as far as psql looks at them: enough to
+/// know whether it creates a routine and how deep its `BEGIN ATOMIC` body is nested.
+#[derive(Default)]
+struct StatementWords {
+    count: usize,
+    routine: bool,
+    prefix_ok: bool,
+    depth: usize,
+}
+
+impl StatementWords {
+    fn see(&mut self, word: &str) {
+        let word = word.to_ascii_lowercase();
+        // The statement must start with CREATE [OR REPLACE] FUNCTION|PROCEDURE.
+        match (self.count, word.as_str()) {
+            (0, "create") => self.prefix_ok = true,
+            (1 | 3, "function" | "procedure") if self.prefix_ok => self.routine = true,
+            (1, "or") | (2, "replace") if self.prefix_ok => {}
+            (0..=3, _) if !self.routine => self.prefix_ok = false,
+            _ => {}
+        }
+        self.count += 1;
+        if self.routine {
+            match word.as_str() {
+                "begin" | "case" => self.depth += 1,
+                "end" => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
 }
 
 fn is_ident_byte(byte: u8) -> bool {
@@ -213,6 +261,27 @@ mod tests {
         let position = second.text.find("nope").unwrap() as u32; // bytes; é is 2 bytes
         let byte = second.offset + byte_of_position(second.text, position);
         assert_eq!(line_column(script, byte), (3, 3));
+    }
+
+    #[test]
+    fn every_routine_body_form_stays_one_statement() {
+        let script = "create function a() returns int language sql\n\
+                        begin atomic select 1; select case when true then 2 end; end;\n\
+                      CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC insert into t values (1); END;\n\
+                      create function b() returns text language plpgsql as $outer$\n\
+                        begin return $inner$ ; $inner$; end $outer$;\n\
+                      create procedure q() language plpgsql as $$ begin commit; end $$;\n\
+                      do $$ begin perform 1; end $$;\n\
+                      begin; select 1; end;\n\
+                      create table begin_end (x int);\n\
+                      select 3";
+        let texts = texts(script);
+        assert_eq!(texts.len(), 10, "{texts:#?}");
+        assert!(texts[0].ends_with("select case when true then 2 end; end"));
+        assert!(texts[1].ends_with("insert into t values (1); END"));
+        assert!(texts[2].ends_with("end $outer$"));
+        assert_eq!(&texts[5..8], ["begin", "select 1", "end"]);
+        assert_eq!(split(script)[7].keyword(), "end");
     }
 
     #[test]

@@ -115,6 +115,39 @@ async fn a_migration_that_commits_itself_is_refused_before_it_runs() {
 }
 
 #[tokio::test]
+async fn every_function_body_form_applies() {
+    let sql = "create table public.counted (n int);\n\
+               create function public.standard_sql() returns int language sql\n\
+               begin atomic\n  select case when true then 1 else 2 end;\nend;\n\
+               create or replace procedure public.add_one() language sql\n\
+               begin atomic insert into public.counted values (1); end;\n\
+               create function public.nested() returns text language plpgsql as $outer$\n\
+               begin return $inner$;$inner$; end $outer$;\n\
+               do $$ begin perform public.standard_sql(); end $$;\n\
+               call public.add_one();\n";
+    let database = harness().await.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0001_bodies.sql");
+    std::fs::write(&path, sql).unwrap();
+    if let Err(error) = Migration::read(&path).unwrap().apply(&owner).await {
+        panic!("a valid migration must apply: {error}");
+    }
+    let rows = owner
+        .query_one(
+            "select public.standard_sql(), public.nested(), (select count(*) from public.counted)",
+            &[],
+        )
+        .await
+        .unwrap();
+    database.close().await.unwrap();
+    assert_eq!(
+        (rows.get::<_, i32>(0), rows.get::<_, String>(1), rows.get::<_, i64>(2)),
+        (1, ";".to_owned(), 1)
+    );
+}
+
+#[tokio::test]
 async fn each_migration_can_be_applied_again_without_change_or_error() {
     let (harness, template) = vital().await;
     let database = harness.database(&template).await.unwrap();
