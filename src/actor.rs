@@ -440,14 +440,10 @@ pub(crate) fn refuse_role_switch(principal: &Principal, sql: &str) -> Result<()>
     for statement in crate::script::split(sql) {
         // A step is one request: ending or nesting its transaction would leave the
         // principal's role and claims, as a COMMIT ends SET LOCAL.
-        let keyword = statement.keyword();
-        if matches!(
-            keyword.as_str(),
-            "begin" | "commit" | "end" | "rollback" | "abort" | "start" | "savepoint" | "release"
-        ) {
+        if statement.controls_transaction() {
             return refuse(format!(
                 "the step's SQL controls the transaction ({}); a step is one request",
-                keyword.to_uppercase()
+                statement.keyword().to_uppercase()
             ));
         }
         if principal.role().is_none() {

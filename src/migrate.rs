@@ -113,10 +113,7 @@ pub async fn apply(
         }
     };
     for statement in &statements {
-        if matches!(
-            statement.keyword().as_str(),
-            "begin" | "commit" | "end" | "rollback" | "abort" | "start" | "savepoint" | "release"
-        ) {
+        if statement.controls_transaction() {
             return Err(located(
                 statement.code_offset(),
                 "25000",

@@ -29,6 +29,15 @@ impl Statement<'_> {
             .to_ascii_lowercase()
     }
 
+    /// Whether the statement begins, ends or nests a transaction (`BEGIN`, `COMMIT`,
+    /// `SAVEPOINT`, ...): the runners own the transactions they run SQL in.
+    pub fn controls_transaction(&self) -> bool {
+        matches!(
+            self.keyword().as_str(),
+            "begin" | "commit" | "end" | "rollback" | "abort" | "start" | "savepoint" | "release"
+        )
+    }
+
     /// Byte offset (in the script) of the first character that is not blank or comment.
     pub fn code_offset(&self) -> usize {
         self.offset + (self.text.len() - skip_comments(self.text).len())

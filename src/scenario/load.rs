@@ -243,6 +243,9 @@ impl Reader<'_> {
         let placeholders: Vec<String> = names.iter().map(|(_, p)| p.clone()).collect();
         let expand = |text: &Spanned<String>| self.expand(text, &names, &placeholders);
         scenario.fixtures = raw.fixtures.as_ref().map(expand).transpose()?;
+        if let Some(fixtures) = &raw.fixtures {
+            self.refuse_transaction_control(fixtures)?;
+        }
 
         if raw.step.is_empty() {
             return Err(self.error(self.source.len(), "the scenario has no [[step]]"));
@@ -508,6 +511,32 @@ impl Reader<'_> {
                 Err(self.at(name, unknown("control user", name.get_ref(), &known)))
             }
         }
+    }
+
+    /// Fixtures run inside the scenario's transaction on a clone that must stay equal to
+    /// its template: a COMMIT there would make the rest of the scenario autocommit.
+    fn refuse_transaction_control(&self, fixtures: &Spanned<String>) -> Result<(), ScenarioError> {
+        let text = fixtures.get_ref();
+        let Some(statement) = crate::script::split(text)
+            .into_iter()
+            .find(|statement| statement.controls_transaction())
+        else {
+            return Ok(());
+        };
+        // Find the statement's first line in the file (the TOML string may be escaped,
+        // so fall back to the string's start).
+        let code = &text[statement.code_offset()..];
+        let first_line = code.lines().next().unwrap_or(code);
+        let raw = &self.source[fixtures.span()];
+        let offset = fixtures.span().start + raw.find(first_line).unwrap_or(0);
+        Err(self.error(
+            offset,
+            format!(
+                "the fixtures control the transaction ({}); remove it: the scenario runs in one \
+                 transaction that is rolled back after the last step",
+                statement.keyword().to_uppercase()
+            ),
+        ))
     }
 
     /// Replaces `${user.x}` and `${tenant.y}` with complete SQL literals.

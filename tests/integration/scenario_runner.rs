@@ -38,6 +38,7 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::bare_42501("bare_42501")]
 #[case::toml_syntax("toml_syntax")]
 #[case::unknown_role("unknown_role")]
+#[case::fixtures_commit("fixtures_commit")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
     let error = load_scenario(Path::new(MALFORMED), &path, &seeded()).unwrap_err();
