@@ -111,7 +111,11 @@ fn cluster_owner() -> Result<Option<nix::unistd::User>> {
 }
 
 impl Cluster {
-    pub(super) async fn start(label: &RunLabel, notes: &mut Vec<String>) -> Result<Cluster> {
+    pub(super) async fn start(
+        label: &RunLabel,
+        language: Option<&str>,
+        notes: &mut Vec<String>,
+    ) -> Result<Cluster> {
         let bin = probe().map_err(|problem| Error::backend("local", problem))?;
         let owner = cluster_owner()?;
         sweep(notes);
@@ -162,13 +166,19 @@ impl Cluster {
         // server binds; a couple of retries make that race harmless.
         for _ in 0..3 {
             let port = free_port()?;
-            let options = format!(
+            let mut options = format!(
                 "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' \
                  -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
                  -c max_connections=200 -c shared_buffers=128MB",
                 dir.display()
             );
             let mut pg_ctl = command(&bin, "pg_ctl", owner.as_ref());
+            if let Some(language) = language {
+                // gettext ignores LANGUAGE under the C locale, but not under C.UTF-8,
+                // which every glibc has: no generated locale is needed.
+                options.push_str(" -c lc_messages=C.UTF-8");
+                pg_ctl.env("LANGUAGE", language);
+            }
             pg_ctl
                 .args(["start", "-w", "-t", "60", "-D"])
                 .arg(&data)

@@ -79,6 +79,10 @@ pub struct BackendOptions {
     /// `RLS_HARNESS_GRANTS`: whether the API roles get privileges on new objects by
     /// default (`legacy`) or not (`none`, Supabase today).
     pub grants: Grants,
+    /// `RLS_HARNESS_SERVER_LANGUAGE`: the language a local cluster writes its messages
+    /// in (gettext's `LANGUAGE`, for example `fr`), to try the harness against a
+    /// translated server as a url backend may be. English when unset.
+    pub server_language: Option<String>,
 }
 
 impl BackendOptions {
@@ -101,6 +105,7 @@ impl BackendOptions {
                 })
                 .transpose()?
                 .unwrap_or_default(),
+            server_language: non_empty("RLS_HARNESS_SERVER_LANGUAGE"),
         })
     }
 }
@@ -185,9 +190,16 @@ impl Server {
                 explicit
             }
         };
+        if options.server_language.is_some() && kind != BackendKind::Local {
+            return Err(Error::Config {
+                name: "RLS_HARNESS_SERVER_LANGUAGE".into(),
+                message: format!("applies to the local backend only, and the {kind} backend runs"),
+            });
+        }
         let (admin, lifetime) = match kind {
             BackendKind::Local => {
-                let cluster = local::Cluster::start(&label, &mut notes).await?;
+                let language = options.server_language.as_deref();
+                let cluster = local::Cluster::start(&label, language, &mut notes).await?;
                 (cluster.endpoint(), Lifetime::Local(cluster))
             }
             BackendKind::Docker => {

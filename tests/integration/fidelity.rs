@@ -2,7 +2,7 @@
 //! each test here failed on the harness before it made requests PostgREST's way.
 
 use rls_harness::{
-    user_id, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal, Schema,
+    user_id, BackendKind, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal, Schema,
     DH_STARTUP_TENANT,
 };
 
@@ -230,5 +230,71 @@ async fn legacy_grants_open_new_tables_to_the_api_roles() {
         rows.rows.is_empty(),
         "no policy admits a row: {:?}",
         rows.rows
+    );
+}
+
+/// A server that speaks French (a url backend may) still tells a policy's refusal from a
+/// missing grant and from a function's own guard: the kind comes from the error's
+/// routine, not from its text.
+#[tokio::test]
+async fn denial_kinds_hold_on_a_server_with_translated_messages() {
+    let options = BackendOptions {
+        kind: BackendKind::Local,
+        server_language: Some("fr".into()),
+        ..BackendOptions::from_env().unwrap()
+    };
+    let harness = Harness::start(&options).await.unwrap();
+    let template = harness
+        .template_from_dir(&rls_harness::default_migrations_dir())
+        .await
+        .unwrap();
+    let schema = Schema::read(&harness, &template, &config()).await.unwrap();
+    let database = harness.database(&template).await.unwrap();
+    let dana = user_id("dana");
+    database
+        .owner()
+        .await
+        .unwrap()
+        .batch(&format!(
+            "insert into auth.users (id, email) values ('{dana}', 'dana@x');\n\
+             insert into user_tenants (user_id, tenant_id, role) values ('{dana}', '{DH_STARTUP_TENANT}', 'admin');"
+        ))
+        .await
+        .unwrap();
+    let actor = database
+        .actor(Principal::user("dana", dana, "dana@x"), &schema.api)
+        .await
+        .unwrap();
+    let mut failures = Vec::new();
+    for sql in [
+        "insert into agents (tenant_id, name, sharing_mode, is_shared, resource_type) \
+         values ('00000000-0000-0000-0000-000000000001', 'planted', 'private', false, 'custom')",
+        "delete from resource_sharing_audit",
+        &format!("select public.grant_platform_admin('{dana}')"),
+    ] {
+        let outcome = actor.run(sql, None, Finish::Rollback).await.unwrap();
+        failures.push(outcome.result.expect_err(sql));
+    }
+    drop(actor);
+    database.close().await.unwrap();
+    drop(template);
+    harness.shutdown().await.unwrap();
+
+    let messages: Vec<&str> = failures.iter().map(|f| f.message.as_str()).collect();
+    assert!(
+        messages[..2]
+            .iter()
+            .all(|m| !m.contains("violates") && !m.contains("permission denied")),
+        "the server must speak French for this test to mean anything: {messages:?}"
+    );
+    let kinds: Vec<Option<Denial>> = failures.iter().map(|f| f.denial()).collect();
+    assert_eq!(
+        kinds,
+        [
+            Some(Denial::Policy),
+            Some(Denial::Privilege),
+            Some(Denial::Guard)
+        ],
+        "{failures:?}"
     );
 }
