@@ -51,6 +51,9 @@ pub struct Template {
     pub catalog: Catalog,
 }
 
+/// A migration set by file name and content, in order.
+type MigrationsKey = Vec<(String, String)>;
+
 /// One server and what has been built on it.
 pub struct Harness {
     server: Server,
@@ -59,7 +62,7 @@ pub struct Harness {
     pub timings: StartTimings,
     /// Templates by the migrations they hold, each known by file name and content (a
     /// copy of a migration in another folder is the same migration).
-    templates: Mutex<HashMap<Vec<(String, String)>, Arc<Template>>>,
+    templates: Mutex<HashMap<MigrationsKey, Arc<Template>>>,
     /// Clones that leases gave back, by template: their state is the template's,
     /// because whoever leased them only ever rolled back.
     idle: std::sync::Mutex<HashMap<String, Vec<String>>>,
@@ -154,7 +157,7 @@ impl Harness {
     /// clone of it and applies only the rest: a migration added after the shipped
     /// ones (every mutant and benign test) costs one file, not the whole history.
     pub async fn template(&self, migrations: &[Migration]) -> Result<Arc<Template>> {
-        let key: Vec<(String, String)> = migrations
+        let key: MigrationsKey = migrations
             .iter()
             .map(|m| (m.file_name(), m.sql.clone()))
             .collect();
