@@ -63,12 +63,16 @@ pub use property::{
 };
 pub use report::{
     render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
-    render_survey, CheckReport,
+    render_survey, CheckReport, Verbosity,
 };
 pub use rule::{Invariant, Level, Lint};
 pub use scenario::{
-    discover as discover_scenarios, load as load_scenario, run as run_scenario, Expectation,
-    Scenario, ScenarioError, ScenarioReport, StepReport, Verdict,
+    discover as discover_scenarios, load as load_scenario, run as run_scenario,
+    validate as validate_scenario, Expectation, Scenario, ScenarioError, ScenarioReport,
+    StepReport, Verdict,
 };
 pub use schema::Schema;
-pub use snapshot::{compare as compare_snapshot, settle as settle_snapshots, Comparison};
+pub use snapshot::{
+    compare as compare_snapshot, pending as pending_snapshots, settle as settle_snapshots,
+    Comparison, Pending,
+};

@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
-    plan_checks, plan_phase_two, render_coverage, render_first_failure, render_property,
-    render_subjects, render_survey, run_scenario, settle_snapshots, survey, BackendOptions,
-    CheckReport, Config, Grants, Harness, Progress, PropertyConfig, ScenarioReport, Schema, Survey,
-    Template, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
+    pending_snapshots, plan_checks, plan_phase_two, render_coverage, render_first_failure,
+    render_property, render_subjects, render_survey, run_scenario, settle_snapshots, survey,
+    validate_scenario, BackendOptions, CheckReport, Config, Grants, Harness, Pending, Progress,
+    PropertyConfig, ScenarioReport, Schema, Survey, Template, Verbosity, CHECK_SEQUENCES,
+    CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -33,8 +34,19 @@ enum Command {
     /// Start a disposable Postgres, apply the migrations, run the plan's checks and the
     /// scenarios.
     Check {
-        /// Scenario files or folders to run (default: the scenarios folder).
+        /// Scenario files or folders to run, and only those (default: the scenarios
+        /// folder, the plan's checks, the lints and the properties).
         paths: Vec<PathBuf>,
+        /// With PATHS, also run the plan's checks, the lints and the properties.
+        #[arg(long)]
+        all: bool,
+        /// Print every step with its principal, expectation, control and outcome, and
+        /// every migration NOTICE.
+        #[arg(short, long, conflicts_with = "quiet")]
+        verbose: bool,
+        /// Print failures and the closing line only.
+        #[arg(short, long)]
+        quiet: bool,
         /// The folder of migrations to apply (its *.sql files, in lexical order).
         #[arg(long, default_value = "migrations")]
         migrations: PathBuf,
@@ -44,7 +56,8 @@ enum Command {
         /// The folder of snapshot files.
         #[arg(long, default_value = "snapshots")]
         snapshots: PathBuf,
-        /// Write new or changed snapshots as .snap.new files, for `cargo insta review`.
+        /// Write new or changed snapshots as .snap.new files even under CI (outside CI
+        /// they are always written), for `rls-harness snapshots review`.
         #[arg(long)]
         write_pending: bool,
         /// How many generated worlds to check against the access model (0: none).
@@ -71,6 +84,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Review the pending snapshots (.snap.new files written by `check` or by
+    /// `cargo test`): show, accept or reject them.
+    Snapshots {
+        /// The folder of snapshot files.
+        #[arg(long, default_value = "snapshots", global = true)]
+        snapshots: PathBuf,
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
     /// Search fresh generated worlds for disagreements with the access model.
     Fuzz {
         /// How many worlds to generate.
@@ -90,6 +112,30 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+#[derive(Subcommand)]
+enum SnapshotAction {
+    /// Show each pending snapshot as a diff and ask: accept, reject or skip (answers are
+    /// read line by line from stdin, so `yes a | rls-harness snapshots review` works).
+    Review,
+    /// Show every pending snapshot as a diff and change nothing; exits 1 when any is
+    /// pending.
+    Show,
+    /// Make the pending result the stored snapshot.
+    Accept(SnapshotPaths),
+    /// Throw the pending result away.
+    Reject(SnapshotPaths),
+}
+
+#[derive(clap::Args)]
+struct SnapshotPaths {
+    /// Snapshot files (`x.snap.new`, `x.snap` or `x`).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    paths: Vec<PathBuf>,
+    /// Every pending snapshot in the folder.
+    #[arg(long)]
+    all: bool,
 }
 
 /// How long a failure is shrunk.
@@ -159,6 +205,9 @@ fn backend_options(config: &Config) -> anyhow::Result<BackendOptions> {
 struct CheckArgs {
     config: Config,
     paths: Vec<PathBuf>,
+    /// Only the named scenario files run: no plan checks, lints or properties.
+    focused: bool,
+    verbosity: Verbosity,
     migrations: PathBuf,
     scenarios: PathBuf,
     snapshots: PathBuf,
@@ -174,6 +223,9 @@ async fn main() -> ExitCode {
         match cli.command {
             Command::Check {
                 paths,
+                all,
+                verbose,
+                quiet,
                 migrations,
                 scenarios,
                 snapshots,
@@ -184,19 +236,27 @@ async fn main() -> ExitCode {
                 shrink,
                 config,
             } => {
+                let focused = !paths.is_empty() && !all;
                 let property = PropertyConfig {
-                    cases: property_cases,
+                    cases: if focused { 0 } else { property_cases },
                     seed,
                     shrink_time: shrink.duration(),
                     ..PropertyConfig::check()
                 };
                 let sequences = PropertyConfig {
-                    cases: sequence_cases,
+                    cases: if focused { 0 } else { sequence_cases },
                     ..property.clone()
+                };
+                let verbosity = match (verbose, quiet) {
+                    (true, _) => Verbosity::Verbose,
+                    (_, true) => Verbosity::Quiet,
+                    _ => Verbosity::Normal,
                 };
                 let args = CheckArgs {
                     config: config.load()?,
                     paths,
+                    focused,
+                    verbosity,
                     migrations,
                     scenarios,
                     snapshots,
@@ -226,6 +286,7 @@ async fn main() -> ExitCode {
                 fuzz(&migrations, gate.load()?, config).await
             }
             Command::Lint { migrations, config } => lint(&migrations, config.load()?).await,
+            Command::Snapshots { snapshots, action } => review_snapshots(&snapshots, action),
         }
     };
     // On Ctrl-C we simply exit: the backend's reaper removes the server, container or
@@ -248,6 +309,25 @@ async fn main() -> ExitCode {
 
 async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     let started = Instant::now();
+    // Every file is read before any server starts, and every mistake printed at once:
+    // a typo costs milliseconds, not a server start.
+    let files = scenario_files(&args)?;
+    let malformed: Vec<rls_harness::ScenarioError> = files
+        .iter()
+        .filter_map(|file| validate_scenario(&args.scenarios, file).err())
+        .collect();
+    if !malformed.is_empty() {
+        for error in &malformed {
+            eprintln!("error: {error}");
+        }
+        if args.focused && malformed.len() == files.len() {
+            anyhow::bail!(
+                "{} of {} scenario files are malformed, and nothing else was asked for",
+                malformed.len(),
+                files.len()
+            );
+        }
+    }
     let options = backend_options(&args.config)?;
     let harness = Harness::start(&options).await?;
     let outcome = run_checks(&harness, &args, started).await;
@@ -306,13 +386,23 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     let schema = Schema::read(harness, &template, &args.config).await?;
     let clock = Instant::now();
     let files = scenario_files(args)?;
-    let (phase_two, acted, scenarios) = tokio::join!(
-        plan_phase_two(harness, &migrations),
-        plan_checks(harness, &template, &schema),
+    let plan = async {
+        if args.focused {
+            return Ok(Vec::new());
+        }
+        let (phase_two, acted) = tokio::join!(
+            plan_phase_two(harness, &migrations),
+            plan_checks(harness, &template, &schema)
+        );
+        let mut acted = acted?;
+        acted.splice(0..0, phase_two?);
+        Ok::<_, rls_harness::Error>(acted)
+    };
+    let (acted, scenarios) = tokio::join!(
+        plan,
         run_scenarios(harness, &template, &schema, &files, args)
     );
-    let mut acted = acted?;
-    acted.splice(0..0, phase_two?);
+    let acted = acted?;
     let (mut scenarios, malformed) = scenarios?;
     // The property drivers block their thread (proptest runs synchronously): they run
     // after the scenarios, never inside the same task as futures that must progress.
@@ -334,13 +424,14 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     let report = CheckReport {
         harness,
         template: &template,
-        survey: &survey,
+        survey: (!args.focused).then_some(&survey),
         acted: &acted,
         scenarios: &scenarios,
         malformed: &malformed,
         properties: &properties,
         checks_time: clock.elapsed(),
         total_time: started.elapsed(),
+        verbosity: args.verbosity,
     };
     print!("{}", report.render());
     Ok(report.passed())
@@ -388,6 +479,90 @@ async fn run_scenarios(
         .collect::<Result<_, _>>()?;
     reports.sort_by(|a, b| a.scenario.path.cmp(&b.scenario.path));
     Ok((reports, malformed))
+}
+
+fn review_snapshots(dir: &std::path::Path, action: SnapshotAction) -> anyhow::Result<bool> {
+    let chosen = |paths: SnapshotPaths| -> anyhow::Result<Vec<Pending>> {
+        if paths.all {
+            return Ok(pending_snapshots(dir)?);
+        }
+        paths
+            .paths
+            .iter()
+            .map(|path| {
+                Pending::for_path(path)
+                    .ok_or_else(|| anyhow::anyhow!("{}: no pending snapshot", path.display()))
+            })
+            .collect()
+    };
+    let show = |pending: &Pending| -> anyhow::Result<()> {
+        let state = if pending.stored.exists() {
+            "changed"
+        } else {
+            "new"
+        };
+        println!("{} ({state})", pending.stored.display());
+        print!("{}", pending.diff()?);
+        Ok(())
+    };
+    match action {
+        SnapshotAction::Show => {
+            let pending = pending_snapshots(dir)?;
+            for snapshot in &pending {
+                show(snapshot)?;
+            }
+            println!("{} pending in {}", pending.len(), dir.display());
+            Ok(pending.is_empty())
+        }
+        SnapshotAction::Accept(paths) => {
+            for snapshot in chosen(paths)? {
+                snapshot.accept()?;
+                println!("accepted {}", snapshot.stored.display());
+            }
+            Ok(true)
+        }
+        SnapshotAction::Reject(paths) => {
+            for snapshot in chosen(paths)? {
+                snapshot.reject()?;
+                println!("rejected {}", snapshot.new.display());
+            }
+            Ok(true)
+        }
+        SnapshotAction::Review => {
+            let pending = pending_snapshots(dir)?;
+            let (mut accepted, mut rejected) = (0, 0);
+            let mut answers = std::io::stdin().lines();
+            for snapshot in &pending {
+                show(snapshot)?;
+                loop {
+                    print!("[a]ccept, [r]eject, [s]kip? ");
+                    std::io::Write::flush(&mut std::io::stdout())?;
+                    let Some(answer) = answers.next().transpose()? else {
+                        println!();
+                        anyhow::bail!("stdin ended before every snapshot was reviewed");
+                    };
+                    match answer.trim() {
+                        "a" | "accept" => {
+                            snapshot.accept()?;
+                            accepted += 1;
+                        }
+                        "r" | "reject" => {
+                            snapshot.reject()?;
+                            rejected += 1;
+                        }
+                        "s" | "skip" => {}
+                        _ => continue,
+                    }
+                    break;
+                }
+            }
+            println!(
+                "{accepted} accepted, {rejected} rejected, {} left pending",
+                pending.len() - accepted - rejected
+            );
+            Ok(true)
+        }
+    }
 }
 
 async fn fuzz(

@@ -17,12 +17,26 @@ use crate::property::{
 use crate::rule::Level;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
+/// How much `rls-harness check` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verbosity {
+    /// Failures and the closing line only.
+    Quiet,
+    /// Every file and check one line each, migration NOTICEs counted, failures in full.
+    #[default]
+    Normal,
+    /// Also every NOTICE and every step with its principal, expectation, control and
+    /// outcome.
+    Verbose,
+}
+
 /// Everything `rls-harness check` has to say about one run.
 pub struct CheckReport<'a> {
     pub harness: &'a Harness,
     pub template: &'a Template,
-    /// The classes and lints of the migrated catalog.
-    pub survey: &'a Survey<'a>,
+    /// The classes and lints of the migrated catalog; `None` when the run is focused
+    /// on some scenario files.
+    pub survey: Option<&'a Survey<'a>>,
     /// The plan's checks: phase 2 after each migration, phase 3 acted out.
     pub acted: &'a [CheckResult],
     pub scenarios: &'a [ScenarioReport],
@@ -32,6 +46,7 @@ pub struct CheckReport<'a> {
     /// Plan checks and scenarios, which run side by side.
     pub checks_time: Duration,
     pub total_time: Duration,
+    pub verbosity: Verbosity,
 }
 
 impl CheckReport<'_> {
@@ -48,7 +63,7 @@ impl CheckReport<'_> {
         self.checks().all(|check| check.passed)
             && self.steps().all(|step| step.verdict == Verdict::Passed)
             && self.malformed.is_empty()
-            && self.survey.passed()
+            && self.survey.is_none_or(Survey::passed)
             && self
                 .properties
                 .iter()
@@ -59,56 +74,52 @@ impl CheckReport<'_> {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let harness = self.harness;
-        let _ = writeln!(out, "rls-harness check, {} backend", harness.backend());
-        for note in harness.notes() {
-            let _ = writeln!(out, "  {note}");
+        let quiet = self.verbosity == Verbosity::Quiet;
+        let verbose = self.verbosity == Verbosity::Verbose;
+        if !quiet {
+            let _ = writeln!(out, "rls-harness check, {} backend", harness.backend());
+            for note in harness.notes() {
+                let _ = writeln!(out, "  {note}");
+            }
+            out.push_str(&self.render_migrations(verbose));
         }
 
-        let _ = writeln!(out, "\nmigrations");
-        for applied in &self.template.applied {
-            let _ = writeln!(
-                out,
-                "  ok {:<52} {}",
-                applied.migration.file_name(),
-                millis(applied.duration)
-            );
-            // IF [NOT] EXISTS chatter ("..., skipping") is the server's, not the migration's.
-            for notice in applied
-                .notices
+        if !self.acted.is_empty() {
+            out.push_str(&self.render_plan_checks(quiet));
+        }
+
+        if let Some(survey) = self.survey {
+            if !quiet || !survey.passed() {
+                out.push_str(&render_survey(survey, self.scenarios));
+            }
+        }
+
+        let failing = |scenario: &&ScenarioReport| {
+            !scenario
+                .steps
                 .iter()
-                .filter(|n| !n.message.ends_with(", skipping"))
-            {
-                let _ = writeln!(out, "       {} {}", notice.severity, notice.message);
-            }
-        }
-
-        let _ = writeln!(out, "\nchecks");
-        let width = self
-            .checks()
-            .map(|check| check.actor.len())
-            .max()
-            .unwrap_or(0);
-        for check in self.checks() {
-            let status = if check.passed { "ok  " } else { "FAIL" };
-            let _ = writeln!(out, "  {status} {:<width$}  {}", check.actor, check.name);
-            if !check.passed {
-                let _ = writeln!(out, "       {}", check.detail);
-            }
-        }
-
-        out.push_str(&render_survey(self.survey, self.scenarios));
-
-        if !self.scenarios.is_empty() || !self.malformed.is_empty() {
+                .all(|step| step.verdict == Verdict::Passed)
+        };
+        let shown = if quiet {
+            self.scenarios.iter().filter(failing).count()
+        } else {
+            self.scenarios.len()
+        };
+        if shown > 0 || !self.malformed.is_empty() {
             let _ = writeln!(out, "\nscenarios");
             for error in self.malformed {
                 let _ = writeln!(out, "  FAIL {error}");
             }
             for scenario in self.scenarios {
-                let passed = scenario
-                    .steps
-                    .iter()
-                    .all(|step| step.verdict == Verdict::Passed);
-                if passed {
+                let passed = !failing(&scenario);
+                if passed && quiet {
+                    continue;
+                }
+                if verbose {
+                    for line in render_steps(scenario).lines() {
+                        let _ = writeln!(out, "  {line}");
+                    }
+                } else if passed {
                     let _ = writeln!(
                         out,
                         "  ok   {} ({} steps, {})",
@@ -124,27 +135,92 @@ impl CheckReport<'_> {
             }
         }
 
-        if !self.properties.is_empty() {
+        let properties_failed = self.properties.iter().any(|(_, p)| p.failure.is_some());
+        if !self.properties.is_empty() && (!quiet || properties_failed) {
             let _ = writeln!(out, "\nproperties");
             let mut coverage = Coverage::new();
             for (unit, property) in self.properties {
-                out.push_str(&render_property(property, unit));
+                if !quiet || property.failure.is_some() {
+                    out.push_str(&render_property(property, unit));
+                }
                 for (cell, count) in &property.coverage {
                     *coverage.entry(*cell).or_default() += count;
                 }
             }
-            out.push_str(&render_coverage(&coverage));
-            for (_, property) in self.properties {
-                out.push_str(&render_subjects(property));
+            if !quiet {
+                out.push_str(&render_coverage(&coverage));
+                for (_, property) in self.properties {
+                    out.push_str(&render_subjects(property));
+                }
             }
         }
+        if !quiet {
+            out.push_str(&self.render_phases());
+        }
+        out.push_str(&self.render_totals());
+        out
+    }
 
-        let timings = harness.timings;
-        let template = self.template;
+    fn render_migrations(&self, verbose: bool) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "\nmigrations");
+        for applied in &self.template.applied {
+            // IF [NOT] EXISTS chatter ("..., skipping") is the server's, not the migration's.
+            let notices: Vec<_> = applied
+                .notices
+                .iter()
+                .filter(|n| !n.message.ends_with(", skipping"))
+                .collect();
+            let folded = match notices.len() {
+                0 => String::new(),
+                _ if verbose => String::new(),
+                1 => "  (1 notice; -v shows it)".to_owned(),
+                n => format!("  ({n} notices; -v shows them)"),
+            };
+            let _ = writeln!(
+                out,
+                "  ok {:<52} {:>9}{folded}",
+                applied.migration.file_name(),
+                millis(applied.duration)
+            );
+            if verbose {
+                for notice in notices {
+                    let _ = writeln!(out, "       {} {}", notice.severity, notice.message);
+                }
+            }
+        }
+        out
+    }
+
+    fn render_plan_checks(&self, quiet: bool) -> String {
+        let mut out = String::new();
+        let failed: Vec<&CheckResult> = self.checks().filter(|c| !c.passed).collect();
+        if quiet && failed.is_empty() {
+            return out;
+        }
+        let _ = writeln!(out, "\nchecks");
+        let width = self
+            .checks()
+            .map(|check| check.actor.len())
+            .max()
+            .unwrap_or(0);
+        for check in self.checks().filter(|check| !quiet || !check.passed) {
+            let status = if check.passed { "ok  " } else { "FAIL" };
+            let _ = writeln!(out, "  {status} {:<width$}  {}", check.actor, check.name);
+            if !check.passed {
+                let _ = writeln!(out, "       {}", check.detail);
+            }
+        }
+        out
+    }
+
+    fn render_phases(&self) -> String {
+        let mut out = String::new();
+        let timings = self.harness.timings;
         let phases = [
             ("backend start", timings.backend),
             ("supabase shim", timings.shim),
-            ("migrations", template.migrate_time),
+            ("migrations", self.template.migrate_time),
             ("checks", self.checks_time),
             ("total", self.total_time),
         ];
@@ -152,37 +228,113 @@ impl CheckReport<'_> {
         for (phase, time) in phases {
             let _ = writeln!(out, "  {phase:<14} {:>9}", millis(time));
         }
-
-        let failed = self.checks().filter(|check| !check.passed).count()
-            + self
-                .steps()
-                .filter(|step| step.verdict != Verdict::Passed)
-                .count()
-            + self.malformed.len()
-            + self
-                .properties
-                .iter()
-                .filter(|(_, p)| p.failure.is_some())
-                .count();
-        let total = self.checks().count()
-            + self.steps().count()
-            + self.malformed.len()
-            + self.properties.len();
-        let _ = writeln!(
-            out,
-            "\n{} passed, {} failed ({} migrations, {} plan checks, {} scenarios)",
-            total - failed,
-            failed,
-            template.applied.len(),
-            self.checks().count(),
-            self.scenarios.len() + self.malformed.len()
-        );
         out
+    }
+
+    /// The closing line: every check counted once, by verdict and by kind, so that the
+    /// numbers add up.
+    fn render_totals(&self) -> String {
+        let (mut passed, mut failed, mut unreliable, mut refused) = (0, 0, 0, 0);
+        for step in self.steps() {
+            match step.verdict {
+                Verdict::Passed => passed += 1,
+                Verdict::Unreliable(_) => unreliable += 1,
+                Verdict::Refused(_) => refused += 1,
+                Verdict::Failed { .. } | Verdict::Snapshot { .. } => failed += 1,
+            }
+        }
+        for check in self.checks() {
+            if check.passed {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        for (_, property) in self.properties {
+            if property.failure.is_none() {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        failed += self.malformed.len();
+        let total = passed + failed + unreliable + refused;
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut kinds = vec![
+            plural(self.checks().count(), "plan check", "plan checks"),
+            format!(
+                "{} of {}",
+                plural(self.steps().count(), "step", "steps"),
+                plural(self.scenarios.len(), "scenario file", "scenario files")
+            ),
+        ];
+        if !self.malformed.is_empty() {
+            kinds.push(plural(
+                self.malformed.len(),
+                "malformed file",
+                "malformed files",
+            ));
+        }
+        let runs: Vec<String> = self
+            .properties
+            .iter()
+            .map(|(unit, property)| format!("{} {unit}", property.worlds))
+            .collect();
+        kinds.push(format!(
+            "{}{}",
+            plural(self.properties.len(), "property run", "property runs"),
+            if runs.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", runs.join(", "))
+            }
+        ));
+        let lints = self
+            .survey
+            .map(|survey| survey.findings.iter().filter(|f| f.fails()).count());
+        let lints = match lints {
+            None => "lints not run (focused)".to_owned(),
+            Some(n) => plural(n, "failing lint", "failing lints"),
+        };
+        let verdict = if self.passed() { "ok" } else { "FAILED" };
+        format!(
+            "\n{verdict}: {total} checks, {passed} passed, {failed} failed, {unreliable} unreliable, \
+             {refused} refused ({}); {lints}; {}\n",
+            kinds.join(", "),
+            plural(self.template.applied.len(), "migration", "migrations")
+        )
     }
 }
 
 fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Every step of a scenario with who ran it, what it expected, its control and what it
+/// got (`check -v`); a step that did not pass also shows its SQL and the difference.
+fn render_steps(report: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let failures = render_scenario(report);
+    let mut failures = failures.lines().peekable();
+    for step in &report.steps {
+        // render_scenario writes one status line per step, then that step's details.
+        if let Some(status) = failures.next() {
+            let _ = writeln!(out, "{status}");
+        }
+        let _ = writeln!(out, "     as:       {}", step.who);
+        let _ = writeln!(out, "     expects:  {}", step.expected);
+        if let Some(control) = &step.control {
+            let _ = writeln!(out, "     control:  {control}");
+        }
+        let _ = writeln!(out, "     got:      {}", step.outcome);
+        while let Some(detail) = failures.next_if(|line| line.starts_with("     ")) {
+            if !detail.trim_start().starts_with("as:") {
+                let _ = writeln!(out, "{detail}");
+            }
+        }
+    }
+    out
 }
 
 /// A scenario's result: one line per step, and for each step that did not pass, where

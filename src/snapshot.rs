@@ -3,8 +3,9 @@
 //! Results render as an aligned table with column names. Ids of the users and tenants
 //! a scenario names are written back as their placeholders (`${user.dana}`); other
 //! uuids and timestamps are redacted, so a snapshot holds no random id or clock value.
-//! Files use insta's format in the top-level `snapshots/` folder, so that
-//! `cargo insta review` and `cargo insta accept` work on them.
+//! Files use insta's format in the top-level `snapshots/` folder: `cargo insta review`
+//! works on them, and `rls-harness snapshots` reviews, accepts and rejects the pending
+//! `.snap.new` files that either tool wrote, for a reviewer who has only the binary.
 
 use std::path::{Path, PathBuf};
 
@@ -146,20 +147,102 @@ pub fn compare(dir: &Path, name: &str, rendered: &str) -> Comparison {
     }
 }
 
-/// Writes `dir/<name>.snap.new` for `cargo insta review`; returns its path.
+/// Writes `dir/<name>.snap.new` with insta's header (`source`, `description`,
+/// `input_file`), for review; returns its path.
 pub fn write_pending(
     dir: &Path,
     name: &str,
     rendered: &str,
-    source: &str,
+    description: &str,
+    input_file: &Path,
 ) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let pending = dir.join(format!("{name}.snap.new"));
+    // A JSON string is a YAML double-quoted scalar, which is how insta writes these.
+    let quoted = |text: &str| serde_json::Value::from(text).to_string();
     std::fs::write(
         &pending,
-        format!("---\nsource: {source}\n---\n{}\n", rendered.trim_end()),
+        format!(
+            "---\nsource: rls-harness check\ndescription: {}\ninput_file: {}\n---\n{}\n",
+            quoted(description),
+            input_file.display(),
+            rendered.trim_end()
+        ),
     )?;
     Ok(pending)
+}
+
+/// Whether this is a CI run, as insta decides it: there a missing or changed snapshot
+/// fails without writing anything, unless asked to.
+pub fn is_ci() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("TF_BUILD").is_some()
+}
+
+/// A result waiting for review: `<name>.snap.new` (written by `check` or by insta) next
+/// to the `<name>.snap` it would replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub new: PathBuf,
+    pub stored: PathBuf,
+}
+
+impl Pending {
+    /// The pending file for `path`, given as `x.snap.new`, `x.snap` or `x`.
+    pub fn for_path(path: &Path) -> Option<Pending> {
+        let text = path.to_string_lossy();
+        let stem = text
+            .strip_suffix(".snap.new")
+            .or_else(|| text.strip_suffix(".snap"))
+            .unwrap_or(&text);
+        let pending = Pending {
+            new: PathBuf::from(format!("{stem}.snap.new")),
+            stored: PathBuf::from(format!("{stem}.snap")),
+        };
+        pending.new.is_file().then_some(pending)
+    }
+
+    /// What accepting would change: a diff of the stored body against the new one.
+    pub fn diff(&self) -> std::io::Result<String> {
+        let new = std::fs::read_to_string(&self.new)?;
+        let stored = std::fs::read_to_string(&self.stored).unwrap_or_default();
+        Ok(diff(body(&stored), body(&new)))
+    }
+
+    /// Makes the new result the stored snapshot, header and all, as `cargo insta accept`.
+    pub fn accept(&self) -> std::io::Result<()> {
+        std::fs::rename(&self.new, &self.stored)
+    }
+
+    /// Throws the new result away; the stored snapshot stays.
+    pub fn reject(&self) -> std::io::Result<()> {
+        std::fs::remove_file(&self.new)
+    }
+}
+
+/// Every pending `.snap.new` under `dir`, sorted.
+pub fn pending(dir: &Path) -> std::io::Result<Vec<Pending>> {
+    let mut found = Vec::new();
+    if !dir.is_dir() {
+        return Ok(found);
+    }
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if let Some(pending) = path
+                .to_string_lossy()
+                .ends_with(".snap.new")
+                .then(|| Pending::for_path(&path))
+                .flatten()
+            {
+                found.push(pending);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.new.cmp(&b.new));
+    Ok(found)
 }
 
 /// The content of an insta snapshot file, after its `---` header.
@@ -175,11 +258,13 @@ fn body(file: &str) -> &str {
 
 /// A unified line diff, `-` for `before`, `+` for `after`.
 pub fn diff(before: &str, after: &str) -> String {
-    // Both sides end in a newline, so the diff does not report a missing one.
-    let (before, after) = (
-        format!("{}\n", before.trim_end()),
-        format!("{}\n", after.trim_end()),
-    );
+    // Both sides end in a newline, so the diff does not report a missing one; an empty
+    // side has no line at all.
+    let lines = |text: &str| match text.trim_end() {
+        "" => String::new(),
+        text => format!("{text}\n"),
+    };
+    let (before, after) = (lines(before), lines(after));
     similar::TextDiff::from_lines(&before, &after)
         .unified_diff()
         .context_radius(3)
@@ -188,8 +273,9 @@ pub fn diff(before: &str, after: &str) -> String {
 
 /// Judges the snapshot steps of `report` against the files in `dir`, outside of insta
 /// (for `rls-harness check`): a match passes; a difference or a missing file fails, and
-/// with `write_pending` leaves a `.snap.new` for `cargo insta review`.
-pub fn settle(report: &mut crate::scenario::ScenarioReport, dir: &Path, write_pending: bool) {
+/// leaves a `.snap.new` for review, except in CI unless `write_pending` says so.
+pub fn settle(report: &mut crate::scenario::ScenarioReport, dir: &Path, force_write: bool) {
+    let writes = force_write || !is_ci();
     use crate::scenario::Verdict;
     let scenario = report.scenario.clone();
     for step in &mut report.steps {
@@ -199,13 +285,17 @@ pub fn settle(report: &mut crate::scenario::ScenarioReport, dir: &Path, write_pe
         let file = scenario.snapshot_name(name);
         let stored_at = path(dir, &file);
         let note = |what: &str| {
-            let next = if write_pending {
-                match write_pending_file(dir, &file, rendered, &scenario.path) {
-                    Ok(pending) => format!("wrote {} for `cargo insta review`", pending.display()),
+            let description = format!("{}:{}: {}", scenario.path.display(), step.line, step.name);
+            let next = if writes {
+                match write_pending(dir, &file, rendered, &description, &scenario.path) {
+                    Ok(pending) => format!(
+                        "wrote {}; review it with `rls-harness snapshots review`",
+                        pending.display()
+                    ),
                     Err(error) => format!("could not write the pending snapshot: {error}"),
                 }
             } else {
-                "run with --write-pending to write it for review".into()
+                "in CI nothing is written; run with --write-pending to write it for review".into()
             };
             Some(format!("{what} {}; {next}", stored_at.display()))
         };
@@ -223,15 +313,6 @@ pub fn settle(report: &mut crate::scenario::ScenarioReport, dir: &Path, write_pe
             },
         };
     }
-}
-
-fn write_pending_file(
-    dir: &Path,
-    name: &str,
-    rendered: &str,
-    source: &Path,
-) -> std::io::Result<PathBuf> {
-    write_pending(dir, name, rendered, &source.display().to_string())
 }
 
 #[cfg(test)]
@@ -277,8 +358,14 @@ mod tests {
     fn snapshot_files_compare_by_body_and_pending_ones_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(compare(dir.path(), "a", "x"), Comparison::Missing);
-        let pending = write_pending(dir.path(), "a", "x\ny", "scenarios/a.toml").unwrap();
-        std::fs::rename(&pending, path(dir.path(), "a")).unwrap();
+        let input = Path::new("scenarios/a.toml");
+        let written = write_pending(dir.path(), "a", "x\ny", "a.toml:3: \"q\"", input).unwrap();
+        let pending = self::pending(dir.path()).unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].new, written);
+        assert_eq!(pending[0].diff().unwrap(), "@@ -0,0 +1,2 @@\n+x\n+y\n");
+        pending[0].accept().unwrap();
+        assert!(self::pending(dir.path()).unwrap().is_empty());
         assert_eq!(compare(dir.path(), "a", "x\ny\n"), Comparison::Matches);
         assert_eq!(
             compare(dir.path(), "a", "x\nz"),

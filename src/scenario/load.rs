@@ -124,7 +124,20 @@ pub fn load(
         source: &source,
     };
     let raw: RawScenario = reader.parse(&TOP_LEVEL, "[table] or [[step]]")?;
-    reader.check(root, raw, seeded)
+    reader.check(root, raw, Some(seeded))
+}
+
+/// Checks the scenario at `path` as far as it can be without a server: everything but
+/// whether the tenants it uses without declaring them are seeded. `check` runs this on
+/// every file before it starts Postgres, so a typo costs no server start.
+pub fn validate(root: &Path, path: &Path) -> Result<(), ScenarioError> {
+    let source = crate::located::read(path)?;
+    let reader = Reader {
+        path,
+        source: &source,
+    };
+    let raw: RawScenario = reader.parse(&TOP_LEVEL, "[table] or [[step]]")?;
+    reader.check(root, raw, None).map(drop)
 }
 
 impl Reader<'_> {
@@ -132,8 +145,22 @@ impl Reader<'_> {
         &self,
         root: &Path,
         raw: RawScenario,
-        seeded: &[(String, uuid::Uuid)],
+        seeded: Option<&[(String, uuid::Uuid)]>,
     ) -> Result<Scenario, ScenarioError> {
+        // Without the seeded tenants (before a server runs), any tenant slug is taken:
+        // the placeholders' tenants stand in for the seeded ones.
+        let lenient = seeded.is_none();
+        let guessed: Vec<(String, uuid::Uuid)> = placeholders_in(self.source)
+            .into_iter()
+            .filter_map(|placeholder| placeholder.strip_prefix("tenant."))
+            .filter(|slug| {
+                !raw.tenants
+                    .keys()
+                    .any(|declared| declared.get_ref() == slug)
+            })
+            .map(|slug| (slug.to_owned(), tenant_id(slug)))
+            .collect();
+        let seeded = seeded.unwrap_or(&guessed);
         let invariant = raw
             .invariant
             .as_ref()
@@ -149,7 +176,7 @@ impl Reader<'_> {
             })
             .collect();
         for (slug, tenant) in &raw.tenants {
-            if seeded.iter().any(|(seeded, _)| seeded == slug.get_ref()) {
+            if !lenient && seeded.iter().any(|(seeded, _)| seeded == slug.get_ref()) {
                 return Err(self.at(
                     slug,
                     format!(
@@ -173,11 +200,11 @@ impl Reader<'_> {
         }
         let tenant_slugs: Vec<&str> = tenants.iter().map(|t| t.slug.as_str()).collect();
         let find_tenant = |slug: &Spanned<String>| -> Result<uuid::Uuid, ScenarioError> {
-            tenants
-                .iter()
-                .find(|t| &t.slug == slug.get_ref())
-                .map(|t| t.id)
-                .ok_or_else(|| self.at(slug, unknown("tenant", slug.get_ref(), &tenant_slugs)))
+            match tenants.iter().find(|t| &t.slug == slug.get_ref()) {
+                Some(tenant) => Ok(tenant.id),
+                None if lenient => Ok(tenant_id(slug.get_ref())),
+                None => Err(self.at(slug, unknown("tenant", slug.get_ref(), &tenant_slugs))),
+            }
         };
 
         let mut users = Vec::new();

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::actor::{Claims, Denial};
 use crate::rule::Invariant;
 
-pub use load::{discover, load};
+pub use load::{discover, load, validate};
 pub use run::{run, ScenarioReport, StepReport, Verdict};
 
 /// A scenario file that could not be read, located in its file.
@@ -156,6 +156,15 @@ pub struct Scenario {
     /// The line where `fixtures` starts, for errors the fixtures raise.
     pub fixtures_line: usize,
     pub steps: Vec<Step>,
+}
+
+/// Writes the ids of named users and tenants in expanded SQL back as the placeholders
+/// the file used, so that a report shows the step as the reviewer wrote it.
+pub(crate) fn unexpand(sql: &str, names: &[(Uuid, String)]) -> String {
+    names.iter().fold(sql.to_owned(), |sql, (id, token)| {
+        sql.replace(&format!("'{id}'::uuid"), token)
+            .replace(&id.to_string(), token)
+    })
 }
 
 impl Scenario {

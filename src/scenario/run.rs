@@ -54,8 +54,17 @@ pub struct StepReport {
     pub name: String,
     /// Who acted, with the tenant context: `user mo @ digital-health-startup`.
     pub who: String,
+    /// The step's SQL as the file writes it: ids of named users and tenants as their
+    /// placeholders.
     pub sql: String,
     pub invariant: Option<Invariant>,
+    /// What the step expects, in words (`denied (policy)`, `3 rows`).
+    pub expected: String,
+    /// Who re-ran the step as its positive control, or why nobody did; `None` for a
+    /// step that expects something and needs no control.
+    pub control: Option<String>,
+    /// What the request got, in words (`2 rows`, `error 42501 (policy): ...`).
+    pub outcome: String,
     pub verdict: Verdict,
 }
 
@@ -122,8 +131,10 @@ async fn run_in(
         };
         let context = step.context.as_ref().map(|c| c.1);
         let request = request_of(api, scenario, step, &step.who, context, false);
+        let got;
         let verdict = match act(owner, api, &request, Keep::IfSucceeded).await {
             Ok(outcome) => {
+                got = summarize(&outcome);
                 let verdict = judge(step, &outcome, &names);
                 match (&verdict, &step.control) {
                     (Verdict::Passed, Some(control)) => {
@@ -133,6 +144,7 @@ async fn run_in(
                 }
             }
             Err(Error::UnsafePrincipal { principal, reason }) => {
+                got = "refused by the harness".into();
                 Verdict::Refused(format!("refusing to act as {principal}: {reason}"))
             }
             Err(other) => return Err(other),
@@ -141,8 +153,11 @@ async fn run_in(
             line: step.line,
             name: step.name.clone(),
             who,
-            sql: step.sql.clone(),
+            sql: super::unexpand(&step.sql, &names),
             invariant: step.invariant.or(scenario.invariant),
+            expected: describe(&step.expect),
+            control: step.control.as_ref().map(describe_control),
+            outcome: got,
             verdict,
         });
     }
@@ -403,23 +418,59 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
             rendered: snapshot::table(&rows.columns, &named_rows(rows, names, true)),
         },
         expect @ (Expectation::Denied(_) | Expectation::Refused | Expectation::SqlState(_)) => {
-            fail(
-                describe(expect),
-                format!(
+            // Row security filters the rows an UPDATE or DELETE sees (USING) without an
+            // error; only a new row failing WITH CHECK, or a missing grant, is denied.
+            let quiet = rows.rows.is_empty() && rows.affected == 0;
+            Verdict::Failed {
+                expected: describe(expect),
+                actual: format!(
                     "success, {} rows",
                     rows.rows.len().max(rows.affected as usize)
                 ),
-            )
+                note: (quiet && !matches!(expect, Expectation::SqlState(_))).then(|| {
+                    "the statement succeeded and touched no row: row security hides the rows \
+                     an UPDATE or DELETE may not see instead of refusing it, so expect \
+                     `affected = 0` (or `nothing = true`, which accepts either)"
+                        .to_owned()
+                }),
+            }
         }
         Expectation::Notice(_) => unreachable!("judged above"),
     }
 }
 
+fn describe_control(control: &Control) -> String {
+    match control {
+        Control::ServiceRole => "service_role, same SQL, rolled back".into(),
+        Control::Owner => "owner, same SQL, rolled back".into(),
+        Control::User { name, context } => match context {
+            Some((slug, _)) => format!("user {name} @ {slug}, same SQL, rolled back"),
+            None => format!("user {name}, no context, same SQL, rolled back"),
+        },
+        Control::Waived(reason) => format!("none: {reason}"),
+    }
+}
+
+/// What a request got, in a few words.
+fn summarize(outcome: &Outcome) -> String {
+    match &outcome.result {
+        Err(failure) => describe_failure(failure),
+        Ok(got) if got.rows.is_empty() && got.affected > 0 => {
+            format!("{} written", rows(got.affected))
+        }
+        Ok(got) => rows(got.rows.len() as u64),
+    }
+}
+
+fn rows(count: u64) -> String {
+    format!("{count} row{}", if count == 1 { "" } else { "s" })
+}
+
 fn describe(expect: &Expectation) -> String {
     match expect {
-        Expectation::Rows { rows, .. } => format!("{} rows", rows.len()),
-        Expectation::Count(count) => format!("{count} rows"),
-        Expectation::Affected(count) => format!("{count} rows written"),
+        Expectation::Rows { rows: expected, .. } => rows(expected.len() as u64),
+        Expectation::Count(count) => rows(*count),
+        Expectation::Affected(count) => format!("{} written", rows(*count)),
         Expectation::Denied(kind) => format!("denied ({})", format!("{kind:?}").to_lowercase()),
         Expectation::SqlState(code) => format!("error {code}"),
         Expectation::Notice(text) => format!("a NOTICE containing \"{text}\""),

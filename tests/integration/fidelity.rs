@@ -2,8 +2,8 @@
 //! each test here failed on the harness before it made requests PostgREST's way.
 
 use rls_harness::{
-    user_id, BackendKind, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal, Schema,
-    DH_STARTUP_TENANT,
+    user_id, BackendKind, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal,
+    Schema, DH_STARTUP_TENANT,
 };
 
 use crate::support::{config, migrations_with, schema, vital};

@@ -142,7 +142,11 @@ async fn every_function_body_form_applies() {
         .unwrap();
     database.close().await.unwrap();
     assert_eq!(
-        (rows.get::<_, i32>(0), rows.get::<_, String>(1), rows.get::<_, i64>(2)),
+        (
+            rows.get::<_, i32>(0),
+            rows.get::<_, String>(1),
+            rows.get::<_, i64>(2)
+        ),
         (1, ";".to_owned(), 1)
     );
 }

@@ -144,6 +144,90 @@ fn a_changed_snapshot_fails_check_under_ci_and_can_be_written_for_review() {
     assert!(pending.contains("Dr. Priya Raman"), "{pending}");
 }
 
+/// A reviewer with only the binary: outside CI, `check` writes the new result for
+/// review, `snapshots accept` makes it the snapshot (a file insta reads back), and a
+/// pending file insta wrote is reviewed by the same commands.
+#[test]
+fn a_reviewer_accepts_and_rejects_snapshots_with_the_binary_alone() {
+    let snapshots = tempfile::tempdir().unwrap();
+    let dir = snapshots.path().to_str().unwrap();
+    let stored = snapshots.path().join("snapshot__agents.snap");
+    std::fs::copy("tests/fixtures/snapshots/snapshot__agents.snap", &stored).unwrap();
+    let scenario = format!("{RUNNER}/snapshot.toml");
+    let check = [
+        "check",
+        &scenario,
+        "--scenarios",
+        RUNNER,
+        "--snapshots",
+        dir,
+    ];
+    let output = cli(&check).env_remove("CI").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("rls-harness snapshots review"), "{stdout}");
+
+    let show = cli(&["snapshots", "--snapshots", dir, "show"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&show.stdout);
+    assert_eq!(show.status.code(), Some(1), "pending snapshots: {listed}");
+    assert!(
+        listed.contains("(changed)") && listed.contains("+ Dr. Priya Raman | global"),
+        "{listed}"
+    );
+
+    let accept = cli(&["snapshots", "--snapshots", dir, "accept", "--all"])
+        .output()
+        .unwrap();
+    assert!(
+        accept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accept.stderr)
+    );
+    let snapshot = insta::Snapshot::from_file(&stored).unwrap();
+    assert_eq!(
+        snapshot.metadata().description(),
+        Some("tests/fixtures/runner/snapshot.toml:7: the member's agents")
+    );
+    assert_eq!(snapshot.metadata().input_file(), Some(scenario.as_str()));
+    let output = cli(&check).env_remove("CI").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    // insta's own pending file (with its assertion_line) goes through the same review.
+    let pending = snapshots.path().join("snapshot__agents.snap.new");
+    std::fs::write(
+        &pending,
+        "---\nsource: tests/scenarios.rs\nassertion_line: 59\ndescription: \"x\"\n---\n changed\n",
+    )
+    .unwrap();
+    let mut review = cli(&["snapshots", "--snapshots", dir, "review"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    review
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"maybe\nr\n")
+        .unwrap();
+    let output = review.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("+ changed") && stdout.contains("0 accepted, 1 rejected, 0 left pending"),
+        "{stdout}"
+    );
+    assert!(!pending.exists());
+    assert!(insta::Snapshot::from_file(&stored).is_ok());
+}
+
 /// With the dashboard's permissive read policy put back, the library must fail, and
 /// say which invariants broke.
 #[tokio::test]
