@@ -104,6 +104,10 @@ enum Command {
         /// How many connections (and scratch databases) to spread the worlds over.
         #[arg(long, default_value_t = 2, env = "RLS_HARNESS_CONNECTIONS")]
         connections: usize,
+        /// Job K of N (`2/4`): N jobs given the same --seed explore disjoint worlds,
+        /// each from a seed of its own, and write counterexamples under their own names.
+        #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+        partition: Option<(u64, u64)>,
         /// The folder of migrations to apply.
         #[arg(long, default_value = "migrations")]
         migrations: PathBuf,
@@ -136,6 +140,33 @@ struct SnapshotPaths {
     /// Every pending snapshot in the folder.
     #[arg(long)]
     all: bool,
+}
+
+/// The distance between the seeds of two fuzz partitions (2^64 / golden ratio, odd).
+const PARTITION_STRIDE: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The seed of fuzz job `job` (1-based) of a run from `seed`. Each connection adds one
+/// to its job's seed, so jobs a large odd stride apart never draw the same worlds; the
+/// job's own seed replays it alone (`fuzz --seed`), and names its counterexample files.
+fn partition_seed(seed: u64, job: u64) -> u64 {
+    seed.wrapping_add((job - 1).wrapping_mul(PARTITION_STRIDE))
+}
+
+/// `K/N` with 1 ≤ K ≤ N.
+fn parse_partition(text: &str) -> Result<(u64, u64), String> {
+    let (job, jobs) = text
+        .split_once('/')
+        .ok_or_else(|| format!("\"{text}\" is not K/N (for example 2/4)"))?;
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("\"{part}\" in \"{text}\" is not a whole number"))
+    };
+    let (job, jobs) = (number(job)?, number(jobs)?);
+    if job == 0 || job > jobs {
+        return Err(format!("job {job} of {jobs}: K must be between 1 and N"));
+    }
+    Ok((job, jobs))
 }
 
 /// How long a failure is shrunk.
@@ -270,12 +301,14 @@ async fn main() -> ExitCode {
                 cases,
                 seed,
                 connections,
+                partition,
                 migrations,
                 shrink,
                 config: gate,
             } => {
                 // A fresh seed each time, unless one is given to replay.
                 let seed = seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+                let seed = partition.map_or(seed, |(job, _)| partition_seed(seed, job));
                 let config = PropertyConfig {
                     cases,
                     seed,
@@ -615,4 +648,37 @@ async fn fuzz(
     .await;
     harness.shutdown().await.context("stopping the backend")?;
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn partitions_are_k_of_n() {
+        assert_eq!(parse_partition("2/4"), Ok((2, 4)));
+        assert_eq!(parse_partition("1/1"), Ok((1, 1)));
+        for bad in ["0/4", "5/4", "2", "a/4", "2/"] {
+            assert!(parse_partition(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partitions_draw_disjoint_seeds() {
+        let seed = u64::MAX - 3;
+        let mut drawn = std::collections::BTreeSet::new();
+        for job in 1..=16 {
+            // Each job's connections use its seed plus 0..connections.
+            for connection in 0..64 {
+                assert!(drawn.insert(partition_seed(seed, job).wrapping_add(connection)));
+            }
+        }
+        assert_eq!(partition_seed(seed, 1), seed);
+    }
+
+    #[test]
+    fn every_command_line_parses() {
+        Cli::command().debug_assert();
+    }
 }
