@@ -9,6 +9,8 @@ use rls_harness::{
     PropertyConfig, Schema, Template,
 };
 
+use futures_util::StreamExt;
+
 use crate::support::{config_with, explain, migrations_with, template_with, vital};
 
 #[tokio::test]
@@ -86,36 +88,47 @@ async fn a_lint_mutant_is_caught_by_name(#[files("tests/mutants/lints/*.sql")] m
     assert_eq!(!survey.passed(), fails, "{:#?}", survey.findings);
 }
 
-/// Every scenario of the library, run against `template`: the failing ones, rendered.
-async fn scenario_failures(template: &Template) -> Vec<String> {
+/// Every scenario of the library, run against `template`, four at a time: the failing
+/// ones, rendered.
+async fn scenario_failures(template: &Template, schema: &Schema) -> Vec<String> {
     let (harness, _) = vital().await;
-    let schema = crate::support::schema(template).await;
-    let mut failures = Vec::new();
-    for file in discover_scenarios(Path::new("scenarios")).unwrap() {
-        let scenario =
-            load_scenario(Path::new("scenarios"), &file, &schema.seeded_tenants()).unwrap();
-        let report = run_scenario(harness, template, &schema, &scenario)
-            .await
-            .unwrap();
-        if !report.passed_apart_from_snapshots() {
-            failures.push(rls_harness::render_scenario(&report));
-        }
-    }
-    failures
+    let files = discover_scenarios(Path::new("scenarios")).unwrap();
+    let reports: Vec<_> = futures_util::stream::iter(&files)
+        .map(|file| async move {
+            let scenario =
+                load_scenario(Path::new("scenarios"), file, &schema.seeded_tenants()).unwrap();
+            run_scenario(harness, template, schema, &scenario)
+                .await
+                .unwrap()
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    reports
+        .iter()
+        .filter(|report| !report.passed_apart_from_snapshots())
+        .map(rls_harness::render_scenario)
+        .collect()
 }
 
-/// Changes a team makes every week, done right: the gate stays green on all of them,
-/// lints, scenarios and properties alike. A new exposed function comes with its one
-/// line of config, the `.toml` next to it.
-#[rstest::rstest]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: PathBuf) {
-    let sql = std::fs::read_to_string(&benign).unwrap();
+/// A benign migration, as its own file after the shipped ones, and its config lines.
+fn benign_migration(benign: &Path, number: usize) -> (String, String, String) {
+    let sql = std::fs::read_to_string(benign).unwrap();
     let extra = std::fs::read_to_string(benign.with_extension("toml")).unwrap_or_default();
     let file = format!(
-        "20991231000099_{}",
+        "209912310{number:05}_{}",
         benign.file_name().unwrap().to_string_lossy()
     );
+    (file, sql, extra)
+}
+
+/// Changes a team makes every week, done right: the catalog's reading stays green on
+/// each of them alone, every object classed. A new exposed function comes with its one
+/// line of config, the `.toml` next to it.
+#[rstest::rstest]
+#[tokio::test]
+async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: PathBuf) {
+    let (file, sql, extra) = benign_migration(&benign, 99);
     let (_dir, template) = template_with(&file, &sql).await;
     let (_config_dir, config) = config_with(&extra);
     let survey = survey(&template.catalog, &config);
@@ -126,15 +139,40 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
         survey.findings
     );
     assert!(survey.classes.unclassified.is_empty());
-    let failures = scenario_failures(&template).await;
-    assert!(
-        failures.is_empty(),
-        "{}:\n{}",
-        benign.display(),
-        failures.join("\n")
-    );
+    assert!(survey.schema_errors.is_empty(), "{:?}", survey.schema_errors);
+}
+
+/// All benign migrations together, as a week of pull requests would leave the schema:
+/// the whole gate stays green, lints, scenarios and properties alike, and green means
+/// checked: every object the model does not name got probes of its own. (Run once on
+/// all of them rather than once per file: the probes of each object are the same.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_benign_migrations_together_stay_green() {
+    let mut files = std::fs::read_dir("tests/benign")
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
+        .collect::<Vec<_>>();
+    files.sort();
+    let benign: Vec<(String, String, String)> = files
+        .iter()
+        .enumerate()
+        .map(|(number, path)| benign_migration(path, number + 1))
+        .collect();
+    let extra: String = benign.iter().map(|(_, _, extra)| extra.as_str()).collect();
+    let added: Vec<(&str, &str)> = benign
+        .iter()
+        .map(|(file, sql, _)| (file.as_str(), sql.as_str()))
+        .collect();
     let (harness, _) = vital().await;
+    let migrations = migrations_with(&added);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    let (_config_dir, config) = config_with(&extra);
+    let survey = survey(&template.catalog, &config);
+    assert!(survey.passed(), "{:#?}", survey.findings);
     let schema = Schema::read(harness, &template, &config).await.unwrap();
+    let failures = scenario_failures(&template, &schema).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     let report = check_worlds(
         harness,
         &template,
@@ -145,16 +183,13 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
     .await
     .unwrap();
     assert!(report.failure.is_none(), "{}", explain(&report));
-    // Green means checked: every object the model does not name got probes of its own,
-    // except a function declared public, which answers for its caller by declaration.
     for classified in survey.classes.classified.iter().filter(|c| !c.exact) {
         let declared_function = matches!(classified.object, Object::Function(_))
             && matches!(classified.class, Class::Public { .. });
         let name = classified.object.qualified();
         assert!(
             declared_function || report.objects.get(&name).is_some_and(|n| *n > 0),
-            "{}: {name} was not probed: {:?}",
-            benign.display(),
+            "{name} was not probed: {:?}",
             report.objects
         );
     }
