@@ -20,6 +20,7 @@ mod model;
 mod origin;
 mod plan;
 mod property;
+mod record;
 mod report;
 mod request;
 mod rule;
@@ -61,6 +62,8 @@ pub use property::{
     PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS,
     DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
+pub use record::{Item, Kind as ItemKind, Outcome as ItemOutcome, Place, Record, RECORD_VERSION};
+pub use report::ci;
 pub use report::{
     render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
     render_survey, CheckReport, Verbosity,

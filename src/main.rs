@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
+use rls_harness::ci;
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
     pending_snapshots, plan_checks, plan_phase_two, render_coverage, render_first_failure,
@@ -56,6 +57,13 @@ enum Command {
         /// The folder of snapshot files.
         #[arg(long, default_value = "snapshots")]
         snapshots: PathBuf,
+        /// Write a JUnit XML report here: one test case per migration, plan check,
+        /// scenario step, lint finding and property run.
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+        /// Write the run's record as JSON here (README.md, "Use it in CI").
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
         /// Write new or changed snapshots as .snap.new files even under CI (outside CI
         /// they are always written), for `rls-harness snapshots review`.
         #[arg(long)]
@@ -243,6 +251,8 @@ struct CheckArgs {
     scenarios: PathBuf,
     snapshots: PathBuf,
     write_pending: bool,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
     property: PropertyConfig,
     sequences: PropertyConfig,
 }
@@ -261,6 +271,8 @@ async fn main() -> ExitCode {
                 scenarios,
                 snapshots,
                 write_pending,
+                junit,
+                json,
                 property_cases,
                 sequence_cases,
                 seed,
@@ -292,6 +304,8 @@ async fn main() -> ExitCode {
                     scenarios,
                     snapshots,
                     write_pending,
+                    junit,
+                    json,
                     property,
                     sequences,
                 };
@@ -436,7 +450,7 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         run_scenarios(harness, &template, &schema, &files, args)
     );
     let acted = acted?;
-    let (mut scenarios, malformed) = scenarios?;
+    let (mut scenarios, malformed, errored) = scenarios?;
     // The property drivers block their thread (proptest runs synchronously): they run
     // after the scenarios, never inside the same task as futures that must progress.
     let mut properties = Vec::new();
@@ -461,12 +475,37 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         acted: &acted,
         scenarios: &scenarios,
         malformed: &malformed,
+        errored: &errored,
         properties: &properties,
         checks_time: clock.elapsed(),
         total_time: started.elapsed(),
         verbosity: args.verbosity,
     };
+    let record = report.record();
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
+    if github {
+        // Workflow commands first, so that the report's last line stays the verdict.
+        print!("{}", ci::annotations(&record));
+    }
     print!("{}", report.render());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&record)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, ci::junit(&record))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if github {
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", PathBuf::from(&path).display()))?;
+            std::io::Write::write_all(&mut file, ci::summary(&record).as_bytes())?;
+        }
+    }
     Ok(report.passed())
 }
 
@@ -485,7 +524,13 @@ fn scenario_files(args: &CheckArgs) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-type ScenarioRun = (Vec<ScenarioReport>, Vec<rls_harness::ScenarioError>);
+/// The scenarios' reports, the files that did not read, and the scenarios that could
+/// not run (with the whole located error): one bad file hides no other verdict.
+type ScenarioRun = (
+    Vec<ScenarioReport>,
+    Vec<rls_harness::ScenarioError>,
+    Vec<(PathBuf, String)>,
+);
 
 async fn run_scenarios(
     harness: &Harness,
@@ -503,15 +548,32 @@ async fn run_scenarios(
             Err(error) => malformed.push(error),
         }
     }
-    let mut reports: Vec<ScenarioReport> = futures_util::stream::iter(&loaded)
-        .map(|scenario| run_scenario(harness, template, schema, scenario))
+    let outcomes: Vec<_> = futures_util::stream::iter(&loaded)
+        .map(|scenario| async move {
+            (
+                scenario,
+                run_scenario(harness, template, schema, scenario).await,
+            )
+        })
         .buffer_unordered(PARALLEL_SCENARIOS)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+        .collect()
+        .await;
+    let mut reports = Vec::new();
+    let mut errored = Vec::new();
+    for (scenario, outcome) in outcomes {
+        match outcome {
+            Ok(report) => reports.push(report),
+            // A scenario whose fixtures or users fail is that scenario's error; a
+            // server that went away is everyone's, and stops the run.
+            Err(error @ rls_harness::Error::Config { .. }) => {
+                errored.push((scenario.path.clone(), error.to_string()))
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
     reports.sort_by(|a, b| a.scenario.path.cmp(&b.scenario.path));
-    Ok((reports, malformed))
+    errored.sort();
+    Ok((reports, malformed, errored))
 }
 
 fn review_snapshots(dir: &std::path::Path, action: SnapshotAction) -> anyhow::Result<bool> {
@@ -675,6 +737,40 @@ mod tests {
             }
         }
         assert_eq!(partition_seed(seed, 1), seed);
+    }
+
+    /// The example workflow stays true: every rls-harness command in it is one the CLI
+    /// accepts (GitHub expressions stand in as plain values).
+    #[test]
+    fn the_example_workflow_runs_commands_that_exist() {
+        let workflow = include_str!("../examples/github-actions/rls-gate.yml");
+        let joined = workflow.replace("\\\n", " ");
+        let commands: Vec<Vec<String>> = joined
+            .lines()
+            .filter_map(|line| {
+                let rest = line
+                    .split_once("rls-harness ")
+                    .filter(|(before, _)| before.trim_end().ends_with("release/"))
+                    .map(|(_, rest)| rest)
+                    .or_else(|| line.split_once("cargo run --release -- ").map(|(_, r)| r))?;
+                let mut words = vec!["rls-harness".to_owned()];
+                let mut rest = rest.to_owned();
+                while let Some(start) = rest.find("${{") {
+                    let end = rest[start..]
+                        .find("}}")
+                        .map_or(rest.len(), |e| start + e + 2);
+                    rest.replace_range(start..end, "1");
+                }
+                words.extend(rest.split_whitespace().map(str::to_owned));
+                Some(words)
+            })
+            .collect();
+        assert_eq!(commands.len(), 2, "{commands:?}");
+        for words in commands {
+            if let Err(error) = Cli::try_parse_from(&words) {
+                panic!("{words:?}: {error}");
+            }
+        }
     }
 
     #[test]

@@ -260,10 +260,18 @@ impl Reader<'_> {
             tenants: tenants.clone(),
             users: users.clone(),
             fixtures: None,
-            fixtures_line: raw
-                .fixtures
-                .as_ref()
-                .map_or(1, |text| line_column(self.source, text.span().start).0),
+            // The line of the string's first character: TOML drops the newline right
+            // after an opening `"""`.
+            fixtures_line: raw.fixtures.as_ref().map_or(1, |text| {
+                let start = text.span().start;
+                let line = line_column(self.source, start).0;
+                let opening = &self.source[start..];
+                if opening.starts_with("\"\"\"\n") || opening.starts_with("'''\n") {
+                    line + 1
+                } else {
+                    line
+                }
+            }),
             steps: Vec::new(),
         };
         let names = scenario.names();

@@ -117,10 +117,15 @@ async fn run_in(
         .await
         .map_err(|error| located(scenario, 1, "users and tenants", error))?;
     if let Some(fixtures) = &scenario.fixtures {
-        owner
-            .batch(fixtures)
-            .await
-            .map_err(|error| located(scenario, scenario.fixtures_line, "fixtures", error))?;
+        // One statement at a time, so that a failure names its own line.
+        for statement in crate::script::split(fixtures) {
+            let before = &fixtures[..statement.code_offset()];
+            let line = scenario.fixtures_line + before.matches('\n').count();
+            owner
+                .batch(statement.text)
+                .await
+                .map_err(|error| located(scenario, line, "fixtures", error))?;
+        }
     }
     let names = scenario.names();
     let mut reports = Vec::new();
@@ -257,10 +262,18 @@ fn label(who: &Who) -> String {
     }
 }
 
+/// An error of the scenario's own SQL, at its line, with the server's whole message
+/// (not the harness's connection label and statement excerpt).
 fn located(scenario: &Scenario, line: usize, part: &str, error: Error) -> Error {
+    let message = match error {
+        Error::Sql {
+            sqlstate, message, ..
+        } => format!("{sqlstate}: {message}"),
+        other => other.to_string(),
+    };
     Error::Config {
         name: format!("{}:{line}: {part}", scenario.path.display()),
-        message: error.to_string(),
+        message,
     }
 }
 

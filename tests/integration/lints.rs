@@ -139,7 +139,11 @@ async fn a_benign_migration_stays_green(#[files("tests/benign/*.sql")] benign: P
         survey.findings
     );
     assert!(survey.classes.unclassified.is_empty());
-    assert!(survey.schema_errors.is_empty(), "{:?}", survey.schema_errors);
+    assert!(
+        survey.schema_errors.is_empty(),
+        "{:?}",
+        survey.schema_errors
+    );
 }
 
 /// All benign migrations together, as a week of pull requests would leave the schema:

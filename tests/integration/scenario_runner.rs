@@ -281,13 +281,10 @@ async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        error.starts_with("tests/fixtures/runner/broken_fixture.toml:3: fixtures: "),
-        "{error}"
-    );
-    assert!(
-        error.contains("42P01") && error.contains("agentz"),
-        "{error}"
+    // The failing statement's own line, and the server's whole message.
+    assert_eq!(
+        error,
+        "tests/fixtures/runner/broken_fixture.toml:5: fixtures: 42P01: relation \"agentz\" does not exist"
     );
     // The scenario's transaction was rolled back: the next lease sees the template.
     let lease = harness.lease(&template).await.unwrap();
@@ -298,4 +295,89 @@ async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
+}
+
+/// The gate speaks CI: a run with a failing step and a scenario whose fixtures fail
+/// reports both (the broken file hides no other verdict), writes JUnit a parser reads
+/// back with the failing case and its line, a JSON record, annotations on the lines,
+/// and a job summary.
+#[test]
+fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("report.xml");
+    let json = out.path().join("record.json");
+    let summary = out.path().join("summary.md");
+    let wrong = format!("{RUNNER}/wrong_expectation.toml");
+    let broken = format!("{RUNNER}/broken_fixture.toml");
+    let output = cli(&[
+        "check",
+        &wrong,
+        &broken,
+        "--scenarios",
+        RUNNER,
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .env("GITHUB_ACTIONS", "true")
+    .env("GITHUB_STEP_SUMMARY", &summary)
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("FAIL {broken}: could not run: {broken}:")),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("exit 1"), "{stdout}");
+
+    let report =
+        quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&junit).unwrap())
+            .unwrap();
+    let failing: Vec<_> = report
+        .test_suites
+        .iter()
+        .flat_map(|suite| &suite.test_cases)
+        .filter(|case| !matches!(case.status, quick_junit::TestCaseStatus::Success { .. }))
+        .collect();
+    let wrong_step = failing
+        .iter()
+        .find(|case| case.name.as_str() == "the member lists the platform agents")
+        .expect("the failing step is a failing test case");
+    assert_eq!(
+        (
+            wrong_step.extra.get("file").map(|f| f.as_str()),
+            wrong_step.extra.get("line").map(|l| l.as_str())
+        ),
+        (Some(wrong.as_str()), Some("7"))
+    );
+    assert!(failing.iter().any(|case| matches!(
+        case.status,
+        quick_junit::TestCaseStatus::NonSuccess {
+            kind: quick_junit::NonSuccessKind::Error,
+            ..
+        }
+    )));
+
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(record["passed"], false);
+    let items = record["items"].as_array().unwrap();
+    assert!(items
+        .iter()
+        .any(|item| item["kind"] == "scenario" && item["outcome"] == "error"));
+
+    assert!(
+        stdout.contains(&format!(
+            "::error file={wrong},line=7,title=rls-harness step"
+        )),
+        "{stdout}"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.starts_with("## rls-harness check: FAILED")
+            && summary.contains(&format!("`{wrong}:7`")),
+        "{summary}"
+    );
 }

@@ -17,6 +17,8 @@ use crate::property::{
 use crate::rule::Level;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
+pub mod ci;
+
 /// How much `rls-harness check` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verbosity {
@@ -41,6 +43,9 @@ pub struct CheckReport<'a> {
     pub acted: &'a [CheckResult],
     pub scenarios: &'a [ScenarioReport],
     pub malformed: &'a [ScenarioError],
+    /// Scenarios that could not run (their fixtures or users failed), with the whole
+    /// located error; every other check still ran.
+    pub errored: &'a [(std::path::PathBuf, String)],
     /// Property runs by name (`worlds`, `sequences`).
     pub properties: &'a [(&'static str, PropertyReport)],
     /// Plan checks and scenarios, which run side by side.
@@ -63,6 +68,7 @@ impl CheckReport<'_> {
         self.checks().all(|check| check.passed)
             && self.steps().all(|step| step.verdict == Verdict::Passed)
             && self.malformed.is_empty()
+            && self.errored.is_empty()
             && self.survey.is_none_or(Survey::passed)
             && self
                 .properties
@@ -105,10 +111,13 @@ impl CheckReport<'_> {
         } else {
             self.scenarios.len()
         };
-        if shown > 0 || !self.malformed.is_empty() {
+        if shown > 0 || !self.malformed.is_empty() || !self.errored.is_empty() {
             let _ = writeln!(out, "\nscenarios");
             for error in self.malformed {
                 let _ = writeln!(out, "  FAIL {error}");
+            }
+            for (path, error) in self.errored {
+                let _ = writeln!(out, "  FAIL {}: could not run: {error}", path.display());
             }
             for scenario in self.scenarios {
                 let passed = !failing(&scenario);
@@ -257,7 +266,7 @@ impl CheckReport<'_> {
                 failed += 1;
             }
         }
-        failed += self.malformed.len();
+        failed += self.malformed.len() + self.errored.len();
         let total = passed + failed + unreliable + refused;
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -274,6 +283,12 @@ impl CheckReport<'_> {
                 self.malformed.len(),
                 "malformed file",
                 "malformed files",
+            ));
+        }
+        if !self.errored.is_empty() {
+            kinds.push(format!(
+                "{} that could not run",
+                plural(self.errored.len(), "scenario file", "scenario files")
             ));
         }
         let runs: Vec<String> = self
@@ -297,10 +312,14 @@ impl CheckReport<'_> {
             None => "lints not run (focused)".to_owned(),
             Some(n) => plural(n, "failing lint", "failing lints"),
         };
-        let verdict = if self.passed() { "ok" } else { "FAILED" };
+        let (verdict, exit) = if self.passed() {
+            ("ok", 0)
+        } else {
+            ("FAILED", 1)
+        };
         format!(
             "\n{verdict}: {total} checks, {passed} passed, {failed} failed, {unreliable} unreliable, \
-             {refused} refused ({}); {lints}; {}\n",
+             {refused} refused ({}); {lints}; {}; exit {exit}\n",
             kinds.join(", "),
             plural(self.template.applied.len(), "migration", "migrations")
         )

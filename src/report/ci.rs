@@ -1,0 +1,255 @@
+//! The run's record in the forms CI systems read: JUnit XML for test dashboards,
+//! GitHub Actions workflow commands that annotate the pull request's lines, and a
+//! markdown summary for the job's page.
+
+use std::fmt::Write;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::record::{Item, Kind, Outcome, Record};
+
+/// JUnit XML: one test suite per group (migrations, plan, lints, each scenario file,
+/// properties), one test case per check, a failure with its text and its `file:line`.
+pub fn junit(record: &Record) -> String {
+    let mut report = Report::new("rls-harness");
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for item in &record.items {
+        let index = match suites.iter().position(|s| s.name.as_str() == item.group) {
+            Some(index) => index,
+            None => {
+                suites.push(TestSuite::new(item.group.as_str()));
+                suites.len() - 1
+            }
+        };
+        let status = match item.outcome {
+            Outcome::Passed | Outcome::Warning => TestCaseStatus::success(),
+            outcome => {
+                let kind = if outcome == Outcome::Error {
+                    NonSuccessKind::Error
+                } else {
+                    NonSuccessKind::Failure
+                };
+                let mut status = TestCaseStatus::non_success(kind);
+                status.set_type(kebab(outcome));
+                status.set_message(title(item));
+                status.set_description(description(item));
+                status
+            }
+        };
+        let mut case = TestCase::new(item.name.as_str(), status);
+        case.set_classname(format!("{}.{}", kebab_kind(item.kind), item.group));
+        if let Some(place) = &item.location {
+            case.extra
+                .insert("file".into(), place.file.display().to_string().into());
+            case.extra
+                .insert("line".into(), place.line.to_string().into());
+        }
+        suites[index].add_test_case(case);
+    }
+    report.add_test_suites(suites);
+    report
+        .to_string()
+        .unwrap_or_else(|error| format!("<!-- cannot write JUnit XML: {error} -->"))
+}
+
+/// GitHub Actions workflow commands: an `::error` for each failing check and an
+/// `::warning` for each lint warning, on the line the item points at.
+pub fn annotations(record: &Record) -> String {
+    let mut out = String::new();
+    for item in &record.items {
+        let level = match item.outcome {
+            Outcome::Passed => continue,
+            Outcome::Warning => "warning",
+            _ => "error",
+        };
+        let mut properties = Vec::new();
+        if let Some(place) = &item.location {
+            properties.push(format!(
+                "file={}",
+                property(&place.file.display().to_string())
+            ));
+            properties.push(format!("line={}", place.line));
+        }
+        properties.push(format!("title={}", property(&title_of_kind(item))));
+        let _ = writeln!(
+            out,
+            "::{level} {}::{}",
+            properties.join(","),
+            data(&description(item))
+        );
+    }
+    out
+}
+
+/// The job summary: the verdict, the counts, and every failure with its line.
+pub fn summary(record: &Record) -> String {
+    let mut out = String::new();
+    let failing: Vec<&Item> = record
+        .items
+        .iter()
+        .filter(|item| item.outcome.fails())
+        .collect();
+    let verdict = if record.passed { "passed" } else { "FAILED" };
+    let _ = writeln!(out, "## rls-harness check: {verdict}\n");
+    let count = |kind: Kind| record.items.iter().filter(|i| i.kind == kind).count();
+    let _ = writeln!(
+        out,
+        "{} checks ({} failing): {} migrations, {} plan checks, {} scenario steps, {} lint findings, {} property runs; {} backend.\n",
+        record.items.len(),
+        failing.len(),
+        count(Kind::Migration),
+        count(Kind::PlanCheck),
+        count(Kind::Step),
+        count(Kind::Lint),
+        count(Kind::Property),
+        record.backend
+    );
+    if !failing.is_empty() {
+        let _ = writeln!(out, "| outcome | check | rule | where |\n|---|---|---|---|");
+        for item in failing {
+            let place = item
+                .location
+                .as_ref()
+                .map_or_else(String::new, |place| format!("`{place}`"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {place} |",
+                kebab(item.outcome),
+                cell(&title(item)),
+                item.rule.as_deref().unwrap_or(""),
+            );
+        }
+    }
+    out
+}
+
+fn title(item: &Item) -> String {
+    item.message.clone().unwrap_or_else(|| item.name.clone())
+}
+
+/// The annotation's title: the rule, else what kind of check it is.
+fn title_of_kind(item: &Item) -> String {
+    match &item.rule {
+        Some(rule) => format!("rls-harness {}: {rule}", kebab_kind(item.kind)),
+        None => format!("rls-harness {}", kebab_kind(item.kind)),
+    }
+}
+
+fn description(item: &Item) -> String {
+    let mut text = title(item);
+    if let Some(detail) = &item.detail {
+        text.push('\n');
+        text.push_str(detail);
+    }
+    text
+}
+
+fn kebab(outcome: Outcome) -> String {
+    serde_json::to_value(outcome)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn kebab_kind(kind: Kind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A markdown table cell: one line, no pipes.
+fn cell(text: &str) -> String {
+    text.lines().next().unwrap_or_default().replace('|', "\\|")
+}
+
+/// Escapes a workflow command's message, as GitHub's toolkit does.
+fn data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value, as GitHub's toolkit does.
+fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Place;
+
+    fn record() -> Record {
+        let failing = Item {
+            kind: Kind::Step,
+            group: "scenarios/a.toml".into(),
+            name: "mo reads".into(),
+            outcome: Outcome::Failed,
+            rule: Some("tenant-isolation".into()),
+            location: Some(Place {
+                file: "scenarios/a.toml".into(),
+                line: 7,
+            }),
+            message: Some("mo reads: expected 0 rows, got 1 row".into()),
+            detail: Some("sql: select 1\n100% wrong, really".into()),
+        };
+        let passing = Item {
+            outcome: Outcome::Passed,
+            message: None,
+            detail: None,
+            name: "olga reads".into(),
+            ..failing.clone()
+        };
+        Record {
+            version: 1,
+            passed: false,
+            backend: "local".into(),
+            items: vec![passing, failing],
+        }
+    }
+
+    #[test]
+    fn junit_reads_back_with_the_failure_and_its_line() {
+        let xml = junit(&record());
+        let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let suite = &report.test_suites[0];
+        assert_eq!(suite.name.as_str(), "scenarios/a.toml");
+        assert_eq!(suite.test_cases.len(), 2);
+        let failed = &suite.test_cases[1];
+        assert!(matches!(
+            failed.status,
+            TestCaseStatus::NonSuccess {
+                kind: NonSuccessKind::Failure,
+                ..
+            }
+        ));
+        assert_eq!(
+            failed.extra.get("line").map(|l| l.as_str()),
+            Some("7"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn annotations_escape_newlines_and_percent_signs() {
+        assert_eq!(
+            annotations(&record()),
+            "::error file=scenarios/a.toml,line=7,title=rls-harness step%3A tenant-isolation::\
+             mo reads: expected 0 rows, got 1 row%0Asql: select 1%0A100%25 wrong, really\n"
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_failures_with_their_lines() {
+        let summary = summary(&record());
+        assert!(
+            summary.starts_with("## rls-harness check: FAILED"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| failed | mo reads: expected 0 rows, got 1 row | tenant-isolation | `scenarios/a.toml:7` |"),
+            "{summary}"
+        );
+    }
+}
