@@ -61,6 +61,10 @@ enum Command {
         /// scenario step, lint finding and property run.
         #[arg(long, value_name = "PATH")]
         junit: Option<PathBuf>,
+        /// Write SARIF 2.1.0 here, for code scanning: every failing check and lint
+        /// finding at its line.
+        #[arg(long, value_name = "PATH")]
+        sarif: Option<PathBuf>,
         /// Write the run's record as JSON here (README.md, "Use it in CI").
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
@@ -252,6 +256,7 @@ struct CheckArgs {
     snapshots: PathBuf,
     write_pending: bool,
     junit: Option<PathBuf>,
+    sarif: Option<PathBuf>,
     json: Option<PathBuf>,
     property: PropertyConfig,
     sequences: PropertyConfig,
@@ -272,6 +277,7 @@ async fn main() -> ExitCode {
                 snapshots,
                 write_pending,
                 junit,
+                sarif,
                 json,
                 property_cases,
                 sequence_cases,
@@ -305,6 +311,7 @@ async fn main() -> ExitCode {
                     snapshots,
                     write_pending,
                     junit,
+                    sarif,
                     json,
                     property,
                     sequences,
@@ -490,6 +497,10 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     print!("{}", report.render());
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&record)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.sarif {
+        std::fs::write(path, ci::sarif(&record))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.junit {

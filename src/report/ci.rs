@@ -1,6 +1,6 @@
 //! The run's record in the forms CI systems read: JUnit XML for test dashboards,
-//! GitHub Actions workflow commands that annotate the pull request's lines, and a
-//! markdown summary for the job's page.
+//! SARIF 2.1.0 for code scanning, GitHub Actions workflow commands that annotate the
+//! pull request's lines, and a markdown summary for the job's page.
 
 use std::fmt::Write;
 
@@ -50,6 +50,84 @@ pub fn junit(record: &Record) -> String {
     report
         .to_string()
         .unwrap_or_else(|error| format!("<!-- cannot write JUnit XML: {error} -->"))
+}
+
+/// SARIF 2.1.0 for code scanning: one result per failing check and lint finding, its
+/// rule the invariant or lint (else the kind of check), located at its line.
+pub fn sarif(record: &Record) -> String {
+    use serde_json::json;
+    let mut rules: Vec<String> = Vec::new();
+    let mut results = Vec::new();
+    for item in record
+        .items
+        .iter()
+        .filter(|item| item.outcome != Outcome::Passed)
+    {
+        let rule = item.rule.clone().unwrap_or_else(|| kebab_kind(item.kind));
+        if !rules.contains(&rule) {
+            rules.push(rule.clone());
+        }
+        let level = if item.outcome == Outcome::Warning {
+            "warning"
+        } else {
+            "error"
+        };
+        let mut result = json!({
+            "ruleId": rule,
+            "level": level,
+            "message": { "text": description(item) },
+        });
+        if let Some(place) = &item.location {
+            result["locations"] = json!([{
+                "physicalLocation": {
+                    "artifactLocation": { "uri": uri(&place.file) },
+                    "region": { "startLine": place.line.max(1) },
+                }
+            }]);
+        }
+        results.push(result);
+    }
+    let rules: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|id| json!({ "id": id, "shortDescription": { "text": rule_text(id) } }))
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "rls-harness",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&log).unwrap_or_default()
+}
+
+/// A path as a SARIF artifact URI: relative to the working directory when it is
+/// inside it (code scanning resolves those against the repository), with `/`.
+fn uri(path: &std::path::Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|dir| path.strip_prefix(dir).ok().map(|p| p.to_owned()))
+        .unwrap_or_else(|| path.to_owned());
+    relative
+        .to_string_lossy()
+        .trim_start_matches("./")
+        .replace('\\', "/")
+}
+
+/// What a rule id means, for the SARIF rule list.
+fn rule_text(id: &str) -> String {
+    if let Ok(invariant) = id.parse::<crate::rule::Invariant>() {
+        return format!("access-model invariant {invariant}");
+    }
+    if let Ok(lint) = id.parse::<crate::rule::Lint>() {
+        return format!("catalog lint {lint}");
+    }
+    format!("rls-harness {id} check")
 }
 
 /// GitHub Actions workflow commands: an `::error` for each failing check and an
@@ -238,6 +316,26 @@ mod tests {
             "::error file=scenarios/a.toml,line=7,title=rls-harness step%3A tenant-isolation::\
              mo reads: expected 0 rows, got 1 row%0Asql: select 1%0A100%25 wrong, really\n"
         );
+    }
+
+    #[test]
+    fn sarif_has_the_required_fields_rules_and_locations() {
+        let log: serde_json::Value = serde_json::from_str(&sarif(&record())).unwrap();
+        assert_eq!(log["version"], "2.1.0");
+        let run = &log["runs"][0];
+        assert_eq!(run["tool"]["driver"]["name"], "rls-harness");
+        assert_eq!(run["tool"]["driver"]["rules"][0]["id"], "tenant-isolation");
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "passed checks are no results");
+        assert_eq!(results[0]["ruleId"], "tenant-isolation");
+        assert_eq!(results[0]["level"], "error");
+        assert!(results[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("mo reads"));
+        let location = &results[0]["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], "scenarios/a.toml");
+        assert_eq!(location["region"]["startLine"], 7);
     }
 
     #[test]

@@ -307,6 +307,7 @@ fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
     let junit = out.path().join("report.xml");
     let json = out.path().join("record.json");
     let summary = out.path().join("summary.md");
+    let sarif = out.path().join("report.sarif");
     let wrong = format!("{RUNNER}/wrong_expectation.toml");
     let broken = format!("{RUNNER}/broken_fixture.toml");
     let output = cli(&[
@@ -319,6 +320,8 @@ fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
         junit.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        "--sarif",
+        sarif.to_str().unwrap(),
     ])
     .env("GITHUB_ACTIONS", "true")
     .env("GITHUB_STEP_SUMMARY", &summary)
@@ -374,6 +377,13 @@ fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
         )),
         "{stdout}"
     );
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|result| {
+        result["ruleId"] == "global-visibility"
+            && result["locations"][0]["physicalLocation"]["region"]["startLine"] == 7
+    }));
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
         summary.starts_with("## rls-harness check: FAILED")
