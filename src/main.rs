@@ -366,21 +366,20 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     // Every file is read before any server starts, and every mistake printed at once:
     // a typo costs milliseconds, not a server start.
     let files = scenario_files(&args)?;
-    let malformed: Vec<rls_harness::ScenarioError> = files
+    let malformed: Vec<Vec<rls_harness::ScenarioError>> = files
         .iter()
         .filter_map(|file| validate_scenario(&args.scenarios, file).err())
         .collect();
-    if !malformed.is_empty() {
-        for error in &malformed {
-            eprintln!("error: {error}");
-        }
-        if args.focused && malformed.len() == files.len() {
-            anyhow::bail!(
-                "{} of {} scenario files are malformed, and nothing else was asked for",
-                malformed.len(),
-                files.len()
-            );
-        }
+    for error in malformed.iter().flatten() {
+        eprintln!("error: {error}");
+    }
+    if args.focused && !malformed.is_empty() && malformed.len() == files.len() {
+        anyhow::bail!(
+            "{} of {} scenario files are malformed ({} mistakes), and nothing else was asked for",
+            malformed.len(),
+            files.len(),
+            malformed.iter().map(Vec::len).sum::<usize>()
+        );
     }
     let options = backend_options(&args.config)?;
     let harness = Harness::start(&options).await?;

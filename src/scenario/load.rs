@@ -23,7 +23,7 @@ const DENIALS: [&str; 4] = ["policy", "privilege", "guard", "any"];
 /// The keys of a scenario file that TOML would put into a table by mistake.
 const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     description: Option<String>,
@@ -37,7 +37,7 @@ struct RawScenario {
     step: Vec<Spanned<RawStep>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTenant {
     name: Option<String>,
@@ -46,7 +46,7 @@ struct RawTenant {
     tier: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUser {
     #[serde(default)]
@@ -59,7 +59,7 @@ struct RawUser {
     without_claims: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
     name: Option<String>,
@@ -130,14 +130,42 @@ pub fn load(
 /// Checks the scenario at `path` as far as it can be without a server: everything but
 /// whether the tenants it uses without declaring them are seeded. `check` runs this on
 /// every file before it starts Postgres, so a typo costs no server start.
-pub fn validate(root: &Path, path: &Path) -> Result<(), ScenarioError> {
-    let source = crate::located::read(path)?;
+///
+/// Every mistake is reported, not only the first: a step with a mistake is set aside
+/// and the rest checked again, until what is left is sound or the mistake is outside
+/// the steps.
+pub fn validate(root: &Path, path: &Path) -> Result<(), Vec<ScenarioError>> {
+    let source = crate::located::read(path).map_err(|error| vec![error])?;
     let reader = Reader {
         path,
         source: &source,
     };
-    let raw: RawScenario = reader.parse(&TOP_LEVEL, "[table] or [[step]]")?;
-    reader.check(root, raw, None).map(drop)
+    let mut raw: RawScenario = reader
+        .parse(&TOP_LEVEL, "[table] or [[step]]")
+        .map_err(|error| vec![error])?;
+    let mut errors = Vec::new();
+    while let Err(error) = reader.check(root, raw.clone(), None) {
+        // A step's span is its `[[step]]` header: the step runs to the next header.
+        let in_step = raw
+            .step
+            .iter()
+            .rposition(|step| line_column(&source, step.span().start).0 <= error.line);
+        if errors.contains(&error) {
+            break;
+        }
+        errors.push(error);
+        match in_step {
+            Some(index) if raw.step.len() > 1 => {
+                raw.step.remove(index);
+            }
+            _ => break,
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 impl Reader<'_> {

@@ -391,3 +391,28 @@ fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
         "{summary}"
     );
 }
+
+/// Before any server starts, every mistake of a file is found, not only the first:
+/// a step with a mistake is set aside and the others checked.
+#[test]
+fn every_mistake_of_a_file_is_reported_before_any_server_starts() {
+    let path = Path::new(MALFORMED).join("three_steps_two_mistakes.toml");
+    let errors: Vec<String> = rls_harness::validate_scenario(Path::new(MALFORMED), &path)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            format!(
+                "{}:7:6: unknown user \"dnaa\", did you mean \"dana\"?",
+                path.display()
+            ),
+            format!(
+                "{}:19:10: unknown denial \"polcy\", did you mean \"policy\"?",
+                path.display()
+            ),
+        ]
+    );
+}
