@@ -57,13 +57,13 @@ pub use plan::{
     PLATFORM_TENANT,
 };
 pub use property::{
-    check_sequences, check_worlds, coverage_gaps, required_cells, Cell, ContextKind,
-    Counterexample, Coverage, CoverageActor, Gaps, Mismatch, Probe, Progress, PropertyConfig,
-    PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS, CHECK_SEQUENCES, CHECK_WORLDS,
-    DEFAULT_SEED, DEFAULT_SHRINK_TIME,
+    check_sequences, check_worlds, coverage_gaps, diff_observed, required_cells, Cell, Change,
+    ContextKind, Counterexample, Coverage, CoverageActor, Gaps, MatrixKey, Mismatch, Observed,
+    Probe, Progress, PropertyConfig, PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS,
+    CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 pub use record::{Item, Kind as ItemKind, Outcome as ItemOutcome, Place, Record, RECORD_VERSION};
-pub use report::ci;
+pub use report::{ci, matrix};
 pub use report::{
     render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
     render_survey, CheckReport, Verbosity,

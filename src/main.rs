@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use rls_harness::ci;
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
     pending_snapshots, plan_checks, plan_phase_two, render_coverage, render_first_failure,
@@ -16,6 +15,7 @@ use rls_harness::{
     PropertyConfig, ScenarioReport, Schema, Survey, Template, Verbosity, CHECK_SEQUENCES,
     CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
+use rls_harness::{ci, diff_observed, matrix};
 
 /// How many scenarios run at once, each on its own clone of the template.
 const PARALLEL_SCENARIOS: usize = 4;
@@ -105,6 +105,40 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// Act as every principal in the fixed-seed worlds and tabulate what the database
+    /// let each do to every object: the access matrix, observed, not read from policies.
+    Matrix {
+        /// The folder of migrations to apply.
+        #[arg(long, default_value = "migrations")]
+        migrations: PathBuf,
+        #[command(flatten)]
+        output: MatrixOutput,
+        #[command(flatten)]
+        worlds: MatrixWorlds,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// What a migration change does to access: the cells of the access matrix that
+    /// differ between the base migrations and these, widenings first.
+    Diff {
+        /// The base: a folder of migrations (for a git revision, extract it first:
+        /// `git archive REV migrations | tar -x -C /tmp/base`).
+        #[arg(long)]
+        base: PathBuf,
+        /// The head's folder of migrations.
+        #[arg(long, default_value = "migrations")]
+        migrations: PathBuf,
+        /// Exit 1 when any access widened, for teams that want a person to acknowledge
+        /// it.
+        #[arg(long)]
+        fail_on_widening: bool,
+        #[command(flatten)]
+        output: MatrixOutput,
+        #[command(flatten)]
+        worlds: MatrixWorlds,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Search fresh generated worlds for disagreements with the access model.
     Fuzz {
         /// How many worlds to generate.
@@ -128,6 +162,41 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+/// Where and how a matrix or a diff is written.
+#[derive(clap::Args)]
+struct MatrixOutput {
+    /// markdown (fits a pull request comment), json, or html (the matrix only).
+    #[arg(long, default_value = "markdown", value_parser = ["markdown", "json", "html"])]
+    format: String,
+    /// Write it here instead of to stdout.
+    #[arg(long, value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+impl MatrixOutput {
+    fn write(&self, text: &str) -> anyhow::Result<()> {
+        match &self.output {
+            Some(path) => {
+                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+            }
+            None => {
+                print!("{text}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The generated worlds a matrix is observed in: fixed, so that two runs compare.
+#[derive(clap::Args)]
+struct MatrixWorlds {
+    /// How many generated worlds to act in.
+    #[arg(long = "worlds", default_value_t = CHECK_WORLDS)]
+    cases: u32,
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -341,6 +410,52 @@ async fn main() -> ExitCode {
             }
             Command::Lint { migrations, config } => lint(&migrations, config.load()?).await,
             Command::Snapshots { snapshots, action } => review_snapshots(&snapshots, action),
+            Command::Matrix {
+                migrations,
+                output,
+                worlds,
+                config,
+            } => {
+                let config = config.load()?;
+                let options = backend_options(&config)?;
+                let harness = Harness::start(&options).await?;
+                let observed = observe(&harness, &migrations, &config, &worlds).await;
+                harness.shutdown().await.context("stopping the backend")?;
+                let observed = observed?;
+                output.write(&match output.format.as_str() {
+                    "json" => serde_json::to_string_pretty(&matrix::json(&observed))? + "\n",
+                    "html" => matrix::html(&observed),
+                    _ => matrix::markdown(&observed),
+                })?;
+                Ok(true)
+            }
+            Command::Diff {
+                base,
+                migrations,
+                fail_on_widening,
+                output,
+                worlds,
+                config,
+            } => {
+                let config = config.load()?;
+                let options = backend_options(&config)?;
+                let harness = Harness::start(&options).await?;
+                let observed = async {
+                    let before = observe(&harness, &base, &config, &worlds).await?;
+                    let after = observe(&harness, &migrations, &config, &worlds).await?;
+                    Ok::<_, anyhow::Error>((before, after))
+                }
+                .await;
+                harness.shutdown().await.context("stopping the backend")?;
+                let (before, after) = observed?;
+                let changes = diff_observed(&before, &after);
+                output.write(&match output.format.as_str() {
+                    "json" => serde_json::to_string_pretty(&matrix::diff_json(&changes))? + "\n",
+                    "html" => anyhow::bail!("the diff is markdown or json"),
+                    _ => matrix::diff_markdown(&changes),
+                })?;
+                Ok(!(fail_on_widening && changes.iter().any(|change| change.widens())))
+            }
         }
     };
     // On Ctrl-C we simply exit: the backend's reaper removes the server, container or
@@ -586,6 +701,28 @@ async fn run_scenarios(
     Ok((reports, malformed, errored))
 }
 
+/// The access matrix of `migrations`, observed in the fixed worlds.
+async fn observe(
+    harness: &Harness,
+    migrations: &std::path::Path,
+    config: &Config,
+    worlds: &MatrixWorlds,
+) -> anyhow::Result<rls_harness::Observed> {
+    let template = harness.template_from_dir(migrations).await?;
+    survey_of(&template, config)?;
+    let schema = Schema::read(harness, &template, config).await?;
+    let property = PropertyConfig {
+        cases: worlds.cases,
+        seed: worlds.seed,
+        // Every world, whatever it finds: a matrix records behaviour, right or wrong.
+        shrink_time: Duration::ZERO,
+        observe_only: true,
+        ..PropertyConfig::check()
+    };
+    let report = check_worlds(harness, &template, &schema, &property, &|_| {}).await?;
+    Ok(report.observed)
+}
+
 fn review_snapshots(dir: &std::path::Path, action: SnapshotAction) -> anyhow::Result<bool> {
     let chosen = |paths: SnapshotPaths| -> anyhow::Result<Vec<Pending>> {
         if paths.all {
@@ -775,7 +912,7 @@ mod tests {
                 Some(words)
             })
             .collect();
-        assert_eq!(commands.len(), 2, "{commands:?}");
+        assert_eq!(commands.len(), 3, "{commands:?}");
         for words in commands {
             if let Err(error) = Cli::try_parse_from(&words) {
                 panic!("{words:?}: {error}");

@@ -159,6 +159,7 @@ pub async fn check_world(
         run.checks += judged.checks;
         run.mismatches.extend(judged.mismatches);
         run.stricter.extend(judged.stricter);
+        super::observe::merge(&mut run.observed, judged.observed);
         for (object, count) in judged.objects {
             *run.objects.entry(object).or_default() += count;
         }
@@ -177,6 +178,8 @@ pub struct WorldRun {
     pub stricter: BTreeSet<String>,
     /// Probes per object the model does not name.
     pub objects: BTreeMap<String, u64>,
+    /// What the probes observed, cell by cell (the access matrix).
+    pub observed: super::observe::Observed,
 }
 
 /// Write probes per cell of the operation space.

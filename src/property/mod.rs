@@ -12,6 +12,7 @@ mod bound;
 mod compare;
 mod counterexample;
 mod generate;
+mod observe;
 mod population;
 mod probe;
 mod render;
@@ -33,6 +34,7 @@ use crate::model::{AuditAction, AuditRow, World};
 use crate::schema::Schema;
 
 pub use compare::{Coverage, Mismatch, Probe};
+pub use observe::{diff as diff_observed, grants, Change, Key as MatrixKey, Observed};
 pub use space::{
     gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,
     ContextKind, Gaps, RowKind, WriteOp, OBJECTS, OTHER_ACTORS,
@@ -72,6 +74,9 @@ pub struct PropertyConfig {
     /// How long a failure may be shrunk before the smallest world found so far is kept;
     /// zero keeps the first failing world as it is.
     pub shrink_time: Duration,
+    /// Probe every world and keep what was observed, disagreements or not (the access
+    /// matrix): nothing fails and nothing is shrunk.
+    pub observe_only: bool,
 }
 
 impl PropertyConfig {
@@ -94,6 +99,7 @@ impl PropertyConfig {
             connections: CHECK_CONNECTIONS,
             persistence: None,
             shrink_time: DEFAULT_SHRINK_TIME,
+            observe_only: false,
         }
     }
 
@@ -115,6 +121,7 @@ impl PropertyConfig {
             connections: number("RLS_HARNESS_CONNECTIONS")?.map_or(1, |n| n.max(1) as usize),
             persistence: None,
             shrink_time: DEFAULT_SHRINK_TIME,
+            observe_only: false,
         })
     }
 }
@@ -163,6 +170,8 @@ pub struct PropertyReport {
     pub stricter: BTreeSet<String>,
     /// Probes per object the model does not name.
     pub objects: BTreeMap<String, u64>,
+    /// What the probes observed in every cell of the access matrix.
+    pub observed: Observed,
 }
 
 /// Loads `world` in an open transaction, probes it, and rolls everything back.
@@ -241,6 +250,7 @@ pub async fn check_worlds(
     let worlds = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
     let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
+    let observed: Mutex<Observed> = Mutex::default();
     let subject_coverage: Mutex<(BTreeSet<String>, BTreeMap<String, u64>)> = Mutex::default();
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
     let handle = tokio::runtime::Handle::current();
@@ -260,6 +270,7 @@ pub async fn check_worlds(
                         &subject_coverage,
                         &failed_at,
                     );
+                    let observed = &observed;
                     scope.spawn(move || -> Result<()> {
                         let owner = handle.block_on(database.owner())?;
                         let seed = config.seed.wrapping_add(index as u64);
@@ -282,6 +293,10 @@ pub async fn check_worlds(
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
+                                    observe::merge_observed(
+                                        &mut observed.lock().expect("observations"),
+                                        &run.observed,
+                                    );
                                     let mut subjects = subject_coverage.lock().expect("coverage");
                                     subjects.0.extend(run.stricter.iter().cloned());
                                     for (object, count) in &run.objects {
@@ -293,6 +308,7 @@ pub async fn check_worlds(
                                     ));
                                     match run.mismatches.first() {
                                         None => Ok(()),
+                                        Some(_) if config.observe_only => Ok(()),
                                         Some(first) => {
                                             announce(failed_at, progress, first, &world);
                                             Err(TestCaseError::fail(format!(
@@ -364,6 +380,7 @@ pub async fn check_worlds(
         coverage: coverage.into_inner().expect("coverage"),
         stricter,
         objects,
+        observed: observed.into_inner().expect("observations"),
     })
 }
 

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::bound;
 use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
+use super::observe::{self, Key};
 use super::population::Population;
 use super::render::Sql;
 use super::space::{Candidate, Cell};
@@ -217,7 +218,25 @@ impl Pair<'_> {
         // removes or moves: a foreign key then refuses a write the model allows. That is
         // referential integrity, which the model does not speak of, not access.
         let fixture_rows = self.subjects.1.tables.iter().any(|rows| !rows.is_empty());
+        let mut observed = Vec::new();
+        // The write probes come last, one per cell, in order.
+        let mut cells = self.cells.iter();
         for ((ask, sql), answer) in self.asks.into_iter().zip(answers) {
+            match &ask {
+                Ask::Write(op) => {
+                    let call = matches!(op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
+                    if let Some(cell) = cells.next() {
+                        observed.push((Key::from(*cell), observe::write_outcome(&answer, call)));
+                    }
+                }
+                Ask::Resources => observed.extend(observe::reads(
+                    self.world,
+                    &self.who,
+                    &self.context,
+                    &answer,
+                )),
+                _ => {}
+            }
             let kept_by_a_foreign_key = fixture_rows
                 && matches!(ask, Ask::Write(_))
                 && matches!(&answer, Err(failure) if failure.sqlstate == "23503");
@@ -243,6 +262,7 @@ impl Pair<'_> {
             mismatches: found,
             stricter: verdicts.stricter,
             objects,
+            observed,
         })
     }
 }
@@ -254,6 +274,8 @@ pub struct Judged {
     pub stricter: BTreeSet<String>,
     /// Probes per object the model does not name.
     pub objects: BTreeMap<String, u64>,
+    /// What every resource read and write probe got, agreeing with the model or not.
+    pub observed: Vec<(Key, &'static str)>,
 }
 
 /// Sends `statements` pipelined and returns the answers in order.

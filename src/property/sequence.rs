@@ -292,6 +292,8 @@ pub async fn check(
         coverage: coverage.into_inner().expect("coverage"),
         stricter: Default::default(),
         objects: Default::default(),
+        // Sequences re-probe reads only; the matrix comes from the world runs.
+        observed: Default::default(),
     })
 }
 

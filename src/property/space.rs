@@ -439,7 +439,7 @@ pub fn candidates(
 type Push<'a> = dyn FnMut(&'static str, WriteOp, RowKind, Option<Id>, Op) + 'a;
 
 /// The kind of a resource row for a principal with `rights`.
-fn resource_kind(rights: &Rights, row: &Resource) -> RowKind {
+pub(super) fn resource_kind(rights: &Rights, row: &Resource) -> RowKind {
     let tenant = row.tenant.unwrap_or(GHOST_TENANT);
     if row.kind == Kind::Platform {
         RowKind::Platform

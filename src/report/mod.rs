@@ -18,6 +18,7 @@ use crate::rule::Level;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
 
 pub mod ci;
+pub mod matrix;
 
 /// How much `rls-harness check` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

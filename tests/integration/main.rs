@@ -6,6 +6,7 @@ mod backend;
 mod catalog;
 mod fidelity;
 mod lints;
+mod matrix;
 mod migrations;
 mod plan;
 mod property;

@@ -1,0 +1,234 @@
+//! What the probes observed, agreeing with the model or not: for every object, class
+//! of principal, operation, kind of row and context, the outcomes the database gave
+//! (a write allowed, denied and by what, or touching no row; a row seen or hidden).
+//! The access matrix and its diff are built from this, so they show behaviour, not
+//! policy text.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+
+use super::space::{resource_kind, Actor, Cell, ContextKind, RowKind};
+use crate::actor::{Denial, Failure, Rows};
+use crate::model::{Context, Principal, Table, World};
+
+/// One cell of the access matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub object: &'static str,
+    /// `read`, or the write operation's name (`insert`, `move to a foreign tenant`).
+    pub op: &'static str,
+    pub kind: RowKind,
+    pub context: ContextKind,
+    pub actor: Actor,
+}
+
+impl From<Cell> for Key {
+    fn from(cell: Cell) -> Key {
+        Key {
+            object: cell.object,
+            op: cell.op.name(),
+            kind: cell.kind,
+            context: cell.context,
+            actor: cell.actor,
+        }
+    }
+}
+
+/// Outcomes per cell, over every world probed.
+pub type Observed = BTreeMap<Key, BTreeSet<&'static str>>;
+
+/// An outcome that grants something: what a widening is made of.
+pub fn grants(outcome: &str) -> bool {
+    matches!(outcome, ALLOWED | SEES)
+}
+
+pub const ALLOWED: &str = "allowed";
+pub const SEES: &str = "sees";
+pub const HIDDEN: &str = "hidden";
+pub const NO_ROW: &str = "no row touched";
+
+/// What a write got; a function `call` answers with a row whatever it did, so any
+/// success of a call is allowed.
+pub fn write_outcome(answer: &std::result::Result<Rows, Failure>, call: bool) -> &'static str {
+    match answer {
+        Ok(rows) if call || rows.affected > 0 => ALLOWED,
+        Ok(_) => NO_ROW,
+        Err(failure) => match failure.denial() {
+            Some(Denial::Policy) => "denied by policy",
+            Some(Denial::Privilege) => "denied: no privilege",
+            Some(Denial::Guard) => "denied by a guard",
+            None => "failed (another error)",
+        },
+    }
+}
+
+/// What `who` in `context` saw of the resource tables: for every resource row of the
+/// world, whether the answer (`table`, `id` rows) held it.
+pub fn reads(
+    world: &World,
+    who: &Principal,
+    context: &Context,
+    answer: &std::result::Result<Rows, Failure>,
+) -> Vec<(Key, &'static str)> {
+    let actor = Actor::of(world, who);
+    let rights = world.rights(who);
+    let seen: BTreeSet<(String, Uuid)> = match answer {
+        Ok(rows) => rows
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let table = row.first().cloned().flatten()?;
+                let id = Uuid::parse_str(row.get(1).cloned().flatten()?.as_str()).ok()?;
+                Some((table, id))
+            })
+            .collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    world
+        .resources
+        .iter()
+        .map(|row| {
+            let key = Key {
+                object: table_name(row.table),
+                op: "read",
+                kind: resource_kind(&rights, row),
+                context: ContextKind::of(&rights, context, row.tenant),
+                actor,
+            };
+            let outcome = match answer {
+                Err(failure) if failure.denial().is_some() => "denied: no privilege",
+                _ if seen.contains(&(row.table.name().to_owned(), row.id)) => SEES,
+                _ => HIDDEN,
+            };
+            (key, outcome)
+        })
+        .collect()
+}
+
+fn table_name(table: Table) -> &'static str {
+    table.name()
+}
+
+/// Adds `more` to `into`.
+pub fn merge(into: &mut Observed, more: Vec<(Key, &'static str)>) {
+    for (key, outcome) in more {
+        into.entry(key).or_default().insert(outcome);
+    }
+}
+
+/// Adds every outcome of `more` to `into`.
+pub fn merge_observed(into: &mut Observed, more: &Observed) {
+    for (key, outcomes) in more {
+        into.entry(*key)
+            .or_default()
+            .extend(outcomes.iter().copied());
+    }
+}
+
+/// A cell whose outcomes differ between two runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: Key,
+    pub before: BTreeSet<&'static str>,
+    pub after: BTreeSet<&'static str>,
+}
+
+impl Change {
+    /// Whether the head grants what the base did not.
+    pub fn widens(&self) -> bool {
+        self.after
+            .iter()
+            .any(|outcome| grants(outcome) && !self.before.contains(outcome))
+    }
+}
+
+/// The cells that changed from `base` to `head`, widenings first; cells present on one
+/// side only (objects added or removed) included, with nothing on the other side.
+pub fn diff(base: &Observed, head: &Observed) -> Vec<Change> {
+    let keys: BTreeSet<&Key> = base.keys().chain(head.keys()).collect();
+    let mut changes: Vec<Change> = keys
+        .into_iter()
+        .filter_map(|key| {
+            let before = base.get(key).cloned().unwrap_or_default();
+            let after = head.get(key).cloned().unwrap_or_default();
+            (before != after).then_some(Change {
+                key: *key,
+                before,
+                after,
+            })
+        })
+        .collect();
+    changes.sort_by_key(|change| !change.widens());
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::property::space::WriteOp;
+
+    fn key(op: &'static str) -> Key {
+        Key {
+            object: "agents",
+            op,
+            kind: RowKind::Member,
+            context: ContextKind::Own,
+            actor: Actor::User,
+        }
+    }
+
+    #[test]
+    fn a_diff_puts_widenings_first_and_ignores_equal_cells() {
+        let mut base = Observed::new();
+        let mut head = Observed::new();
+        for (observed, insert, read) in [
+            (&mut base, "denied by policy", HIDDEN),
+            (&mut head, ALLOWED, HIDDEN),
+        ] {
+            observed.entry(key("read")).or_default().insert(read);
+            observed.entry(key("insert")).or_default().insert(insert);
+        }
+        head.entry(key("delete")).or_default().insert(NO_ROW);
+        let changes = diff(&base, &head);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(changes[0].key.op, "insert");
+        assert!(changes[0].widens());
+        assert!(
+            !changes[1].widens(),
+            "a new cell touching no row widens nothing"
+        );
+        assert!(diff(&base, &base).is_empty());
+    }
+
+    #[test]
+    fn write_outcomes_name_the_kind_of_denial() {
+        let failure = |routine: &str| Failure {
+            sqlstate: "42501".into(),
+            message: String::new(),
+            routine: routine.into(),
+            while_setting_context: false,
+        };
+        assert_eq!(
+            write_outcome(&Err(failure("ExecWithCheckOptions")), false),
+            "denied by policy"
+        );
+        assert_eq!(write_outcome(&Ok(Rows::default()), false), NO_ROW);
+        let written = Rows {
+            affected: 1,
+            ..Rows::default()
+        };
+        assert_eq!(write_outcome(&Ok(written), false), ALLOWED);
+        assert_eq!(
+            Key::from(Cell {
+                object: "agents",
+                op: WriteOp::Insert,
+                kind: RowKind::Writer,
+                context: ContextKind::Own,
+                actor: Actor::User,
+            })
+            .op,
+            WriteOp::Insert.name()
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The access matrix and its diff: observed in the fixed worlds, they show exactly what
+//! a migration change does to access.
+
+use rls_harness::{
+    check_worlds, diff_observed, matrix, Observed, PropertyConfig, Schema, Template,
+};
+
+use crate::support::{config, migrations_with, vital};
+
+/// A policy that lets members and viewers add private custom agents to their tenants.
+/// (Without `resource_type = 'custom'` it lets them add platform agents too, and the
+/// diff says so.)
+const VIEWERS_INSERT_AGENTS: &str = "create policy agents_members_insert on public.agents \
+     for insert to authenticated with check (\
+         sharing_mode = 'private' and resource_type = 'custom' \
+         and tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));";
+
+async fn observed(template: &Template) -> Observed {
+    let (harness, _) = vital().await;
+    let schema = Schema::read(harness, template, &config()).await.unwrap();
+    let property = PropertyConfig {
+        cases: 4,
+        observe_only: true,
+        shrink_time: std::time::Duration::ZERO,
+        ..PropertyConfig::check()
+    };
+    check_worlds(harness, template, &schema, &property, &|_| {})
+        .await
+        .unwrap()
+        .observed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_diff_shows_exactly_the_widening_a_migration_makes() {
+    let (harness, shipped) = vital().await;
+    let widened = migrations_with(&[("20991231000099_viewers_insert.sql", VIEWERS_INSERT_AGENTS)]);
+    let head = harness.template_from_dir(widened.path()).await.unwrap();
+    let (before, after) = (observed(&shipped).await, observed(&head).await);
+
+    assert!(diff_observed(&before, &before).is_empty());
+    assert_eq!(matrix::diff_markdown(&[]), "no change in access\n");
+
+    let changes = diff_observed(&before, &after);
+    assert!(!changes.is_empty(), "the widening went unseen");
+    for change in &changes {
+        assert!(
+            change.widens()
+                && change.key.object == "agents"
+                && change.key.op == "insert"
+                && change.key.kind.name() == "member",
+            "only members' and viewers' inserts into agents may change: {change:?}"
+        );
+        assert!(change.after.contains("allowed"), "{change:?}");
+    }
+    let text = matrix::diff_markdown(&changes);
+    assert!(
+        text.contains("**widened**: user: insert member row of agents"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matrix_renders_as_markdown_json_and_a_page_without_scripts() {
+    let (_, shipped) = vital().await;
+    let observed = observed(&shipped).await;
+    let markdown = matrix::markdown(&observed);
+    assert!(
+        markdown.contains("| read | foreign | hidden |"),
+        "a user never sees another tenant's private agents: {markdown}"
+    );
+    let json = matrix::json(&observed);
+    assert!(json["cells"]
+        .as_array()
+        .is_some_and(|cells| !cells.is_empty()));
+    let html = matrix::html(&observed);
+    assert!(html.starts_with("<!doctype html>") && html.ends_with("</html>\n"));
+    assert!(!html.contains("<script") && !html.contains("http"));
+}
