@@ -6,6 +6,7 @@
 
 mod actor;
 mod backend;
+mod blame;
 mod catalog;
 mod class;
 mod config;
@@ -33,6 +34,7 @@ mod supabase;
 
 pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
 pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
+pub use blame::{blame, Blame};
 pub use catalog::{
     ApiRole, Argument, Catalog, Check, Column, Command, ForeignKey, Function, Object, Policy,
     Privilege, Relation, RelationKind, View,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
+use rls_harness::{blame, ci, diff_observed, matrix};
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
     pending_snapshots, plan_checks, plan_phase_two, render_coverage, render_first_failure,
@@ -15,7 +16,6 @@ use rls_harness::{
     PropertyConfig, ScenarioReport, Schema, Survey, Template, Verbosity, CHECK_SEQUENCES,
     CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
-use rls_harness::{ci, diff_observed, matrix};
 
 /// How many scenarios run at once, each on its own clone of the template.
 const PARALLEL_SCENARIOS: usize = 4;
@@ -586,6 +586,11 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
             check_sequences(harness, &template, &schema, &args.sequences, &announce).await?;
         properties.push(("sequences", report));
     }
+    for (_, property) in &mut properties {
+        if let Some(found) = &property.failure {
+            property.blame = blame(harness, &template, &schema, found).await?;
+        }
+    }
     for report in &mut scenarios {
         settle_snapshots(report, &args.snapshots, args.write_pending);
     }
@@ -838,6 +843,10 @@ async fn fuzz(
         )
         .await?;
         bar.finish_and_clear();
+        let mut report = report;
+        if let Some(found) = &report.failure {
+            report.blame = blame(&harness, &template, &schema, found).await?;
+        }
         println!(
             "rls-harness fuzz, {} backend, {} connections",
             harness.backend(),

@@ -282,12 +282,20 @@ fn property_item(unit: &str, property: &PropertyReport, catalog: &Catalog) -> It
         return item(Kind::Property, "properties", name, Outcome::Passed, None);
     };
     let mismatch = &found.mismatch;
-    let location = object_origin(mismatch, catalog).or_else(|| {
-        found.path.as_ref().map(|path| Place {
-            file: path.clone(),
-            line: 1,
+    let blamed = property.blame.as_ref().and_then(|blame| {
+        blame.location().map(|at| Place {
+            file: at.file.clone(),
+            line: at.line,
         })
     });
+    let location = blamed
+        .or_else(|| object_origin(mismatch, catalog))
+        .or_else(|| {
+            found.path.as_ref().map(|path| Place {
+                file: path.clone(),
+                line: 1,
+            })
+        });
     let mut entry = item(
         Kind::Property,
         "properties",
@@ -296,17 +304,23 @@ fn property_item(unit: &str, property: &PropertyReport, catalog: &Catalog) -> It
         location,
     );
     entry.rule = Some(mismatch.invariant.name().to_owned());
-    entry.message = Some(format!(
-        "{}: {} expected {}, got {}",
-        mismatch.invariant,
-        mismatch.sql.lines().next().unwrap_or_default(),
-        mismatch.expected,
-        mismatch.actual
-    ));
+    entry.message = Some(match &property.blame {
+        Some(blame) => format!("{}: {blame}", mismatch.invariant),
+        None => format!(
+            "{}: {} expected {}, got {}",
+            mismatch.invariant,
+            mismatch.sql.lines().next().unwrap_or_default(),
+            mismatch.expected,
+            mismatch.actual
+        ),
+    });
     let mut detail = format!(
         "sql: {}\nexpected {}\ngot      {}",
         mismatch.sql, mismatch.expected, mismatch.actual
     );
+    if let Some(blame) = &property.blame {
+        detail.push_str(&format!("\n{blame}"));
+    }
     if let Some(path) = &found.path {
         detail.push_str(&format!("\ncounterexample: {}", path.display()));
     }

@@ -172,6 +172,8 @@ pub struct PropertyReport {
     pub objects: BTreeMap<String, u64>,
     /// What the probes observed in every cell of the access matrix.
     pub observed: Observed,
+    /// For a failure, the policy that admitted it (filled by [`crate::blame`]).
+    pub blame: Option<crate::blame::Blame>,
 }
 
 /// Loads `world` in an open transaction, probes it, and rolls everything back.
@@ -381,6 +383,7 @@ pub async fn check_worlds(
         stricter,
         objects,
         observed: observed.into_inner().expect("observations"),
+        blame: None,
     })
 }
 

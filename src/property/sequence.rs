@@ -294,6 +294,7 @@ pub async fn check(
         objects: Default::default(),
         // Sequences re-probe reads only; the matrix comes from the world runs.
         observed: Default::default(),
+        blame: None,
     })
 }
 

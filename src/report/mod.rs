@@ -423,6 +423,9 @@ pub fn render_property(report: &PropertyReport, unit: &str) -> String {
         let _ = writeln!(out, "       sql: {}", mismatch.sql);
         let _ = writeln!(out, "       expected {}", mismatch.expected);
         let _ = writeln!(out, "       got      {}", mismatch.actual);
+        if let Some(blame) = &report.blame {
+            let _ = writeln!(out, "       {blame}");
+        }
         let _ = writeln!(
             out,
             "       shrunk to {} tenants, {} users, {} resources; {} mismatches in that world",

@@ -3,6 +3,7 @@
 
 mod actors;
 mod backend;
+mod blame;
 mod catalog;
 mod fidelity;
 mod lints;
