@@ -7,14 +7,19 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use rls_harness::{blame, ci, diff_observed, matrix};
+mod cli;
+
+use cli::fuzz::{parse_partition, partition_seed};
+use cli::matrix::{MatrixOutput, MatrixWorlds};
+use cli::snapshots::SnapshotAction;
+use rls_harness::{blame, ci};
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
-    pending_snapshots, plan_checks, plan_phase_two, render_coverage, render_first_failure,
-    render_property, render_subjects, render_survey, run_scenario, settle_snapshots, survey,
-    validate_scenario, BackendOptions, CheckReport, Config, Grants, Harness, Pending, Progress,
-    PropertyConfig, ScenarioReport, Schema, Survey, Template, Verbosity, CHECK_SEQUENCES,
-    CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
+    plan_checks, plan_phase_two, render_coverage, render_first_failure, render_property,
+    render_subjects, render_survey, run_scenario, settle_snapshots, survey, validate_scenario,
+    BackendOptions, CheckReport, Config, Grants, Harness, Progress, PropertyConfig, ScenarioReport,
+    Schema, Survey, Template, Verbosity, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG,
+    DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -162,92 +167,6 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-}
-
-/// Where and how a matrix or a diff is written.
-#[derive(clap::Args)]
-struct MatrixOutput {
-    /// markdown (fits a pull request comment), json, or html (the matrix only).
-    #[arg(long, default_value = "markdown", value_parser = ["markdown", "json", "html"])]
-    format: String,
-    /// Write it here instead of to stdout.
-    #[arg(long, value_name = "PATH")]
-    output: Option<PathBuf>,
-}
-
-impl MatrixOutput {
-    fn write(&self, text: &str) -> anyhow::Result<()> {
-        match &self.output {
-            Some(path) => {
-                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-            }
-            None => {
-                print!("{text}");
-                Ok(())
-            }
-        }
-    }
-}
-
-/// The generated worlds a matrix is observed in: fixed, so that two runs compare.
-#[derive(clap::Args)]
-struct MatrixWorlds {
-    /// How many generated worlds to act in.
-    #[arg(long = "worlds", default_value_t = CHECK_WORLDS)]
-    cases: u32,
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    seed: u64,
-}
-
-#[derive(Subcommand)]
-enum SnapshotAction {
-    /// Show each pending snapshot as a diff and ask: accept, reject or skip (answers are
-    /// read line by line from stdin, so `yes a | rls-harness snapshots review` works).
-    Review,
-    /// Show every pending snapshot as a diff and change nothing; exits 1 when any is
-    /// pending.
-    Show,
-    /// Make the pending result the stored snapshot.
-    Accept(SnapshotPaths),
-    /// Throw the pending result away.
-    Reject(SnapshotPaths),
-}
-
-#[derive(clap::Args)]
-struct SnapshotPaths {
-    /// Snapshot files (`x.snap.new`, `x.snap` or `x`).
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
-    paths: Vec<PathBuf>,
-    /// Every pending snapshot in the folder.
-    #[arg(long)]
-    all: bool,
-}
-
-/// The distance between the seeds of two fuzz partitions (2^64 / golden ratio, odd).
-const PARTITION_STRIDE: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// The seed of fuzz job `job` (1-based) of a run from `seed`. Each connection adds one
-/// to its job's seed, so jobs a large odd stride apart never draw the same worlds; the
-/// job's own seed replays it alone (`fuzz --seed`), and names its counterexample files.
-fn partition_seed(seed: u64, job: u64) -> u64 {
-    seed.wrapping_add((job - 1).wrapping_mul(PARTITION_STRIDE))
-}
-
-/// `K/N` with 1 ≤ K ≤ N.
-fn parse_partition(text: &str) -> Result<(u64, u64), String> {
-    let (job, jobs) = text
-        .split_once('/')
-        .ok_or_else(|| format!("\"{text}\" is not K/N (for example 2/4)"))?;
-    let number = |part: &str| {
-        part.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("\"{part}\" in \"{text}\" is not a whole number"))
-    };
-    let (job, jobs) = (number(job)?, number(jobs)?);
-    if job == 0 || job > jobs {
-        return Err(format!("job {job} of {jobs}: K must be between 1 and N"));
-    }
-    Ok((job, jobs))
 }
 
 /// How long a failure is shrunk.
@@ -409,26 +328,13 @@ async fn main() -> ExitCode {
                 fuzz(&migrations, gate.load()?, config).await
             }
             Command::Lint { migrations, config } => lint(&migrations, config.load()?).await,
-            Command::Snapshots { snapshots, action } => review_snapshots(&snapshots, action),
+            Command::Snapshots { snapshots, action } => cli::snapshots::review(&snapshots, action),
             Command::Matrix {
                 migrations,
                 output,
                 worlds,
                 config,
-            } => {
-                let config = config.load()?;
-                let options = backend_options(&config)?;
-                let harness = Harness::start(&options).await?;
-                let observed = observe(&harness, &migrations, &config, &worlds).await;
-                harness.shutdown().await.context("stopping the backend")?;
-                let observed = observed?;
-                output.write(&match output.format.as_str() {
-                    "json" => serde_json::to_string_pretty(&matrix::json(&observed))? + "\n",
-                    "html" => matrix::html(&observed),
-                    _ => matrix::markdown(&observed),
-                })?;
-                Ok(true)
-            }
+            } => cli::matrix::matrix(&migrations, &output, &worlds, &config.load()?).await,
             Command::Diff {
                 base,
                 migrations,
@@ -438,23 +344,15 @@ async fn main() -> ExitCode {
                 config,
             } => {
                 let config = config.load()?;
-                let options = backend_options(&config)?;
-                let harness = Harness::start(&options).await?;
-                let observed = async {
-                    let before = observe(&harness, &base, &config, &worlds).await?;
-                    let after = observe(&harness, &migrations, &config, &worlds).await?;
-                    Ok::<_, anyhow::Error>((before, after))
-                }
-                .await;
-                harness.shutdown().await.context("stopping the backend")?;
-                let (before, after) = observed?;
-                let changes = diff_observed(&before, &after);
-                output.write(&match output.format.as_str() {
-                    "json" => serde_json::to_string_pretty(&matrix::diff_json(&changes))? + "\n",
-                    "html" => anyhow::bail!("the diff is markdown or json"),
-                    _ => matrix::diff_markdown(&changes),
-                })?;
-                Ok(!(fail_on_widening && changes.iter().any(|change| change.widens())))
+                cli::matrix::diff(
+                    &base,
+                    &migrations,
+                    fail_on_widening,
+                    &output,
+                    &worlds,
+                    &config,
+                )
+                .await
             }
         }
     };
@@ -704,112 +602,6 @@ async fn run_scenarios(
     reports.sort_by(|a, b| a.scenario.path.cmp(&b.scenario.path));
     errored.sort();
     Ok((reports, malformed, errored))
-}
-
-/// The access matrix of `migrations`, observed in the fixed worlds.
-async fn observe(
-    harness: &Harness,
-    migrations: &std::path::Path,
-    config: &Config,
-    worlds: &MatrixWorlds,
-) -> anyhow::Result<rls_harness::Observed> {
-    let template = harness.template_from_dir(migrations).await?;
-    survey_of(&template, config)?;
-    let schema = Schema::read(harness, &template, config).await?;
-    let property = PropertyConfig {
-        cases: worlds.cases,
-        seed: worlds.seed,
-        // Every world, whatever it finds: a matrix records behaviour, right or wrong.
-        shrink_time: Duration::ZERO,
-        observe_only: true,
-        ..PropertyConfig::check()
-    };
-    let report = check_worlds(harness, &template, &schema, &property, &|_| {}).await?;
-    Ok(report.observed)
-}
-
-fn review_snapshots(dir: &std::path::Path, action: SnapshotAction) -> anyhow::Result<bool> {
-    let chosen = |paths: SnapshotPaths| -> anyhow::Result<Vec<Pending>> {
-        if paths.all {
-            return Ok(pending_snapshots(dir)?);
-        }
-        paths
-            .paths
-            .iter()
-            .map(|path| {
-                Pending::for_path(path)
-                    .ok_or_else(|| anyhow::anyhow!("{}: no pending snapshot", path.display()))
-            })
-            .collect()
-    };
-    let show = |pending: &Pending| -> anyhow::Result<()> {
-        let state = if pending.stored.exists() {
-            "changed"
-        } else {
-            "new"
-        };
-        println!("{} ({state})", pending.stored.display());
-        print!("{}", pending.diff()?);
-        Ok(())
-    };
-    match action {
-        SnapshotAction::Show => {
-            let pending = pending_snapshots(dir)?;
-            for snapshot in &pending {
-                show(snapshot)?;
-            }
-            println!("{} pending in {}", pending.len(), dir.display());
-            Ok(pending.is_empty())
-        }
-        SnapshotAction::Accept(paths) => {
-            for snapshot in chosen(paths)? {
-                snapshot.accept()?;
-                println!("accepted {}", snapshot.stored.display());
-            }
-            Ok(true)
-        }
-        SnapshotAction::Reject(paths) => {
-            for snapshot in chosen(paths)? {
-                snapshot.reject()?;
-                println!("rejected {}", snapshot.new.display());
-            }
-            Ok(true)
-        }
-        SnapshotAction::Review => {
-            let pending = pending_snapshots(dir)?;
-            let (mut accepted, mut rejected) = (0, 0);
-            let mut answers = std::io::stdin().lines();
-            for snapshot in &pending {
-                show(snapshot)?;
-                loop {
-                    print!("[a]ccept, [r]eject, [s]kip? ");
-                    std::io::Write::flush(&mut std::io::stdout())?;
-                    let Some(answer) = answers.next().transpose()? else {
-                        println!();
-                        anyhow::bail!("stdin ended before every snapshot was reviewed");
-                    };
-                    match answer.trim() {
-                        "a" | "accept" => {
-                            snapshot.accept()?;
-                            accepted += 1;
-                        }
-                        "r" | "reject" => {
-                            snapshot.reject()?;
-                            rejected += 1;
-                        }
-                        "s" | "skip" => {}
-                        _ => continue,
-                    }
-                    break;
-                }
-            }
-            println!(
-                "{accepted} accepted, {rejected} rejected, {} left pending",
-                pending.len() - accepted - rejected
-            );
-            Ok(true)
-        }
-    }
 }
 
 async fn fuzz(

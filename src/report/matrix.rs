@@ -86,17 +86,23 @@ pub fn json(observed: &Observed) -> serde_json::Value {
     let cells: Vec<serde_json::Value> = observed
         .iter()
         .map(|(key, outcomes)| {
-            serde_json::json!({
-                "object": key.object,
-                "operation": key.op,
-                "row": key.kind.name(),
-                "context": key.context.name(),
-                "principal": key.actor.name(),
-                "outcomes": outcomes,
-            })
+            let mut cell = key_json(key);
+            cell["outcomes"] = serde_json::json!(outcomes);
+            cell
         })
         .collect();
     serde_json::json!({ "version": 1, "cells": cells })
+}
+
+/// A cell's coordinates as JSON fields.
+fn key_json(key: &MatrixKey) -> serde_json::Value {
+    serde_json::json!({
+        "object": key.object,
+        "operation": key.op,
+        "row": key.kind.name(),
+        "context": key.context.name(),
+        "principal": key.actor.name(),
+    })
 }
 
 /// The matrix as one HTML page: no script, no network, colour and text in every cell.
@@ -209,17 +215,11 @@ pub fn diff_json(changes: &[Change]) -> serde_json::Value {
     let changes: Vec<serde_json::Value> = changes
         .iter()
         .map(|change| {
-            let key: &MatrixKey = &change.key;
-            serde_json::json!({
-                "object": key.object,
-                "operation": key.op,
-                "row": key.kind.name(),
-                "context": key.context.name(),
-                "principal": key.actor.name(),
-                "before": change.before,
-                "after": change.after,
-                "widens": change.widens(),
-            })
+            let mut cell = key_json(&change.key);
+            cell["before"] = serde_json::json!(change.before);
+            cell["after"] = serde_json::json!(change.after);
+            cell["widens"] = serde_json::json!(change.widens());
+            cell
         })
         .collect();
     serde_json::json!({ "version": 1, "changes": changes })

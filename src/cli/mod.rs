@@ -1,0 +1,6 @@
+//! The command line's larger subcommands, apart from `main`: each parses its own
+//! arguments and prints its own output.
+
+pub mod fuzz;
+pub mod matrix;
+pub mod snapshots;
