@@ -14,7 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::compare::{Mismatch, Probe};
+use super::observe;
 use super::population::{insert_one, Population, Row};
+use super::space::Actor;
 use crate::actor::{Failure, Rows};
 use crate::config::Writers;
 use crate::connection::{quote_ident, quote_literal};
@@ -68,6 +70,8 @@ pub struct Verdicts {
     pub mismatches: Vec<Mismatch>,
     /// Where the object allows less than its class: reported, never failed.
     pub stricter: BTreeSet<String>,
+    /// What every probe got, for the access matrix.
+    pub observed: Vec<(observe::Key, &'static str)>,
 }
 
 /// What the rules say of one principal in one context.
@@ -660,6 +664,7 @@ pub fn judge(
     answers: Vec<std::result::Result<Rows, Failure>>,
 ) -> Verdicts {
     let mut verdicts = Verdicts::default();
+    verdicts.observed = observations(judge, &asks, &answers);
     let label = judge.label();
     let bases: BTreeMap<(String, Vec<String>), BTreeSet<Vec<String>>> = asks
         .iter()
@@ -852,6 +857,94 @@ pub fn judge(
     }
     verdicts.stricter = stricter;
     verdicts
+}
+
+/// What each probe of an object beyond the model got, cell by cell: a read per row by
+/// what the class lets the principal do with the row, a write per kind of row, a call.
+fn observations(
+    judge: &Judge<'_>,
+    asks: &[(Ask, String)],
+    answers: &[std::result::Result<Rows, Failure>],
+) -> Vec<(observe::Key, &'static str)> {
+    let actor = Actor::of(judge.world, &judge.who);
+    let context = observe::principal_context(&judge.rights, &judge.context);
+    let key = |object: &str, op: &'static str, kind: &'static str| observe::Key {
+        object: object.to_owned(),
+        op,
+        kind,
+        context,
+        actor,
+    };
+    let mut observed = Vec::new();
+    for ((ask, _), answer) in asks.iter().zip(answers) {
+        match ask {
+            Ask::Read { table: index } => {
+                let table = &judge.subjects.tables[*index];
+                let seen: BTreeSet<&str> = match answer {
+                    Ok(result) => result
+                        .rows
+                        .iter()
+                        .filter_map(|r| r.first().and_then(|v| v.as_deref()))
+                        .collect(),
+                    Err(_) => BTreeSet::new(),
+                };
+                for row in &judge.population.tables[*index] {
+                    let (read, write, _) = judge.row_verdict(table, row);
+                    let outcome = match answer {
+                        Err(failure) if failure.denial().is_some() => "denied: no privilege",
+                        _ if seen.contains(row.json.as_str()) => observe::SEES,
+                        _ => observe::HIDDEN,
+                    };
+                    observed.push((key(&table.name, "read", kind(read, write)), outcome));
+                }
+            }
+            Ask::Write {
+                table: index,
+                op,
+                row,
+                ..
+            } => {
+                let table = &judge.subjects.tables[*index];
+                let kind = [
+                    "a row it may write",
+                    "a row it only reads",
+                    "a row hidden from it",
+                ]
+                .into_iter()
+                .find(|kind| row.ends_with(kind))
+                .unwrap_or("a row");
+                let kind = if row.starts_with("a new row") {
+                    match kind {
+                        "a row it may write" => "a new row it may write",
+                        "a row it only reads" => "a new row it only reads",
+                        _ => "a new row hidden from it",
+                    }
+                } else {
+                    kind
+                };
+                observed.push((
+                    key(&table.name, op, kind),
+                    observe::write_outcome(answer, false),
+                ));
+            }
+            Ask::Reach { name, .. } => {
+                observed.push((
+                    key(name, "call", "internal"),
+                    observe::write_outcome(answer, true),
+                ));
+            }
+            Ask::Derived { name, .. } => {
+                let outcome = match answer {
+                    Ok(result) if !result.rows.is_empty() => observe::SEES,
+                    Ok(_) => observe::HIDDEN,
+                    Err(_) => "denied: no privilege",
+                };
+                observed.push((key(name, "read", "its rows"), outcome));
+            }
+            Ask::Base { .. } => {}
+        }
+    }
+    observed
 }
 
 /// The expectation of a replayed probe that must reach nothing, with the owner as the

@@ -8,17 +8,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use super::space::{resource_kind, Actor, Cell, ContextKind, RowKind};
+use super::space::{resource_kind, Actor, Cell, ContextKind};
 use crate::actor::{Denial, Failure, Rows};
-use crate::model::{Context, Principal, Table, World};
+use crate::model::{Context, Principal, World};
 
 /// One cell of the access matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key {
-    pub object: &'static str,
-    /// `read`, or the write operation's name (`insert`, `move to a foreign tenant`).
+    /// The object: a model table's or function's name, or an object beyond the model,
+    /// qualified.
+    pub object: String,
+    /// `read`, `call`, or the write operation's name (`insert`, `move-foreign`).
     pub op: &'static str,
-    pub kind: RowKind,
+    /// The kind of row, relative to the principal: for the model's tables its tenant
+    /// relation (`writer`, `member`, `foreign`, ...), for objects beyond the model what
+    /// the class bound lets the principal do with it (`a row it may write`, ...).
+    pub kind: &'static str,
+    /// For objects beyond the model, `own` means the context names one of the
+    /// principal's tenants (the row kind already says how the row relates to it).
     pub context: ContextKind,
     pub actor: Actor,
 }
@@ -26,12 +33,22 @@ pub struct Key {
 impl From<Cell> for Key {
     fn from(cell: Cell) -> Key {
         Key {
-            object: cell.object,
+            object: cell.object.to_owned(),
             op: cell.op.name(),
-            kind: cell.kind,
+            kind: cell.kind.name(),
             context: cell.context,
             actor: cell.actor,
         }
+    }
+}
+
+/// The context of a probe of an object beyond the model, which has no tenant relation
+/// of its own to the context (see [`Key::context`]).
+pub fn principal_context(rights: &crate::model::Rights, context: &Context) -> ContextKind {
+    match context {
+        Context::Empty => ContextKind::None,
+        Context::Tenant(tenant) if rights.member.contains(tenant) => ContextKind::Own,
+        _ => ContextKind::Forged,
     }
 }
 
@@ -90,9 +107,9 @@ pub fn reads(
         .iter()
         .map(|row| {
             let key = Key {
-                object: table_name(row.table),
+                object: row.table.name().to_owned(),
                 op: "read",
-                kind: resource_kind(&rights, row),
+                kind: resource_kind(&rights, row).name(),
                 context: ContextKind::of(&rights, context, row.tenant),
                 actor,
             };
@@ -106,10 +123,6 @@ pub fn reads(
         .collect()
 }
 
-fn table_name(table: Table) -> &'static str {
-    table.name()
-}
-
 /// Adds `more` to `into`.
 pub fn merge(into: &mut Observed, more: Vec<(Key, &'static str)>) {
     for (key, outcome) in more {
@@ -120,7 +133,7 @@ pub fn merge(into: &mut Observed, more: Vec<(Key, &'static str)>) {
 /// Adds every outcome of `more` to `into`.
 pub fn merge_observed(into: &mut Observed, more: &Observed) {
     for (key, outcomes) in more {
-        into.entry(*key)
+        into.entry(key.clone())
             .or_default()
             .extend(outcomes.iter().copied());
     }
@@ -152,8 +165,8 @@ pub fn diff(base: &Observed, head: &Observed) -> Vec<Change> {
         .filter_map(|key| {
             let before = base.get(key).cloned().unwrap_or_default();
             let after = head.get(key).cloned().unwrap_or_default();
-            (before != after).then_some(Change {
-                key: *key,
+            (before != after).then(|| Change {
+                key: (*key).clone(),
                 before,
                 after,
             })
@@ -166,13 +179,13 @@ pub fn diff(base: &Observed, head: &Observed) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::property::space::WriteOp;
+    use crate::property::space::{RowKind, WriteOp};
 
     fn key(op: &'static str) -> Key {
         Key {
-            object: "agents",
+            object: "agents".into(),
             op,
-            kind: RowKind::Member,
+            kind: RowKind::Member.name(),
             context: ContextKind::Own,
             actor: Actor::User,
         }

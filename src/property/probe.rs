@@ -214,11 +214,11 @@ impl Pair<'_> {
             subject_answers,
         );
         let mut found = verdicts.mismatches;
+        let mut observed = verdicts.observed;
         // Rows of the objects the model does not name may point at the rows a write
         // removes or moves: a foreign key then refuses a write the model allows. That is
         // referential integrity, which the model does not speak of, not access.
         let fixture_rows = self.subjects.1.tables.iter().any(|rows| !rows.is_empty());
-        let mut observed = Vec::new();
         // The write probes come last, one per cell, in order.
         let mut cells = self.cells.iter();
         for ((ask, sql), answer) in self.asks.into_iter().zip(answers) {

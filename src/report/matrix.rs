@@ -14,20 +14,18 @@ const ACTORS: [&str; 4] = ["user", "platform admin", "anon", "claims without sub
 type ByContext = BTreeMap<&'static str, BTreeSet<&'static str>>;
 
 /// object → (operation, kind of row) → principal → outcomes by context.
-type Grid = BTreeMap<
-    &'static str,
-    BTreeMap<(&'static str, &'static str), BTreeMap<&'static str, ByContext>>,
->;
+type Grid<'o> =
+    BTreeMap<&'o str, BTreeMap<(&'static str, &'static str), BTreeMap<&'static str, ByContext>>>;
 
-fn grid(observed: &Observed) -> Grid {
+fn grid(observed: &Observed) -> Grid<'_> {
     let mut grid = Grid::new();
     for (key, outcomes) in observed {
         if !ACTORS.contains(&key.actor.name()) {
             continue; // service_role bypasses row security: nothing to tabulate.
         }
-        grid.entry(key.object)
+        grid.entry(key.object.as_str())
             .or_default()
-            .entry((key.op, key.kind.name()))
+            .entry((key.op, key.kind))
             .or_default()
             .entry(key.actor.name())
             .or_default()
@@ -62,8 +60,9 @@ pub fn markdown(observed: &Observed) -> String {
         "What the database did, observed by acting as each principal. Rows are relative to \
          the principal: `writer` (a tenant it owns or administers), `member` (one it only \
          reads), `foreign` (another tenant's private row), `shared` (another tenant's row \
-         shared with it), `global`, `platform`; contexts: `none`, `own`, `out-of-context`, \
-         `forged`. An empty cell was not probed: platform admins, anon and claims without \
+         shared with it), `global`, `platform`; for objects beyond the model, what their \
+         class lets the principal do with the row. Contexts: `none`, `own`, \
+         `out-of-context`, `forged`. An empty cell was not probed: platform admins, anon and claims without \
          `sub` get one probe per object and operation, whatever the row.\n",
     );
     for (object, rows) in grid(observed) {
@@ -99,7 +98,7 @@ fn key_json(key: &MatrixKey) -> serde_json::Value {
     serde_json::json!({
         "object": key.object,
         "operation": key.op,
-        "row": key.kind.name(),
+        "row": key.kind,
         "context": key.context.name(),
         "principal": key.actor.name(),
     })
@@ -192,7 +191,7 @@ pub fn diff_markdown(changes: &[Change]) -> String {
             "- {mark}: {}: {} {} row of {}, context {}: {} → {}",
             change.key.actor.name(),
             change.key.op,
-            change.key.kind.name(),
+            change.key.kind,
             change.key.object,
             change.key.context.name(),
             side(&change.before),

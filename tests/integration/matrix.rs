@@ -47,7 +47,7 @@ async fn the_diff_shows_exactly_the_widening_a_migration_makes() {
             change.widens()
                 && change.key.object == "agents"
                 && change.key.op == "insert"
-                && change.key.kind.name() == "member",
+                && change.key.kind == "member",
             "only members' and viewers' inserts into agents may change: {change:?}"
         );
         assert!(change.after.contains("allowed"), "{change:?}");
@@ -75,4 +75,28 @@ async fn the_matrix_renders_as_markdown_json_and_a_page_without_scripts() {
     let html = matrix::html(&observed);
     assert!(html.starts_with("<!doctype html>") && html.ends_with("</html>\n"));
     assert!(!html.contains("<script") && !html.contains("http"));
+}
+
+/// Objects beyond the model are tabulated too, by what their class bound lets each
+/// principal do with each row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_beyond_the_model_are_in_the_matrix() {
+    let sql = std::fs::read_to_string("tests/benign/11_new_resource_table.sql").unwrap();
+    let (_dir, template) = crate::support::template_with("20991231000099_datasets.sql", &sql).await;
+    let observed = observed(&template).await;
+    let datasets: Vec<_> = observed
+        .iter()
+        .filter(|(key, _)| key.object == "public.datasets")
+        .collect();
+    assert!(
+        datasets.iter().any(|(key, outcomes)| key.op == "read"
+            && key.kind == "a row hidden from it"
+            && outcomes.iter().all(|o| *o == "hidden")),
+        "{datasets:#?}"
+    );
+    assert!(
+        datasets.iter().any(|(key, _)| key.op != "read"),
+        "writes too"
+    );
+    assert!(matrix::markdown(&observed).contains("### public.datasets"));
 }
