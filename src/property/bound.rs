@@ -663,8 +663,10 @@ pub fn judge(
     asks: Vec<(Ask, String)>,
     answers: Vec<std::result::Result<Rows, Failure>>,
 ) -> Verdicts {
-    let mut verdicts = Verdicts::default();
-    verdicts.observed = observations(judge, &asks, &answers);
+    let mut verdicts = Verdicts {
+        observed: observations(judge, &asks, &answers),
+        ..Verdicts::default()
+    };
     let label = judge.label();
     let bases: BTreeMap<(String, Vec<String>), BTreeSet<Vec<String>>> = asks
         .iter()
