@@ -64,7 +64,9 @@ pub use property::{
     Probe, Progress, PropertyConfig, PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS,
     CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
-pub use record::{Item, Kind as ItemKind, Outcome as ItemOutcome, Place, Record, RECORD_VERSION};
+pub use record::{
+    Item, Kind as ItemKind, Observation, Outcome as ItemOutcome, Place, Record, RECORD_VERSION,
+};
 pub use report::{ci, matrix};
 pub use report::{
     render_coverage, render_first_failure, render_property, render_scenario, render_subjects,

@@ -25,6 +25,21 @@ pub struct Record {
     pub passed: bool,
     pub backend: String,
     pub items: Vec<Item>,
+    /// What the property worlds' probes observed, agreeing with the model or not: the
+    /// access matrix's cells (`rls-harness matrix` renders them).
+    pub observations: Vec<Observation>,
+}
+
+/// One cell of the access matrix: what a class of principal got when it tried an
+/// operation on a kind of row in a kind of context.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub object: String,
+    pub operation: String,
+    pub row: String,
+    pub context: String,
+    pub principal: String,
+    pub outcomes: Vec<String>,
 }
 
 /// One check: a migration applied, a plan check, a scenario step, a scenario file that
@@ -219,11 +234,27 @@ impl CheckReport<'_> {
         for (unit, property) in self.properties {
             items.push(property_item(unit, property, &self.template.catalog));
         }
+        let mut observed = crate::property::Observed::new();
+        for (_, property) in self.properties {
+            crate::property::merge_observed(&mut observed, &property.observed);
+        }
+        let observations = observed
+            .into_iter()
+            .map(|(key, outcomes)| Observation {
+                object: key.object,
+                operation: key.op.to_owned(),
+                row: key.kind.to_owned(),
+                context: key.context.name().to_owned(),
+                principal: key.actor.name().to_owned(),
+                outcomes: outcomes.into_iter().map(str::to_owned).collect(),
+            })
+            .collect();
         Record {
             version: RECORD_VERSION,
             passed: self.passed(),
             backend: self.harness.backend().to_string(),
             items,
+            observations,
         }
     }
 }

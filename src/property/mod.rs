@@ -34,7 +34,9 @@ use crate::model::{AuditAction, AuditRow, World};
 use crate::schema::Schema;
 
 pub use compare::{Coverage, Mismatch, Probe};
-pub use observe::{diff as diff_observed, grants, Change, Key as MatrixKey, Observed};
+pub use observe::{
+    diff as diff_observed, grants, merge_observed, Change, Key as MatrixKey, Observed,
+};
 pub use space::{
     gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,
     ContextKind, Gaps, RowKind, WriteOp, OBJECTS, OTHER_ACTORS,

@@ -284,6 +284,7 @@ mod tests {
             passed: false,
             backend: "local".into(),
             items: vec![passing, failing],
+            observations: Vec::new(),
         }
     }
 

@@ -97,6 +97,17 @@ fn check_puts_the_blame_on_the_policy_line_in_every_output() {
         .find(|item| item["kind"] == "property" && item["outcome"] == "failed")
         .expect("the failing property run");
     assert_eq!(property["location"]["line"], 4);
+    // The record also holds what the worlds' probes observed: the matrix's cells.
+    assert!(record["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|cell| cell["object"] == "agents"
+            && cell["principal"] == "anon"
+            && cell["outcomes"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("sees"))));
     let log: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     assert!(log["runs"][0]["results"]
