@@ -56,7 +56,11 @@ fn check_puts_the_blame_on_the_policy_line_in_every_output() {
     let sql = std::fs::read_to_string("tests/mutants/06_legacy_policy_left_in_place.sql").unwrap();
     let migrations = migrations_with(&[(file, &sql)]);
     let out = tempfile::tempdir().unwrap();
-    let (json, sarif) = (out.path().join("r.json"), out.path().join("r.sarif"));
+    let (json, sarif, junit) = (
+        out.path().join("r.json"),
+        out.path().join("r.sarif"),
+        out.path().join("r.xml"),
+    );
     let output = crate::support::cli(&[
         "check",
         "--migrations",
@@ -69,6 +73,8 @@ fn check_puts_the_blame_on_the_policy_line_in_every_output() {
         json.to_str().unwrap(),
         "--sarif",
         sarif.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
     ])
     .env("GITHUB_ACTIONS", "true")
     .env_remove("GITHUB_STEP_SUMMARY")
@@ -108,6 +114,17 @@ fn check_puts_the_blame_on_the_policy_line_in_every_output() {
                 .as_array()
                 .unwrap()
                 .contains(&serde_json::json!("sees"))));
+    let report =
+        quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&junit).unwrap())
+            .unwrap();
+    let failing = report
+        .test_suites
+        .iter()
+        .filter(|suite| suite.name.as_str() == "properties")
+        .flat_map(|suite| &suite.test_cases)
+        .find(|case| !matches!(case.status, quick_junit::TestCaseStatus::Success { .. }))
+        .expect("the failing property run is a failing test case");
+    assert_eq!(failing.extra.get("line").map(|l| l.as_str()), Some("4"));
     let log: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
     assert!(log["runs"][0]["results"]
