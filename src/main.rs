@@ -37,8 +37,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a disposable Postgres, apply the migrations, run the plan's checks and the
-    /// scenarios.
+    /// Start a disposable Postgres, apply the migrations, and run every check: lints,
+    /// the plan's checks, the scenarios and the properties (with PATHS, those scenario
+    /// files only).
     Check {
         /// Scenario files or folders to run, and only those (default: the scenarios
         /// folder, the plan's checks, the lints and the properties).

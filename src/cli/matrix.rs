@@ -39,8 +39,10 @@ impl MatrixOutput {
 #[derive(clap::Args)]
 pub struct MatrixWorlds {
     /// How many generated worlds to act in.
-    #[arg(long = "worlds", default_value_t = CHECK_WORLDS)]
+    #[arg(long = "worlds", value_name = "N", default_value_t = CHECK_WORLDS)]
     cases: u32,
+    /// The worlds' seed: fixed, so that two runs (and both sides of a diff) act in the
+    /// same worlds.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
 }
