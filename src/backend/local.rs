@@ -251,6 +251,16 @@ fn sweep(notes: &mut Vec<String>) {
             .to_str()
             .is_some_and(|name| name.starts_with(DIR_PREFIX));
         let Ok(info) = std::fs::read_to_string(path.join(RUN_INFO)) else {
+            // A removal cut short (the machine went down during `rm -rf`) leaves data
+            // without its run-info. A starting run writes run-info before initdb makes
+            // `data/`, and a live cluster has its postmaster.pid: neither is touched.
+            let debris = path.join("data").is_dir() && !path.join("data/postmaster.pid").exists();
+            if is_ours && debris && std::fs::remove_dir_all(&path).is_ok() {
+                notes.push(format!(
+                    "swept the remains of a cluster whose removal was cut short in {}",
+                    path.display()
+                ));
+            }
             continue;
         };
         let pid = info

@@ -256,3 +256,22 @@ async fn backend_url_uses_scratch_databases_on_an_existing_server_and_drops_them
     assert_eq!(left, 0);
     database.close().await.unwrap();
 }
+
+/// A cluster whose removal was cut short (the machine went down during `rm -rf`, after
+/// the run-info went and before the data did) is swept by the next local run.
+#[tokio::test]
+async fn backend_sweeps_the_remains_of_a_removal_cut_short() {
+    let debris = tempfile::Builder::new()
+        .prefix("rls-harness-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    std::fs::create_dir_all(debris.join("data/base")).unwrap();
+    let options = rls_harness::BackendOptions {
+        kind: rls_harness::BackendKind::Local,
+        ..rls_harness::BackendOptions::from_env().unwrap()
+    };
+    let harness = rls_harness::Harness::start(&options).await.unwrap();
+    harness.shutdown().await.unwrap();
+    assert!(!debris.exists(), "{} was left behind", debris.display());
+}
