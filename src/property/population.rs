@@ -63,8 +63,8 @@ pub fn fill(table: &Table, tenants: &str, world: &World) -> Vec<String> {
     if let Some(given) = &table.given {
         return given_rows(table, given, world);
     }
-    let (source, owners) = source(table, tenants);
-    let (columns, values) = insert_parts(table, &owners);
+    let source = source(table, tenants);
+    let (columns, values) = insert_parts(table);
     vec![format!(
         "insert into {} ({}) select {} from ({source}) s",
         sql_name(&table.name),
@@ -91,10 +91,9 @@ fn given_rows(table: &Table, given: &str, world: &World) -> Vec<String> {
 }
 
 /// The rows a fill copies from, as a subquery with `n` (the row number) and `owner_<i>`
-/// for the rule's columns, and those owner columns in order.
-fn source(table: &Table, tenants: &str) -> (String, Vec<String>) {
-    let owners = table.rule.owner_columns();
-    let source = match &table.rule {
+/// for the rule's owner columns, in order.
+fn source(table: &Table, tenants: &str) -> String {
+    match &table.rule {
         Rule::Tenant { .. } => format!(
             "select t.id as owner_0, row_number() over (order by t.id) as n from {} t",
             sql_name(tenants)
@@ -124,33 +123,43 @@ fn source(table: &Table, tenants: &str) -> (String, Vec<String>) {
             )
         }
         Rule::Public { .. } | Rule::Internal => "select n from generate_series(1, 2) n".to_owned(),
-    };
-    (source, owners)
+    }
 }
 
-/// The column list and the value expressions of an insert from a source `s`.
-fn insert_parts(table: &Table, owners: &[String]) -> (Vec<String>, Vec<String>) {
+/// The column list of an insert into `table` and a value expression for each column,
+/// from `value(column, fill, type, owner index)`; an expression of row number `n` is
+/// the same in every insert.
+fn columns_and_values(
+    table: &Table,
+    value: impl Fn(&str, &Fill, &str, usize) -> String,
+) -> (Vec<String>, Vec<String>) {
+    let owners = table.rule.owner_columns();
     table
         .fills
         .iter()
         .map(|(column, fill)| {
-            let typed = table.type_of(column);
+            let owner = owners.iter().position(|o| o == column).unwrap_or(0);
             let value = match fill {
-                Fill::Owner => {
-                    let i = owners.iter().position(|o| o == column).unwrap_or(0);
-                    format!("s.owner_{i}::text::{typed}")
-                }
-                Fill::Sharing => format!("s.{}::text::{typed}", quote_ident(column)),
                 Fill::Value(expression) => expression.clone(),
-                Fill::Reference { target, column } => format!(
-                    "(select r.{} from {} r order by 1 limit 1)",
-                    quote_ident(column),
-                    sql_name(target)
-                ),
+                fill => value(column, fill, table.type_of(column), owner),
             };
             (quote_ident(column), value)
         })
         .unzip()
+}
+
+/// The column list and the value expressions of an insert from a source `s`.
+fn insert_parts(table: &Table) -> (Vec<String>, Vec<String>) {
+    columns_and_values(table, |column, fill, typed, owner| match fill {
+        Fill::Owner => format!("s.owner_{owner}::text::{typed}"),
+        Fill::Sharing => format!("s.{}::text::{typed}", quote_ident(column)),
+        Fill::Reference { target, column } => format!(
+            "(select r.{} from {} r order by 1 limit 1)",
+            quote_ident(column),
+            sql_name(target)
+        ),
+        Fill::Value(_) => unreachable!("values are written as they are"),
+    })
 }
 
 /// An insert of one row whose owner columns hold `owner` (literals, in the order of the
@@ -164,38 +173,26 @@ pub fn insert_one(
     references: &BTreeMap<(String, String), Option<String>>,
     n: u64,
 ) -> Option<String> {
-    let owners = table.rule.owner_columns();
     if table.given.is_some() {
         return None;
     }
-    let (columns, values): (Vec<String>, Vec<String>) = table
-        .fills
-        .iter()
-        .map(|(column, fill)| {
-            let typed = table.type_of(column);
-            let value = match fill {
-                Fill::Owner => {
-                    let i = owners.iter().position(|o| o == column).unwrap_or(0);
-                    owner
-                        .get(i)
-                        .map_or_else(|| "null".to_owned(), |v| format!("{v}::{typed}"))
-                }
-                Fill::Sharing => sharing
-                    .get(column)
-                    .map_or_else(|| "null".to_owned(), |v| format!("{v}::text::{typed}")),
-                Fill::Value(expression) => expression.clone(),
-                Fill::Reference { target, column } => references
-                    .get(&(target.clone(), column.clone()))
-                    .cloned()
-                    .flatten()
-                    .map_or_else(
-                        || "null".to_owned(),
-                        |v| format!("{}::{typed}", quote_literal(&v)),
-                    ),
-            };
-            (quote_ident(column), value)
-        })
-        .unzip();
+    let (columns, values) = columns_and_values(table, |column, fill, typed, index| match fill {
+        Fill::Owner => owner
+            .get(index)
+            .map_or_else(|| "null".to_owned(), |v| format!("{v}::{typed}")),
+        Fill::Sharing => sharing
+            .get(column)
+            .map_or_else(|| "null".to_owned(), |v| format!("{v}::text::{typed}")),
+        Fill::Reference { target, column } => references
+            .get(&(target.clone(), column.clone()))
+            .cloned()
+            .flatten()
+            .map_or_else(
+                || "null".to_owned(),
+                |v| format!("{}::{typed}", quote_literal(&v)),
+            ),
+        Fill::Value(_) => unreachable!("values are written as they are"),
+    });
     Some(format!(
         "insert into {} ({}) select {} from (select {n} as n) s",
         sql_name(&table.name),

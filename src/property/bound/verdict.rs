@@ -1,0 +1,338 @@
+//! How the answers to the subject probes are judged against each class's rule: rows
+//! read or written beyond the bound fail with `class-bound`, rows a derived view or
+//! function returns that its base hides fail with `derived-containment`, and staying
+//! below the bound is noted as stricter. Every answer is also kept as an observation
+//! for the access matrix.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{kind, literal, where_row, Ask, Judge, Verdicts};
+use crate::actor::{Failure, Rows};
+use crate::connection::quote_ident;
+use crate::property::compare::{Mismatch, Probe};
+use crate::property::observe;
+use crate::property::space::Actor;
+use crate::rule::Invariant;
+use crate::subject::Rule;
+
+/// Judges the subject probes of one pair against the rules.
+pub fn judge(
+    judge: &Judge<'_>,
+    asks: Vec<(Ask, String)>,
+    answers: Vec<std::result::Result<Rows, Failure>>,
+) -> Verdicts {
+    let mut verdicts = Verdicts {
+        observed: observations(judge, &asks, &answers),
+        ..Verdicts::default()
+    };
+    let label = judge.label();
+    let bases: BTreeMap<(String, Vec<String>), BTreeSet<Vec<String>>> = asks
+        .iter()
+        .zip(&answers)
+        .filter_map(|((ask, _), answer)| match ask {
+            Ask::Base { base, columns } => Some((
+                (base.clone(), columns.clone()),
+                answer.as_ref().map(tuples).unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut fail = |invariant: Invariant,
+                    object: &str,
+                    action: String,
+                    (sql, replay, expectation): (&str, String, &'static str),
+                    expected: String,
+                    actual: String| {
+        verdicts.mismatches.push(Mismatch {
+            invariant,
+            who: judge.who,
+            context: judge.context,
+            probe: Probe::Subject {
+                object: object.to_owned(),
+                action,
+                replay,
+                expectation,
+            },
+            sql: sql.to_owned(),
+            expected,
+            actual,
+        });
+    };
+    let mut stricter = BTreeSet::new();
+    for ((ask, sql), answer) in asks.iter().zip(&answers) {
+        match ask {
+            Ask::Read { table: index } => {
+                let table = &judge.subjects.tables[*index];
+                let rows = &judge.population.tables[*index];
+                let seen: BTreeSet<&str> = match answer {
+                    Ok(result) => result
+                        .rows
+                        .iter()
+                        .filter_map(|r| r.first().cloned().flatten())
+                        .filter_map(|json| rows.iter().find(|row| row.json == json))
+                        .map(|row| row.json.as_str())
+                        .collect(),
+                    Err(_) => BTreeSet::new(),
+                };
+                let exact = table.rule == Rule::Resource;
+                for row in rows {
+                    let (read, _, _) = judge.row_verdict(table, row);
+                    let visible = seen.contains(row.json.as_str());
+                    let replay = format!("{sql} where {}", where_row(table, row));
+                    if visible && !read {
+                        fail(
+                            Invariant::ClassBound,
+                            &table.name,
+                            "read".into(),
+                            (sql, replay, NOTHING),
+                            format!(
+                                "only rows the {} class lets it read",
+                                class_name(&table.rule)
+                            ),
+                            format!("it reads {}", row.json),
+                        );
+                        break;
+                    }
+                    if read && !visible {
+                        if exact {
+                            fail(
+                                Invariant::ClassBound,
+                                &table.name,
+                                "read".into(),
+                                (sql, replay, "count = 1"),
+                                format!("reads {}", row.json),
+                                format!("{} rows, not that one", seen.len()),
+                            );
+                            break;
+                        }
+                        stricter.insert(format!(
+                            "{}: {} cannot read rows the {} class allows",
+                            table.name,
+                            judge.principal_kind(),
+                            class_name(&table.rule)
+                        ));
+                    }
+                }
+            }
+            Ask::Write {
+                table: index,
+                op,
+                row,
+                allowed,
+            } => {
+                let table = &judge.subjects.tables[*index];
+                let done = matches!(answer, Ok(rows) if rows.affected > 0);
+                let action = format!("{op} of {row}");
+                if done && !allowed {
+                    fail(
+                        Invariant::ClassBound,
+                        &table.name,
+                        action,
+                        (sql, sql.clone(), NOTHING),
+                        "refused (an error or no row)".into(),
+                        observed(answer),
+                    );
+                } else if !done && *allowed {
+                    if table.rule == Rule::Resource {
+                        fail(
+                            Invariant::ClassBound,
+                            &table.name,
+                            action,
+                            (sql, sql.clone(), "affected = 1"),
+                            "done".into(),
+                            observed(answer),
+                        );
+                    } else {
+                        stricter.insert(format!(
+                            "{}: {} cannot {op} {row}, which the {} class allows",
+                            table.name,
+                            judge.principal_kind(),
+                            class_name(&table.rule)
+                        ));
+                    }
+                }
+            }
+            Ask::Derived {
+                object, mappings, ..
+            } => {
+                let Ok(result) = answer else { continue };
+                let leaked = result.rows.iter().find(|row| {
+                    let mut offset = 0;
+                    let mut mapped = false;
+                    let contained = mappings.iter().any(|m| {
+                        let tuple: Vec<Option<String>> =
+                            row[offset..offset + m.columns.len()].to_vec();
+                        offset += m.columns.len();
+                        if tuple.iter().any(Option::is_none) {
+                            return false;
+                        }
+                        mapped = true;
+                        let tuple: Vec<String> = tuple.into_iter().flatten().collect();
+                        bases
+                            .get(&(m.base.clone(), m.columns.clone()))
+                            .is_some_and(|set| set.contains(&tuple))
+                    });
+                    mapped && !contained
+                });
+                if let Some(row) = leaked {
+                    let bases: Vec<&str> = mappings.iter().map(|m| m.base.as_str()).collect();
+                    let columns = mappings.iter().flat_map(|m| m.columns.iter());
+                    let matches: Vec<String> = columns
+                        .zip(row)
+                        .filter_map(|(c, v)| {
+                            Some(format!("v.{} = {}", quote_ident(c), literal(v.as_deref()?)))
+                        })
+                        .collect();
+                    let replay = format!("{sql} where {}", matches.join(" and "));
+                    fail(
+                        Invariant::DerivedContainment,
+                        object,
+                        "read".into(),
+                        (sql, replay, NOTHING),
+                        format!("only rows {label} reads from {} itself", bases.join(" or ")),
+                        format!(
+                            "a row it cannot read there: {}",
+                            row.iter()
+                                .map(|v| v.clone().unwrap_or_else(|| "NULL".into()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+            }
+            Ask::Reach { object, .. } => {
+                if answer.is_ok() {
+                    fail(
+                        Invariant::ClassBound,
+                        object,
+                        "call".into(),
+                        (sql, sql.clone(), NOTHING),
+                        "refused: the function is internal".into(),
+                        observed(answer),
+                    );
+                }
+            }
+            Ask::Base { .. } => {}
+        }
+    }
+    verdicts.stricter = stricter;
+    verdicts
+}
+
+/// What each probe of an object beyond the model got, cell by cell: a read per row by
+/// what the class lets the principal do with the row, a write per kind of row, a call.
+fn observations(
+    judge: &Judge<'_>,
+    asks: &[(Ask, String)],
+    answers: &[std::result::Result<Rows, Failure>],
+) -> Vec<(observe::Key, &'static str)> {
+    let actor = Actor::of(judge.world, &judge.who);
+    let context = observe::principal_context(&judge.rights, &judge.context);
+    let key = |object: &str, op: &'static str, kind: &'static str| observe::Key {
+        object: object.to_owned(),
+        op,
+        kind,
+        context,
+        actor,
+    };
+    let mut observed = Vec::new();
+    for ((ask, _), answer) in asks.iter().zip(answers) {
+        match ask {
+            Ask::Read { table: index } => {
+                let table = &judge.subjects.tables[*index];
+                let seen: BTreeSet<&str> = match answer {
+                    Ok(result) => result
+                        .rows
+                        .iter()
+                        .filter_map(|r| r.first().and_then(|v| v.as_deref()))
+                        .collect(),
+                    Err(_) => BTreeSet::new(),
+                };
+                for row in &judge.population.tables[*index] {
+                    let (read, write, _) = judge.row_verdict(table, row);
+                    let outcome = match answer {
+                        Err(failure) if failure.denial().is_some() => "denied: no privilege",
+                        _ if seen.contains(row.json.as_str()) => observe::SEES,
+                        _ => observe::HIDDEN,
+                    };
+                    observed.push((key(&table.name, "read", kind(read, write)), outcome));
+                }
+            }
+            Ask::Write {
+                table: index,
+                op,
+                row,
+                ..
+            } => {
+                let table = &judge.subjects.tables[*index];
+                let kind = [
+                    "a row it may write",
+                    "a row it only reads",
+                    "a row hidden from it",
+                ]
+                .into_iter()
+                .find(|kind| row.ends_with(kind))
+                .unwrap_or("a row");
+                let kind = if row.starts_with("a new row") {
+                    match kind {
+                        "a row it may write" => "a new row it may write",
+                        "a row it only reads" => "a new row it only reads",
+                        _ => "a new row hidden from it",
+                    }
+                } else {
+                    kind
+                };
+                observed.push((
+                    key(&table.name, op, kind),
+                    observe::write_outcome(answer, false),
+                ));
+            }
+            Ask::Reach { name, .. } => {
+                observed.push((
+                    key(name, "call", "internal"),
+                    observe::write_outcome(answer, true),
+                ));
+            }
+            Ask::Derived { name, .. } => {
+                let outcome = match answer {
+                    Ok(result) if !result.rows.is_empty() => observe::SEES,
+                    Ok(_) => observe::HIDDEN,
+                    Err(_) => "denied: no privilege",
+                };
+                observed.push((key(name, "read", "its rows"), outcome));
+            }
+            Ask::Base { .. } => {}
+        }
+    }
+    observed
+}
+
+/// The expectation of a replayed probe that must reach nothing, with the owner as the
+/// control: it shows the rows exist where no API role may see them without a policy.
+const NOTHING: &str = "nothing = true\ncontrol = \"owner\"";
+
+fn class_name(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::Resource => "resource",
+        Rule::Tenant { .. } => "tenant",
+        Rule::Child { .. } => "child",
+        Rule::User { .. } => "user",
+        Rule::Public { .. } => "public",
+        Rule::Internal => "internal",
+    }
+}
+
+fn tuples(rows: &Rows) -> BTreeSet<Vec<String>> {
+    rows.rows
+        .iter()
+        .filter(|row| row.iter().all(Option::is_some))
+        .map(|row| row.iter().flatten().cloned().collect())
+        .collect()
+}
+
+fn observed(answer: &std::result::Result<Rows, Failure>) -> String {
+    match answer {
+        Ok(rows) => format!("done ({} rows)", rows.affected),
+        Err(failure) => format!("{}: {}", failure.sqlstate, failure.message),
+    }
+}
