@@ -477,9 +477,9 @@ fn tenancy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::property::space::required_cells;
     use crate::model::fixture::*;
     use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT};
+    use crate::property::space::required_cells;
 
     fn cells(
         world: &World,
