@@ -73,7 +73,8 @@ impl Endpoint {
     }
 
     /// A `postgres://` URL for this endpoint, password included, for handing the same
-    /// server to a child process (as `DATABASE_URL`).
+    /// server to a child process (as `DATABASE_URL`). A Unix socket directory is
+    /// percent-encoded, as libpq reads it.
     pub fn url(&self) -> String {
         let password = self
             .password
@@ -83,7 +84,11 @@ impl Endpoint {
         format!(
             "postgres://{}{password}@{}:{}/{}",
             encode(&self.user),
-            self.host,
+            if self.host.starts_with('/') {
+                encode(&self.host)
+            } else {
+                self.host.clone()
+            },
             self.port,
             encode(&self.dbname)
         )
@@ -318,6 +323,25 @@ mod tests {
         let config: tokio_postgres::Config = endpoint.url().parse().unwrap();
         assert_eq!(config.get_user(), Some("post gres"));
         assert_eq!(config.get_password(), Some("p@ss:w/rd".as_bytes()));
+        assert_eq!(config.get_ports(), [6543]);
+    }
+
+    #[test]
+    fn a_socket_directory_round_trips_through_the_driver() {
+        let endpoint = Endpoint {
+            host: "/dev/shm/rls-harness-x1".into(),
+            port: 6543,
+            user: "postgres".into(),
+            password: None,
+            dbname: "db".into(),
+        };
+        let config: tokio_postgres::Config = endpoint.url().parse().unwrap();
+        assert_eq!(
+            config.get_hosts(),
+            [tokio_postgres::config::Host::Unix(
+                "/dev/shm/rls-harness-x1".into()
+            )]
+        );
         assert_eq!(config.get_ports(), [6543]);
     }
 }

@@ -17,6 +17,7 @@ use testcontainers_modules::testcontainers::bollard::query_parameters::{
 };
 use testcontainers_modules::testcontainers::bollard::Docker;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
+use testcontainers_modules::testcontainers::core::Mount;
 use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 
 use super::reaper::Reaper;
@@ -153,6 +154,9 @@ impl Container {
                 "-c",
                 "max_connections=200",
             ])
+            // In memory, as the local backend's cluster: a run creates and removes
+            // thousands of files, and the data is worthless after it.
+            .with_mount(Mount::tmpfs_mount("/var/lib/postgresql/data"))
             .with_startup_timeout(Duration::from_secs(120));
         let container = request.start().await.map_err(|error| {
             Error::backend("docker", format!("cannot start image {image}: {error}"))

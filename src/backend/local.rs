@@ -1,7 +1,8 @@
 //! The `local` backend: a throwaway cluster made with `initdb` and `pg_ctl`.
 //!
-//! The cluster lives in a private temp directory, listens on a free loopback port with
-//! password authentication, and runs with `fsync=off` because its data is worthless
+//! The cluster lives in a private temp directory (in memory under `/dev/shm` when
+//! `TMPDIR` is not set, see [`cluster_parent`]), listens on a Unix socket in that
+//! directory and on a free loopback port, both with password authentication, and runs with `fsync=off` because its data is worthless
 //! after the run. `initdb` refuses to run as root, so as root the cluster belongs to
 //! the `postgres` system user. The reaper stops it (immediate shutdown) and removes
 //! the directory when this process ends.
@@ -43,6 +44,10 @@ pub(super) struct Cluster {
     port: u16,
     password: String,
     reaper: Reaper,
+    /// Where the server's Unix socket is: the harness connects through it, which costs
+    /// the server a tenth less time per probe than loopback TCP. The TCP port stays
+    /// open for tools that want one.
+    socket_dir: String,
 }
 
 /// Where the server binaries are, or why they cannot be found.
@@ -95,6 +100,39 @@ fn find_binaries(pg_bin: Option<std::ffi::OsString>) -> std::result::Result<Path
     })
 }
 
+/// Where clusters are made: `$TMPDIR` when the user set it, else `/dev/shm` when it is
+/// a writable directory with room, else the system's temp directory.
+///
+/// A run creates and removes thousands of files: every clone of a template, and every
+/// rolled-back `REFRESH MATERIALIZED VIEW` (a new file for the view and each index). On
+/// ext4 that inode churn took a fifth of the server's time in the property checks; in
+/// memory it is nearly free, and the data is worthless after the run anyway.
+fn cluster_parent() -> PathBuf {
+    const MEMORY: &str = "/dev/shm";
+    const ROOM: u64 = 1 << 30;
+    if std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty()) {
+        return std::env::temp_dir();
+    }
+    let roomy = nix::sys::statvfs::statvfs(MEMORY).is_ok_and(|fs| {
+        (fs.blocks_available() as u64).saturating_mul(fs.fragment_size() as u64) >= ROOM
+    });
+    let writable = nix::unistd::access(MEMORY, nix::unistd::AccessFlags::W_OK).is_ok();
+    if roomy && writable {
+        PathBuf::from(MEMORY)
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// Every place a cluster of this or an earlier run may live: an earlier run may have
+/// had another `TMPDIR`, or a full `/dev/shm`.
+fn cluster_parents() -> Vec<PathBuf> {
+    let mut parents = vec![cluster_parent(), std::env::temp_dir(), PathBuf::from("/dev/shm")];
+    parents.sort();
+    parents.dedup();
+    parents
+}
+
 /// The account that owns the cluster: ourselves, or `postgres` when we are root.
 fn cluster_owner() -> Result<Option<nix::unistd::User>> {
     if !nix::unistd::geteuid().is_root() {
@@ -120,10 +158,11 @@ impl Cluster {
         let owner = cluster_owner()?;
         sweep(notes);
 
+        let parent = cluster_parent();
         let dir = tempfile::Builder::new()
             .prefix(DIR_PREFIX)
-            .tempdir()
-            .map_err(|error| Error::io(std::env::temp_dir(), error))?
+            .tempdir_in(&parent)
+            .map_err(|error| Error::io(parent, error))?
             .keep();
         // The reaper exists before anything worth cleaning up does.
         let reaper =
@@ -189,11 +228,12 @@ impl Cluster {
             match run(pg_ctl, Duration::from_secs(90), "pg_ctl start").await {
                 Ok(()) => {
                     notes.push(format!(
-                        "local cluster from {} in {} on 127.0.0.1:{port}",
+                        "local cluster from {} in {}, reached through its Unix socket (TCP: 127.0.0.1:{port})",
                         bin.display(),
                         dir.display()
                     ));
                     return Ok(Cluster {
+                        socket_dir: dir.display().to_string(),
                         port,
                         password,
                         reaper,
@@ -214,7 +254,7 @@ impl Cluster {
 
     pub(super) fn endpoint(&self) -> Endpoint {
         Endpoint {
-            host: "127.0.0.1".into(),
+            host: self.socket_dir.clone(),
             port: self.port,
             user: super::SUPERUSER.into(),
             password: Some(self.password.clone()),
@@ -241,9 +281,10 @@ impl Cluster {
 /// Removes clusters of runs whose process is gone (their reaper could not act, for
 /// example because the machine went down with them).
 fn sweep(notes: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
+    let entries = cluster_parents()
+        .into_iter()
+        .filter_map(|parent| std::fs::read_dir(parent).ok())
+        .flatten();
     for entry in entries.flatten() {
         let path = entry.path();
         let is_ours = entry

@@ -12,11 +12,25 @@ use std::os::unix::process::CommandExt;
 
 use crate::support::{cli, harness, migrations_with};
 
+/// Where the local backend may put a run's cluster: `$TMPDIR`, else in memory.
+fn cluster_parents() -> Vec<PathBuf> {
+    vec![std::env::temp_dir(), PathBuf::from("/dev/shm")]
+}
+
+/// The entries of every place a cluster may live.
+fn entries_of_cluster_parents() -> impl Iterator<Item = std::fs::DirEntry> {
+    cluster_parents()
+        .into_iter()
+        .filter_map(|parent| std::fs::read_dir(parent).ok())
+        .flatten()
+        .flatten()
+}
+
 /// Everything of run `pid` that still exists: cluster directories, server processes,
 /// containers.
 fn leftovers(pid: u32, seen_dirs: &[PathBuf]) -> Vec<String> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+    for entry in entries_of_cluster_parents() {
         let info = std::fs::read_to_string(entry.path().join("run-info")).unwrap_or_default();
         if info.lines().any(|line| line == format!("pid={pid}")) {
             found.push(format!("directory {}", entry.path().display()));
@@ -51,9 +65,7 @@ fn leftovers(pid: u32, seen_dirs: &[PathBuf]) -> Vec<String> {
 
 /// The cluster directories of run `pid` (the local backend's; none for docker).
 fn cluster_dirs(pid: u32) -> Vec<PathBuf> {
-    std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
+    entries_of_cluster_parents()
         .filter(|entry| {
             let info = std::fs::read_to_string(entry.path().join("run-info")).unwrap_or_default();
             info.lines().any(|line| line == format!("pid={pid}"))
