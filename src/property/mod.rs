@@ -178,11 +178,13 @@ pub struct PropertyReport {
     pub blame: Option<crate::blame::Blame>,
 }
 
-/// Loads `world` in an open transaction, probes it, and rolls everything back.
+/// Loads `world` in an open transaction, probes it as `selection` says, and rolls
+/// everything back.
 async fn check_world(
     owner: &Connection,
     schema: &Schema,
     world: &World,
+    selection: compare::Selection,
 ) -> Result<compare::WorldRun> {
     let seeded = &schema.seeded;
     let sql = render::Sql::new(&schema.tenancy);
@@ -211,7 +213,7 @@ async fn check_world(
             schema,
             &world,
             &population,
-            compare::Selection::EveryCell,
+            selection,
         )
         .await
     }
@@ -291,9 +293,14 @@ pub async fn check_worlds(
                         };
                         let mut runner = TestRunner::new_with_rng(proptest_config, rng(seed));
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
+                        // After the first failure, proptest calls back only to shrink it.
+                        let focus = std::cell::Cell::new(None);
                         let result = runner.run(&generate::spec(), |spec| {
                             let world = spec.world(&schema.seeded);
-                            match handle.block_on(check_world(&owner, schema, &world)) {
+                            let selection = focus
+                                .get()
+                                .map_or(compare::Selection::EveryCell, compare::Selection::Like);
+                            match handle.block_on(check_world(&owner, schema, &world, selection)) {
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
@@ -314,6 +321,9 @@ pub async fn check_worlds(
                                         None => Ok(()),
                                         Some(_) if config.observe_only => Ok(()),
                                         Some(first) => {
+                                            if focus.get().is_none() {
+                                                focus.set(Some(compare::Focus::of(first)));
+                                            }
                                             announce(failed_at, progress, first, &world);
                                             Err(TestCaseError::fail(format!(
                                                 "{} ({})",
@@ -333,8 +343,14 @@ pub async fn check_worlds(
                         }
                         if let Err(TestError::Fail(_, spec)) = result {
                             let world = spec.world(&schema.seeded);
+                            // Every probe again, for every disagreement of the final world.
                             let mismatches = handle
-                                .block_on(check_world(&owner, schema, &world))?
+                                .block_on(check_world(
+                                    &owner,
+                                    schema,
+                                    &world,
+                                    compare::Selection::EveryCell,
+                                ))?
                                 .mismatches;
                             if let Some(first) = mismatches.first() {
                                 let scenario =
