@@ -41,6 +41,30 @@ enum Failed {
     Audit(World),
 }
 
+/// What a sequence checks after each step that changed the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recheck {
+    /// Every principal's reads, then the audit trail.
+    Full,
+    /// The audit trail only: shrinking a sequence whose trail went wrong.
+    AuditOnly,
+    /// Nothing: shrinking a sequence whose step went wrong, which the step itself shows.
+    Nothing,
+}
+
+impl Recheck {
+    /// What shrinking a sequence that failed as `failed` needs to see. A shorter
+    /// sequence is kept only if it still fails, so checking less cannot hide anything;
+    /// the final sequence is run with [`Recheck::Full`] again.
+    fn for_shrinking(failed: &Failed) -> Recheck {
+        match failed {
+            Failed::Step => Recheck::Nothing,
+            Failed::Audit(_) => Recheck::AuditOnly,
+            Failed::Probe(_) => Recheck::Full,
+        }
+    }
+}
+
 /// What one sequence did.
 #[derive(Default)]
 struct Run {
@@ -62,9 +86,10 @@ async fn run(
     schema: &Schema,
     spec: &Spec,
     seeds: &[StepSpec],
+    recheck: Recheck,
 ) -> Result<Run> {
     let database = harness.database(template).await?;
-    let outcome = run_on(&database, schema, spec, seeds).await;
+    let outcome = run_on(&database, schema, spec, seeds, recheck).await;
     let closed = database.close().await;
     let run = outcome?;
     closed.map(|()| run)
@@ -75,6 +100,7 @@ async fn run_on(
     schema: &Schema,
     spec: &Spec,
     seeds: &[StepSpec],
+    what: Recheck,
 ) -> Result<Run> {
     let seeded = &schema.seeded;
     let sql = render::Sql::new(&schema.tenancy);
@@ -131,11 +157,11 @@ async fn run_on(
         world.apply(&step.who, &step.context, &step.op);
         run.acted.push((step.who, step.context, world.audit.len()));
         // A request that failed was rolled back: the state the last check saw stands.
-        if outcome.result.is_err() && checked {
+        if (outcome.result.is_err() && checked) || what == Recheck::Nothing {
             continue;
         }
         checked = true;
-        if recheck(&owner, schema, &world, &mut run).await? {
+        if recheck(&owner, schema, &world, &mut run, what).await? {
             return Ok(run);
         }
     }
@@ -149,21 +175,26 @@ async fn recheck(
     schema: &Schema,
     world: &World,
     run: &mut Run,
+    what: Recheck,
 ) -> Result<bool> {
-    owner.batch("begin").await?;
-    let checked = compare::check_world(
-        owner,
-        schema,
-        world,
-        &super::population::Population::default(),
-        compare::Selection::Reads,
-    )
-    .await;
-    owner.batch("rollback").await?;
-    let checked = checked?;
-    let mut found = checked.mismatches;
-    run.checks += checked.checks + 1;
-    super::merge(&mut run.coverage, &checked.coverage);
+    let mut found = Vec::new();
+    if what == Recheck::Full {
+        owner.batch("begin").await?;
+        let checked = compare::check_world(
+            owner,
+            schema,
+            world,
+            &super::population::Population::default(),
+            compare::Selection::Reads,
+        )
+        .await;
+        owner.batch("rollback").await?;
+        let checked = checked?;
+        found = checked.mismatches;
+        run.checks += checked.checks;
+        super::merge(&mut run.coverage, &checked.coverage);
+    }
+    run.checks += 1;
     let audit = audit::mismatch(owner, world, &run.acted).await?;
     // A visibility difference is the graver finding; a trail that differs is best shown
     // as the owner's full read, which names every row's actor.
@@ -222,12 +253,17 @@ pub async fn check(
                         let mut runner =
                             TestRunner::new_with_rng(proptest_config, super::rng(seed));
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
+                        // After the first failure, proptest calls back only to shrink it.
+                        let recheck = std::cell::Cell::new(Recheck::Full);
                         let result = runner.run(&strategy::sequences(), |(spec, seeds)| {
                             let mut slot = harness_error.lock().expect("error slot");
                             if slot.is_some() {
                                 return Err(TestCaseError::fail("the harness failed"));
                             }
-                            match handle.block_on(run(harness, template, schema, &spec, &seeds)) {
+                            let what = recheck.get();
+                            match handle
+                                .block_on(run(harness, template, schema, &spec, &seeds, what))
+                            {
                                 Ok(done) => {
                                     checks.fetch_add(done.checks + done.steps, Ordering::Relaxed);
                                     super::merge(
@@ -239,7 +275,10 @@ pub async fn check(
                                     ));
                                     match done.failure {
                                         None => Ok(()),
-                                        Some((_, found)) => {
+                                        Some((failed, found)) => {
+                                            if what == Recheck::Full {
+                                                recheck.set(Recheck::for_shrinking(&failed));
+                                            }
                                             let world = spec.world(&schema.seeded);
                                             super::announce(failed_at, progress, &found[0], &world);
                                             Err(TestCaseError::fail(format!(
@@ -259,8 +298,14 @@ pub async fn check(
                             return Err(error);
                         }
                         if let Err(TestError::Fail(_, (spec, seeds))) = result {
-                            let done =
-                                handle.block_on(run(harness, template, schema, &spec, &seeds))?;
+                            let done = handle.block_on(run(
+                                harness,
+                                template,
+                                schema,
+                                &spec,
+                                &seeds,
+                                Recheck::Full,
+                            ))?;
                             if let Some(found) = counterexample_of(schema, &spec, done, seed) {
                                 failure.lock().expect("failure slot").get_or_insert(found);
                             }
