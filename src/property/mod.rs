@@ -208,14 +208,7 @@ async fn check_world(
         owner.batch(&sql.load(&world, seeded)).await?;
         let population =
             population::load(owner, &schema.subjects, &schema.tenancy.tenants, &world).await?;
-        compare::check_world(
-            owner,
-            schema,
-            &world,
-            &population,
-            selection,
-        )
-        .await
+        compare::check_world(owner, schema, &world, &population, selection).await
     }
     .await;
     owner.batch("rollback").await?;
@@ -295,6 +288,12 @@ pub async fn check_worlds(
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
                         // After the first failure, proptest calls back only to shrink it.
                         let focus = std::cell::Cell::new(None);
+                        // The last world that failed every probe, with its disagreements:
+                        // when shrinking is off or finds nothing smaller, it is the
+                        // counterexample, and need not be probed again.
+                        let last_full_failure: std::cell::RefCell<
+                            Option<(World, Vec<compare::Mismatch>)>,
+                        > = Default::default();
                         let result = runner.run(&generate::spec(), |spec| {
                             let world = spec.world(&schema.seeded);
                             let selection = focus
@@ -323,6 +322,8 @@ pub async fn check_worlds(
                                         Some(first) => {
                                             if focus.get().is_none() {
                                                 focus.set(Some(compare::Focus::of(first)));
+                                                *last_full_failure.borrow_mut() =
+                                                    Some((world.clone(), run.mismatches.clone()));
                                             }
                                             announce(failed_at, progress, first, &world);
                                             Err(TestCaseError::fail(format!(
@@ -343,15 +344,21 @@ pub async fn check_worlds(
                         }
                         if let Err(TestError::Fail(_, spec)) = result {
                             let world = spec.world(&schema.seeded);
-                            // Every probe again, for every disagreement of the final world.
-                            let mismatches = handle
-                                .block_on(check_world(
-                                    &owner,
-                                    schema,
-                                    &world,
-                                    compare::Selection::EveryCell,
-                                ))?
-                                .mismatches;
+                            // Every disagreement of the final world: known when it is the
+                            // first failure, else every probe again.
+                            let mismatches = match last_full_failure.take() {
+                                Some((failed, mismatches)) if failed == world => mismatches,
+                                _ => {
+                                    handle
+                                        .block_on(check_world(
+                                            &owner,
+                                            schema,
+                                            &world,
+                                            compare::Selection::EveryCell,
+                                        ))?
+                                        .mismatches
+                                }
+                            };
                             if let Some(first) = mismatches.first() {
                                 let scenario =
                                     counterexample::scenario(schema, &world, first, seed);
