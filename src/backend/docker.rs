@@ -16,8 +16,8 @@ use testcontainers_modules::testcontainers::bollard::query_parameters::{
     CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use testcontainers_modules::testcontainers::bollard::Docker;
-use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::core::Mount;
+use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 
 use super::reaper::Reaper;

@@ -127,7 +127,11 @@ fn cluster_parent() -> PathBuf {
 /// Every place a cluster of this or an earlier run may live: an earlier run may have
 /// had another `TMPDIR`, or a full `/dev/shm`.
 fn cluster_parents() -> Vec<PathBuf> {
-    let mut parents = vec![cluster_parent(), std::env::temp_dir(), PathBuf::from("/dev/shm")];
+    let mut parents = vec![
+        cluster_parent(),
+        std::env::temp_dir(),
+        PathBuf::from("/dev/shm"),
+    ];
     parents.sort();
     parents.dedup();
     parents

@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::os::unix::process::CommandExt;
 
-use crate::support::{cli, harness, migrations_with};
+use crate::support::{cli_own_backend, harness, migrations_with};
 
 /// Where the local backend may put a run's cluster: `$TMPDIR`, else in memory.
 fn cluster_parents() -> Vec<PathBuf> {
@@ -92,7 +92,7 @@ const ONE_FILE: &str = "scenarios/isolation";
 /// cleanup, and the property engine has tests of its own.
 fn check(args: &[&str]) -> std::process::Command {
     let light = ["check", "--property-cases", "1", "--sequence-cases", "1"];
-    cli(&[&light[..], args].concat())
+    cli_own_backend(&[&light[..], args].concat())
 }
 
 /// Starts `rls-harness check` in its own process group, as a shell would.

@@ -2,7 +2,7 @@
 //! template, and a way to run the `rls-harness` binary as a user would.
 
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rls_harness::{
     default_migrations_dir, discover_migrations, render_property, Config, Harness, Migration,
@@ -58,11 +58,43 @@ pub fn migrations_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// The `rls-harness` binary, with the backend settings of this test process.
+/// The `rls-harness` binary on this process's shared server, through its `url`
+/// backend, for tests of what `check` and `lint` do and report: a run then costs
+/// scratch databases, not a server of its own (initdb and the start alone take two
+/// seconds here). The backend tests use [`cli_own_backend`].
 pub fn cli(args: &[&str]) -> Command {
+    let mut command = cli_own_backend(args);
+    command
+        .env("RLS_HARNESS_BACKEND", "url")
+        .env("DATABASE_URL", shared_server_url());
+    command
+}
+
+/// The `rls-harness` binary, with the backend settings of this test process.
+pub fn cli_own_backend(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rls-harness"));
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     command
+}
+
+/// The shared server as a `DATABASE_URL`: the login that owns the harness's databases,
+/// on the maintenance database.
+fn shared_server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        // A thread and a runtime of its own: a caller may be inside a runtime.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+            runtime.block_on(async {
+                let database = harness().await.bare_database().await.expect("a database");
+                let url = database.owner_endpoint().with_dbname("postgres").url();
+                database.close().await.expect("the database drops");
+                url
+            })
+        })
+        .join()
+        .expect("the shared server's URL")
+    })
 }
 
 /// A failed property run, as a person needs it: the figures, the mismatch, and the
