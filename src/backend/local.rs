@@ -24,13 +24,21 @@ const RUN_INFO: &str = "run-info";
 /// it to go; stops an `initdb` or `pg_ctl` still working in the directory (a run that
 /// died while starting its server); then removes the directory, again if something
 /// wrote into it meanwhile. Used by the reaper and by the sweep.
+///
+/// The postmaster's parent is init, since `pg_ctl` has exited: an exited postmaster
+/// stays a zombie until init reaps it, which a container's init may do seconds later.
+/// `kill -0` succeeds on a zombie, so a zombie counts as gone.
 const CLEANUP_SCRIPT: &str = r#"
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
 pidfile="$RUN_DIR/data/postmaster.pid"
 if [ -f "$pidfile" ]; then
   pid=$(head -n 1 "$pidfile")
   kill -QUIT "$pid" 2>/dev/null
   tries=0
-  while kill -0 "$pid" 2>/dev/null && [ $tries -lt 300 ]; do sleep 0.1; tries=$((tries+1)); done
+  while running "$pid" && [ $tries -lt 600 ]; do sleep 0.05; tries=$((tries+1)); done
 fi
 pkill -KILL -f -- "$RUN_DIR/" 2>/dev/null
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
