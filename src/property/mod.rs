@@ -295,6 +295,9 @@ pub async fn check_worlds(
                             Option<(World, Vec<compare::Mismatch>)>,
                         > = Default::default();
                         let result = runner.run(&generate::spec(), |spec| {
+                            if focus.get().is_none() && another_failed(failed_at) {
+                                return Ok(());
+                            }
                             let world = spec.world(&schema.seeded);
                             let selection = focus
                                 .get()
@@ -425,6 +428,13 @@ fn announce(
         drop(slot);
         progress(Progress::Failed(first, world));
     }
+}
+
+/// Whether a worker has found a failure. The others then stop generating: the verdict
+/// is known, and the shrinking of that failure needs the server more than further
+/// cases do.
+fn another_failed(failed_at: &Mutex<Option<Instant>>) -> bool {
+    failed_at.lock().expect("failure clock").is_some()
 }
 
 /// Whether shrinking ran until its time limit.

@@ -255,7 +255,11 @@ pub async fn check(
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
                         // After the first failure, proptest calls back only to shrink it.
                         let recheck = std::cell::Cell::new(Recheck::Full);
+                        let shrinking = std::cell::Cell::new(false);
                         let result = runner.run(&strategy::sequences(), |(spec, seeds)| {
+                            if !shrinking.get() && super::another_failed(failed_at) {
+                                return Ok(());
+                            }
                             let mut slot = harness_error.lock().expect("error slot");
                             if slot.is_some() {
                                 return Err(TestCaseError::fail("the harness failed"));
@@ -276,7 +280,7 @@ pub async fn check(
                                     match done.failure {
                                         None => Ok(()),
                                         Some((failed, found)) => {
-                                            if what == Recheck::Full {
+                                            if !shrinking.replace(true) {
                                                 recheck.set(Recheck::for_shrinking(&failed));
                                             }
                                             let world = spec.world(&schema.seeded);
