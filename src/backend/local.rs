@@ -122,9 +122,8 @@ fn cluster_parent() -> PathBuf {
     if std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty()) {
         return std::env::temp_dir();
     }
-    let roomy = nix::sys::statvfs::statvfs(MEMORY).is_ok_and(|fs| {
-        (fs.blocks_available() as u64).saturating_mul(fs.fragment_size() as u64) >= ROOM
-    });
+    let roomy = nix::sys::statvfs::statvfs(MEMORY)
+        .is_ok_and(|fs| fs.blocks_available().saturating_mul(fs.fragment_size()) >= ROOM);
     let writable = nix::unistd::access(MEMORY, nix::unistd::AccessFlags::W_OK).is_ok();
     if roomy && writable {
         PathBuf::from(MEMORY)
