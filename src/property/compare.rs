@@ -292,3 +292,40 @@ fn select_writes(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture::*;
+
+    fn selected(world: &World, selection: Selection) -> Vec<Op> {
+        select_writes(world, &principals(world), selection)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|candidate| candidate.op)
+            .collect()
+    }
+
+    /// Shrinking a failed delete of an agent asks only deletes of agents, in every cell
+    /// where one is asked when nothing failed; a failed read asks no write at all.
+    #[test]
+    fn shrinking_asks_only_the_writes_like_the_failing_one() {
+        let world = world();
+        let every = selected(&world, Selection::EveryCell);
+        let delete = Op::Delete {
+            table: Table::Agents,
+            id: SEED_AGENT,
+        };
+        let kind = OpKind::of(&delete);
+        let like: Vec<Op> = every
+            .iter()
+            .filter(|op| OpKind::of(op) == kind)
+            .cloned()
+            .collect();
+        assert!(!like.is_empty() && like.len() < every.len());
+        assert_eq!(selected(&world, Selection::Like(Focus::Writes(kind))), like);
+        assert!(selected(&world, Selection::Like(Focus::Reads)).is_empty());
+        assert!(selected(&world, Selection::Like(Focus::Subjects)).is_empty());
+    }
+}
