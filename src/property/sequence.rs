@@ -253,18 +253,18 @@ pub async fn check(
                         let mut runner =
                             TestRunner::new_with_rng(proptest_config, super::rng(seed));
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
-                        // After the first failure, proptest calls back only to shrink it.
-                        let recheck = std::cell::Cell::new(Recheck::Full);
-                        let shrinking = std::cell::Cell::new(false);
+                        // After the first failure, proptest calls back only to shrink it,
+                        // with what that failure needs checked.
+                        let shrinking: std::cell::Cell<Option<Recheck>> = Default::default();
                         let result = runner.run(&strategy::sequences(), |(spec, seeds)| {
-                            if !shrinking.get() && super::another_failed(failed_at) {
+                            if shrinking.get().is_none() && super::another_failed(failed_at) {
                                 return Ok(());
                             }
                             let mut slot = harness_error.lock().expect("error slot");
                             if slot.is_some() {
                                 return Err(TestCaseError::fail("the harness failed"));
                             }
-                            let what = recheck.get();
+                            let what = shrinking.get().unwrap_or(Recheck::Full);
                             match handle
                                 .block_on(run(harness, template, schema, &spec, &seeds, what))
                             {
@@ -280,8 +280,9 @@ pub async fn check(
                                     match done.failure {
                                         None => Ok(()),
                                         Some((failed, found)) => {
-                                            if !shrinking.replace(true) {
-                                                recheck.set(Recheck::for_shrinking(&failed));
+                                            if shrinking.get().is_none() {
+                                                shrinking
+                                                    .set(Some(Recheck::for_shrinking(&failed)));
                                             }
                                             let world = spec.world(&schema.seeded);
                                             super::announce(failed_at, progress, &found[0], &world);
