@@ -5,8 +5,9 @@
 //!
 //! When `pg_prove` is installed (Debian: `postgresql-15-pgtap` and
 //! `libtap-parser-sourcehandler-pgtap-perl`), the same run measures pgTAP side by side:
-//! a pgTAP file of the same kind of probe (the rows a principal sees in a table,
-//! compared with the expected ones) against a clone of the same template, and prints the ratio.
+//! a pgTAP file of the probes a world gets (reads and writes, each principal in each
+//! context, sent as the same requests) against a clone of the same template, and
+//! prints the ratio.
 //!
 //! `cargo bench` (or `cargo bench --bench throughput -- --cases N`) prints the
 //! figures; it asserts nothing.
@@ -16,9 +17,10 @@ use std::time::Instant;
 
 use rls_harness::{
     check_worlds, default_migrations_dir, discover_scenarios, load_scenario, run_scenario, user_id,
-    BackendOptions, Config, Harness, PropertyConfig, Schema, Template, CHECK_CONNECTIONS,
-    DH_STARTUP_TENANT, PLATFORM_TENANT,
+    BackendOptions, Config, Harness, Principal, PropertyConfig, Request, Schema, Template,
+    CHECK_CONNECTIONS, DH_STARTUP_TENANT, PLATFORM_TENANT,
 };
+use tokio_postgres::SimpleQueryMessage;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -70,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
         steps as f64 / seconds
     );
 
-    let mut default_rate = None;
+    let (mut default_rate, mut one_connection) = (None, None);
     for connections in [1, 2, 4] {
         let property = PropertyConfig {
             cases,
@@ -88,22 +90,30 @@ async fn main() -> anyhow::Result<()> {
             report.checks as f64 / seconds,
             if report.failure.is_some() { " (a mismatch was found!)" } else { "" }
         );
+        let rate = Some(report.checks as f64 / seconds);
         if connections == CHECK_CONNECTIONS {
-            default_rate = Some(report.checks as f64 / seconds);
+            default_rate = rate;
+        }
+        if connections == 1 {
+            one_connection = rate;
         }
     }
 
     let pg_prove = pg_prove_rate(&harness, &template, &schema).await;
     harness.shutdown().await?;
     match (pg_prove?, default_rate) {
-        (Some((assertions, seconds)), Some(ours)) => {
-            let theirs = assertions as f64 / seconds;
+        (Some(pgtap), Some(ours)) => {
+            let theirs = pgtap.assertions as f64 / pgtap.seconds;
             println!(
-                "  pgTAP via pg_prove, same template: {assertions} assertions in {seconds:.2} s = {theirs:.0} assertions/s"
+                "  pgTAP via pg_prove, same template and probes ({:.0}% writes): {} assertions in {:.2} s = {theirs:.0} assertions/s",
+                pgtap.writes * 100.0,
+                pgtap.assertions,
+                pgtap.seconds
             );
             println!(
-                "  ratio: {:.1}x pg_prove's rate with the default {CHECK_CONNECTIONS} connections",
-                ours / theirs
+                "  ratio: {:.1}x pg_prove's rate with the default {CHECK_CONNECTIONS} connections, {:.1}x on one",
+                ours / theirs,
+                one_connection.unwrap_or_default() / theirs
             );
         }
         (None, _) => println!(
@@ -115,19 +125,27 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs pg_prove on a pgTAP file of read probes against a clone of `template`: each
-/// principal (anon, a viewer, a member, an admin of another tenant, a user without a
-/// tenant) compares the rows it sees in each table with the expected ones
-/// (`results_eq`, pgTAP's cheapest row comparison; `set_eq` runs about 70/s here), as a
-/// property's read check compares them with the model, one assertion each, repeated
-/// to about 1,200 assertions. The expected rows are read first as the same principals, so the
-/// file passes; the figure is pg_prove's wall time, which includes its psql start, as
-/// a user of pgTAP would pay it. `None` when pg_prove or pgTAP is missing.
+/// Runs pg_prove on a pgTAP file of the probes a generated world gets, against a clone
+/// of `template`, and returns how many assertions it ran and in how long; `None` when
+/// pg_prove or pgTAP is missing.
+///
+/// The file asks what a property world asks, the way it asks it: each principal (anon,
+/// a viewer, a member and an admin of one tenant, a platform admin, a user without a
+/// tenant) in each context (none, its tenant, another) reads the rows of every table
+/// and inserts, updates and deletes a row of each resource table, so two thirds of the
+/// assertions are writes, as in a world. Each pair assumes its identity once inside a
+/// savepoint; each probe is the same request a property probe sends (method, path,
+/// READ ONLY, the pre-request function, the statement) in a savepoint rolled back after
+/// it. A read or a write that succeeds is a `results_eq` on the ids it returns, a
+/// refused one a `throws_ok` on its SQLSTATE: pgTAP's own way to say what a probe
+/// expects. The expected answers are asked first as the same principals, so the file
+/// passes; the figure is pg_prove's wall time, which includes its psql start, as a
+/// user of pgTAP would pay it.
 async fn pg_prove_rate(
     harness: &Harness,
     template: &Template,
     schema: &Schema,
-) -> anyhow::Result<Option<(usize, f64)>> {
+) -> anyhow::Result<Option<PgTap>> {
     let installed = std::process::Command::new("pg_prove")
         .arg("--version")
         .output()
@@ -145,76 +163,51 @@ async fn pg_prove_rate(
         database.close().await?;
         return Ok(None);
     }
-    let tenancy = &schema.tenancy;
-    let users = [
-        ("bench-viewer", Some((DH_STARTUP_TENANT, "viewer"))),
-        ("bench-member", Some((DH_STARTUP_TENANT, "member"))),
-        ("bench-admin", Some((PLATFORM_TENANT, "admin"))),
-        ("bench-nobody", None),
-    ];
-    let mut principals = vec![("anon", r#"{"role":"anon"}"#.to_owned())];
-    for (name, membership) in users {
-        let id = user_id(name);
-        owner
-            .batch(&format!(
-                "insert into auth.users (id, email) values ('{id}', '{name}@bench.test')"
-            ))
-            .await?;
-        if let Some((tenant, role)) = membership {
-            owner
-                .batch(&format!(
-                    "insert into {} (user_id, tenant_id, role) values ('{id}', '{tenant}', '{role}')",
-                    tenancy.memberships
-                ))
-                .await?;
+    // Whatever fails, the scratch database is dropped before the error is returned.
+    let measured = async {
+        let probes = pgtap_probes(&owner, schema).await?;
+        let per_round = probes.iter().map(|(_, probes)| probes.len()).sum::<usize>();
+        let rounds = 1200usize.div_ceil(per_round);
+        let mut file = format!("begin;\nselect plan({});\n", rounds * per_round);
+        for round in 0..rounds {
+            for (identity, probes) in &probes {
+                file.push_str(&format!("savepoint principal; {identity};\n"));
+                for (number, probe) in probes.iter().enumerate() {
+                    file.push_str(&format!(
+                        "savepoint probe; {}; select {};\nrollback to savepoint probe;\n",
+                        probe.call,
+                        probe.assertion(&format!("{round}.{number}"))
+                    ));
+                }
+                file.push_str("rollback to savepoint principal;\n");
+            }
         }
-        principals.push((
-            "authenticated",
-            format!(r#"{{"sub":"{id}","role":"authenticated","email":"{name}@bench.test"}}"#),
-        ));
+        // No finish(): pgTAP keeps its tally in tables the probes' rollbacks undo, and
+        // pg_prove judges the run by the plan and the `ok` lines it reads.
+        file.push_str("rollback;\n");
+        let writes = probes
+            .iter()
+            .flat_map(|(_, probes)| probes)
+            .filter(|probe| probe.write)
+            .count();
+        Ok::<_, anyhow::Error>(PgTap {
+            assertions: rounds * per_round,
+            writes: writes as f64 / per_round as f64,
+            seconds: pg_prove(&database.owner_endpoint(), &file).await?,
+        })
     }
-    let tables = [
-        "agents",
-        "tools",
-        "prompts",
-        "workflows",
-        "tenants",
-        "user_tenants",
-    ];
-    let mut probes = Vec::new();
-    for (role, claims) in &principals {
-        for table in tables {
-            let switch = format!(
-                "select set_config('request.jwt.claims', '{claims}', true); set local role {role};"
-            );
-            owner.batch(&format!("begin; {switch}")).await?;
-            let ids: String = owner
-                .query_one(
-                    &format!(
-                        "select coalesce(array_agg(id::text order by id), '{{}}')::text from public.{table}"
-                    ),
-                    &[],
-                )
-                .await?
-                .get(0);
-            owner.batch("rollback").await?;
-            probes.push((switch, table, ids));
-        }
-    }
-    let rounds = 1200 / probes.len();
-    let mut file = format!("begin;\nselect plan({});\n", rounds * probes.len());
-    for round in 0..rounds {
-        for (switch, table, ids) in &probes {
-            file.push_str(&format!(
-                "{switch}\nselect results_eq('select id::text from public.{table} order by id', '{ids}'::text[], '{table} {round}');\nreset role;\n"
-            ));
-        }
-    }
-    file.push_str("select * from finish();\nrollback;\n");
+    .await;
+    drop(owner);
+    database.close().await?;
+    measured.map(Some)
+}
+
+/// Runs pg_prove on `file` against `endpoint` and returns its wall time; an error if
+/// any test failed, with what pg_prove printed.
+async fn pg_prove(endpoint: &rls_harness::Endpoint, file: &str) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("rls.sql");
     std::fs::write(&path, file)?;
-    let endpoint = database.owner_endpoint();
     let clock = Instant::now();
     let output = tokio::process::Command::new("pg_prove")
         .args(["-h", &endpoint.host, "-p", &endpoint.port.to_string()])
@@ -224,13 +217,179 @@ async fn pg_prove_rate(
         .output()
         .await?;
     let seconds = clock.elapsed().as_secs_f64();
-    drop(owner);
-    database.close().await?;
     anyhow::ensure!(
         output.status.success(),
         "pg_prove failed: {}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(Some((rounds * probes.len(), seconds)))
+    Ok(seconds)
+}
+
+/// What pg_prove ran.
+struct PgTap {
+    assertions: usize,
+    /// The share of the assertions that are writes.
+    writes: f64,
+    seconds: f64,
+}
+
+/// One assertion of the pgTAP file: the request's own settings and pre-request call,
+/// the statement, and the answer it got when asked first.
+struct PgTapProbe {
+    call: String,
+    sql: String,
+    write: bool,
+    answer: Result<Vec<String>, String>,
+}
+
+impl PgTapProbe {
+    fn assertion(&self, description: &str) -> String {
+        match &self.answer {
+            Ok(ids) => format!(
+                "results_eq($probe${}$probe$, '{{{}}}'::text[], '{description}')",
+                self.sql,
+                ids.join(",")
+            ),
+            Err(sqlstate) => format!(
+                "throws_ok($probe${}$probe$, '{sqlstate}', null, '{description}')",
+                self.sql
+            ),
+        }
+    }
+}
+
+/// The principals and contexts of the pgTAP file, each with its identity settings and
+/// its probes, answered once as that principal (in a savepoint rolled back after it).
+async fn pgtap_probes(
+    owner: &rls_harness::Connection,
+    schema: &Schema,
+) -> anyhow::Result<Vec<(String, Vec<PgTapProbe>)>> {
+    let tenancy = &schema.tenancy;
+    let api = &schema.api;
+    let mut principals = vec![Principal::Anon];
+    for (name, membership, platform_admin) in [
+        ("bench-viewer", Some("viewer"), false),
+        ("bench-member", Some("member"), false),
+        ("bench-admin", Some("admin"), false),
+        ("bench-platform", None, true),
+        ("bench-nobody", None, false),
+    ] {
+        let id = user_id(name);
+        let email = format!("{name}@bench.test");
+        owner
+            .batch(&format!(
+                "insert into auth.users (id, email) values ('{id}', '{email}')"
+            ))
+            .await?;
+        if let Some(role) = membership {
+            owner
+                .batch(&format!(
+                    "insert into {} (user_id, tenant_id, role) values ('{id}', '{DH_STARTUP_TENANT}', '{role}')",
+                    tenancy.memberships
+                ))
+                .await?;
+        }
+        if platform_admin {
+            owner
+                .batch(&format!(
+                    "insert into {} (user_id, role) values ('{id}', 'platform_admin')",
+                    tenancy.platform_roles
+                ))
+                .await?;
+        }
+        principals.push(Principal::user(name, id, &email));
+    }
+    // A private row of the tenant in each resource table, for the updates and deletes.
+    let resources = ["agents", "tools", "prompts", "workflows"];
+    let mut statements: Vec<(String, bool)> = ["tenants", "user_tenants"]
+        .iter()
+        .chain(&resources)
+        .map(|table| {
+            (
+                format!("select id::text from public.{table} order by id"),
+                false,
+            )
+        })
+        .collect();
+    for table in resources {
+        let (columns, values) = if table == "prompts" {
+            (", content", ", 'generated'")
+        } else {
+            ("", "")
+        };
+        // Ids of their own, derived like the users', so no seeded row has them.
+        let kept = user_id(&format!("bench-{table}-kept"));
+        let new = user_id(&format!("bench-{table}-new"));
+        owner
+            .batch(&format!(
+                "insert into public.{table} (id, tenant_id, name, sharing_mode, resource_type{columns}) \
+                 values ('{kept}', '{DH_STARTUP_TENANT}', 'bench', 'private', 'custom'{values})"
+            ))
+            .await?;
+        statements.extend([
+            (
+                format!(
+                    "insert into public.{table} (id, tenant_id, name, sharing_mode, resource_type{columns}) \
+                     values ('{new}', '{DH_STARTUP_TENANT}', 'bench', 'private', 'custom'{values}) returning id::text"
+                ),
+                true,
+            ),
+            (
+                format!("update public.{table} set name = 'renamed' where id = '{kept}' returning id::text"),
+                true,
+            ),
+            (
+                format!("delete from public.{table} where id = '{kept}' returning id::text"),
+                true,
+            ),
+        ]);
+    }
+    let contexts = [None, Some(DH_STARTUP_TENANT), Some(PLATFORM_TENANT)];
+    let mut pairs = Vec::new();
+    owner.batch("begin").await?;
+    for principal in &principals {
+        for context in contexts {
+            let request = |sql: &str| {
+                let request = Request::new(api, principal.clone(), sql);
+                match context {
+                    Some(tenant) => request.in_context(api, &tenant.to_string()),
+                    None => request,
+                }
+            };
+            let identity = request("select 1").identity_sql(api);
+            owner
+                .batch(&format!("savepoint principal; {identity}"))
+                .await?;
+            let mut probes = Vec::new();
+            for (sql, write) in &statements {
+                let call = request(sql).call_sql(api);
+                owner.batch(&format!("savepoint probe; {call}")).await?;
+                let answer = match owner.simple_raw(sql).await? {
+                    Ok(messages) => Ok(messages
+                        .iter()
+                        .filter_map(|message| match message {
+                            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                            _ => None,
+                        })
+                        .collect()),
+                    Err(error) => Err(error
+                        .code()
+                        .map(|code| code.code().to_owned())
+                        .ok_or_else(|| anyhow::anyhow!("probing for pgTAP: {error}"))?),
+                };
+                owner.batch("rollback to savepoint probe").await?;
+                probes.push(PgTapProbe {
+                    call,
+                    sql: sql.clone(),
+                    write: *write,
+                    answer,
+                });
+            }
+            owner.batch("rollback to savepoint principal").await?;
+            pairs.push((identity, probes));
+        }
+    }
+    owner.batch("rollback").await?;
+    Ok(pairs)
 }

@@ -72,6 +72,7 @@ pub use report::{
     render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
     render_survey, CheckReport, Verbosity,
 };
+pub use request::{Api, Method, Request};
 pub use rule::{Invariant, Level, Lint};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario,
