@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use testcontainers_modules::postgres::Postgres;
-use testcontainers_modules::testcontainers::bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+use testcontainers_modules::testcontainers::bollard::container::{
+    ListContainersOptions, RemoveContainerOptions,
 };
+use testcontainers_modules::testcontainers::bollard::image::CreateImageOptions;
 use testcontainers_modules::testcontainers::bollard::Docker;
 use testcontainers_modules::testcontainers::core::Mount;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
@@ -81,10 +82,11 @@ pub(super) async fn probe(image: &str) -> std::result::Result<String, String> {
         ));
     }
     let (repo, tag) = split_image(image);
-    let options = CreateImageOptionsBuilder::new()
-        .from_image(repo)
-        .tag(tag)
-        .build();
+    let options = CreateImageOptions {
+        from_image: repo,
+        tag,
+        ..Default::default()
+    };
     let pull = async {
         let mut progress = docker.create_image(Some(options), None, None);
         while let Some(step) = progress.next().await {
@@ -217,11 +219,11 @@ fn which_docker_cli() -> bool {
 
 /// Removes containers of runs on this host whose process is gone.
 async fn sweep(docker: &Docker, label: &RunLabel, notes: &mut Vec<String>) {
-    let filters = HashMap::from([("label".to_owned(), vec![LABEL_RUN.to_owned()])]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
+    let options = ListContainersOptions {
+        all: true,
+        filters: HashMap::from([("label", vec![LABEL_RUN])]),
+        ..Default::default()
+    };
     let Ok(containers) = docker.list_containers(Some(options)).await else {
         return;
     };
@@ -231,10 +233,11 @@ async fn sweep(docker: &Docker, label: &RunLabel, notes: &mut Vec<String>) {
         let pid = labels.get(LABEL_PID).and_then(|pid| pid.parse().ok());
         if let (true, Some(pid), Some(id)) = (same_host, pid, container.id) {
             if process_is_dead(pid) {
-                let force = RemoveContainerOptionsBuilder::new()
-                    .force(true)
-                    .v(true)
-                    .build();
+                let force = RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                };
                 if docker.remove_container(&id, Some(force)).await.is_ok() {
                     notes.push(format!(
                         "swept container {} of dead run pid {pid}",
