@@ -252,7 +252,6 @@ pub async fn check_worlds(
     let observed: Mutex<Observed> = Mutex::default();
     let subject_coverage: Mutex<(BTreeSet<String>, BTreeMap<String, u64>)> = Mutex::default();
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
-    let handle = tokio::runtime::Handle::current();
     let per_worker = config.cases.div_ceil(workers as u32);
     let outcome: Result<()> = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
@@ -260,8 +259,7 @@ pub async fn check_worlds(
                 .iter()
                 .enumerate()
                 .map(|(index, database)| {
-                    let (handle, worlds, checks, failure, coverage, subject_coverage, failed_at) = (
-                        &handle,
+                    let (worlds, checks, failure, coverage, subject_coverage, failed_at) = (
                         &worlds,
                         &checks,
                         &failure,
@@ -271,7 +269,8 @@ pub async fn check_worlds(
                     );
                     let observed = &observed;
                     scope.spawn(move || -> Result<()> {
-                        let owner = handle.block_on(database.owner())?;
+                        let runtime = worker_runtime()?;
+                        let owner = runtime.block_on(database.owner())?;
                         let seed = config.seed.wrapping_add(index as u64);
                         let proptest_config = Config {
                             cases: per_worker,
@@ -302,7 +301,7 @@ pub async fn check_worlds(
                             let selection = focus
                                 .get()
                                 .map_or(compare::Selection::EveryCell, compare::Selection::Like);
-                            match handle.block_on(check_world(&owner, schema, &world, selection)) {
+                            match runtime.block_on(check_world(&owner, schema, &world, selection)) {
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
@@ -352,7 +351,7 @@ pub async fn check_worlds(
                             let mismatches = match last_full_failure.take() {
                                 Some((failed, mismatches)) if failed == world => mismatches,
                                 _ => {
-                                    handle
+                                    runtime
                                         .block_on(check_world(
                                             &owner,
                                             schema,
@@ -413,6 +412,22 @@ pub async fn check_worlds(
         observed: observed.into_inner().expect("observations"),
         blame: None,
     })
+}
+
+/// A runtime of a worker thread's own, on which the worker's connections do their
+/// I/O: the thread that waits for a pipeline's answers also reads them. On the shared
+/// runtime each answer woke a thread of it and that thread woke the worker, and those
+/// wake-ups were two fifths of the client's CPU.
+fn worker_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            Error::backend(
+                "property",
+                format!("cannot start a worker's runtime: {error}"),
+            )
+        })
 }
 
 /// Tells the caller of the first failure of a run, once, and notes when it was found.

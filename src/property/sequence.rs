@@ -226,21 +226,15 @@ pub async fn check(
     let (done_count, checks) = (AtomicU64::new(0), AtomicU64::new(0));
     let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
-    let handle = tokio::runtime::Handle::current();
     let failed_at: Mutex<Option<std::time::Instant>> = Mutex::new(None);
     let outcome: Result<()> = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let runs: Vec<_> = (0..workers)
                 .map(|index| {
-                    let (handle, done_count, checks, failure, coverage, failed_at) = (
-                        &handle,
-                        &done_count,
-                        &checks,
-                        &failure,
-                        &coverage,
-                        &failed_at,
-                    );
+                    let (done_count, checks, failure, coverage, failed_at) =
+                        (&done_count, &checks, &failure, &coverage, &failed_at);
                     scope.spawn(move || -> Result<()> {
+                        let runtime = super::worker_runtime()?;
                         let seed = config.seed.wrapping_add(index as u64);
                         // Each case costs a database and a dozen full probes: shrink less.
                         let proptest_config = Config {
@@ -265,7 +259,7 @@ pub async fn check(
                                 return Err(TestCaseError::fail("the harness failed"));
                             }
                             let what = shrinking.get().unwrap_or(Recheck::Full);
-                            match handle
+                            match runtime
                                 .block_on(run(harness, template, schema, &spec, &seeds, what))
                             {
                                 Ok(done) => {
@@ -303,7 +297,7 @@ pub async fn check(
                             return Err(error);
                         }
                         if let Err(TestError::Fail(_, (spec, seeds))) = result {
-                            let done = handle.block_on(run(
+                            let done = runtime.block_on(run(
                                 harness,
                                 template,
                                 schema,
