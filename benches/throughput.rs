@@ -302,15 +302,11 @@ async fn pgtap_probes(
     }
     // A private row of the tenant in each resource table, for the updates and deletes.
     let resources = ["agents", "tools", "prompts", "workflows"];
-    let mut statements: Vec<(String, bool)> = ["tenants", "user_tenants"]
-        .iter()
-        .chain(&resources)
-        .map(|table| {
-            (
-                format!("select id::text from public.{table} order by id"),
-                false,
-            )
-        })
+    let mut statements: Vec<(String, bool)> = [&tenancy.tenants, &tenancy.memberships]
+        .into_iter()
+        .cloned()
+        .chain(resources.map(|table| format!("public.{table}")))
+        .map(|table| (format!("select id::text from {table} order by id"), false))
         .collect();
     for table in resources {
         let (columns, values) = if table == "prompts" {

@@ -227,7 +227,7 @@ impl Cluster {
             let mut options = format!(
                 "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' \
                  -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-                 -c max_connections=200 -c shared_buffers=16MB \
+                 -c max_connections=200 -c shared_buffers=128MB \
                  -c log_min_messages=log -c log_min_error_statement=panic",
                 dir.display()
             );
