@@ -16,9 +16,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use rls_harness::{
-    check_worlds, default_migrations_dir, discover_scenarios, load_scenario, run_scenario, user_id,
-    BackendOptions, Config, Harness, Principal, PropertyConfig, Request, Schema, Template,
-    CHECK_CONNECTIONS, DH_STARTUP_TENANT, PLATFORM_TENANT,
+    check_worlds, default_migrations_dir, discover_scenarios, insert_sql, load_scenario,
+    run_scenario, user_id, BackendOptions, Config, Harness, Kind, Mode, Principal, PropertyConfig,
+    Request, Resource, Schema, Table, Template, CHECK_CONNECTIONS, DH_STARTUP_TENANT,
+    PLATFORM_TENANT,
 };
 use tokio_postgres::SimpleQueryMessage;
 
@@ -300,37 +301,29 @@ async fn pgtap_probes(
         }
         principals.push(Principal::user(name, id, &email));
     }
-    // A private row of the tenant in each resource table, for the updates and deletes.
-    let resources = ["agents", "tools", "prompts", "workflows"];
+    // A private row of the tenant in each resource table, for the updates and deletes,
+    // written as a world's rows are.
     let mut statements: Vec<(String, bool)> = [&tenancy.tenants, &tenancy.memberships]
         .into_iter()
         .cloned()
-        .chain(resources.map(|table| format!("public.{table}")))
+        .chain(Table::ALL.map(|table| format!("public.{}", table.name())))
         .map(|table| (format!("select id::text from {table} order by id"), false))
         .collect();
-    for table in resources {
-        let (columns, values) = if table == "prompts" {
-            (", content", ", 'generated'")
-        } else {
-            ("", "")
-        };
+    for table in Table::ALL {
         // Ids of their own, derived like the users', so no seeded row has them.
-        let kept = user_id(&format!("bench-{table}-kept"));
-        let new = user_id(&format!("bench-{table}-new"));
-        owner
-            .batch(&format!(
-                "insert into public.{table} (id, tenant_id, name, sharing_mode, resource_type{columns}) \
-                 values ('{kept}', '{DH_STARTUP_TENANT}', 'bench', 'private', 'custom'{values})"
-            ))
-            .await?;
+        let row = |which: &str| Resource {
+            table,
+            id: user_id(&format!("bench-{}-{which}", table.name())),
+            tenant: Some(DH_STARTUP_TENANT),
+            name: "bench".into(),
+            mode: Mode::Private,
+            shared_with: Vec::new(),
+            kind: Kind::Custom,
+        };
+        let (kept, table) = (row("kept").id, table.name());
+        owner.batch(&insert_sql(&row("kept"))).await?;
         statements.extend([
-            (
-                format!(
-                    "insert into public.{table} (id, tenant_id, name, sharing_mode, resource_type{columns}) \
-                     values ('{new}', '{DH_STARTUP_TENANT}', 'bench', 'private', 'custom'{values}) returning id::text"
-                ),
-                true,
-            ),
+            (format!("{} returning id::text", insert_sql(&row("new"))), true),
             (
                 format!("update public.{table} set name = 'renamed' where id = '{kept}' returning id::text"),
                 true,

@@ -59,9 +59,9 @@ pub use plan::{
     PLATFORM_TENANT,
 };
 pub use property::{
-    check_sequences, check_worlds, coverage_gaps, diff_observed, required_cells, Cell, Change,
-    ContextKind, Counterexample, Coverage, CoverageActor, Gaps, MatrixKey, Mismatch, Observed,
-    Probe, Progress, PropertyConfig, PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS,
+    check_sequences, check_worlds, coverage_gaps, diff_observed, insert_sql, required_cells, Cell,
+    Change, ContextKind, Counterexample, Coverage, CoverageActor, Gaps, MatrixKey, Mismatch,
+    Observed, Probe, Progress, PropertyConfig, PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS,
     CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 pub use record::{

@@ -37,6 +37,7 @@ pub use compare::{Coverage, Mismatch, Probe};
 pub use observe::{
     diff as diff_observed, grants, merge_observed, Change, Key as MatrixKey, Observed,
 };
+pub use render::insert as insert_sql;
 pub use space::{
     gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,
     ContextKind, Gaps, RowKind, WriteOp, OBJECTS, OTHER_ACTORS,

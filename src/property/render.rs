@@ -31,7 +31,9 @@ fn required_columns(table: Table) -> (&'static str, &'static str) {
     }
 }
 
-fn insert(resource: &Resource) -> String {
+/// The owner's `INSERT` of `resource`, with every column its table requires: the
+/// statement a world's rows and insert probes are made of.
+pub fn insert(resource: &Resource) -> String {
     let (extra_columns, extra_values) = required_columns(resource.table);
     format!(
         "insert into public.{} (id, tenant_id, name, sharing_mode, is_shared, shared_with, resource_type{extra_columns}) \
