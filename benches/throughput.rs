@@ -58,10 +58,14 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|file| load_scenario(&root, file, &schema.seeded_tenants()))
         .collect::<Result<Vec<_>, _>>()?;
+    let snapshots = rls_harness::SnapshotStore {
+        dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
+        write_pending: false,
+    };
     let clock = Instant::now();
     let mut steps = 0;
     for scenario in &scenarios {
-        steps += run_scenario(&harness, &template, &schema, scenario)
+        steps += run_scenario(&harness, &template, &schema, scenario, &snapshots)
             .await?
             .steps
             .len();

@@ -14,7 +14,7 @@ use crate::harness::{Harness, Template};
 use crate::model::Op;
 use crate::origin::Location;
 use crate::property::{Counterexample, Probe};
-use crate::scenario::{self, Verdict};
+use crate::scenario;
 use crate::schema::Schema;
 
 /// Who admitted a failure.
@@ -191,9 +191,13 @@ async fn passes(
     schema: &Schema,
     replay: &scenario::Scenario,
 ) -> Result<bool> {
-    let report = scenario::run(harness, template, schema, replay).await?;
-    Ok(report
-        .steps
-        .iter()
-        .all(|step| matches!(step.verdict, Verdict::Passed)))
+    let report = scenario::run(
+        harness,
+        template,
+        schema,
+        replay,
+        &crate::snapshot::Store::read_only(),
+    )
+    .await?;
+    Ok(report.passed())
 }

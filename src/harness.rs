@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::actor::Api;
 use crate::actor::{Actor, Principal};
 use crate::backend::{BackendKind, BackendOptions, Server};
 use crate::catalog::{self, Catalog};
@@ -20,7 +21,6 @@ use crate::connection::{Connection, Endpoint};
 use crate::error::{Error, Result};
 use crate::migrate::{self, Applied, Migration};
 use crate::origin::{Origins, Tracker};
-use crate::request::Api;
 use crate::supabase::{self, Fidelity};
 
 /// The migrations this crate ships, used when nothing else is asked for.

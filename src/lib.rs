@@ -23,7 +23,7 @@ mod plan;
 mod property;
 mod record;
 mod report;
-mod request;
+
 mod rule;
 mod scenario;
 mod schema;
@@ -33,6 +33,7 @@ mod subject;
 mod supabase;
 
 pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
+pub use actor::{Api, Method, Request};
 pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
 pub use blame::{blame, Blame};
 pub use catalog::{
@@ -72,7 +73,6 @@ pub use report::{
     render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
     render_survey, CheckReport, Verbosity,
 };
-pub use request::{Api, Method, Request};
 pub use rule::{Invariant, Level, Lint};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario,
@@ -81,6 +81,6 @@ pub use scenario::{
 };
 pub use schema::Schema;
 pub use snapshot::{
-    compare as compare_snapshot, pending as pending_snapshots, settle as settle_snapshots,
-    Comparison, Pending,
+    compare as compare_snapshot, pending as pending_snapshots, Comparison, Judgement, Pending,
+    Store as SnapshotStore,
 };

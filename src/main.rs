@@ -16,10 +16,10 @@ use rls_harness::{blame, ci};
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
     plan_checks, plan_phase_two, render_coverage, render_first_failure, render_property,
-    render_subjects, render_survey, run_scenario, settle_snapshots, survey, validate_scenario,
-    BackendOptions, CheckReport, Config, Grants, Harness, Progress, PropertyConfig, ScenarioReport,
-    Schema, Survey, Template, Verbosity, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG,
-    DEFAULT_SEED, DEFAULT_SHRINK_TIME,
+    render_subjects, render_survey, run_scenario, survey, validate_scenario, BackendOptions,
+    CheckReport, Config, Grants, Harness, Progress, PropertyConfig, ScenarioReport, Schema, Survey,
+    Template, Verbosity, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED,
+    DEFAULT_SHRINK_TIME,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -470,7 +470,7 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         run_scenarios(harness, &template, &schema, &files, args)
     );
     let acted = acted?;
-    let (mut scenarios, malformed, errored) = scenarios?;
+    let (scenarios, malformed, errored) = scenarios?;
     // The property drivers block their thread (proptest runs synchronously): they run
     // after the scenarios, never inside the same task as futures that must progress.
     let mut properties = Vec::new();
@@ -489,9 +489,6 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         if let Some(found) = &property.failure {
             property.blame = blame(harness, &template, &schema, found).await?;
         }
-    }
-    for report in &mut scenarios {
-        settle_snapshots(report, &args.snapshots, args.write_pending);
     }
     let report = CheckReport {
         harness,
@@ -570,6 +567,7 @@ async fn run_scenarios(
 ) -> anyhow::Result<ScenarioRun> {
     let mut malformed = Vec::new();
     let mut loaded = Vec::new();
+    let snapshots = &rls_harness::SnapshotStore::new(&args.snapshots, args.write_pending);
     let seeded = schema.seeded_tenants();
     for file in files {
         match load_scenario(&args.scenarios, file, &seeded) {
@@ -581,7 +579,7 @@ async fn run_scenarios(
         .map(|scenario| async move {
             (
                 scenario,
-                run_scenario(harness, template, schema, scenario).await,
+                run_scenario(harness, template, schema, scenario, snapshots).await,
             )
         })
         .buffer_unordered(PARALLEL_SCENARIOS)

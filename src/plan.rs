@@ -15,6 +15,7 @@ use crate::connection::Connection;
 use crate::error::Result;
 use crate::harness::{Harness, Template};
 use crate::migrate::{Applied, Migration};
+pub use crate::model::user_id;
 use crate::schema::Schema;
 
 /// The seeded platform tenant, fixed by the plan.
@@ -39,12 +40,6 @@ pub struct CheckResult {
     pub passed: bool,
     /// Expected and actual, when they differ; empty when the check passed.
     pub detail: String,
-}
-
-/// A stable id for a named fixture user, so that runs and reports are reproducible.
-pub fn user_id(name: &str) -> Uuid {
-    const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_9a7e_3b2d_4e10_9c55_72d1_a4e8_b301);
-    Uuid::new_v5(&NAMESPACE, format!("user:{name}").as_bytes())
 }
 
 /// Owner-side checks of phase 2 that hold right after migration `version`:

@@ -208,7 +208,6 @@ impl CheckReport<'_> {
                     }
                     Verdict::Unreliable(why) => (Outcome::Unreliable, Some(why.clone())),
                     Verdict::Refused(why) => (Outcome::Refused, Some(why.clone())),
-                    Verdict::Snapshot { rendered, .. } => (Outcome::Failed, Some(rendered.clone())),
                 };
                 let mut entry = item(
                     Kind::Step,

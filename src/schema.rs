@@ -6,12 +6,12 @@
 
 use uuid::Uuid;
 
+use crate::actor::Api;
 use crate::catalog;
 use crate::config::{Config, Tenancy};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::{Table, World};
-use crate::request::Api;
 use crate::subject::Subjects;
 
 /// The audit trail the model reads.
@@ -51,7 +51,13 @@ impl Schema {
             seeded,
             subjects: subjects(&template.catalog, config)?,
         };
-        crate::property::try_fill(&owner, &schema).await?;
+        crate::subject::try_fill(
+            &owner,
+            &schema.subjects,
+            &schema.tenancy.tenants,
+            &schema.seeded,
+        )
+        .await?;
         Ok(schema)
     }
 

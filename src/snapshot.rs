@@ -271,47 +271,77 @@ pub fn diff(before: &str, after: &str) -> String {
         .to_string()
 }
 
-/// Judges the snapshot steps of `report` against the files in `dir`, outside of insta
-/// (for `rls-harness check`): a match passes; a difference or a missing file fails, and
-/// leaves a `.snap.new` for review, except in CI unless `write_pending` says so.
-pub fn settle(report: &mut crate::scenario::ScenarioReport, dir: &Path, force_write: bool) {
-    let writes = force_write || !is_ci();
-    use crate::scenario::Verdict;
-    let scenario = report.scenario.clone();
-    for step in &mut report.steps {
-        let Verdict::Snapshot { name, rendered } = &step.verdict else {
-            continue;
+/// Where snapshots live and whether a run may write pending files: the one place a
+/// snapshot step is judged, by `check` and by the tests alike (insta's design: the
+/// assertion decides pass, pending file or failure, and the review tools work on the
+/// same files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    pub dir: PathBuf,
+    /// Write `<name>.snap.new` for a new or changed result. Off under CI, as in insta,
+    /// unless asked for.
+    pub write_pending: bool,
+}
+
+/// A snapshot step's result held against its stored snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    Matches,
+    /// The stored body (empty when there is none), and what happened to the new one.
+    Differs {
+        stored: String,
+        note: String,
+    },
+}
+
+impl Store {
+    /// The store in `dir`, writing pending files outside CI or when `force_write`.
+    pub fn new(dir: &Path, force_write: bool) -> Store {
+        Store {
+            dir: dir.to_owned(),
+            write_pending: force_write || !is_ci(),
+        }
+    }
+
+    /// A store that writes nothing, in the current folder: for replays whose scenarios
+    /// hold no snapshot step (counterexamples).
+    pub fn read_only() -> Store {
+        Store {
+            dir: PathBuf::from("."),
+            write_pending: false,
+        }
+    }
+
+    /// Compares `rendered` with the snapshot `name`; a difference or a missing file
+    /// leaves `<name>.snap.new` for review when the store writes, and says so.
+    /// `description` and `input_file` go into the pending file's header.
+    pub fn judge(
+        &self,
+        name: &str,
+        rendered: &str,
+        description: &str,
+        input_file: &Path,
+    ) -> Judgement {
+        let what = match compare(&self.dir, name, rendered) {
+            Comparison::Matches => return Judgement::Matches,
+            Comparison::Differs(stored) => (stored, "the result differs from"),
+            Comparison::Missing => (String::new(), "no snapshot stored at"),
         };
-        let file = scenario.snapshot_name(name);
-        let stored_at = path(dir, &file);
-        let note = |what: &str| {
-            let description = format!("{}:{}: {}", scenario.path.display(), step.line, step.name);
-            let next = if writes {
-                match write_pending(dir, &file, rendered, &description, &scenario.path) {
-                    Ok(pending) => format!(
-                        "wrote {}; review it with `rls-harness snapshots review`",
-                        pending.display()
-                    ),
-                    Err(error) => format!("could not write the pending snapshot: {error}"),
-                }
-            } else {
-                "in CI nothing is written; run with --write-pending to write it for review".into()
-            };
-            Some(format!("{what} {}; {next}", stored_at.display()))
+        let next = if self.write_pending {
+            match write_pending(&self.dir, name, rendered, description, input_file) {
+                Ok(pending) => format!(
+                    "wrote {}; review it with `rls-harness snapshots review`",
+                    pending.display()
+                ),
+                Err(error) => format!("could not write the pending snapshot: {error}"),
+            }
+        } else {
+            "in CI nothing is written; run with --write-pending to write it for review".into()
         };
-        step.verdict = match compare(dir, &file, rendered) {
-            Comparison::Matches => Verdict::Passed,
-            Comparison::Differs(stored) => Verdict::Failed {
-                expected: stored,
-                actual: rendered.clone(),
-                note: note("the result differs from"),
-            },
-            Comparison::Missing => Verdict::Failed {
-                expected: String::new(),
-                actual: rendered.clone(),
-                note: note("no snapshot stored at"),
-            },
-        };
+        Judgement::Differs {
+            stored: what.0,
+            note: format!("{} {}; {next}", what.1, path(&self.dir, name).display()),
+        }
     }
 }
 

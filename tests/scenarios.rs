@@ -1,12 +1,14 @@
 //! Every file under `scenarios/` is one test, named after its path.
 //!
-//! Adding a scenario needs no Rust change. Snapshot steps go through insta, so that
-//! `cargo insta review` works and, under `CI=true`, a changed or missing snapshot fails.
+//! Adding a scenario needs no Rust change. Snapshot steps are judged by the same store
+//! as in `rls-harness check`: a changed or missing snapshot fails, and outside CI it
+//! leaves an insta-format `.snap.new` for `rls-harness snapshots review` or
+//! `cargo insta review`.
 
 use std::path::Path;
 
 use rls_harness::{
-    default_migrations_dir, load_scenario, run_scenario, Config, Harness, Schema, Verdict,
+    default_migrations_dir, load_scenario, run_scenario, Config, Harness, Schema, SnapshotStore,
 };
 
 const ROOT: &str = "scenarios";
@@ -57,33 +59,18 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
             .map_err(shown)?;
         let scenario =
             load_scenario(Path::new(ROOT), path, &schema.seeded_tenants()).map_err(shown)?;
-        run_scenario(harness, &template, &schema, &scenario)
+        let snapshots = SnapshotStore::new(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
+            false,
+        );
+        run_scenario(harness, &template, &schema, &scenario, &snapshots)
             .await
             .map_err(shown)
     })?;
-    let failure =
-        (!report.passed_apart_from_snapshots()).then(|| rls_harness::render_scenario(&report));
-    // insta panics on the first snapshot that differs; print the other steps' verdicts
-    // first, so that a changed snapshot does not hide them.
-    if let Some(failure) = &failure {
-        eprintln!("{failure}");
-    }
-    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
-    for step in &report.steps {
-        if let Verdict::Snapshot { name, rendered } = &step.verdict {
-            let mut settings = insta::Settings::clone_current();
-            settings.set_snapshot_path(&snapshots);
-            settings.set_prepend_module_to_snapshot(false);
-            settings.set_input_file(path);
-            settings.set_omit_expression(true);
-            settings.set_description(format!("{}:{}: {}", path.display(), step.line, step.name));
-            let name = report.scenario.snapshot_name(name);
-            settings.bind(|| insta::assert_snapshot!(name, rendered));
-        }
-    }
-    match failure {
-        None => Ok(()),
-        Some(failure) => Err(Shown(failure).into()),
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(Shown(rls_harness::render_scenario(&report)).into())
     }
 }
 

@@ -21,7 +21,7 @@ pub const NORTH_PRIVATE: Id = Id::from_u128(0xdd03);
 pub const SEED_AGENT: Id = Id::from_u128(0xa000_0000_0000_4000_8000_0000_0000_0001);
 
 pub fn id(name: &str) -> Id {
-    crate::plan::user_id(name)
+    super::user_id(name)
 }
 
 pub fn user(name: &str) -> Principal {

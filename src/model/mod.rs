@@ -15,8 +15,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use crate::actor::Denial;
-
 mod assumption;
 mod invariant;
 mod read;
@@ -59,6 +57,19 @@ pub fn modelled(tenancy: &crate::config::Tenancy) -> crate::class::Modelled {
 
 /// Every id in the schema is a uuid.
 pub type Id = uuid::Uuid;
+
+/// A stable id for a named user (of a scenario file or a generated world), so that
+/// runs, reports and counterexamples are reproducible.
+pub fn user_id(name: &str) -> Id {
+    const NAMESPACE: Id = Id::from_u128(0x6f1c_9a7e_3b2d_4e10_9c55_72d1_a4e8_b301);
+    Id::new_v5(&NAMESPACE, format!("user:{name}").as_bytes())
+}
+
+/// A stable id for a tenant a scenario file declares or a generated world adds.
+pub fn tenant_id(slug: &str) -> Id {
+    const NAMESPACE: Id = Id::from_u128(0x2a4f_61d0_8c3b_4f7e_b0a9_1e5c_77d2_c402);
+    Id::new_v5(&NAMESPACE, format!("tenant:{slug}").as_bytes())
+}
 
 /// The four resource tables, which share one set of policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -288,6 +299,18 @@ pub enum Context {
     /// Set, but not a uuid (`'garbage'`): `current_tenant_id()` is NULL, yet the
     /// setting is not empty, so `E(u)` is empty rather than `M(u)`.
     Malformed,
+}
+
+/// The two kinds of SQLSTATE 42501 that a reviewer must tell apart, plus refusals
+/// raised by the schema's own guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denial {
+    /// A `WITH CHECK` (or `USING` on insert) rejected the row.
+    Policy,
+    /// The role lacks a grant on the table, view or function.
+    Privilege,
+    /// A function raised 42501 itself (a guard such as "not a member").
+    Guard,
 }
 
 /// What a statement does.

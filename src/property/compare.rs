@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use super::population::Population;
 use super::render::Sql;
 use super::space::{self, Actor, Candidate, Cell};
 use crate::actor::{self, Claims};
@@ -19,6 +18,7 @@ use crate::error::Result;
 use crate::model::{Context, Id, Op, Principal, Table, World};
 use crate::rule::Invariant;
 use crate::schema::Schema;
+use crate::subject::Population;
 use crate::subject::Subjects;
 
 /// The value a malformed context holds.

@@ -257,7 +257,7 @@ fn preamble(
     // The objects the model does not name get their rows as in the generated world:
     // the same set-based inserts, from the tenants, users and resources above.
     for table in &subjects.tables {
-        for statement in super::population::fill(table, tenants, world) {
+        for statement in crate::subject::fill(table, tenants, world) {
             fixtures.push_str(&statement);
             fixtures.push_str(";\n");
         }

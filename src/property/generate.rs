@@ -12,9 +12,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use uuid::Uuid;
 
+use crate::model::tenant_id;
+use crate::model::user_id;
 use crate::model::{Id, Kind, Mode, Resource, Role, Table, Tenant, User, World};
-use crate::plan::user_id;
-use crate::scenario::tenant_id;
 
 /// How many tenants a world may add to the two seeded ones.
 const MAX_EXTRA_TENANTS: usize = 3;

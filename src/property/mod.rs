@@ -13,7 +13,6 @@ mod compare;
 mod counterexample;
 mod generate;
 mod observe;
-mod population;
 mod probe;
 mod render;
 mod sequence;
@@ -208,28 +207,13 @@ async fn check_world(
     let outcome = async {
         owner.batch(&sql.load(&world, seeded)).await?;
         let population =
-            population::load(owner, &schema.subjects, &schema.tenancy.tenants, &world).await?;
+            crate::subject::populate(owner, &schema.subjects, &schema.tenancy.tenants, &world)
+                .await?;
         compare::check_world(owner, schema, &world, &population, selection).await
     }
     .await;
     owner.batch("rollback").await?;
     outcome
-}
-
-/// Fills the objects the model does not name once, in the world the migrations left,
-/// and rolls it back: a table no row can be made for is an error before any probe,
-/// naming the table, what PostgreSQL refused and the config key to give rows by hand.
-pub(crate) async fn try_fill(owner: &Connection, schema: &Schema) -> Result<()> {
-    owner.batch("begin").await?;
-    let filled = population::load(
-        owner,
-        &schema.subjects,
-        &schema.tenancy.tenants,
-        &schema.seeded,
-    )
-    .await;
-    owner.batch("rollback").await?;
-    filled.map(|_| ())
 }
 
 /// Checks `config.cases` generated worlds against the model; `progress` hears of each.

@@ -14,15 +14,15 @@ use super::bound;
 use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
 use super::observe::{self, Key};
-use super::population::Population;
 use super::render::Sql;
 use super::space::{Candidate, Cell};
 use crate::actor::{self, Failure, Rows};
+use crate::actor::{Api, Request};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
-use crate::request::{Api, Request};
 use crate::rule::Invariant;
+use crate::subject::Population;
 use crate::subject::Subjects;
 
 /// What a probe asks, with what is needed to judge its answer.

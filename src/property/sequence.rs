@@ -184,7 +184,7 @@ async fn recheck(
             owner,
             schema,
             world,
-            &super::population::Population::default(),
+            &crate::subject::Population::default(),
             compare::Selection::Reads,
         )
         .await;

@@ -250,7 +250,7 @@ impl CheckReport<'_> {
                 Verdict::Passed => passed += 1,
                 Verdict::Unreliable(_) => unreliable += 1,
                 Verdict::Refused(_) => refused += 1,
-                Verdict::Failed { .. } | Verdict::Snapshot { .. } => failed += 1,
+                Verdict::Failed { .. } => failed += 1,
             }
         }
         for check in self.checks() {
@@ -364,7 +364,7 @@ pub fn render_scenario(report: &ScenarioReport) -> String {
     let path = report.scenario.path.display();
     for step in &report.steps {
         let (status, explanation) = match &step.verdict {
-            Verdict::Passed | Verdict::Snapshot { .. } => ("ok  ", None),
+            Verdict::Passed => ("ok  ", None),
             Verdict::Failed {
                 expected,
                 actual,

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::actor::{Claims, Denial};
 use crate::located::{closest, unknown, Reader};
-use crate::plan::user_id;
+use crate::model::user_id;
 use crate::rule::Invariant;
 use crate::script::line_column;
 

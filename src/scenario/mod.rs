@@ -187,11 +187,7 @@ impl Scenario {
     }
 }
 
-/// A stable id for a tenant a scenario declares.
-pub fn tenant_id(slug: &str) -> Uuid {
-    const NAMESPACE: Uuid = Uuid::from_u128(0x2a4f_61d0_8c3b_4f7e_b0a9_1e5c_77d2_c402);
-    Uuid::new_v5(&NAMESPACE, format!("tenant:{slug}").as_bytes())
-}
+pub use crate::model::tenant_id;
 
 /// The path of `file` relative to `root`, for test names and reports.
 pub fn relative_name(root: &Path, file: &Path) -> String {

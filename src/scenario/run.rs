@@ -16,11 +16,11 @@ use uuid::Uuid;
 
 use super::{Control, Expectation, Scenario, Step, Who};
 use crate::actor::{self, Denial, Failure, Outcome, Principal, Rows};
+use crate::actor::{Api, Request};
 use crate::config::Tenancy;
 use crate::connection::{quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
-use crate::request::{Api, Request};
 use crate::rule::Invariant;
 use crate::schema::Schema;
 use crate::snapshot;
@@ -40,12 +40,6 @@ pub enum Verdict {
     Unreliable(String),
     /// The harness refused to run the step (it would have bypassed RLS).
     Refused(String),
-    /// A snapshot to compare: whoever runs the scenario judges it (insta in tests,
-    /// the snapshot files in `check`).
-    Snapshot {
-        name: String,
-        rendered: String,
-    },
 }
 
 #[derive(Debug, Clone)]
@@ -76,27 +70,28 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    /// Whether every step passed, counting snapshots as passed (they are judged apart).
-    pub fn passed_apart_from_snapshots(&self) -> bool {
+    /// Whether every step passed.
+    pub fn passed(&self) -> bool {
         self.steps
             .iter()
-            .all(|step| matches!(step.verdict, Verdict::Passed | Verdict::Snapshot { .. }))
+            .all(|step| step.verdict == Verdict::Passed)
     }
 }
 
 /// Runs `scenario` on a leased clone of `template`, in one transaction that is rolled
-/// back.
+/// back; snapshot steps are judged against `snapshots`.
 pub async fn run(
     harness: &Harness,
     template: &Template,
     schema: &Schema,
     scenario: &Scenario,
+    snapshots: &snapshot::Store,
 ) -> Result<ScenarioReport> {
     let started = Instant::now();
     let lease = harness.lease(template).await?;
     let owner = lease.owner().await?;
     owner.batch("begin").await?;
-    let steps = run_in(&owner, schema, scenario).await;
+    let steps = run_in(&owner, schema, scenario, snapshots).await;
     // Whatever happened, nothing of the scenario may stay: the clone serves the next.
     owner.batch("rollback").await?;
     Ok(ScenarioReport {
@@ -110,6 +105,7 @@ async fn run_in(
     owner: &Connection,
     schema: &Schema,
     scenario: &Scenario,
+    snapshots: &snapshot::Store,
 ) -> Result<Vec<StepReport>> {
     let api = &schema.api;
     owner
@@ -140,7 +136,12 @@ async fn run_in(
         let verdict = match act(owner, api, &request, Keep::IfSucceeded).await {
             Ok(outcome) => {
                 got = summarize(&outcome);
-                let verdict = judge(step, &outcome, &names);
+                let verdict = judge(step, &outcome, &names, &|name, rendered| {
+                    let description =
+                        format!("{}:{}: {}", scenario.path.display(), step.line, step.name);
+                    let file = scenario.snapshot_name(name);
+                    snapshots.judge(&file, rendered, &description, &scenario.path)
+                });
                 match (&verdict, &step.control) {
                     (Verdict::Passed, Some(control)) => {
                         check_control(owner, api, scenario, step, control).await?
@@ -346,8 +347,14 @@ fn describe_failure(failure: &Failure) -> String {
     )
 }
 
-/// Compares a step's outcome with its expectation.
-fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
+/// Compares a step's outcome with its expectation; `snapshot` judges a rendered result
+/// against the stored snapshot of that name.
+fn judge(
+    step: &Step,
+    outcome: &Outcome,
+    names: &[(Uuid, String)],
+    snapshot: &dyn Fn(&str, &str) -> snapshot::Judgement,
+) -> Verdict {
     let fail = |expected: String, actual: String| Verdict::Failed {
         expected,
         actual,
@@ -426,10 +433,17 @@ fn judge(step: &Step, outcome: &Outcome, names: &[(Uuid, String)]) -> Verdict {
                 snapshot::table(&rows.columns, &named_rows(rows, names, false))
             ),
         ),
-        Expectation::Snapshot(name) => Verdict::Snapshot {
-            name: name.clone(),
-            rendered: snapshot::table(&rows.columns, &named_rows(rows, names, true)),
-        },
+        Expectation::Snapshot(name) => {
+            let rendered = snapshot::table(&rows.columns, &named_rows(rows, names, true));
+            match snapshot(name, &rendered) {
+                snapshot::Judgement::Matches => Verdict::Passed,
+                snapshot::Judgement::Differs { stored, note } => Verdict::Failed {
+                    expected: stored,
+                    actual: rendered,
+                    note: Some(note),
+                },
+            }
+        }
         expect @ (Expectation::Denied(_) | Expectation::Refused | Expectation::SqlState(_)) => {
             // Row security filters the rows an UPDATE or DELETE sees (USING) without an
             // error; only a new row failing WITH CHECK, or a missing grant, is denied.

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rls_harness::{
-    check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Class, Object,
-    PropertyConfig, Schema, Template,
+    check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Class, Expectation,
+    Object, PropertyConfig, Schema, Template,
 };
 
 use futures_util::StreamExt;
@@ -97,16 +97,35 @@ async fn scenario_failures(template: &Template, schema: &Schema) -> Vec<String> 
         .map(|file| async move {
             let scenario =
                 load_scenario(Path::new("scenarios"), file, &schema.seeded_tenants()).unwrap();
-            run_scenario(harness, template, schema, &scenario)
-                .await
-                .unwrap()
+            run_scenario(
+                harness,
+                template,
+                schema,
+                &scenario,
+                &crate::support::snapshots(),
+            )
+            .await
+            .unwrap()
         })
         .buffer_unordered(4)
         .collect()
         .await;
+    // A benign migration may change what a snapshot shows (a listing of every policy
+    // grows by the new table's): snapshot steps are judged by the shipped migrations'
+    // own tests, the other steps here.
     reports
         .iter()
-        .filter(|report| !report.passed_apart_from_snapshots())
+        .filter(|report| {
+            report
+                .scenario
+                .steps
+                .iter()
+                .zip(&report.steps)
+                .any(|(step, got)| {
+                    !matches!(step.expect, Expectation::Snapshot(_))
+                        && got.verdict != rls_harness::Verdict::Passed
+                })
+        })
         .map(rls_harness::render_scenario)
         .collect()
 }

@@ -233,11 +233,17 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, &found.scenario).unwrap();
     let scenario = rls_harness::load_scenario(dir.path(), &path, &schema.seeded_tenants()).unwrap();
-    let run = rls_harness::run_scenario(harness, &template, &schema, &scenario)
-        .await
-        .unwrap();
+    let run = rls_harness::run_scenario(
+        harness,
+        &template,
+        &schema,
+        &scenario,
+        &crate::support::snapshots(),
+    )
+    .await
+    .unwrap();
     assert!(
-        !run.passed_apart_from_snapshots(),
+        !run.passed(),
         "the counterexample fails on the mutant:\n{}",
         found.scenario
     );

@@ -50,9 +50,15 @@ async fn run_fixture(name: &str) -> ScenarioReport {
     let scenario =
         load_scenario(Path::new(RUNNER), &Path::new(RUNNER).join(name), &seeded()).unwrap();
     let schema = crate::support::schema(&template).await;
-    run_scenario(harness, &template, &schema, &scenario)
-        .await
-        .unwrap()
+    run_scenario(
+        harness,
+        &template,
+        &schema,
+        &scenario,
+        &crate::support::snapshots(),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -244,9 +250,15 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
     for file in discover_scenarios(Path::new("scenarios")).unwrap() {
         let scenario = load_scenario(Path::new("scenarios"), &file, &seeded()).unwrap();
         let schema = crate::support::schema(&template).await;
-        let report = run_scenario(harness, &template, &schema, &scenario)
-            .await
-            .unwrap();
+        let report = run_scenario(
+            harness,
+            &template,
+            &schema,
+            &scenario,
+            &crate::support::snapshots(),
+        )
+        .await
+        .unwrap();
         let failed: Vec<_> = report
             .steps
             .iter()
@@ -277,10 +289,16 @@ async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
     let path = Path::new(RUNNER).join("broken_fixture.toml");
     let scenario = load_scenario(Path::new(RUNNER), &path, &seeded()).unwrap();
     let schema = crate::support::schema(&template).await;
-    let error = run_scenario(harness, &template, &schema, &scenario)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = run_scenario(
+        harness,
+        &template,
+        &schema,
+        &scenario,
+        &crate::support::snapshots(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     // The failing statement's own line, and the server's whole message.
     assert_eq!(
         error,

@@ -110,9 +110,15 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, &found.scenario).unwrap();
     let scenario = load_scenario(dir.path(), &path, &schema.seeded_tenants()).unwrap();
-    let on_mutant = run_scenario(harness, &template, &schema, &scenario)
-        .await
-        .unwrap();
+    let on_mutant = run_scenario(
+        harness,
+        &template,
+        &schema,
+        &scenario,
+        &crate::support::snapshots(),
+    )
+    .await
+    .unwrap();
     let passed: Vec<bool> = on_mutant
         .steps
         .iter()
@@ -126,11 +132,17 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     );
     let (_, shipped) = vital().await;
     let shipped_schema = crate::support::schema(&shipped).await;
-    let on_shipped = run_scenario(harness, &shipped, &shipped_schema, &scenario)
-        .await
-        .unwrap();
+    let on_shipped = run_scenario(
+        harness,
+        &shipped,
+        &shipped_schema,
+        &scenario,
+        &crate::support::snapshots(),
+    )
+    .await
+    .unwrap();
     assert!(
-        on_shipped.passed_apart_from_snapshots(),
+        on_shipped.passed(),
         "{:?}\n{}",
         on_shipped.steps,
         found.scenario

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use rls_harness::{
     default_migrations_dir, discover_migrations, render_property, Config, Harness, Migration,
-    PropertyReport, Schema, Template,
+    PropertyReport, Schema, SnapshotStore, Template,
 };
 
 pub async fn harness() -> &'static Harness {
@@ -21,6 +21,14 @@ pub async fn vital() -> (&'static Harness, Arc<Template>) {
         .await
         .expect("the shipped migrations apply");
     (harness, template)
+}
+
+/// The repository's snapshots, read only: a test never leaves a pending file behind.
+pub fn snapshots() -> SnapshotStore {
+    SnapshotStore {
+        dir: "snapshots".into(),
+        write_pending: false,
+    }
 }
 
 /// The repository's `rls-harness.toml`.

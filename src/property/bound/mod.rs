@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::compare::Mismatch;
 use super::observe;
-use super::population::{insert_one, Population, Row};
 use crate::config::Writers;
 use crate::connection::{quote_ident, quote_literal};
 use crate::model::{self, Context, Id, Mode, Principal, Resource, Rights, World};
+use crate::subject::{insert_one, Population, Row};
 use crate::subject::{sql_name, Callable, Mapping, Rule, Subjects, Table};
 
 mod verdict;

@@ -9,6 +9,10 @@
 
 use std::collections::BTreeSet;
 
+mod population;
+
+pub use population::{fill, insert_one, load as populate, try_fill, Population, Row};
+
 use crate::catalog::{Catalog, Column, Function, Object, Relation, RelationKind};
 use crate::class::{Class, Classes};
 use crate::config::{Config, Writers};

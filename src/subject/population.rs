@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::{sql_name, Fill, Rule, Subjects, Table};
 use crate::actor;
 use crate::connection::{quote_ident, quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::model::{Id, World};
-use crate::subject::{sql_name, Fill, Rule, Subjects, Table};
 
 /// A row of a subject table as the owner reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,4 +282,19 @@ pub async fn load(
         }
     }
     Ok(population)
+}
+
+/// Fills the subject tables once, in the world the migrations left (`seeded`), and rolls
+/// it back: a table no row can be made for is an error before any probe, naming the
+/// table, what PostgreSQL refused and the config key to give rows by hand.
+pub async fn try_fill(
+    owner: &Connection,
+    subjects: &Subjects,
+    tenants: &str,
+    seeded: &World,
+) -> Result<()> {
+    owner.batch("begin").await?;
+    let filled = load(owner, subjects, tenants, seeded).await;
+    owner.batch("rollback").await?;
+    filled.map(|_| ())
 }

@@ -15,7 +15,10 @@ use uuid::Uuid;
 
 use crate::connection::{Connection, Endpoint, Notice};
 use crate::error::{Error, Result};
-use crate::request::{Api, Request};
+mod request;
+
+pub use crate::model::Denial;
+pub use request::{Api, Method, Request};
 
 /// Who acts.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,18 +134,6 @@ pub struct Rows {
     pub rows: Vec<Vec<Option<String>>>,
     /// From the command tag: rows returned, inserted, updated or deleted.
     pub affected: u64,
-}
-
-/// The two kinds of SQLSTATE 42501 that a reviewer must tell apart, plus refusals
-/// raised by the schema's own guards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Denial {
-    /// A `WITH CHECK` (or `USING` on insert) rejected the row.
-    Policy,
-    /// The role lacks a grant on the table, view or function.
-    Privilege,
-    /// A function raised 42501 itself (a guard such as "not a member").
-    Guard,
 }
 
 /// A statement the server refused.

@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde_json::{json, Map, Value};
 
-use crate::actor::Principal;
+use super::Principal;
 use crate::connection::quote_literal;
 
 /// The HTTP method of a request.
