@@ -16,10 +16,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use rls_harness::{
-    check_worlds, default_migrations_dir, discover_scenarios, insert_sql, load_scenario,
-    run_scenario, user_id, BackendOptions, Config, Harness, Kind, Mode, Principal, PropertyConfig,
-    Request, Resource, Schema, Table, Template, CHECK_CONNECTIONS, DH_STARTUP_TENANT,
-    PLATFORM_TENANT,
+    check_worlds, default_migrations_dir, discover_scenarios, load_scenario, run_scenario, user_id,
+    BackendOptions, Config, Harness, Kind, Mode, Principal, PropertyConfig, Request, Resource,
+    Schema, Template, CHECK_CONNECTIONS,
 };
 use tokio_postgres::SimpleQueryMessage;
 
@@ -56,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let scenarios = discover_scenarios(&root)?
         .iter()
-        .map(|file| load_scenario(&root, file, &schema.seeded_tenants()))
+        .map(|file| load_scenario(&root, file, schema.profile(), &schema.seeded_tenants()))
         .collect::<Result<Vec<_>, _>>()?;
     let snapshots = rls_harness::SnapshotStore {
         dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
@@ -270,8 +269,20 @@ async fn pgtap_probes(
     owner: &rls_harness::Connection,
     schema: &Schema,
 ) -> anyhow::Result<Vec<(String, Vec<PgTapProbe>)>> {
-    let tenancy = &schema.tenancy;
+    let sql = schema.sql_for("the pgTAP comparison")?;
+    let profile = sql.profile();
     let api = &schema.api;
+    // VITAL's seeded tenants: the bench measures the shipped migrations.
+    let seeded = |slug: &str| {
+        schema
+            .seeded
+            .tenants
+            .iter()
+            .find(|t| t.slug == slug)
+            .map(|t| t.id)
+            .ok_or_else(|| anyhow::anyhow!("no seeded tenant {slug}"))
+    };
+    let (dh, platform) = (seeded("digital-health-startup")?, seeded("vital-platform")?);
     let mut principals = vec![Principal::Anon];
     for (name, membership, platform_admin) in [
         ("bench-viewer", Some("viewer"), false),
@@ -288,57 +299,56 @@ async fn pgtap_probes(
             ))
             .await?;
         if let Some(role) = membership {
-            owner
-                .batch(&format!(
-                    "insert into {} (user_id, tenant_id, role) values ('{id}', '{DH_STARTUP_TENANT}', '{role}')",
-                    tenancy.memberships
-                ))
-                .await?;
+            owner.batch(&sql.insert_membership(id, dh, role)).await?;
         }
         if platform_admin {
-            owner
-                .batch(&format!(
-                    "insert into {} (user_id, role) values ('{id}', 'platform_admin')",
-                    tenancy.platform_roles
-                ))
-                .await?;
+            owner.batch(&sql.insert_admin(id)).await?;
         }
         principals.push(Principal::user(name, id, &email));
     }
     // A private row of the tenant in each resource table, for the updates and deletes,
     // written as a world's rows are.
-    let mut statements: Vec<(String, bool)> = [&tenancy.tenants, &tenancy.memberships]
-        .into_iter()
-        .cloned()
-        .chain(Table::ALL.map(|table| format!("public.{}", table.name())))
-        .map(|table| (format!("select id::text from {table} order by id"), false))
-        .collect();
-    for table in Table::ALL {
+    let tables: Vec<_> = schema.seeded.shape.tables().collect();
+    let mut statements: Vec<(String, bool)> = [
+        profile.tenants.table.name.clone(),
+        profile.memberships.table.name.clone(),
+    ]
+    .into_iter()
+    .chain(tables.iter().map(|t| profile.table_name(*t).to_owned()))
+    .map(|table| (format!("select id::text from {table} order by id"), false))
+    .collect();
+    for table in tables {
+        let name = profile.table_name(table);
         // Ids of their own, derived like the users', so no seeded row has them.
         let row = |which: &str| Resource {
             table,
-            id: user_id(&format!("bench-{}-{which}", table.name())),
-            tenant: Some(DH_STARTUP_TENANT),
+            id: user_id(&format!("bench-{name}-{which}")),
+            tenant: Some(dh),
             name: "bench".into(),
             mode: Mode::Private,
             shared_with: Vec::new(),
             kind: Kind::Custom,
         };
-        let (kept, table) = (row("kept").id, table.name());
-        owner.batch(&insert_sql(&row("kept"))).await?;
+        let (kept, table) = (row("kept").id, name);
+        owner.batch(&sql.insert(&row("kept"))).await?;
         statements.extend([
-            (format!("{} returning id::text", insert_sql(&row("new"))), true),
             (
-                format!("update public.{table} set name = 'renamed' where id = '{kept}' returning id::text"),
+                format!("{} returning id::text", sql.insert(&row("new"))),
                 true,
             ),
             (
-                format!("delete from public.{table} where id = '{kept}' returning id::text"),
+                format!(
+                    "update {table} set name = 'renamed' where id = '{kept}' returning id::text"
+                ),
+                true,
+            ),
+            (
+                format!("delete from {table} where id = '{kept}' returning id::text"),
                 true,
             ),
         ]);
     }
-    let contexts = [None, Some(DH_STARTUP_TENANT), Some(PLATFORM_TENANT)];
+    let contexts = [None, Some(dh), Some(platform)];
     let mut pairs = Vec::new();
     owner.batch("begin").await?;
     for principal in &principals {

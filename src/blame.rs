@@ -11,7 +11,7 @@ use crate::catalog::{Command, Relation};
 use crate::connection::quote_ident;
 use crate::error::Result;
 use crate::harness::{Harness, Template};
-use crate::model::Op;
+use crate::model::{Object, Op};
 use crate::origin::Location;
 use crate::property::{Counterexample, Probe};
 use crate::scenario;
@@ -87,21 +87,23 @@ fn target<'c>(
     schema: &Schema,
     template: &'c Template,
 ) -> Option<(&'c Relation, Command)> {
-    let tenancy = &schema.tenancy;
+    let profile = schema.profile()?;
+    let name = |object: Object| profile.name(object);
     let (table, command) = match &found.mismatch.probe {
-        Probe::Read(table) => (format!("public.{table}"), Command::Select),
+        Probe::Read(object) => (name(*object), Command::Select),
         Probe::Write(op) => match op {
-            Op::Insert(row) => (format!("public.{}", row.table.name()), Command::Insert),
-            Op::Update { new, .. } => (format!("public.{}", new.table.name()), Command::Update),
-            Op::Delete { table, .. } => (format!("public.{}", table.name()), Command::Delete),
-            Op::AddMember { .. } => (tenancy.memberships.clone(), Command::Insert),
-            Op::SetRole { .. } => (tenancy.memberships.clone(), Command::Update),
-            Op::RemoveMember { .. } => (tenancy.memberships.clone(), Command::Delete),
-            Op::InsertUserRole { .. } => (tenancy.platform_roles.clone(), Command::Insert),
-            Op::InsertTenant { .. } => (tenancy.tenants.clone(), Command::Insert),
-            Op::RenameTenant { .. } => (tenancy.tenants.clone(), Command::Update),
-            Op::DeleteTenant { .. } => (tenancy.tenants.clone(), Command::Delete),
-            _ => return None,
+            Op::Insert(row) => (name(Object::Resource(row.table)), Command::Insert),
+            Op::Update { new, .. } => (name(Object::Resource(new.table)), Command::Update),
+            Op::Delete { table, .. } => (name(Object::Resource(*table)), Command::Delete),
+            Op::AddMember { .. } => (name(Object::Memberships), Command::Insert),
+            Op::SetRole { .. } => (name(Object::Memberships), Command::Update),
+            Op::RemoveMember { .. } => (name(Object::Memberships), Command::Delete),
+            Op::AddAdmin { .. } => (name(Object::PlatformAdmins), Command::Insert),
+            Op::RemoveAdmin { .. } => (name(Object::PlatformAdmins), Command::Delete),
+            Op::InsertTenant { .. } => (name(Object::Tenants), Command::Insert),
+            Op::RenameTenant { .. } => (name(Object::Tenants), Command::Update),
+            Op::DeleteTenant { .. } => (name(Object::Tenants), Command::Delete),
+            Op::GrantAdmin { .. } | Op::Assign { .. } => return None,
         },
         Probe::Subject { object, action, .. } => {
             let command = match action.split_whitespace().next() {
@@ -113,11 +115,6 @@ fn target<'c>(
             (object.clone(), command)
         }
         _ => return None,
-    };
-    let table = if table.contains('.') {
-        table
-    } else {
-        format!("public.{table}")
     };
     template
         .catalog
@@ -149,7 +146,7 @@ pub async fn blame(
         return Ok(None);
     };
     let root = path.parent().unwrap_or(Path::new("."));
-    let Ok(replay) = scenario::load(root, path, &schema.seeded_tenants()) else {
+    let Ok(replay) = scenario::load(root, path, schema.profile(), &schema.seeded_tenants()) else {
         return Ok(None);
     };
     if passes(harness, template, schema, &replay).await? {

@@ -2,27 +2,19 @@
 //! the access model ("Every other object: classes"), recognised from the catalog or
 //! declared in `rls-harness.toml`, or it is unclassified, which fails the gate.
 //!
-//! Recognition never guesses beyond the access model's own rules: the five sharing
-//! columns make a `resource`; a `tenant_id` with a foreign key to the tenants table a
-//! `tenant` table; no tenant column and a not-null foreign key to a classed table a
-//! `child`; a `user_id` with a foreign key to `auth.users` a `user` table. Views,
-//! materialized views and functions that return a relation's rows are derived. The
-//! objects the access model names keep their exact rules (`exact`), whatever their
-//! columns say.
+//! Recognition never guesses beyond the access model's own rules: the profile's five
+//! sharing columns make a `resource`; a `tenant_id` with a foreign key to the profile's
+//! tenants table a `tenant` table; no tenant column and a not-null foreign key to a
+//! classed table a `child`; a `user_id` with a foreign key to `auth.users` a `user`
+//! table. Views, materialized views and functions that return a relation's rows are
+//! derived. The objects the profile names keep the model's exact rules (`exact`),
+//! whatever their columns say. Without a profile there are no resource or tenant tables
+//! to recognise.
 
 use std::fmt;
 
 use crate::catalog::{Catalog, Object, Relation};
 use crate::config::{At, ClassName, Config, Writers};
-
-/// The five columns of a resource table.
-pub const SHARING_COLUMNS: [&str; 5] = [
-    "tenant_id",
-    "is_shared",
-    "sharing_mode",
-    "shared_with",
-    "resource_type",
-];
 
 /// What an object is, for the bounds it must keep.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -48,8 +40,8 @@ pub enum Class {
     /// A view, materialized view or function whose rows come from other objects: it
     /// must show nothing its bases hide.
     Derived,
-    /// Named by the access model, with rules of its own (the tenancy tables, the audit
-    /// trail, the functions of its table): the model predicts it exactly.
+    /// Named by the profile, with rules of the access model's own (the tenancy tables,
+    /// the audit trail, the functions of its table): the model predicts it exactly.
     Modelled,
 }
 
@@ -108,7 +100,7 @@ pub enum Source {
     Recognised,
     /// From `rls-harness.toml`.
     Declared(At),
-    /// The access model names the object.
+    /// The profile names the object, and the access model has its rules.
     Model,
 }
 
@@ -117,7 +109,7 @@ impl Source {
         match self {
             Source::Recognised => "recognised",
             Source::Declared(_) => "declared",
-            Source::Model => "named by the access model",
+            Source::Model => "named by the profile",
         }
     }
 }
@@ -154,15 +146,31 @@ impl<'c> Classes<'c> {
 }
 
 /// The objects the access model predicts exactly, by their names in this schema.
+#[derive(Debug, Clone, Default)]
 pub struct Modelled {
-    /// Resource tables the model knows by name (the four of the migrations).
+    /// The profile's resource tables.
     pub resources: Vec<String>,
     /// Other relations and functions with rules of their own.
     pub others: Vec<String>,
 }
 
-/// Classes every exposed object of `catalog`.
-pub fn classify<'c>(catalog: &'c Catalog, config: &Config, modelled: &Modelled) -> Classes<'c> {
+/// Classes every exposed object of `catalog`, by the profile and declarations of
+/// `config`.
+pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
+    let modelled = config
+        .profile
+        .as_ref()
+        .map(|p| p.modelled())
+        .unwrap_or_default();
+    let sharing: Vec<&str> = config
+        .profile
+        .as_ref()
+        .map(|p| p.sharing_columns())
+        .unwrap_or_default();
+    let tenants = config
+        .profile
+        .as_ref()
+        .map(|p| p.tenants.table.name.as_str());
     let mut classes = Classes::default();
     let mut pending: Vec<Object<'c>> = catalog
         .exposed_relations()
@@ -227,7 +235,7 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config, modelled: &Modelled) 
     loop {
         let before = pending.len();
         pending.retain(|object| {
-            let class = recognise(object, &config.tenancy.tenants, &|parent| {
+            let class = recognise(object, tenants, &sharing, &|parent| {
                 classes.relation_class(parent).is_some_and(|c| {
                     matches!(
                         c,
@@ -263,7 +271,8 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config, modelled: &Modelled) 
 /// whether a relation is a resource, tenant or child table (a child's possible parent).
 fn recognise(
     object: &Object<'_>,
-    tenants: &str,
+    tenants: Option<&str>,
+    sharing: &[&str],
     classed_parent: &dyn Fn(&str) -> bool,
 ) -> Option<Class> {
     let relation = match object {
@@ -273,7 +282,7 @@ fn recognise(
         Object::Relation(relation) if !relation.kind.is_table() => return Some(Class::Derived),
         Object::Relation(relation) => relation,
     };
-    if SHARING_COLUMNS.iter().all(|c| relation.column(c).is_some()) {
+    if !sharing.is_empty() && sharing.iter().all(|c| relation.column(c).is_some()) {
         return Some(Class::Resource);
     }
     let references = |column: &str, target: &str| {
@@ -283,10 +292,12 @@ fn recognise(
             .any(|fk| fk.columns == [column] && fk.target == target)
     };
     if relation.column("tenant_id").is_some() {
-        return references("tenant_id", tenants).then(|| Class::Tenant {
-            column: "tenant_id".into(),
-            writers: Writers::Writers,
-        });
+        return tenants
+            .is_some_and(|tenants| references("tenant_id", tenants))
+            .then(|| Class::Tenant {
+                column: "tenant_id".into(),
+                writers: Writers::Writers,
+            });
     }
     if let Some(child) = child_of(relation, classed_parent) {
         return Some(child);

@@ -1,10 +1,9 @@
 //! `rls-harness.toml`: what the gate is told about the schema, reviewed like code.
 //!
 //! The catalog shows what exists; the config says what it means where the catalog
-//! cannot: the tenancy mechanism (which tables hold tenants, memberships and platform
-//! roles, how the tenant context is set), the class of an object that no column gives
-//! away (or a different tenant column, or members as writers), and lints allowed for one
-//! object with the reason why. A file is read and checked in two steps: its syntax,
+//! cannot: the profile of the tenancy (`[profile]`, read by `crate::profile`), the class
+//! of an object that no column gives away (or a different tenant column, or members as
+//! writers), and lints allowed for one object with the reason why. A file is read and checked in two steps: its syntax,
 //! keys, class and lint names before any server starts, its object names once the
 //! catalog is known. Every mistake is located (`rls-harness.toml:12:5: ...`) with the
 //! name that was probably meant.
@@ -16,7 +15,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::catalog::{Catalog, Object};
+pub use crate::located::At;
 use crate::located::{self, unknown, FileError, Reader};
+use crate::profile::{Profile, RawProfile};
 use crate::rule::Lint;
 
 /// The file `check` and `lint` read unless told otherwise.
@@ -67,13 +68,6 @@ pub enum Writers {
     Members,
 }
 
-/// Where in the file something was said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct At {
-    pub line: usize,
-    pub column: usize,
-}
-
 /// An object's class, as the config declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declaration {
@@ -104,54 +98,6 @@ pub struct Fixture {
     pub table: String,
     pub sql: String,
     pub at: At,
-}
-
-/// How tenancy works in this schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tenancy {
-    pub tenants: String,
-    pub memberships: String,
-    pub platform_roles: String,
-    pub context_function: String,
-    pub context_setting: String,
-    /// The request header that carries the tenant context.
-    pub context_header: String,
-    /// PostgREST's `db-pre-request` function, which reads the header into the context.
-    /// Without one, no API request can carry a context, and the harness sets it with
-    /// the context function inside the request's transaction, which it reports as not
-    /// reachable through the API.
-    pub pre_request: Option<String>,
-}
-
-impl Tenancy {
-    /// The statement that sets the tenant context to `tenant` the way the schema means
-    /// it to be set: through its context function, which checks the caller.
-    pub fn set_context_sql(&self, tenant: uuid::Uuid) -> String {
-        format!("select {}('{tenant}'::uuid)", self.context_function)
-    }
-
-    /// The expression that empties the tenant context, for the rest of the transaction
-    /// (`local`) or of the session.
-    pub fn clear_context_sql(&self, local: bool) -> String {
-        format!(
-            "set_config({}, '', {local})",
-            crate::connection::quote_literal(&self.context_setting)
-        )
-    }
-}
-
-impl Default for Tenancy {
-    fn default() -> Tenancy {
-        Tenancy {
-            tenants: "public.tenants".into(),
-            memberships: "public.user_tenants".into(),
-            platform_roles: "public.user_roles".into(),
-            context_function: "public.set_tenant_context".into(),
-            context_setting: "app.current_tenant_id".into(),
-            context_header: "x-tenant-id".into(),
-            pre_request: None,
-        }
-    }
 }
 
 /// Whether the API roles get privileges on new objects by default.
@@ -193,7 +139,8 @@ impl std::str::FromStr for Grants {
 pub struct Config {
     /// The file it was read from, if any.
     pub path: Option<PathBuf>,
-    pub tenancy: Tenancy,
+    /// How tenancy works in the schema; `None` when the file says nothing of it.
+    pub profile: Option<Profile>,
     /// Default privileges of the API roles, when the config says (a flag may too).
     pub grants: Option<Grants>,
     pub declarations: Vec<Declaration>,
@@ -205,25 +152,15 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     grants: Option<Spanned<String>>,
-    tenancy: Option<RawTenancy>,
+    profile: Option<RawProfile>,
+    /// The section the profile replaced, refused with a pointer to it.
+    tenancy: Option<Spanned<toml::Value>>,
     #[serde(default)]
     objects: BTreeMap<Spanned<String>, Spanned<RawObject>>,
     #[serde(default)]
     allow: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<RawAllowance>>>,
     #[serde(default)]
     fixtures: BTreeMap<Spanned<String>, Spanned<RawFixture>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTenancy {
-    tenants: Option<String>,
-    memberships: Option<String>,
-    platform_roles: Option<String>,
-    context_function: Option<String>,
-    context_setting: Option<String>,
-    context_header: Option<String>,
-    pre_request: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -279,22 +216,18 @@ impl Config {
             path: Some(path.to_owned()),
             ..Config::default()
         };
-        if let Some(tenancy) = raw.tenancy {
-            let defaults = Tenancy::default();
-            config.tenancy = Tenancy {
-                tenants: tenancy.tenants.unwrap_or(defaults.tenants),
-                memberships: tenancy.memberships.unwrap_or(defaults.memberships),
-                platform_roles: tenancy.platform_roles.unwrap_or(defaults.platform_roles),
-                context_function: tenancy
-                    .context_function
-                    .unwrap_or(defaults.context_function),
-                context_setting: tenancy.context_setting.unwrap_or(defaults.context_setting),
-                context_header: tenancy
-                    .context_header
-                    .map(|h| h.to_ascii_lowercase())
-                    .unwrap_or(defaults.context_header),
-                pre_request: tenancy.pre_request,
-            };
+        if let Some(old) = &raw.tenancy {
+            errors.push(reader.at(
+                old,
+                "[tenancy] is now [profile]: the tenants, memberships, platform admins, \
+                 context and sharing of the schema (README.md, \"The profile\")",
+            ));
+        }
+        if let Some(profile) = raw.profile {
+            match profile.check(path, &source) {
+                Ok(profile) => config.profile = Some(profile),
+                Err(mistakes) => errors.extend(mistakes),
+            }
         }
         if let Some(grants) = &raw.grants {
             match grants.get_ref().parse() {
@@ -423,10 +356,13 @@ impl Config {
             message,
         };
         let mut errors = Vec::new();
-        let names = known_names(catalog);
+        if let Some(profile) = &self.profile {
+            errors.extend(profile.check_against(catalog));
+        }
+        let names = catalog.names();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         for declaration in &self.declarations {
-            match find(catalog, &declaration.object) {
+            match catalog.find(&declaration.object) {
                 Err(message) => errors.push(error(
                     declaration.at,
                     message_with(&message, &declaration.object, &names),
@@ -465,7 +401,7 @@ impl Config {
             }
         }
         for allowance in &self.allowances {
-            if let Err(message) = find(catalog, &allowance.object) {
+            if let Err(message) = catalog.find(&allowance.object) {
                 errors.push(error(
                     allowance.at,
                     message_with(&message, &allowance.object, &names),
@@ -473,7 +409,7 @@ impl Config {
             }
         }
         for fixture in &self.fixtures {
-            match find(catalog, &fixture.table) {
+            match catalog.find(&fixture.table) {
                 Ok(Object::Relation(r)) if r.kind.is_table() => {}
                 Ok(other) => errors.push(error(
                     fixture.at,
@@ -491,7 +427,9 @@ impl Config {
     /// The declaration for `object`, if any.
     pub fn declaration(&self, catalog: &Catalog, object: &Object<'_>) -> Option<&Declaration> {
         self.declarations.iter().find(|d| {
-            find(catalog, &d.object).is_ok_and(|found| found.qualified() == object.qualified())
+            catalog
+                .find(&d.object)
+                .is_ok_and(|found| found.qualified() == object.qualified())
         })
     }
 
@@ -499,7 +437,9 @@ impl Config {
     pub fn allowance(&self, catalog: &Catalog, lint: Lint, object: &str) -> Option<&Allowance> {
         self.allowances.iter().find(|a| {
             a.lint == lint
-                && find(catalog, &a.object).is_ok_and(|found| found.qualified() == object)
+                && catalog
+                    .find(&a.object)
+                    .is_ok_and(|found| found.qualified() == object)
         })
     }
 
@@ -517,59 +457,6 @@ fn message_with(message: &str, name: &str, known: &[&str]) -> String {
     match message {
         "" => unknown("object", name, known),
         other => other.to_owned(),
-    }
-}
-
-/// Every name a config may use: relations as `schema.name`, functions as
-/// `schema.name(types)`.
-fn known_names(catalog: &Catalog) -> Vec<String> {
-    catalog
-        .relations
-        .iter()
-        .map(|r| r.qualified())
-        .chain(catalog.functions.iter().map(|f| f.qualified()))
-        .collect()
-}
-
-/// The object a config names: a relation by `schema.name`, a function by
-/// `schema.name(types)` or, when only one has that name, by `schema.name`. The error is
-/// empty for a name that matches nothing (the caller suggests one), or says why a
-/// function's bare name is ambiguous.
-pub fn find<'c>(catalog: &'c Catalog, name: &str) -> Result<Object<'c>, String> {
-    if let Some(relation) = catalog.relation(name) {
-        return Ok(Object::Relation(relation));
-    }
-    let normalised: String = name
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace("( ", "(")
-        .replace(" )", ")")
-        .replace(" ,", ",");
-    if let Some(function) = catalog
-        .functions
-        .iter()
-        .find(|f| f.qualified() == normalised)
-    {
-        return Ok(Object::Function(function));
-    }
-    let same_name: Vec<_> = catalog
-        .functions
-        .iter()
-        .filter(|f| format!("{}.{}", f.schema, f.name) == name)
-        .collect();
-    match same_name.as_slice() {
-        [one] => Ok(Object::Function(one)),
-        [] => Err(String::new()),
-        several => Err(format!(
-            "{name} names {} functions: write the argument types ({})",
-            several.len(),
-            several
-                .iter()
-                .map(|f| f.qualified())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
     }
 }
 
@@ -593,9 +480,6 @@ mod tests {
     fn a_full_file_reads_into_declarations_allowances_and_fixtures() {
         let config = load(
             r#"
-[tenancy]
-context_setting = "app.tenant"
-
 [objects."public.notes"]
 class = "tenant"
 tenant_column = "org_id"
@@ -613,8 +497,7 @@ sql = "insert into public.x default values"
 "#,
         )
         .unwrap();
-        assert_eq!(config.tenancy.context_setting, "app.tenant");
-        assert_eq!(config.tenancy.tenants, "public.tenants");
+        assert_eq!(config.profile, None);
         assert_eq!(config.declarations.len(), 2);
         let notes = &config.declarations[1];
         assert_eq!(
@@ -624,7 +507,7 @@ sql = "insert into public.x default values"
         assert_eq!(
             notes.at,
             At {
-                line: 5,
+                line: 2,
                 column: 10
             }
         );

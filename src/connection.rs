@@ -282,6 +282,113 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// PostgreSQL's reserved key words, which an identifier may only be when quoted.
+const RESERVED: [&str; 77] = [
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "constraint",
+    "create",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "from",
+    "grant",
+    "group",
+    "having",
+    "in",
+    "initially",
+    "intersect",
+    "into",
+    "lateral",
+    "leading",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "select",
+    "session_user",
+    "some",
+    "symmetric",
+    "table",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// An identifier as SQL needs it: bare when it may stand bare (lower case, no key
+/// word), quoted otherwise, so that generated statements stay readable.
+pub fn ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED.contains(&name);
+    if plain {
+        name.to_owned()
+    } else {
+        quote_ident(name)
+    }
+}
+
+/// A `schema.name` (or a bare name) as SQL needs it, each part by [`ident`].
+pub fn qualified_ident(qualified: &str) -> String {
+    match qualified.split_once('.') {
+        Some((schema, name)) => format!("{}.{}", ident(schema), ident(name)),
+        None => ident(qualified),
+    }
+}
+
 /// Quotes a string literal for SQL (`'text'`), doubling embedded quotes.
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -290,6 +397,14 @@ pub fn quote_literal(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_only_when_they_must_be() {
+        assert_eq!(ident("user_tenants"), "user_tenants");
+        assert_eq!(ident("user"), "\"user\"");
+        assert_eq!(ident("Mixed"), "\"Mixed\"");
+        assert_eq!(qualified_ident("public.order"), "public.\"order\"");
+    }
 
     #[test]
     fn quoting_doubles_embedded_quotes() {

@@ -20,6 +20,7 @@ mod migrate;
 mod model;
 mod origin;
 mod plan;
+mod profile;
 mod property;
 mod record;
 mod report;
@@ -50,18 +51,16 @@ pub use lint::{survey, Finding, Survey};
 pub use located::FileError;
 pub use migrate::{discover as discover_migrations, Applied, Migration};
 pub use model::{
-    invariant_of_op, invariant_of_read, AuditAction, AuditRow, Context, Id, Kind, Mode, Op,
-    Outcome as ModelOutcome, Principal as ModelPrincipal, Resource, Role, Table, Tenant, User,
-    World,
+    invariant_of_op, invariant_of_read, tenant_id, user_id, AuditAction, AuditRow, Context, Id,
+    Kind, Mode, Object as ModelObject, Op, Outcome as ModelOutcome, Principal as ModelPrincipal,
+    Resource, Role, Table, Tenant, User, World,
 };
 pub use origin::{History, Location, ObjectKind, Origins};
-pub use plan::{
-    acted as plan_checks, phase_two as plan_phase_two, user_id, CheckResult, DH_STARTUP_TENANT,
-    PLATFORM_TENANT,
-};
+pub use plan::{acted as plan_checks, phase_two as plan_phase_two, CheckResult};
+pub use profile::{Profile, Sql as ProfileSql};
 pub use property::{
-    check_sequences, check_worlds, coverage_gaps, diff_observed, insert_sql, required_cells, Cell,
-    Change, ContextKind, Counterexample, Coverage, CoverageActor, Gaps, MatrixKey, Mismatch,
+    check_sequences, check_worlds, coverage_gaps, diff_observed, required_cells, Cell, Change,
+    ContextKind, Counterexample, Coverage, CoverageActor, Gaps, Labels, MatrixKey, Mismatch,
     Observed, Probe, Progress, PropertyConfig, PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS,
     CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };

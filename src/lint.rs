@@ -362,14 +362,15 @@ mod tests {
 
 /// What the gate makes of a catalog before any probe: the class of every exposed
 /// object, the lint findings, the mistakes of the config that only the catalog shows
-/// (names of objects that do not exist, columns they lack), and what the model reads
-/// that the schema lacks.
+/// (names of objects that do not exist, columns they lack, the profile's among them),
+/// and the objects the probes cannot check.
 #[derive(Debug, Clone)]
 pub struct Survey<'c> {
     pub classes: Classes<'c>,
     pub findings: Vec<Finding>,
     pub config_errors: Vec<crate::located::FileError>,
-    /// What the model and its probes read that the schema lacks: no probe can run.
+    /// Objects the probes cannot check (no rows can be made, no base to map to): no
+    /// probe can run until they are declared.
     pub schema_errors: Vec<String>,
 }
 
@@ -385,10 +386,9 @@ impl Survey<'_> {
 
 /// Classes the exposed objects of `catalog` and lints it.
 pub fn survey<'c>(catalog: &'c Catalog, config: &Config) -> Survey<'c> {
-    let classes = crate::class::classify(catalog, config, &crate::model::modelled(&config.tenancy));
+    let classes = crate::class::classify(catalog, config);
     let findings = lint(catalog, &classes, config);
-    let mut schema_errors = crate::model::unmet_assumptions(catalog, &config.tenancy);
-    schema_errors.extend(crate::subject::plan(catalog, &classes, config).1);
+    let schema_errors = crate::subject::plan(catalog, &classes, config).1;
     Survey {
         classes,
         findings,

@@ -18,6 +18,13 @@ pub struct FileError {
     pub message: String,
 }
 
+/// Where in a file something is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct At {
+    pub line: usize,
+    pub column: usize,
+}
+
 /// Reads a file people write, or says why not at its first line.
 pub fn read(path: &Path) -> Result<String, FileError> {
     std::fs::read_to_string(path).map_err(|error| FileError {

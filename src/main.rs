@@ -190,8 +190,8 @@ impl ShrinkArg {
 /// CI log shows it while the run shrinks it).
 fn announce_first_failure(shrink: Duration) -> impl Fn(Progress<'_>) + Sync {
     move |progress| {
-        if let Progress::Failed(mismatch, world) = progress {
-            eprint!("{}", render_first_failure(mismatch, world, shrink));
+        if let Progress::Failed(mismatch, world, labels) = progress {
+            eprint!("{}", render_first_failure(mismatch, world, labels, shrink));
         }
     }
 }
@@ -382,7 +382,9 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     let files = scenario_files(&args)?;
     let malformed: Vec<Vec<rls_harness::ScenarioError>> = files
         .iter()
-        .filter_map(|file| validate_scenario(&args.scenarios, file).err())
+        .filter_map(|file| {
+            validate_scenario(&args.scenarios, file, args.config.profile.as_ref()).err()
+        })
         .collect();
     for error in malformed.iter().flatten() {
         eprintln!("error: {error}");
@@ -570,7 +572,7 @@ async fn run_scenarios(
     let snapshots = &rls_harness::SnapshotStore::new(&args.snapshots, args.write_pending);
     let seeded = schema.seeded_tenants();
     for file in files {
-        match load_scenario(&args.scenarios, file, &seeded) {
+        match load_scenario(&args.scenarios, file, schema.profile(), &seeded) {
             Ok(scenario) => loaded.push(scenario),
             Err(error) => malformed.push(error),
         }
@@ -644,7 +646,7 @@ async fn fuzz(
             config.connections
         );
         print!("{}", render_property(&report, "worlds"));
-        print!("{}", render_coverage(&report.coverage));
+        print!("{}", render_coverage(&report.coverage, &report.labels));
         print!("{}", render_subjects(&report));
         if report.failure.is_some() {
             println!(

@@ -1,75 +1,85 @@
-//! The schema as the checks see it, in one place: the tenancy mechanism the config
-//! names, and the rows the migrations seeded, read from the template. Every other
-//! module gets what it knows of the schema from here, as data: the property engine its
-//! starting world, the scenarios the seeded tenants and the tenancy tables they write,
-//! the actors the function that sets a tenant context.
+//! The schema as the checks see it, in one place: the profile in use (with the SQL it
+//! writes), PostgREST in front of the schema, the rows the migrations seeded, read from
+//! the template, and the objects beyond the model. Every other module gets what it
+//! knows of the schema from here, as data.
 
 use uuid::Uuid;
 
-use crate::actor::Api;
-use crate::catalog;
-use crate::config::{Config, Tenancy};
+use crate::actor::{Api, ContextApi};
+use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
-use crate::model::{Table, World};
+use crate::model::World;
+use crate::profile::{callable, Profile, Sql};
 use crate::subject::Subjects;
 
-/// The audit trail the model reads.
-const AUDIT: &str = "public.resource_sharing_audit";
-
 /// What the checks know of the migrated schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Schema {
-    pub tenancy: Tenancy,
+    /// The profile in use and the SQL it writes; `None` without a profile.
+    pub sql: Option<Sql>,
     /// PostgREST in front of the schema: how each request is made.
     pub api: Api,
     /// The world the migrations left: the seeded tenants, users, resources and audit
-    /// rows, as the model sees them.
+    /// rows, as the model sees them (empty without a profile).
     pub seeded: World,
     /// The objects the model does not name, which the generic probes check.
     pub subjects: Subjects,
 }
 
 impl Schema {
-    /// Reads the seeded rows from a leased clone of `template`, with the tenancy of
+    /// Reads the seeded rows from a leased clone of `template`, through the profile of
     /// `config`.
     pub async fn read(harness: &Harness, template: &Template, config: &Config) -> Result<Schema> {
         let lease = harness.lease(template).await?;
         let owner = lease.owner().await?;
-        let resources: Vec<String> = Table::ALL
-            .iter()
-            .map(|t| format!("public.{}", t.name()))
-            .collect();
-        let seed = catalog::read_seed(&owner, &config.tenancy, &resources, Some(AUDIT)).await?;
-        let seeded = World::from_seed(&seed).map_err(|message| Error::Config {
-            name: "the seeded rows".into(),
-            message,
-        })?;
+        let catalog = &template.catalog;
+        let seeded = match &config.profile {
+            Some(profile) => crate::profile::read_seed(&owner, profile).await?,
+            None => World::default(),
+        };
         let schema = Schema {
-            tenancy: config.tenancy.clone(),
-            api: api(&template.catalog, &config.tenancy),
+            sql: config.profile.as_ref().map(|p| Sql::new(p, catalog)),
+            api: api(catalog, config.profile.as_ref()),
             seeded,
-            subjects: subjects(&template.catalog, config)?,
+            subjects: subjects(catalog, config)?,
         };
         crate::subject::try_fill(
             &owner,
             &schema.subjects,
-            &schema.tenancy.tenants,
+            schema.tenants_table(),
             &schema.seeded,
         )
         .await?;
         Ok(schema)
     }
 
-    /// A schema with the default tenancy and API in front of `seeded`, for tests that
-    /// need no database.
-    pub fn without_catalog(seeded: World) -> Schema {
-        let tenancy = Tenancy::default();
-        Schema {
-            api: api(&crate::catalog::Catalog::default(), &tenancy),
-            tenancy,
-            seeded,
-            subjects: Subjects::default(),
+    /// The profile in use, if any.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.sql.as_ref().map(Sql::profile)
+    }
+
+    /// The SQL of the profile, or why `what` needs a profile.
+    pub fn sql_for(&self, what: &str) -> Result<&Sql> {
+        self.sql.as_ref().ok_or_else(|| Error::Config {
+            name: "rls-harness.toml".into(),
+            message: format!(
+                "{what} needs a [profile]: the tenants and memberships tables of the schema, \
+                 at least (README.md, \"The profile\")"
+            ),
+        })
+    }
+
+    /// The tenants table and its key; empty names without a profile (then no table
+    /// is a tenant table, and nothing reads it).
+    pub fn tenants_table(&self) -> crate::subject::Tenants<'_> {
+        match self.profile() {
+            Some(p) => crate::subject::Tenants {
+                table: &p.tenants.table.name,
+                key: &p.tenants.key.name,
+            },
+            None => crate::subject::Tenants { table: "", key: "" },
         }
     }
 
@@ -84,8 +94,8 @@ impl Schema {
 }
 
 /// The objects of `catalog` the model does not name, or why some cannot be checked.
-pub fn subjects(catalog: &catalog::Catalog, config: &Config) -> Result<Subjects> {
-    let classes = crate::class::classify(catalog, config, &crate::model::modelled(&config.tenancy));
+pub fn subjects(catalog: &Catalog, config: &Config) -> Result<Subjects> {
+    let classes = crate::class::classify(catalog, config);
     let (subjects, errors) = crate::subject::plan(catalog, &classes, config);
     if errors.is_empty() {
         Ok(subjects)
@@ -98,20 +108,40 @@ pub fn subjects(catalog: &catalog::Catalog, config: &Config) -> Result<Subjects>
 }
 
 /// PostgREST as Supabase configures it in front of `catalog`: the `public` and
-/// `extensions` schemas on the search path, the config's pre-request function and
+/// `extensions` schemas on the search path, the profile's pre-request function and
 /// context header, the API roles' own settings, and the volatility of every function
 /// the API exposes.
-fn api(catalog: &crate::catalog::Catalog, tenancy: &Tenancy) -> Api {
+fn api(catalog: &Catalog, profile: Option<&Profile>) -> Api {
+    let context = profile.and_then(|p| p.context.as_ref());
     Api {
         search_path: "public, extensions".into(),
-        pre_request: tenancy.pre_request.clone(),
-        context_header: tenancy.context_header.clone(),
-        context_function: tenancy.context_function.clone(),
-        context_setting: tenancy.context_setting.clone(),
+        pre_request: context
+            .and_then(|c| c.pre_request.as_ref())
+            .map(|p| callable(&p.name).to_owned()),
+        context: context.map(|c| ContextApi {
+            header: c.header.name.clone(),
+            function: callable(&c.function.name).to_owned(),
+            setting: c.setting.name.clone(),
+        }),
         role_settings: catalog.role_settings.clone(),
         volatility: catalog
             .exposed_functions()
             .map(|f| (format!("{}.{}", f.schema, f.name), f.volatility))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+impl Schema {
+    /// VITAL's schema as the shipped profile describes it, in front of `seeded`, for
+    /// tests that need no database.
+    pub fn vital(seeded: World) -> Schema {
+        let profile = crate::profile::fixture::vital();
+        Schema {
+            api: api(&Catalog::default(), Some(&profile)),
+            sql: Some(Sql::new(&profile, &Catalog::default())),
+            seeded,
+            subjects: Subjects::default(),
+        }
     }
 }

@@ -57,8 +57,13 @@ fn scenario(path: &Path) -> datatest_stable::Result<()> {
         let schema = Schema::read(harness, &template, &config)
             .await
             .map_err(shown)?;
-        let scenario =
-            load_scenario(Path::new(ROOT), path, &schema.seeded_tenants()).map_err(shown)?;
+        let scenario = load_scenario(
+            Path::new(ROOT),
+            path,
+            schema.profile(),
+            &schema.seeded_tenants(),
+        )
+        .map_err(shown)?;
         let snapshots = SnapshotStore::new(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
             false,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 mod request;
 
 pub use crate::model::Denial;
-pub use request::{Api, Method, Request};
+pub use request::{Api, ContextApi, Method, Request};
 
 /// Who acts.
 #[derive(Debug, Clone, PartialEq)]

@@ -51,13 +51,8 @@ pub struct Api {
     pub search_path: String,
     /// `db-pre-request`, if configured.
     pub pre_request: Option<String>,
-    /// The header the tenant context travels in.
-    pub context_header: String,
-    /// Without a pre-request function, the statement that sets a context in the
-    /// request's own transaction (no API client can do that).
-    pub context_function: String,
-    /// The setting the tenant context lives in.
-    pub context_setting: String,
+    /// How a tenant context travels, when the schema has one.
+    pub context: Option<ContextApi>,
     /// The API roles' own settings (`alter role anon set statement_timeout = '3s'`),
     /// which PostgREST applies to each request of the role.
     pub role_settings: Vec<(String, String, String)>,
@@ -66,17 +61,34 @@ pub struct Api {
     pub volatility: BTreeMap<String, char>,
 }
 
+/// How a request carries a tenant context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextApi {
+    /// The header the tenant context travels in.
+    pub header: String,
+    /// Without a pre-request function, the function that sets a context in the
+    /// request's own transaction (no API client can do that), `schema.name`.
+    pub function: String,
+    /// The setting the tenant context lives in.
+    pub setting: String,
+}
+
 impl Default for Api {
     fn default() -> Api {
         Api {
             search_path: "public, extensions".into(),
             pre_request: None,
-            context_header: "x-tenant-id".into(),
-            context_function: "public.set_tenant_context".into(),
-            context_setting: "app.current_tenant_id".into(),
+            context: None,
             role_settings: Vec::new(),
             volatility: BTreeMap::new(),
         }
+    }
+}
+
+impl Api {
+    /// The header a tenant context travels in, if the schema has a context.
+    pub fn context_header(&self) -> Option<&str> {
+        self.context.as_ref().map(|c| c.header.as_str())
     }
 }
 
@@ -118,14 +130,18 @@ impl Request {
 
     /// The same request with a tenant context: the header, read by the pre-request
     /// function; without one, the context function called first in the same
-    /// transaction, which no API client can do.
+    /// transaction, which no API client can do. A schema without a context has no
+    /// header to send: the request stays as it is.
     pub fn in_context(mut self, api: &Api, tenant: &str) -> Request {
+        let Some(context) = &api.context else {
+            return self;
+        };
         self.headers
-            .insert(api.context_header.clone(), tenant.to_owned());
+            .insert(context.header.clone(), tenant.to_owned());
         if api.pre_request.is_none() && self.unreachable.is_none() {
             self.unreachable = Some(format!(
                 "no pre-request function reads the {} header, so the context is set by {} in the request's own transaction",
-                api.context_header, api.context_function
+                context.header, context.function
             ));
         }
         self
@@ -212,8 +228,10 @@ impl Request {
             "\"request.cookies\"".to_owned(),
             "\"request.method\"".to_owned(),
             "\"request.path\"".to_owned(),
-            format!("\"{}\"", api.context_setting),
         ];
+        if let Some(context) = &api.context {
+            names.push(format!("\"{}\"", context.setting));
+        }
         for (_, name, _) in &api.role_settings {
             names.push(format!("\"{name}\""));
         }
@@ -237,11 +255,15 @@ impl Request {
             settings.push(setting("transaction_read_only", "on"));
         }
         let mut sql = format!("select {}", settings.join(", "));
-        match (&api.pre_request, self.headers.get(&api.context_header)) {
+        let header = api
+            .context
+            .as_ref()
+            .and_then(|c| Some((c, self.headers.get(&c.header)?)));
+        match (&api.pre_request, header) {
             (Some(function), _) => sql.push_str(&format!("; select {function}()")),
-            (None, Some(tenant)) => sql.push_str(&format!(
+            (None, Some((context, tenant))) => sql.push_str(&format!(
                 "; select {}({})",
-                api.context_function,
+                context.function,
                 quote_literal(tenant)
             )),
             (None, None) => {}
@@ -378,6 +400,11 @@ mod tests {
     fn api() -> Api {
         Api {
             pre_request: Some("public.apply_tenant_context".into()),
+            context: Some(ContextApi {
+                header: "x-tenant-id".into(),
+                function: "public.set_tenant_context".into(),
+                setting: "app.current_tenant_id".into(),
+            }),
             role_settings: vec![(
                 "authenticated".into(),
                 "statement_timeout".into(),

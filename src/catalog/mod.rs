@@ -12,7 +12,6 @@
 //! `class` and `lint` do.
 
 mod read;
-mod seed;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -20,7 +19,6 @@ use std::fmt;
 use crate::origin::History;
 
 pub use read::read;
-pub use seed::{read as read_seed, Seed};
 
 /// Schemas that belong to Supabase or to the shim, never judged even when exposed.
 pub const NOT_OURS: [&str; 14] = [
@@ -255,6 +253,52 @@ impl Relation {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// The values `column` may hold, when the schema lists them: an enum's labels, or
+    /// the literals of a simple CHECK (`column in ('a', 'b')`, which PostgreSQL prints
+    /// as `column = ANY (ARRAY['a'::text, 'b'::text])`), in order.
+    pub fn allowed_values(&self, column: &str) -> Option<Vec<String>> {
+        if let Some(found) = self.column(column).filter(|c| !c.enum_labels.is_empty()) {
+            return Some(found.enum_labels.clone());
+        }
+        self.checks
+            .iter()
+            .find_map(|check| listed_literals(&check.definition, column))
+    }
+}
+
+/// The literals of `column = ANY (ARRAY['a'::text, ...])` in a CHECK definition, as
+/// SQL literals without their quotes.
+fn listed_literals(definition: &str, column: &str) -> Option<Vec<String>> {
+    let start = [
+        format!("({column} = ANY"),
+        format!("(({column})::text = ANY"),
+    ]
+    .iter()
+    .find_map(|mention| definition.find(mention.as_str()))?;
+    let rest = &definition[start..];
+    let rest = &rest[rest.find("ARRAY[")? + 6..];
+    let list = &rest[..rest.find(']')?];
+    let mut values = Vec::new();
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    value.push('\'');
+                }
+                '\'' => break,
+                other => value.push(other),
+            }
+        }
+        values.push(value);
+    }
+    (!values.is_empty()).then_some(values)
 }
 
 /// An argument of a function.
@@ -329,6 +373,54 @@ impl Catalog {
         self.functions.iter().find(|f| f.qualified() == qualified)
     }
 
+    /// The object a person names: a relation by `schema.name`, a function by
+    /// `schema.name(types)` or, when only one has that name, by `schema.name`. The error
+    /// is empty for a name that matches nothing (the caller suggests one), or says why a
+    /// function's bare name is ambiguous.
+    pub fn find(&self, name: &str) -> Result<Object<'_>, String> {
+        if let Some(relation) = self.relation(name) {
+            return Ok(Object::Relation(relation));
+        }
+        let normalised: String = name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace("( ", "(")
+            .replace(" )", ")")
+            .replace(" ,", ",");
+        if let Some(function) = self.functions.iter().find(|f| f.qualified() == normalised) {
+            return Ok(Object::Function(function));
+        }
+        let same_name: Vec<_> = self
+            .functions
+            .iter()
+            .filter(|f| format!("{}.{}", f.schema, f.name) == name)
+            .collect();
+        match same_name.as_slice() {
+            [one] => Ok(Object::Function(one)),
+            [] => Err(String::new()),
+            several => Err(format!(
+                "{name} names {} functions: write the argument types ({})",
+                several.len(),
+                several
+                    .iter()
+                    .map(|f| f.qualified())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    /// Every name a person may use: relations as `schema.name`, functions as
+    /// `schema.name(types)`.
+    pub fn names(&self) -> Vec<String> {
+        self.relations
+            .iter()
+            .map(|r| r.qualified())
+            .chain(self.functions.iter().map(|f| f.qualified()))
+            .collect()
+    }
+
     /// The relations an API role holds a privilege on, in an exposed schema.
     pub fn exposed_relations(&self) -> impl Iterator<Item = &Relation> {
         self.relations
@@ -342,6 +434,36 @@ impl Catalog {
             .iter()
             .filter(|f| f.exposed() && self.exposed_schemas.contains(&f.schema))
     }
+}
+
+/// A SQL expression of the row number `n` that is a value of `type_name`, unique per
+/// row where the type allows; `None` for a type the harness does not know.
+pub fn typed_value(type_name: &str) -> Option<String> {
+    let base = type_name.split('(').next().unwrap_or(type_name).trim();
+    if base.ends_with("[]") {
+        return Some(format!("'{{}}'::{type_name}"));
+    }
+    let value = match base {
+        "uuid" => "md5('rls-harness-' || n)::uuid".to_owned(),
+        "text" | "character varying" | "varchar" | "citext" | "name" => {
+            format!("('v' || n)::{type_name}")
+        }
+        "character" | "char" => format!("left('v' || n, 1)::{type_name}"),
+        "integer" | "bigint" | "smallint" | "numeric" | "real" | "double precision" => {
+            format!("n::{type_name}")
+        }
+        "boolean" => "true".to_owned(),
+        "date" => "date '2025-01-01' + n::int".to_owned(),
+        "timestamp with time zone" | "timestamp without time zone" => {
+            format!("(timestamp '2025-01-01' + n * interval '1 second')::{type_name}")
+        }
+        "interval" => "n * interval '1 second'".to_owned(),
+        "jsonb" | "json" => format!("'{{}}'::{type_name}"),
+        "bytea" => "'\\x00'::bytea".to_owned(),
+        "inet" | "cidr" => format!("'10.0.0.1'::{type_name}"),
+        _ => return None,
+    };
+    Some(value)
 }
 
 /// An object of the catalog, by its qualified name.
@@ -378,5 +500,41 @@ impl Object<'_> {
 impl fmt::Display for Object<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.kind(), self.qualified())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_literal_is_found_in_a_check() {
+        assert_eq!(
+            listed_literals(
+                "CHECK ((status = ANY (ARRAY['draft'::text, 'it''s done'::text])))",
+                "status"
+            ),
+            Some(vec!["draft".to_owned(), "it's done".to_owned()])
+        );
+        assert_eq!(
+            listed_literals(
+                "CHECK (((kind)::text = ANY ((ARRAY['a'::character varying])::text[])))",
+                "kind"
+            ),
+            Some(vec!["a".to_owned()])
+        );
+        assert_eq!(listed_literals("CHECK ((length(body) > 3))", "body"), None);
+        assert_eq!(
+            listed_literals("CHECK ((other = ANY (ARRAY['x'::text])))", "status"),
+            None
+        );
+    }
+
+    #[test]
+    fn values_exist_for_common_types_and_not_for_unknown_ones() {
+        assert!(typed_value("character varying(40)").is_some());
+        assert!(typed_value("text[]").is_some());
+        assert!(typed_value("timestamp with time zone").is_some());
+        assert_eq!(typed_value("tsvector"), None);
     }
 }

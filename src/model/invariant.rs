@@ -6,20 +6,19 @@
 //! The most specific cause wins: anon and sub-less sessions first, then platform
 //! admins, then the object or operation.
 
-use super::{Context, Id, Mode, Op, Principal, Role, Table, World};
+use super::{Context, Id, Mode, Object, Op, Principal, Table, World};
 use crate::rule::Invariant;
 
-/// The invariant a wrong read of `table` (a table, `mv_platform_shared_resources`,
-/// `get_accessible_<table>` or `set_tenant_context`) by `who` breaks. For a resource
-/// table read by a user this is the coarse `private-hiding`; [`World::invariant_of_row`]
-/// names the invariant of one row.
-pub fn invariant_of_read(table: &str, who: &Principal) -> Invariant {
-    match (who, table) {
+/// The invariant a wrong read of `object` (a table, the view of shared resources, a
+/// list function or the context function) by `who` breaks. For a resource table read
+/// by a user this is the coarse `private-hiding`; [`World::invariant_of_row`] names the
+/// invariant of one row.
+pub fn invariant_of_read(object: Object, who: &Principal) -> Invariant {
+    match (who, object) {
         (Principal::Anon | Principal::NoSub, _) => Invariant::AnonDenied,
-        (_, "mv_platform_shared_resources") => Invariant::DerivedContainment,
-        (_, "set_tenant_context") => Invariant::FunctionGuard,
-        (_, t) if t.starts_with("get_accessible_") => Invariant::DerivedContainment,
-        (_, "resource_sharing_audit") => Invariant::AuditTrail,
+        (_, Object::SharedView | Object::Lists(_)) => Invariant::DerivedContainment,
+        (_, Object::SetContext) => Invariant::FunctionGuard,
+        (_, Object::Audit) => Invariant::AuditTrail,
         (Principal::ServiceRole, _) => Invariant::PlatformAdminOverride,
         _ => Invariant::PrivateHiding,
     }
@@ -27,8 +26,8 @@ pub fn invariant_of_read(table: &str, who: &Principal) -> Invariant {
 
 /// The invariant a wrong prediction of `op` by `who` breaks: writes to resources and
 /// members of others are `write-isolation`; anything that could raise the caller's own
-/// rights, give out `owner` or touch an owner is `no-escalation`; a function acting on
-/// someone else is `function-guard`.
+/// rights, give out a protected role or touch one is `no-escalation`; a function acting
+/// on someone else is `function-guard`.
 pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> Invariant {
     let rights = world.rights(who);
     if rights.uid.is_none() && !rights.bypass_rls {
@@ -38,6 +37,7 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> Invariant {
         return Invariant::PlatformAdminOverride;
     }
     let own = |user: &Id| rights.uid == Some(*user);
+    let protected = |role: &super::Role| rights.protected.contains(role);
     match op {
         Op::Insert(_)
         | Op::Update { .. }
@@ -46,7 +46,8 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> Invariant {
         | Op::RenameTenant { .. }
         | Op::DeleteTenant { .. } => Invariant::WriteIsolation,
         Op::AddMember { user, tenant, role } | Op::SetRole { user, tenant, role } => {
-            let owner = *role == Role::Owner || world.role_of(*user, *tenant) == Some(Role::Owner);
+            let owner =
+                protected(role) || world.role_of(*user, *tenant).is_some_and(|r| protected(&r));
             if own(user) || owner {
                 Invariant::NoEscalation
             } else {
@@ -54,21 +55,21 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> Invariant {
             }
         }
         Op::RemoveMember { user, tenant } => {
-            if own(user) || world.role_of(*user, *tenant) == Some(Role::Owner) {
+            if own(user) || world.role_of(*user, *tenant).is_some_and(|r| protected(&r)) {
                 Invariant::NoEscalation
             } else {
                 Invariant::WriteIsolation
             }
         }
-        Op::InsertUserRole { .. } => Invariant::NoEscalation,
-        Op::DeleteUserRole { user } => {
+        Op::AddAdmin { .. } => Invariant::NoEscalation,
+        Op::RemoveAdmin { user } => {
             if own(user) {
                 Invariant::NoEscalation
             } else {
                 Invariant::WriteIsolation
             }
         }
-        Op::GrantAdmin { user } | Op::AssignDh { user, .. } => {
+        Op::GrantAdmin { user } | Op::Assign { user, .. } => {
             if own(user) {
                 Invariant::NoEscalation
             } else {
@@ -129,7 +130,7 @@ impl World {
         }
     }
 
-    /// The invariant a wrong answer of `get_accessible_<table>(tenant)` breaks: the
+    /// The invariant a wrong answer of a list function called with `tenant` breaks: the
     /// guard's when the caller may not name `tenant`, containment otherwise.
     pub fn invariant_of_accessible(&self, who: &Principal, tenant: Id) -> Invariant {
         match self.tenant_guard(who, tenant) {
@@ -145,36 +146,30 @@ mod tests {
     use super::super::fixture::*;
     use super::super::{Kind, Resource};
     use super::*;
-    use crate::plan::DH_STARTUP_TENANT as DH;
 
     #[test]
     fn names_are_those_of_the_access_model() {
         let world = world();
         let mut names = vec![
-            invariant_of_read("agents", &Principal::Anon),
-            invariant_of_read("mv_platform_shared_resources", &user("eve")),
-            invariant_of_read("get_accessible_tools", &user("eve")),
-            invariant_of_read("resource_sharing_audit", &user("bob")),
-            invariant_of_read("set_tenant_context", &user("bob")),
-            world.invariant_of_row(&user("eve"), &Context::Empty, Table::Agents, SEED_AGENT),
-            world.invariant_of_row(&user("vic"), &Context::Empty, Table::Agents, DH_SELECTIVE),
-            world.invariant_of_row(
-                &user("carol"),
-                &Context::Tenant(NORTH),
-                Table::Agents,
-                DH_PRIVATE,
-            ),
-            world.invariant_of_row(&user("vic"), &Context::Empty, Table::Agents, DH_PRIVATE),
-            world.invariant_of_row(&user("ada"), &Context::Empty, Table::Agents, DH_PRIVATE),
+            invariant_of_read(Object::Resource(AGENTS), &Principal::Anon),
+            invariant_of_read(Object::SharedView, &user("eve")),
+            invariant_of_read(Object::Lists(TOOLS), &user("eve")),
+            invariant_of_read(Object::Audit, &user("bob")),
+            invariant_of_read(Object::SetContext, &user("bob")),
+            world.invariant_of_row(&user("eve"), &Context::Empty, AGENTS, SEED_AGENT),
+            world.invariant_of_row(&user("vic"), &Context::Empty, AGENTS, DH_SELECTIVE),
+            world.invariant_of_row(&user("carol"), &Context::Tenant(NORTH), AGENTS, DH_PRIVATE),
+            world.invariant_of_row(&user("vic"), &Context::Empty, AGENTS, DH_PRIVATE),
+            world.invariant_of_row(&user("ada"), &Context::Empty, AGENTS, DH_PRIVATE),
         ];
         let promote = Op::SetRole {
             user: id("carol"),
             tenant: DH,
-            role: Role::Owner,
+            role: OWNER,
         };
         let insert = Op::Insert(Resource {
             kind: Kind::Custom,
-            ..world.resource(Table::Agents, DH_PRIVATE).unwrap().clone()
+            ..world.resource(AGENTS, DH_PRIVATE).unwrap().clone()
         });
         names.extend([
             invariant_of_op(&promote, &user("bob"), &world),

@@ -9,51 +9,29 @@
 //! access model's answer (see [`World::shared_view`]): a database bug must show up as a
 //! difference, never be copied into the oracle.
 //!
-//! This file holds the vocabulary; `world` the state and the caller's rights, `read`
-//! and `write` the predictions, `invariant` the names a mismatch is reported under.
+//! The model knows no name of any schema: tables, roles and functions are positions
+//! and flags of a [`Shape`], which the profile (`crate::profile`) derives from
+//! `rls-harness.toml` and which names them back for reports and SQL.
+//!
+//! This file holds the vocabulary; `shape` what the tenancy consists of, `world` the
+//! state and the caller's rights, `read` and `write` the predictions, `invariant` the
+//! names a mismatch is reported under.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-mod assumption;
 mod invariant;
 mod read;
+mod shape;
 mod world;
 mod write;
 
 #[cfg(test)]
 pub(crate) mod fixture;
 
-pub use assumption::unmet as unmet_assumptions;
 pub use invariant::{invariant_of_op, invariant_of_read, invariant_of_write};
+pub use shape::{Assign, Object, Role, RoleRights, Shape, Table};
 pub use world::{Rights, World};
-
-/// The objects this model predicts exactly, by their names in a schema whose tenancy
-/// tables and context function `tenancy` names: the four resource tables, the tenancy
-/// tables, the audit trail, the shared-resources view and the functions of the access
-/// model's table.
-pub fn modelled(tenancy: &crate::config::Tenancy) -> crate::class::Modelled {
-    let resources = Table::ALL
-        .iter()
-        .map(|t| format!("public.{}", t.name()))
-        .collect();
-    let mut others = vec![
-        tenancy.tenants.clone(),
-        tenancy.memberships.clone(),
-        tenancy.platform_roles.clone(),
-        "public.resource_sharing_audit".to_owned(),
-        "public.mv_platform_shared_resources".to_owned(),
-        format!("{}(uuid)", tenancy.context_function),
-        "public.grant_platform_admin(uuid)".to_owned(),
-        "public.assign_user_to_dh_startup(uuid, text)".to_owned(),
-    ];
-    others.extend(
-        Table::ALL
-            .iter()
-            .map(|t| format!("public.get_accessible_{}(uuid)", t.name())),
-    );
-    crate::class::Modelled { resources, others }
-}
 
 /// Every id in the schema is a uuid.
 pub type Id = uuid::Uuid;
@@ -71,70 +49,7 @@ pub fn tenant_id(slug: &str) -> Id {
     Id::new_v5(&NAMESPACE, format!("tenant:{slug}").as_bytes())
 }
 
-/// The four resource tables, which share one set of policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Table {
-    Agents,
-    Tools,
-    Prompts,
-    Workflows,
-}
-
-impl Table {
-    pub const ALL: [Table; 4] = [
-        Table::Agents,
-        Table::Tools,
-        Table::Prompts,
-        Table::Workflows,
-    ];
-
-    /// The table's name in `public`, which is also `resource_sharing_audit.table_name`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Table::Agents => "agents",
-            Table::Tools => "tools",
-            Table::Prompts => "prompts",
-            Table::Workflows => "workflows",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == name)
-    }
-}
-
-/// A user's role in a tenant (`user_tenants.role`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.name() == name)
-    }
-
-    /// Owners and admins form `W(u)`: they write the tenant's resources and members.
-    pub fn is_writer(&self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
-    }
-}
-
-/// `sharing_mode`.
+/// How a resource row is shared (`sharing_mode` in VITAL's schema).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Mode {
     Private,
@@ -163,7 +78,8 @@ impl Mode {
     }
 }
 
-/// `resource_type`.
+/// Whether a resource row is the platform's own (`resource_type` in VITAL's schema):
+/// only platform admins write platform rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Platform,
@@ -185,15 +101,15 @@ impl Kind {
     }
 }
 
-/// A row of `tenants`; the model needs only what identifies it.
+/// A row of the tenants table; the model needs only what identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: Id,
     pub slug: String,
 }
 
-/// A row of `auth.users`, with its `user_tenants` rows (tenant → role) and whether it
-/// has the `platform_admin` row in `user_roles`.
+/// A row of `auth.users`, with its memberships (tenant → role) and whether it is a
+/// platform admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: Id,
@@ -223,7 +139,7 @@ impl Resource {
     }
 }
 
-/// `resource_sharing_audit.action`.
+/// What the audit trail's trigger saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AuditAction {
     Insert,
@@ -241,7 +157,7 @@ impl AuditAction {
     }
 }
 
-/// A row of `resource_sharing_audit`, reduced to what the invariants speak of.
+/// A row of the audit trail, reduced to what the invariants speak of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
     pub table: Table,
@@ -287,9 +203,9 @@ impl fmt::Display for Principal {
     }
 }
 
-/// The value of `app.current_tenant_id` when the statement runs, however it got
-/// there: through `set_tenant_context` or forged with `set_config`. Whether
-/// `set_tenant_context` itself succeeds is [`World::set_context`]'s question.
+/// The tenant context when the statement runs, however it got there: through the
+/// context function or forged with `set_config`. Whether the context function itself
+/// succeeds is [`World::set_context`]'s question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Context {
     /// Unset or `''`.
@@ -336,35 +252,70 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Every write a principal can attempt, with the SQL it stands for.
+/// Every write a principal can attempt. The profile writes the SQL of each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// `insert into <table> (id, tenant_id, name, sharing_mode, is_shared, shared_with,
-    /// resource_type) values (...)`.
+    /// Insert a resource row with every sharing column.
     Insert(Resource),
-    /// `update <new.table> set id, tenant_id, name, sharing_mode, is_shared,
-    /// shared_with, resource_type = new's where id = <id>`.
-    Update { id: Id, new: Resource },
-    /// `delete from <table> where id = <id>`.
-    Delete { table: Table, id: Id },
-    /// `insert into user_tenants (user_id, tenant_id, role)`.
-    AddMember { user: Id, tenant: Id, role: Role },
-    /// `update user_tenants set role where user_id and tenant_id`.
-    SetRole { user: Id, tenant: Id, role: Role },
-    /// `delete from user_tenants where user_id and tenant_id`.
-    RemoveMember { user: Id, tenant: Id },
-    /// `select grant_platform_admin(user)`.
-    GrantAdmin { user: Id },
-    /// `insert into user_roles (user_id, role) values (user, 'platform_admin')`.
-    InsertUserRole { user: Id },
-    /// `select assign_user_to_dh_startup(user, role)`.
-    AssignDh { user: Id, role: String },
-    /// `insert into tenants (id, slug, name) values (id, slug, slug)`.
-    InsertTenant { id: Id, slug: String },
-    /// `update tenants set name = <name> where id = <id>`.
-    RenameTenant { id: Id, name: String },
-    /// `delete from tenants where id = <id>` (its memberships go with it).
-    DeleteTenant { id: Id },
-    /// `delete from user_roles where user_id = <user> and role = 'platform_admin'`.
-    DeleteUserRole { user: Id },
+    /// Update the resource row `id` into `new` (setting only what changes).
+    Update {
+        id: Id,
+        new: Resource,
+    },
+    Delete {
+        table: Table,
+        id: Id,
+    },
+    /// Insert a membership.
+    AddMember {
+        user: Id,
+        tenant: Id,
+        role: Role,
+    },
+    /// Change a membership's role.
+    SetRole {
+        user: Id,
+        tenant: Id,
+        role: Role,
+    },
+    RemoveMember {
+        user: Id,
+        tenant: Id,
+    },
+    /// Call the function that makes `user` a platform admin.
+    GrantAdmin {
+        user: Id,
+    },
+    /// Insert the row that makes `user` a platform admin.
+    AddAdmin {
+        user: Id,
+    },
+    /// Call the function that assigns `user` to its fixed tenant with `role`.
+    Assign {
+        user: Id,
+        role: Role,
+    },
+    InsertTenant {
+        id: Id,
+        slug: String,
+    },
+    /// Update a tenant row without changing it: whether the row may be updated at all.
+    RenameTenant {
+        id: Id,
+    },
+    /// Delete a tenant (its memberships go with it).
+    DeleteTenant {
+        id: Id,
+    },
+    /// Delete the row that makes `user` a platform admin.
+    RemoveAdmin {
+        user: Id,
+    },
+}
+
+impl Op {
+    /// Whether it calls a function, which answers with one row whatever it did.
+    pub fn is_call(&self) -> bool {
+        matches!(self, Op::GrantAdmin { .. } | Op::Assign { .. })
+    }
 }

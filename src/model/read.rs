@@ -1,6 +1,6 @@
 //! Reads: which rows each principal sees with SELECT on every table and derived
-//! object, and the two functions that take a tenant id (`set_tenant_context`,
-//! `get_accessible_*`), whose shared guard is `assert_tenant_access`.
+//! object, and the two kinds of function that take a tenant id (the context function,
+//! and the functions that list what a tenant may read), which share one guard.
 //!
 //! The tenancy tables and the audit trail ignore the context (`M(u)` and `W(u)`
 //! decide), so their readers take no `Context`; only the resource tables do.
@@ -19,7 +19,7 @@ impl World {
             .collect()
     }
 
-    /// `tenants`: `P(u)` or the tenant is in `M(u)`, whatever the context.
+    /// The tenants table: `P(u)` or the tenant is in `M(u)`, whatever the context.
     pub fn readable_tenants(&self, who: &Principal) -> BTreeSet<Id> {
         let rights = self.rights(who);
         self.tenant_ids()
@@ -28,8 +28,8 @@ impl World {
             .collect()
     }
 
-    /// `user_tenants` as `(user, tenant)`: `P(u)`, `u`'s own rows, and every row of a
-    /// tenant in `W(u)`.
+    /// Memberships as `(user, tenant)`: `P(u)`, `u`'s own rows, and every row of a
+    /// tenant `u` manages.
     pub fn readable_memberships(&self, who: &Principal) -> BTreeSet<(Id, Id)> {
         let rights = self.rights(who);
         self.memberships()
@@ -38,13 +38,13 @@ impl World {
                 rights.bypass_rls
                     || rights.platform_admin
                     || rights.uid == Some(*user)
-                    || rights.writer.contains(tenant)
+                    || rights.manager.contains(tenant)
             })
             .collect()
     }
 
-    /// The users whose `platform_admin` row of `user_roles` the principal sees: all of
-    /// them for `P(u)`, else its own.
+    /// The users whose platform-admin row the principal sees: all of them for `P(u)`,
+    /// else its own.
     pub fn readable_admins(&self, who: &Principal) -> BTreeSet<Id> {
         let rights = self.rights(who);
         self.admins()
@@ -53,8 +53,8 @@ impl World {
             .collect()
     }
 
-    /// `resource_sharing_audit`, in insertion order: `P(u)`, or the row's tenant is in
-    /// `W(u)`. A row without tenant is for platform admins only.
+    /// The audit trail, in insertion order: `P(u)`, or the row's tenant is in `W(u)`.
+    /// A row without tenant is for platform admins only.
     pub fn readable_audit(&self, who: &Principal) -> Vec<AuditRow> {
         let rights = self.rights(who);
         self.audit
@@ -68,8 +68,8 @@ impl World {
             .collect()
     }
 
-    /// `mv_platform_shared_resources`: the `global` rows of the four tables, kept fresh
-    /// by the triggers. `anon` has no grant on it.
+    /// The view of shared resources: the `global` rows of every resource table, kept
+    /// fresh by the triggers. `anon` has no grant on it.
     ///
     /// Claims without `sub` get the empty set, not a privilege error: their role,
     /// `authenticated`, has the grant, but the access model treats them like anon, and
@@ -89,9 +89,9 @@ impl World {
         }
     }
 
-    /// `get_accessible_<table>(tenant)`: after the guard, the rows tenant `tenant` may
-    /// read (its own, global, selective naming it), whoever the caller is: the function
-    /// is SECURITY DEFINER and reads past row security.
+    /// The list function of `table` called with `tenant`: after the guard, the rows
+    /// tenant `tenant` may read (its own, global, selective naming it), whoever the
+    /// caller is: the function is SECURITY DEFINER and reads past row security.
     pub fn accessible(
         &self,
         who: &Principal,
@@ -110,7 +110,7 @@ impl World {
             .collect())
     }
 
-    /// `select set_tenant_context(tenant)`: one row on success.
+    /// A call of the context function with `tenant`: one row on success.
     pub fn set_context(&self, who: &Principal, tenant: Id) -> Outcome {
         match self.tenant_guard(who, tenant) {
             Ok(()) => Outcome::Done(1),
@@ -118,9 +118,9 @@ impl World {
         }
     }
 
-    /// `assert_tenant_access`: service_role passes; no `sub` is "not authenticated";
-    /// then `P(u)` or `tenant ∈ M(u)`, else "no access to tenant". The tenant need not
-    /// exist for those who pass.
+    /// The tenant guard: service_role passes; no `sub` is "not authenticated"; then
+    /// `P(u)` or `tenant ∈ M(u)`, else "no access to tenant". The tenant need not exist
+    /// for those who pass.
     pub(super) fn tenant_guard(&self, who: &Principal, tenant: Id) -> Result<(), Outcome> {
         let rights = self.rights(who);
         if rights.bypass_rls
@@ -138,15 +138,14 @@ impl World {
 mod tests {
     use super::super::fixture::*;
     use super::*;
-    use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
 
     fn agents(world: &World, who: &Principal, ctx: Context) -> BTreeSet<Id> {
-        world.readable(who, &ctx, Table::Agents)
+        world.readable(who, &ctx, AGENTS)
     }
 
     fn seed_agents(world: &World) -> BTreeSet<Id> {
         world
-            .resources_of(Table::Agents)
+            .resources_of(AGENTS)
             .filter(|r| r.mode == Mode::Global)
             .map(|r| r.id)
             .collect()
@@ -224,7 +223,7 @@ mod tests {
     #[test]
     fn platform_admins_and_service_role_read_every_row() {
         let world = world();
-        let all: BTreeSet<Id> = world.resources_of(Table::Agents).map(|r| r.id).collect();
+        let all: BTreeSet<Id> = world.resources_of(AGENTS).map(|r| r.id).collect();
         for who in [user("ada"), Principal::ServiceRole] {
             for ctx in [Context::Empty, Context::Tenant(NORTH), Context::Malformed] {
                 assert_eq!(agents(&world, &who, ctx), all);
@@ -240,7 +239,7 @@ mod tests {
     fn anon_and_claims_without_sub_read_nothing() {
         let world = world();
         for who in [Principal::Anon, Principal::NoSub] {
-            for table in Table::ALL {
+            for table in world.shape.tables() {
                 assert!(world.readable(&who, &Context::Empty, table).is_empty());
             }
             assert!(world.readable_tenants(&who).is_empty());
@@ -249,7 +248,7 @@ mod tests {
             assert!(world.readable_audit(&who).is_empty());
             assert_eq!(world.set_context(&who, DH), Outcome::Denied(Denial::Guard));
             assert_eq!(
-                world.accessible(&who, Table::Tools, DH),
+                world.accessible(&who, TOOLS, DH),
                 Err(Outcome::Denied(Denial::Guard))
             );
         }
@@ -294,27 +293,24 @@ mod tests {
         let world = world();
         let globals = seed_agents(&world);
         assert_eq!(
-            world.accessible(&user("carol"), Table::Agents, NORTH),
+            world.accessible(&user("carol"), AGENTS, NORTH),
             Err(Outcome::Denied(Denial::Guard))
         );
         assert_eq!(
-            world.accessible(&user("carol"), Table::Agents, DH),
+            world.accessible(&user("carol"), AGENTS, DH),
             Ok(with(&globals, &[DH_PRIVATE, DH_SELECTIVE]))
         );
         // ada may ask for any tenant, even one that does not exist: north's view, not hers.
         assert_eq!(
-            world.accessible(&user("ada"), Table::Agents, NORTH),
+            world.accessible(&user("ada"), AGENTS, NORTH),
             Ok(with(&globals, &[DH_SELECTIVE, NORTH_PRIVATE]))
         );
         assert_eq!(
-            world.accessible(&Principal::ServiceRole, Table::Agents, NOWHERE),
+            world.accessible(&Principal::ServiceRole, AGENTS, NOWHERE),
             Ok(with(&globals, &[DH_SELECTIVE]))
         );
         assert_eq!(
-            world
-                .accessible(&user("vic"), Table::Tools, NORTH)
-                .unwrap()
-                .len(),
+            world.accessible(&user("vic"), TOOLS, NORTH).unwrap().len(),
             3
         );
     }

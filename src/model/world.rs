@@ -8,17 +8,17 @@
 //! view tell them apart (`read` and `write` do).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use super::{AuditAction, AuditRow, Context, Id, Kind, Mode, Principal, Resource, Role, Table};
+use super::{AuditRow, Context, Id, Kind, Mode, Principal, Resource, Role, Shape, Table};
 use super::{Tenant, User};
-use crate::catalog::Seed;
 
-pub(super) use crate::plan::DH_STARTUP_TENANT;
-
-/// Everything the policies depend on: the rows of `tenants`, `auth.users` with their
-/// `user_tenants` and `user_roles` rows, the four resource tables and the audit trail.
+/// Everything the policies depend on: the tenants, `auth.users` with their memberships
+/// and platform-admin rows, the resource tables and the audit trail, under the shape of
+/// the tenancy they belong to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct World {
+    pub shape: Arc<Shape>,
     pub tenants: Vec<Tenant>,
     pub users: Vec<User>,
     pub resources: Vec<Resource>,
@@ -39,6 +39,10 @@ pub struct Rights {
     pub member: BTreeSet<Id>,
     /// `W(u)`.
     pub writer: BTreeSet<Id>,
+    /// The tenants where the caller manages others' memberships.
+    pub manager: BTreeSet<Id>,
+    /// The roles only platform admins give out or touch.
+    pub protected: BTreeSet<Role>,
 }
 
 impl Rights {
@@ -96,91 +100,18 @@ impl Rights {
                 .is_some_and(|t| self.effective_writer(ctx).contains(&t))
     }
 
-    /// The write rule of `user_tenants`, for one (old or new) row: a platform admin, or
-    /// a writer of the tenant, not on its own row, and never about an owner.
+    /// The write rule of memberships, for one (old or new) row: a platform admin, or a
+    /// manager of the tenant, not on its own row, and never about a protected role.
     pub fn may_write_membership(&self, user: Id, tenant: Id, role: Role) -> bool {
         self.bypass_rls
             || self.platform_admin
-            || (self.writer.contains(&tenant) && self.uid != Some(user) && role != Role::Owner)
+            || (self.manager.contains(&tenant)
+                && self.uid != Some(user)
+                && !self.protected.contains(&role))
     }
 }
 
 impl World {
-    /// The world the migrations leave behind, from the rows read out of the template:
-    /// the seeded tenants, users, resources and audit trail. A value the model does not
-    /// know (a sharing mode, a resource type, a table or an audit action outside the
-    /// access model) is an error naming it.
-    pub fn from_seed(seed: &Seed) -> Result<World, String> {
-        let mut world = World {
-            tenants: seed
-                .tenants
-                .iter()
-                .map(|(id, slug)| Tenant {
-                    id: *id,
-                    slug: slug.clone(),
-                })
-                .collect(),
-            ..World::default()
-        };
-        for user in &seed.users {
-            let mut memberships = BTreeMap::new();
-            for (tenant, role) in &user.memberships {
-                let role = Role::from_name(role).ok_or_else(|| {
-                    format!("user {} has the unknown tenant role {role}", user.id)
-                })?;
-                memberships.insert(*tenant, role);
-            }
-            world.users.push(User {
-                id: user.id,
-                name: user.email.split('@').next().unwrap_or_default().to_owned(),
-                memberships,
-                platform_admin: user.platform_admin,
-            });
-        }
-        let table = |name: &str| {
-            Table::from_name(name)
-                .ok_or_else(|| format!("{name} is no resource table of the model"))
-        };
-        for row in &seed.resources {
-            world.resources.push(Resource {
-                table: table(&row.table)?,
-                id: row.id,
-                tenant: row.tenant,
-                name: row.name.clone(),
-                mode: Mode::from_name(&row.mode).ok_or_else(|| {
-                    format!(
-                        "{} {} has the unknown sharing mode {}",
-                        row.table, row.id, row.mode
-                    )
-                })?,
-                shared_with: row.shared_with.clone(),
-                kind: Kind::from_name(&row.kind).ok_or_else(|| {
-                    format!(
-                        "{} {} has the unknown resource type {}",
-                        row.table, row.id, row.kind
-                    )
-                })?,
-            });
-        }
-        for row in &seed.audit {
-            world.audit.push(AuditRow {
-                table: table(&row.table)?,
-                resource: row.resource,
-                action: match row.action.as_str() {
-                    "insert" => AuditAction::Insert,
-                    "update" => AuditAction::Update,
-                    "delete" => AuditAction::Delete,
-                    other => {
-                        return Err(format!("the audit trail holds the unknown action {other}"))
-                    }
-                },
-                actor: row.actor,
-                tenant: row.tenant,
-            });
-        }
-        Ok(world)
-    }
-
     pub fn tenant_ids(&self) -> BTreeSet<Id> {
         self.tenants.iter().map(|t| t.id).collect()
     }
@@ -224,7 +155,7 @@ impl World {
             .and_then(|u| u.memberships.get(&tenant).copied())
     }
 
-    /// The users with a `platform_admin` row in `user_roles`.
+    /// The users who are platform admins.
     pub fn admins(&self) -> BTreeSet<Id> {
         self.users
             .iter()
@@ -245,15 +176,25 @@ impl World {
                 let user = self.user(*id);
                 let roles: BTreeMap<Id, Role> =
                     user.map(|u| u.memberships.clone()).unwrap_or_default();
+                let holding = |right: fn(&super::RoleRights) -> bool| {
+                    roles
+                        .iter()
+                        .filter(|(_, r)| right(&self.shape.rights_of(**r)))
+                        .map(|(t, _)| *t)
+                        .collect()
+                };
                 Rights {
                     bypass_rls: false,
                     uid: Some(*id),
-                    platform_admin: user.is_some_and(|u| u.platform_admin),
+                    platform_admin: self.shape.platform_admins
+                        && user.is_some_and(|u| u.platform_admin),
                     member: roles.keys().copied().collect(),
-                    writer: roles
-                        .iter()
-                        .filter(|(_, r)| r.is_writer())
-                        .map(|(t, _)| *t)
+                    writer: holding(|r| r.writes),
+                    manager: holding(|r| r.manages),
+                    protected: self
+                        .shape
+                        .roles()
+                        .filter(|r| self.shape.rights_of(*r).protected)
                         .collect(),
                 }
             }
@@ -263,27 +204,19 @@ impl World {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::{DH, PLATFORM};
     use super::*;
-    use crate::plan::PLATFORM_TENANT;
 
     #[test]
     fn a_malformed_or_foreign_context_leaves_no_effective_tenant() {
         let rights = Rights {
             uid: Some(Id::from_u128(9)),
-            member: BTreeSet::from([DH_STARTUP_TENANT]),
+            member: BTreeSet::from([DH]),
             ..Rights::default()
         };
-        assert_eq!(
-            rights.effective(&Context::Empty),
-            BTreeSet::from([DH_STARTUP_TENANT])
-        );
-        assert_eq!(
-            rights.effective(&Context::Tenant(DH_STARTUP_TENANT)),
-            BTreeSet::from([DH_STARTUP_TENANT])
-        );
-        assert!(rights
-            .effective(&Context::Tenant(PLATFORM_TENANT))
-            .is_empty());
+        assert_eq!(rights.effective(&Context::Empty), BTreeSet::from([DH]));
+        assert_eq!(rights.effective(&Context::Tenant(DH)), BTreeSet::from([DH]));
+        assert!(rights.effective(&Context::Tenant(PLATFORM)).is_empty());
         assert!(rights.effective(&Context::Malformed).is_empty());
     }
 }

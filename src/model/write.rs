@@ -8,13 +8,12 @@
 //! tenant gets 23505, not a policy denial; a non-writer never reaches the constraints.
 //! Functions follow their own SQL: guard, then argument checks, then permission.
 
-use super::world::{Rights, DH_STARTUP_TENANT};
+use super::world::Rights;
 use super::{AuditAction, AuditRow, Context, Denial, Id, Op, Outcome, Principal, Resource, Role};
 use super::{Tenant, World};
 
 const UNIQUE: Outcome = Outcome::SqlState("23505");
 const FOREIGN_KEY: Outcome = Outcome::SqlState("23503");
-const CHECK: Outcome = Outcome::SqlState("23514");
 const BAD_PARAMETER: Outcome = Outcome::SqlState("22023");
 const POLICY: Outcome = Outcome::Denied(Denial::Policy);
 const GUARD: Outcome = Outcome::Denied(Denial::Guard);
@@ -65,7 +64,7 @@ impl World {
                     Outcome::Done(1)
                 }
             }
-            Op::InsertUserRole { user } => {
+            Op::AddAdmin { user } => {
                 if !(rights.bypass_rls || rights.platform_admin) {
                     POLICY
                 } else if self.user(*user).is_some_and(|u| u.platform_admin) {
@@ -76,12 +75,10 @@ impl World {
                     Outcome::Done(1)
                 }
             }
-            Op::AssignDh { user, role } => self.assign_dh(&rights, *user, role),
+            Op::Assign { user, role } => self.assign(&rights, *user, *role),
             Op::InsertTenant { id, slug } => {
                 if !(rights.bypass_rls || rights.platform_admin) {
                     POLICY
-                } else if !slug_is_valid(slug) {
-                    CHECK
                 } else if self.tenants.iter().any(|t| t.id == *id || t.slug == *slug) {
                     UNIQUE
                 } else {
@@ -103,7 +100,7 @@ impl World {
                     Outcome::Done(1)
                 }
             }
-            Op::DeleteUserRole { user } => {
+            Op::RemoveAdmin { user } => {
                 let admin = rights.bypass_rls || rights.platform_admin;
                 let has_row = self.user(*user).is_some_and(|u| u.platform_admin);
                 Outcome::Done(u64::from(admin && has_row))
@@ -154,23 +151,29 @@ impl World {
         }
     }
 
-    /// `assign_user_to_dh_startup`, in the order of its SQL: no `sub` → 42501; a role
-    /// other than admin/member → 22023; then the caller must be privileged, a platform
-    /// admin, or allowed to write that `user_tenants` row → else 42501.
-    fn assign_dh(&self, rights: &Rights, user: Id, role: &str) -> Outcome {
+    /// The assign function, in the order of VITAL's SQL (`assign_user_to_dh_startup`):
+    /// no `sub` → 42501; a role it does not assign → 22023; then the caller must be
+    /// privileged, a platform admin, or allowed to write that membership row (a manager
+    /// of the tenant, not about itself, not about a protected role) → else 42501.
+    fn assign(&self, rights: &Rights, user: Id, role: Role) -> Outcome {
+        let Some(assign) = &self.shape.assign else {
+            return GUARD;
+        };
         if !rights.bypass_rls && rights.uid.is_none() {
             return GUARD;
         }
-        if role != "admin" && role != "member" {
+        if !assign.roles.contains(&role) {
             return BAD_PARAMETER;
         }
-        let old = self.role_of(user, DH_STARTUP_TENANT);
-        let writer = rights.writer.contains(&DH_STARTUP_TENANT)
+        let tenant = assign.tenant;
+        let manager = rights.manager.contains(&tenant)
             && rights.uid != Some(user)
-            && old != Some(Role::Owner);
-        if !(rights.bypass_rls || rights.platform_admin || writer) {
+            && self
+                .role_of(user, tenant)
+                .is_none_or(|old| !rights.protected.contains(&old));
+        if !(rights.bypass_rls || rights.platform_admin || manager) {
             GUARD
-        } else if self.user(user).is_none() || self.tenant(DH_STARTUP_TENANT).is_none() {
+        } else if self.user(user).is_none() || self.tenant(tenant).is_none() {
             FOREIGN_KEY
         } else {
             Outcome::Done(1)
@@ -215,13 +218,15 @@ impl World {
                 self.set_membership(*user, *tenant, Some(*role));
             }
             Op::RemoveMember { user, tenant } => self.set_membership(*user, *tenant, None),
-            Op::GrantAdmin { user } | Op::InsertUserRole { user } => {
+            Op::GrantAdmin { user } | Op::AddAdmin { user } => {
                 if let Some(u) = self.user_mut(*user) {
                     u.platform_admin = true;
                 }
             }
-            Op::AssignDh { user, role } => {
-                self.set_membership(*user, DH_STARTUP_TENANT, Role::from_name(role));
+            Op::Assign { user, role } => {
+                if let Some(assign) = &self.shape.assign {
+                    self.set_membership(*user, assign.tenant, Some(*role));
+                }
             }
             Op::InsertTenant { id, slug } => self.tenants.push(Tenant {
                 id: *id,
@@ -235,7 +240,7 @@ impl World {
                     user.memberships.remove(id);
                 }
             }
-            Op::DeleteUserRole { user } => {
+            Op::RemoveAdmin { user } => {
                 if let Some(u) = self.user_mut(*user) {
                     u.platform_admin = false;
                 }
@@ -263,15 +268,6 @@ impl World {
             tenant: r.tenant,
         });
     }
-}
-
-/// `tenants.slug ~ '^[a-z0-9][a-z0-9-]*$'`.
-fn slug_is_valid(slug: &str) -> bool {
-    let mut chars = slug.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]

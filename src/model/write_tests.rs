@@ -2,9 +2,8 @@
 //! case checked against a scratch database loaded with the fixture world.
 
 use super::super::fixture::{id as user_id, *};
-use super::super::{Kind, Mode, Table};
+use super::super::{Kind, Mode};
 use super::*;
-use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT as PLATFORM};
 
 #[test]
 fn writers_insert_into_their_effective_tenants_only() {
@@ -136,10 +135,7 @@ fn updates_cannot_move_publish_or_reach_foreign_rows() {
 #[test]
 fn deletes_follow_the_effective_writer_tenants() {
     let world = world();
-    let delete = |id| Op::Delete {
-        table: Table::Agents,
-        id,
-    };
+    let delete = |id| Op::Delete { table: AGENTS, id };
     assert_eq!(
         world.outcome(&user("bob"), &NONE, &delete(DH_SELECTIVE)),
         Outcome::Done(1)
@@ -161,7 +157,7 @@ fn deletes_follow_the_effective_writer_tenants() {
         Outcome::Done(1)
     );
     let wrong_table = Op::Delete {
-        table: Table::Tools,
+        table: TOOLS,
         id: DH_PRIVATE,
     };
     assert_eq!(
@@ -195,25 +191,11 @@ fn the_audit_trail_has_one_row_per_sharing_change_naming_its_actor() {
     }
     // Refused and filtered writes leave nothing.
     assert_eq!(
-        world.apply(
-            &bob,
-            &NONE,
-            &Op::Delete {
-                table: Table::Agents,
-                id
-            }
-        ),
+        world.apply(&bob, &NONE, &Op::Delete { table: AGENTS, id }),
         Outcome::Done(0)
     );
     assert_eq!(
-        world.apply(
-            &user("ada"),
-            &NONE,
-            &Op::Delete {
-                table: Table::Agents,
-                id
-            }
-        ),
+        world.apply(&user("ada"), &NONE, &Op::Delete { table: AGENTS, id }),
         Outcome::Done(1)
     );
     let trail: Vec<_> = world.audit[start..]

@@ -10,16 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use super::render::Sql;
 use super::space::{self, Actor, Candidate, Cell};
 use crate::actor::{self, Claims};
 use crate::connection::Connection;
 use crate::error::Result;
-use crate::model::{Context, Id, Op, Principal, Table, World};
+use crate::model::{Context, Id, Object, Op, Principal, Table, World};
+use crate::profile::Sql;
 use crate::rule::Invariant;
 use crate::schema::Schema;
-use crate::subject::Population;
-use crate::subject::Subjects;
+use crate::subject::{Population, Subjects};
 
 /// The value a malformed context holds.
 pub const MALFORMED_CONTEXT: &str = "not-a-tenant";
@@ -27,8 +26,8 @@ pub const MALFORMED_CONTEXT: &str = "not-a-tenant";
 /// What was asked when the database and the model disagreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    /// `select` from a table or view, by its name.
-    Read(&'static str),
+    /// `select` from a table or view the model predicts.
+    Read(Object),
     Write(Op),
     Accessible(Table, Id),
     SetContext(Id),
@@ -77,7 +76,7 @@ pub fn actor_principal(world: &World, who: &Principal) -> actor::Principal {
     }
 }
 
-/// The value of `app.current_tenant_id` for a context.
+/// The value the context header carries for a context.
 pub fn context_value(context: &Context) -> Option<String> {
     match context {
         Context::Empty => None,
@@ -86,22 +85,26 @@ pub fn context_value(context: &Context) -> Option<String> {
     }
 }
 
-/// The principals of a world, each with the contexts to try.
+/// The principals of a world, each with the contexts to try (none but the empty one
+/// where the tenancy has no context).
 pub fn principals(world: &World) -> Vec<(Principal, Vec<Context>)> {
     let tenants: Vec<Context> = world
         .tenants
         .iter()
         .map(|t| Context::Tenant(t.id))
         .collect();
+    let contexts = if world.shape.context {
+        let mut all = vec![Context::Empty, Context::Malformed];
+        all.extend(tenants);
+        all
+    } else {
+        vec![Context::Empty]
+    };
     let mut everyone = vec![Principal::Anon, Principal::NoSub, Principal::ServiceRole];
     everyone.extend(world.users.iter().map(|user| Principal::User(user.id)));
     everyone
         .into_iter()
-        .map(|who| {
-            let mut contexts = vec![Context::Empty, Context::Malformed];
-            contexts.extend(tenants.iter().copied());
-            (who, contexts)
-        })
+        .map(|who| (who, contexts.clone()))
         .collect()
 }
 
@@ -112,13 +115,13 @@ pub fn principals(world: &World) -> Vec<(Principal, Vec<Context>)> {
 pub async fn check_world(
     connection: &Connection,
     schema: &Schema,
+    sql: &Sql,
     world: &World,
     population: &Population,
     selection: Selection,
 ) -> Result<WorldRun> {
-    let sql = &Sql::new(&schema.tenancy);
     let everyone = principals(world);
-    let writes = select_writes(world, &everyone, selection);
+    let writes = select_writes(world, &everyone, selection, &sql.labels());
     let no_subjects = Subjects::default();
     let subjects = match selection {
         Selection::EveryCell | Selection::Like(Focus::Subjects) => (&schema.subjects, population),
@@ -254,6 +257,7 @@ fn select_writes(
     world: &World,
     everyone: &[(Principal, Vec<Context>)],
     selection: Selection,
+    labels: &[String],
 ) -> Vec<Vec<Vec<Candidate>>> {
     let mut taken = BTreeSet::new();
     let wanted = |op: &Op| match selection {
@@ -276,7 +280,7 @@ fn select_writes(
             contexts
                 .iter()
                 .map(|context| {
-                    space::candidates(world, who, context, 0)
+                    space::candidates(world, who, context, 0, labels)
                         .into_iter()
                         .filter(|candidate| wanted(&candidate.op))
                         .filter(|candidate| {
@@ -299,7 +303,7 @@ mod tests {
     use crate::model::fixture::*;
 
     fn selected(world: &World, selection: Selection) -> Vec<Op> {
-        select_writes(world, &principals(world), selection)
+        select_writes(world, &principals(world), selection, &labels())
             .into_iter()
             .flatten()
             .flatten()
@@ -314,7 +318,7 @@ mod tests {
         let world = world();
         let every = selected(&world, Selection::EveryCell);
         let delete = Op::Delete {
-            table: Table::Agents,
+            table: AGENTS,
             id: SEED_AGENT,
         };
         let kind = OpKind::of(&delete);

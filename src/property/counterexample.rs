@@ -7,8 +7,8 @@
 use std::fmt::Write;
 
 use super::compare::{context_value, Mismatch, Probe};
-use super::render::Sql;
-use crate::model::{Id, Outcome, Principal, World};
+use crate::model::{Id, Object, Outcome, Principal, World};
+use crate::profile::Sql;
 use crate::schema::Schema;
 
 fn placeholder(world: &World, id: Id) -> String {
@@ -90,25 +90,16 @@ fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
     let principal = &mismatch.who;
     let context = &mismatch.context;
     match &mismatch.probe {
-        Probe::Read("tenants") => {
+        Probe::Read(Object::Tenants) => {
             let mut slugs: Vec<String> = world
                 .readable_tenants(principal)
                 .iter()
-                .filter_map(|id| {
-                    world
-                        .tenants
-                        .iter()
-                        .find(|t| t.id == *id)
-                        .map(|t| t.slug.clone())
-                })
+                .filter_map(|id| world.tenant(*id).map(|t| t.slug.clone()))
                 .collect();
             slugs.sort();
-            (
-                "select slug from tenants order by slug".into(),
-                rows_of(&slugs),
-            )
+            (sql.replay_read(Object::Tenants, ""), rows_of(&slugs))
         }
-        Probe::Read("user_tenants") => {
+        Probe::Read(Object::Memberships) => {
             let rows: Vec<String> = world
                 .readable_memberships(principal)
                 .iter()
@@ -121,53 +112,56 @@ fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
                 })
                 .collect();
             (
-                "select user_id, tenant_id from user_tenants".into(),
+                sql.replay_read(Object::Memberships, ""),
                 format!("rows = [{}]\nunordered = true", rows.join(", "))
                     .replace("'::uuid", "")
                     .replace('\'', ""),
             )
         }
-        Probe::Read("user_roles") => {
+        Probe::Read(Object::PlatformAdmins) => {
             let rows: Vec<String> = world
                 .readable_admins(principal)
                 .iter()
                 .map(|id| format!("[{}]", quote_toml(&placeholder(world, *id))))
                 .collect();
             (
-                "select user_id from user_roles where role = 'platform_admin'".into(),
+                sql.replay_read(Object::PlatformAdmins, ""),
                 format!("rows = [{}]\nunordered = true", rows.join(", "))
                     .replace("'::uuid", "")
                     .replace('\'', ""),
             )
         }
-        Probe::Read("resource_sharing_audit") => (
-            "select * from resource_sharing_audit".into(),
+        Probe::Read(Object::Audit) => (
+            sql.replay_read(Object::Audit, ""),
             format!("count = {}", world.readable_audit(principal).len()),
         ),
-        Probe::Read("mv_platform_shared_resources") => match world.shared_view(principal) {
-            Ok(rows) => (
-                "select name from mv_platform_shared_resources order by name".into(),
-                rows_of(&names_of(world, rows.iter().map(|(_, id)| *id))),
-            ),
-            Err(outcome) => (
-                "select name from mv_platform_shared_resources".into(),
-                outcome_expectation(&outcome),
-            ),
-        },
-        Probe::Read(table) => {
-            let table =
-                crate::model::Table::from_name(table).unwrap_or(crate::model::Table::Agents);
+        Probe::Read(Object::SharedView) => {
+            let read = sql.replay_read(Object::SharedView, "");
+            match world.shared_view(principal) {
+                Ok(rows) if sql.view_by_name() => (
+                    read,
+                    rows_of(&names_of(world, rows.iter().map(|(_, id)| *id))),
+                ),
+                Ok(rows) => {
+                    let mut ids: Vec<String> = rows.iter().map(|(_, id)| id.to_string()).collect();
+                    ids.sort();
+                    (read, rows_of(&ids))
+                }
+                Err(outcome) => (read, outcome_expectation(&outcome)),
+            }
+        }
+        Probe::Read(object) => {
+            let readable = match object {
+                Object::Resource(table) => world.readable(principal, context, *table),
+                _ => Default::default(),
+            };
             (
-                format!("select name from {} order by name", table.name()),
-                rows_of(&names_of(world, world.readable(principal, context, table))),
+                sql.replay_read(*object, ""),
+                rows_of(&names_of(world, readable)),
             )
         }
         Probe::Accessible(table, tenant) => {
-            let sql = format!(
-                "select name from get_accessible_{}({}) order by name",
-                table.name(),
-                placeholder(world, *tenant)
-            );
+            let sql = sql.replay_read(Object::Lists(*table), &placeholder(world, *tenant));
             match world.accessible(principal, *table, *tenant) {
                 Ok(ids) => (sql, rows_of(&names_of(world, ids))),
                 Err(outcome) => (sql, outcome_expectation(&outcome)),
@@ -187,14 +181,7 @@ fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
         ),
         Probe::Write(op) => {
             let expectation = match world.outcome(principal, context, op) {
-                Outcome::Done(_)
-                    if matches!(
-                        op,
-                        crate::model::Op::GrantAdmin { .. } | crate::model::Op::AssignDh { .. }
-                    ) =>
-                {
-                    "count = 1".into()
-                }
+                Outcome::Done(_) if op.is_call() => "count = 1".into(),
                 other => outcome_expectation(&other),
             };
             (with_placeholders(world, &sql.op(world, op)), expectation)
@@ -203,8 +190,13 @@ fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
 }
 
 /// The scenario file that reproduces `mismatch` in `world`.
-pub fn scenario(schema: &Schema, world: &World, mismatch: &Mismatch, seed: u64) -> String {
-    let sql = Sql::new(&schema.tenancy);
+pub fn scenario(
+    schema: &Schema,
+    sql: &Sql,
+    world: &World,
+    mismatch: &Mismatch,
+    seed: u64,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -216,13 +208,13 @@ pub fn scenario(schema: &Schema, world: &World, mismatch: &Mismatch, seed: u64) 
     );
     preamble(
         &mut out,
-        &sql,
+        sql,
         schema,
         world,
         mismatch,
         mismatch.who == Principal::NoSub,
     );
-    probe_step(&mut out, schema, world, mismatch);
+    probe_step(&mut out, schema, sql, world, mismatch);
     out
 }
 
@@ -245,7 +237,7 @@ fn preamble(
         ))
     );
     let _ = writeln!(out, "invariant = \"{}\"", mismatch.invariant);
-    let (seeded, subjects, tenants) = (&schema.seeded, &schema.subjects, &schema.tenancy.tenants);
+    let (seeded, subjects, tenants) = (&schema.seeded, &schema.subjects, schema.tenants_table());
     let mut fixtures = sql.load(
         &World {
             users: Vec::new(),
@@ -285,7 +277,7 @@ fn preamble(
                     .tenants
                     .iter()
                     .find(|t| t.id == *tenant)
-                    .map(|t| format!("{} = \"{}\"", t.slug, role.name()))
+                    .map(|t| format!("{} = \"{}\"", t.slug, sql.role(*role)))
             })
             .collect();
         let _ = writeln!(out, "tenants = {{ {} }}", memberships.join(", "));
@@ -301,7 +293,8 @@ fn preamble(
 /// The line of a step that sends the context header `value`: `context = "slug"` for a
 /// tenant the file can name, else the header itself (a tenant that does not exist,
 /// or a value that is no uuid).
-fn context_line(world: &World, header: &str, value: &str) -> String {
+fn context_line(world: &World, header: Option<&str>, value: &str) -> String {
+    let header = header.unwrap_or_default();
     match value.parse::<Id>().ok().and_then(|id| world.tenant(id)) {
         Some(tenant) => format!("context = \"{}\"", tenant.slug),
         None => format!("headers = {{ {header} = {} }}", quote_toml(value)),
@@ -309,9 +302,8 @@ fn context_line(world: &World, header: &str, value: &str) -> String {
 }
 
 /// The step that asks again what `mismatch` asked, in `world`.
-fn probe_step(out: &mut String, schema: &Schema, world: &World, mismatch: &Mismatch) {
-    let render = Sql::new(&schema.tenancy);
-    let (sql, expectation) = step(&render, world, mismatch);
+fn probe_step(out: &mut String, schema: &Schema, render: &Sql, world: &World, mismatch: &Mismatch) {
+    let (sql, expectation) = step(render, world, mismatch);
     let _ = writeln!(out, "\n[[step]]");
     let _ = writeln!(
         out,
@@ -323,7 +315,7 @@ fn probe_step(out: &mut String, schema: &Schema, world: &World, mismatch: &Misma
         let _ = writeln!(
             out,
             "{}",
-            context_line(world, &schema.api.context_header, &value)
+            context_line(world, schema.api.context_header(), &value)
         );
     }
     let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
@@ -359,6 +351,7 @@ pub enum Ending<'a> {
 /// with the outcome the model predicts, then what `ending` says went wrong.
 pub fn sequence_scenario(
     schema: &Schema,
+    render: &Sql,
     initial: &World,
     steps: &[Replay],
     ending: Ending<'_>,
@@ -375,7 +368,6 @@ pub fn sequence_scenario(
         "# sequence. Each step expects what the access model says; it fails until the database agrees."
     );
     let nosub = mismatch.who == Principal::NoSub || steps.iter().any(|s| s.who == Principal::NoSub);
-    let render = Sql::new(&schema.tenancy);
     // Sequences run without rows in the objects the model does not name.
     let without_subjects = Schema {
         subjects: Default::default(),
@@ -383,7 +375,7 @@ pub fn sequence_scenario(
     };
     preamble(
         &mut out,
-        &render,
+        render,
         &without_subjects,
         initial,
         mismatch,
@@ -394,7 +386,7 @@ pub fn sequence_scenario(
         let _ = writeln!(out, "name = \"step {}\"", n + 1);
         let _ = writeln!(out, "as = \"{}\"", who(initial, &replay.who));
         if let Some(value) = &replay.header {
-            let line = context_line(initial, &schema.api.context_header, value);
+            let line = context_line(initial, schema.api.context_header(), value);
             let _ = writeln!(out, "{line}");
         }
         let sql = with_placeholders(initial, &replay.sql);
@@ -413,7 +405,7 @@ pub fn sequence_scenario(
     }
     match ending {
         Ending::Step => {}
-        Ending::Probe(world) => probe_step(&mut out, schema, world, mismatch),
+        Ending::Probe(world) => probe_step(&mut out, schema, render, world, mismatch),
         Ending::Audit(world) => {
             let offset = schema.seeded.audit.len();
             let rows: Vec<String> = world.audit[offset..]
@@ -426,7 +418,7 @@ pub fn sequence_scenario(
                     };
                     format!(
                         "  [{}, {}, {}, {}, {}],",
-                        quote_toml(row.table.name()),
+                        quote_toml(render.audit_table(row.table)),
                         quote_toml(&row.resource.to_string()),
                         quote_toml(row.action.name()),
                         quote_toml(&id(row.actor)),
@@ -440,11 +432,7 @@ pub fn sequence_scenario(
                 "name = \"one audit row per sharing change, naming its actor\""
             );
             let _ = writeln!(out, "as = \"owner\"");
-            let _ = writeln!(
-                out,
-                "sql = \"\"\"\nselect table_name, resource_id, action, actor_id, tenant_id\n\
-                 from resource_sharing_audit order by id offset {offset}\n\"\"\""
-            );
+            let _ = writeln!(out, "sql = \"\"\"\n{}\n\"\"\"", render.replay_audit(offset));
             let _ = writeln!(out, "rows = [\n{}\n]", rows.join("\n"));
             if rows.is_empty() {
                 let _ = writeln!(out, "no_control = \"the owner reads the whole trail\"");
@@ -457,9 +445,8 @@ pub fn sequence_scenario(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Tenancy;
-    use crate::model::{Context, Kind, Mode, Op, Resource, Role, Table, User};
-    use crate::plan::{user_id, DH_STARTUP_TENANT};
+    use crate::model::fixture::{ADMIN, AGENTS, DH as DH_STARTUP_TENANT};
+    use crate::model::{user_id, Context, Kind, Mode, Op, Resource, User};
 
     /// Sequence scenarios load as they are, whatever they end with: contexts that
     /// name a tenant, a tenant that does not exist, a forged one, a sub-less session.
@@ -469,11 +456,11 @@ mod tests {
         world.users.push(User {
             id: user_id("u0"),
             name: "u0".into(),
-            memberships: [(DH_STARTUP_TENANT, Role::Admin)].into(),
+            memberships: [(DH_STARTUP_TENANT, ADMIN)].into(),
             platform_admin: false,
         });
         let insert = Op::Insert(Resource {
-            table: Table::Agents,
+            table: AGENTS,
             id: Id::from_u128(7),
             tenant: Some(DH_STARTUP_TENANT),
             name: "a".into(),
@@ -482,6 +469,8 @@ mod tests {
             kind: Kind::Custom,
         });
         let u0 = Principal::User(user_id("u0"));
+        let schema = Schema::vital(crate::model::fixture::seeded());
+        let sql = schema.sql.clone().unwrap();
         let replay = |who, header: Option<Id>, sql: String, expected| Replay {
             who,
             header: header.map(|id| id.to_string()),
@@ -493,19 +482,19 @@ mod tests {
             replay(
                 u0,
                 Some(DH_STARTUP_TENANT),
-                Sql::new(&Tenancy::default()).op(&world, &insert),
+                sql.op(&world, &insert),
                 Outcome::Done(1),
             ),
             replay(
                 Principal::NoSub,
                 None,
-                Sql::new(&Tenancy::default()).op(&world, &insert),
+                sql.op(&world, &insert),
                 Outcome::Denied(crate::model::Denial::Policy),
             ),
             replay(
                 u0,
                 Some(Id::from_u128(9)),
-                Sql::new(&Tenancy::default()).op(&world, &insert),
+                sql.op(&world, &insert),
                 Outcome::Done(0),
             ),
         ];
@@ -515,8 +504,8 @@ mod tests {
             invariant: crate::rule::Invariant::AuditTrail,
             who: u0,
             context: Context::Empty,
-            probe: Probe::Read("resource_sharing_audit"),
-            sql: super::super::render::READ_AUDIT.into(),
+            probe: Probe::Read(Object::Audit),
+            sql: sql.read_audit(),
             expected: "1 row".into(),
             actual: "0 rows".into(),
         };
@@ -526,12 +515,16 @@ mod tests {
             (Ending::Probe(&after), 4),
             (Ending::Audit(&after), 4),
         ] {
-            let schema = Schema::without_catalog(crate::model::fixture::seeded());
-            let text = sequence_scenario(&schema, &world, &steps, ending, &mismatch, 1);
+            let text = sequence_scenario(&schema, &sql, &world, &steps, ending, &mismatch, 1);
             let path = dir.path().join("sequence.toml");
             std::fs::write(&path, &text).unwrap();
-            let scenario = crate::scenario::load(dir.path(), &path, &schema.seeded_tenants())
-                .unwrap_or_else(|error| panic!("{error}\n{text}"));
+            let scenario = crate::scenario::load(
+                dir.path(),
+                &path,
+                schema.profile(),
+                &schema.seeded_tenants(),
+            )
+            .unwrap_or_else(|error| panic!("{error}\n{text}"));
             assert_eq!(scenario.steps.len(), count, "{text}");
             // A context naming a tenant the file knows is its slug; one naming no
             // tenant at all is sent as the header it is.

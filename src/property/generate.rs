@@ -12,9 +12,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use crate::model::tenant_id;
-use crate::model::user_id;
-use crate::model::{Id, Kind, Mode, Resource, Role, Table, Tenant, User, World};
+use crate::model::{tenant_id, user_id};
+use crate::model::{Id, Kind, Mode, Resource, Role, Shape, Table, Tenant, User, World};
 
 /// How many tenants a world may add to the two seeded ones.
 const MAX_EXTRA_TENANTS: usize = 3;
@@ -48,8 +47,13 @@ pub struct Spec {
     pub resources: Vec<ResourceSpec>,
 }
 
-pub(super) fn role() -> impl Strategy<Value = Role> {
-    prop::sample::select(Role::ALL.to_vec())
+/// Any role of the tenancy (`Role(0)` where memberships carry none).
+pub(super) fn role(shape: &Shape) -> impl Strategy<Value = Role> {
+    let mut roles: Vec<Role> = shape.roles().collect();
+    if roles.is_empty() {
+        roles.push(Role(0));
+    }
+    prop::sample::select(roles)
 }
 
 /// Private and selective rows twice as often as global ones: they are the rows whose
@@ -78,10 +82,13 @@ const SNAPSHOT_WORLDS: Bounds = Bounds {
     membership: 0.5,
 };
 
-fn user(membership: f64) -> impl Strategy<Value = UserSpec> {
+fn user(shape: &Shape, membership: f64) -> impl Strategy<Value = UserSpec> {
+    // Without platform admins, the draw stays (so worlds of the same seed keep their
+    // shape) and always comes out false.
+    let admins = if shape.platform_admins { 0.15 } else { 0.0 };
     (
-        vec(prop::option::weighted(membership, role()), MAX_TENANTS),
-        prop::bool::weighted(0.15),
+        vec(prop::option::weighted(membership, role(shape)), MAX_TENANTS),
+        prop::bool::weighted(admins),
     )
         .prop_map(|(memberships, platform_admin)| UserSpec {
             memberships,
@@ -109,30 +116,27 @@ fn resource(table: Table) -> impl Strategy<Value = ResourceSpec> {
         )
 }
 
-/// Worlds within `bounds`.
-pub(super) fn spec_within(bounds: Bounds) -> impl Strategy<Value = Spec> {
-    let rows = |table| vec(resource(table), bounds.resources_per_table.clone());
-    let tables = (
-        rows(Table::Agents),
-        rows(Table::Tools),
-        rows(Table::Prompts),
-        rows(Table::Workflows),
-    );
+/// Worlds within `bounds`, of a tenancy of `shape`.
+pub(super) fn spec_within(bounds: Bounds, shape: &Shape) -> impl Strategy<Value = Spec> {
+    let tables: Vec<_> = shape
+        .tables()
+        .map(|table| vec(resource(table), bounds.resources_per_table.clone()))
+        .collect();
     (
         bounds.extra_tenants,
-        vec(user(bounds.membership), bounds.users),
+        vec(user(shape, bounds.membership), bounds.users),
         tables,
     )
-        .prop_map(|(extra_tenants, users, (a, b, c, d))| Spec {
+        .prop_map(|(extra_tenants, users, tables)| Spec {
             extra_tenants,
             users,
-            resources: [a, b, c, d].concat(),
+            resources: tables.concat(),
         })
 }
 
 /// The worlds of the snapshot properties.
-pub fn spec() -> impl Strategy<Value = Spec> {
-    spec_within(SNAPSHOT_WORLDS)
+pub fn spec(shape: &Shape) -> impl Strategy<Value = Spec> {
+    spec_within(SNAPSHOT_WORLDS, shape)
 }
 
 /// The slug of the `i`-th extra tenant.
@@ -146,8 +150,9 @@ pub fn user_name(i: usize) -> String {
 }
 
 impl Spec {
-    /// The `seeded` world plus what this spec adds.
-    pub fn world(&self, seeded: &World) -> World {
+    /// The `seeded` world plus what this spec adds; `labels` name the resource tables
+    /// in the rows' names.
+    pub fn world(&self, seeded: &World, labels: &[String]) -> World {
         let mut world = seeded.clone();
         for i in 0..self.extra_tenants {
             let slug = extra_slug(i);
@@ -191,7 +196,12 @@ impl Spec {
                 table: spec.table,
                 id: resource_id(i),
                 tenant: Some(tenants[spec.tenant % tenants.len()]),
-                name: format!("{}-{i}", spec.table.name()),
+                name: format!(
+                    "{}-{i}",
+                    labels
+                        .get(spec.table.0 as usize)
+                        .map_or("resource", String::as_str)
+                ),
                 mode: spec.mode,
                 shared_with,
                 kind: if spec.platform {
@@ -214,7 +224,7 @@ pub fn resource_id(i: usize) -> Id {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixture::seeded;
+    use crate::model::fixture::{labels, seeded};
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
 
@@ -222,16 +232,16 @@ mod tests {
     fn worlds_stay_within_bounds_and_keep_the_seed() {
         let mut runner = TestRunner::deterministic();
         for _ in 0..64 {
-            let world = spec()
+            let world = spec(&seeded().shape)
                 .new_tree(&mut runner)
                 .unwrap()
                 .current()
-                .world(&seeded());
+                .world(&seeded(), &labels());
             assert!((3..=5).contains(&world.tenants.len()));
             assert!((1..=8).contains(&world.users.len()));
             let seeded = seeded();
             assert!(world.resources.len() <= seeded.resources.len() + 24);
-            for table in Table::ALL {
+            for table in seeded.shape.tables() {
                 let generated =
                     world.resources_of(table).count() - seeded.resources_of(table).count();
                 assert!(generated <= 6, "{table:?}: {generated}");
@@ -256,7 +266,7 @@ mod tests {
             }],
             resources: vec![],
         };
-        let world = spec.world(&seeded());
+        let world = spec.world(&seeded(), &labels());
         assert_eq!(world.users[0].id, user_id("u0"));
         assert_eq!(world.tenants.last().unwrap().id, tenant_id("t0"));
     }

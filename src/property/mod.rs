@@ -14,14 +14,13 @@ mod counterexample;
 mod generate;
 mod observe;
 mod probe;
-mod render;
 mod sequence;
 mod space;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -29,17 +28,17 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
-use crate::model::{AuditAction, AuditRow, World};
+use crate::model::{Object, Role, Shape, World};
+use crate::profile::Sql;
 use crate::schema::Schema;
 
 pub use compare::{Coverage, Mismatch, Probe};
 pub use observe::{
     diff as diff_observed, grants, merge_observed, Change, Key as MatrixKey, Observed,
 };
-pub use render::insert as insert_sql;
 pub use space::{
     gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,
-    ContextKind, Gaps, RowKind, WriteOp, OBJECTS, OTHER_ACTORS,
+    ContextKind, Gaps, RowKind, WriteOp, OTHER_ACTORS,
 };
 
 /// The seed `check` uses unless told otherwise, so that a CI gate gives the same
@@ -54,8 +53,9 @@ pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(5);
 pub enum Progress<'a> {
     /// This many cases are done.
     Done(u64),
-    /// The first disagreement, found before any shrinking: the verdict is known.
-    Failed(&'a Mismatch, &'a World),
+    /// The first disagreement, found before any shrinking: the verdict is known. The
+    /// labels name the world's roles and objects.
+    Failed(&'a Mismatch, &'a World, &'a Labels),
 }
 
 /// How many worlds `check` generates from its fixed seed.
@@ -157,9 +157,43 @@ impl Counterexample {
     }
 }
 
+/// How a run's reports name what the model leaves nameless: the tenancy's shape, and
+/// the profile's names of its objects and roles.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    pub shape: Arc<Shape>,
+    objects: BTreeMap<Object, String>,
+    roles: Vec<String>,
+}
+
+impl Labels {
+    pub fn of(sql: &Sql, shape: &Arc<Shape>) -> Labels {
+        let profile = sql.profile();
+        let mut objects: Vec<Object> = shape.write_objects();
+        objects.extend([Object::Audit, Object::SharedView, Object::SetContext]);
+        objects.extend(shape.tables().map(Object::Lists));
+        Labels {
+            shape: shape.clone(),
+            objects: objects.into_iter().map(|o| (o, profile.label(o))).collect(),
+            roles: shape.roles().map(|r| sql.role(r).to_owned()).collect(),
+        }
+    }
+
+    /// The object's name without schema.
+    pub fn object(&self, object: Object) -> &str {
+        self.objects.get(&object).map_or("", String::as_str)
+    }
+
+    pub fn role(&self, role: Role) -> &str {
+        self.roles.get(role.0 as usize).map_or("", String::as_str)
+    }
+}
+
 /// What a property run did.
 #[derive(Debug, Clone)]
 pub struct PropertyReport {
+    /// How the report names objects and roles.
+    pub labels: Labels,
     pub seed: u64,
     pub worlds: u64,
     pub checks: u64,
@@ -183,33 +217,20 @@ pub struct PropertyReport {
 async fn check_world(
     owner: &Connection,
     schema: &Schema,
+    sql: &Sql,
     world: &World,
     selection: compare::Selection,
 ) -> Result<compare::WorldRun> {
     let seeded = &schema.seeded;
-    let sql = render::Sql::new(&schema.tenancy);
-    let mut world = world.clone();
     // The trigger writes an audit row for every resource the owner loads.
-    for resource in world
-        .resources
-        .iter()
-        .filter(|r| !seeded.resources.contains(r))
-    {
-        world.audit.push(AuditRow {
-            table: resource.table,
-            resource: resource.id,
-            action: AuditAction::Insert,
-            actor: None,
-            tenant: resource.tenant,
-        });
-    }
+    let world = sequence::loaded(world.clone(), seeded);
     owner.batch("begin").await?;
     let outcome = async {
         owner.batch(&sql.load(&world, seeded)).await?;
         let population =
-            crate::subject::populate(owner, &schema.subjects, &schema.tenancy.tenants, &world)
+            crate::subject::populate(owner, &schema.subjects, schema.tenants_table(), &world)
                 .await?;
-        compare::check_world(owner, schema, &world, &population, selection).await
+        compare::check_world(owner, schema, sql, &world, &population, selection).await
     }
     .await;
     owner.batch("rollback").await?;
@@ -225,6 +246,9 @@ pub async fn check_worlds(
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     let started = Instant::now();
+    let sql = schema.sql_for("the generated worlds")?;
+    let labels = &sql.labels();
+    let report_labels = &Labels::of(sql, &schema.seeded.shape);
     let failed_at: Mutex<Option<Instant>> = Mutex::new(None);
     let workers = config.connections.max(1);
     let mut databases = Vec::new();
@@ -278,15 +302,17 @@ pub async fn check_worlds(
                         let last_full_failure: std::cell::RefCell<
                             Option<(World, Vec<compare::Mismatch>)>,
                         > = Default::default();
-                        let result = runner.run(&generate::spec(), |spec| {
+                        let result = runner.run(&generate::spec(&schema.seeded.shape), |spec| {
                             if focus.get().is_none() && another_failed(failed_at) {
                                 return Ok(());
                             }
-                            let world = spec.world(&schema.seeded);
+                            let world = spec.world(&schema.seeded, labels);
                             let selection = focus
                                 .get()
                                 .map_or(compare::Selection::EveryCell, compare::Selection::Like);
-                            match runtime.block_on(check_world(&owner, schema, &world, selection)) {
+                            match runtime
+                                .block_on(check_world(&owner, schema, sql, &world, selection))
+                            {
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
@@ -312,7 +338,12 @@ pub async fn check_worlds(
                                                 *last_full_failure.borrow_mut() =
                                                     Some((world.clone(), run.mismatches.clone()));
                                             }
-                                            announce(failed_at, progress, first, &world);
+                                            announce(
+                                                failed_at,
+                                                progress,
+                                                (first, &world),
+                                                report_labels,
+                                            );
                                             Err(TestCaseError::fail(format!(
                                                 "{} ({})",
                                                 first.invariant, first.sql
@@ -330,7 +361,7 @@ pub async fn check_worlds(
                             return Err(error);
                         }
                         if let Err(TestError::Fail(_, spec)) = result {
-                            let world = spec.world(&schema.seeded);
+                            let world = spec.world(&schema.seeded, labels);
                             // Every disagreement of the final world: known when it is the
                             // first failure, else every probe again.
                             let mismatches = match last_full_failure.take() {
@@ -340,6 +371,7 @@ pub async fn check_worlds(
                                         .block_on(check_world(
                                             &owner,
                                             schema,
+                                            sql,
                                             &world,
                                             compare::Selection::EveryCell,
                                         ))?
@@ -348,7 +380,7 @@ pub async fn check_worlds(
                             };
                             if let Some(first) = mismatches.first() {
                                 let scenario =
-                                    counterexample::scenario(schema, &world, first, seed);
+                                    counterexample::scenario(schema, sql, &world, first, seed);
                                 let mut slot = failure.lock().expect("failure slot");
                                 if slot.is_none() {
                                     *slot = Some(Counterexample {
@@ -386,6 +418,7 @@ pub async fn check_worlds(
         found.path = write_counterexample(found, "").ok();
     }
     Ok(PropertyReport {
+        labels: report_labels.clone(),
         seed: config.seed,
         worlds: worlds.into_inner(),
         checks: checks.into_inner(),
@@ -419,14 +452,14 @@ fn worker_runtime() -> Result<tokio::runtime::Runtime> {
 fn announce(
     failed_at: &Mutex<Option<Instant>>,
     progress: &(dyn Fn(Progress<'_>) + Sync),
-    first: &Mismatch,
-    world: &World,
+    (first, world): (&Mismatch, &World),
+    labels: &Labels,
 ) {
     let mut slot = failed_at.lock().expect("failure clock");
     if slot.is_none() {
         *slot = Some(Instant::now());
         drop(slot);
-        progress(Progress::Failed(first, world));
+        progress(Progress::Failed(first, world, labels));
     }
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::space::{resource_kind, Actor, Cell, ContextKind};
 use crate::actor::{Denial, Failure, Rows};
-use crate::model::{Context, Principal, World};
+use crate::model::{Context, Principal, Table, World};
 
 /// One cell of the access matrix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,10 +30,11 @@ pub struct Key {
     pub actor: Actor,
 }
 
-impl From<Cell> for Key {
-    fn from(cell: Cell) -> Key {
+impl Key {
+    /// The matrix cell of a write probe's cell, its object named `object`.
+    pub fn of(cell: Cell, object: String) -> Key {
         Key {
-            object: cell.object.to_owned(),
+            object,
             op: cell.op.name(),
             kind: cell.kind.name(),
             context: cell.context,
@@ -80,13 +81,16 @@ pub fn write_outcome(answer: &std::result::Result<Rows, Failure>, call: bool) ->
     }
 }
 
-/// What `who` in `context` saw of the resource tables: for every resource row of the
-/// world, whether the answer (`table`, `id` rows) held it.
+/// What `who` in `context` saw of resource table `table`: for every row of it in the
+/// world, whether the answer (rows of the table's position and the id) held it.
+/// `labels` name the tables.
 pub fn reads(
     world: &World,
     who: &Principal,
     context: &Context,
+    table: Table,
     answer: &std::result::Result<Rows, Failure>,
+    labels: &[String],
 ) -> Vec<(Key, &'static str)> {
     let actor = Actor::of(world, who);
     let rights = world.rights(who);
@@ -103,11 +107,13 @@ pub fn reads(
         Err(_) => BTreeSet::new(),
     };
     world
-        .resources
-        .iter()
+        .resources_of(table)
         .map(|row| {
             let key = Key {
-                object: row.table.name().to_owned(),
+                object: labels
+                    .get(row.table.0 as usize)
+                    .cloned()
+                    .unwrap_or_default(),
                 op: "read",
                 kind: resource_kind(&rights, row).name(),
                 context: ContextKind::of(&rights, context, row.tenant),
@@ -115,7 +121,7 @@ pub fn reads(
             };
             let outcome = match answer {
                 Err(failure) if failure.denial().is_some() => "denied: no privilege",
-                _ if seen.contains(&(row.table.name().to_owned(), row.id)) => SEES,
+                _ if seen.contains(&(row.table.0.to_string(), row.id)) => SEES,
                 _ => HIDDEN,
             };
             (key, outcome)
@@ -232,16 +238,13 @@ mod tests {
             ..Rows::default()
         };
         assert_eq!(write_outcome(&Ok(written), false), ALLOWED);
-        assert_eq!(
-            Key::from(Cell {
-                object: "agents",
-                op: WriteOp::Insert,
-                kind: RowKind::Writer,
-                context: ContextKind::Own,
-                actor: Actor::User,
-            })
-            .op,
-            WriteOp::Insert.name()
-        );
+        let cell = Cell {
+            object: crate::model::Object::Tenants,
+            op: WriteOp::Insert,
+            kind: RowKind::Writer,
+            context: ContextKind::Own,
+            actor: Actor::User,
+        };
+        assert_eq!(Key::of(cell, "tenants".into()).op, WriteOp::Insert.name());
     }
 }

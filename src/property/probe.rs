@@ -14,21 +14,21 @@ use super::bound;
 use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
 use super::observe::{self, Key};
-use super::render::Sql;
 use super::space::{Candidate, Cell};
-use crate::actor::{self, Failure, Rows};
-use crate::actor::{Api, Request};
+use crate::actor::{self, Api, Failure, Request, Rows};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::model::{self, AuditRow, Context, Id, Op, Outcome, Principal, Table, World};
+use crate::model::{self, Context, Id, Object, Op, Outcome, Principal, Table, World};
+use crate::profile::Sql;
 use crate::rule::Invariant;
-use crate::subject::Population;
-use crate::subject::Subjects;
+use crate::subject::{Population, Subjects};
 
 /// What a probe asks, with what is needed to judge its answer.
 enum Ask {
-    Resources,
-    Tenancy(&'static str),
+    /// Every row of a resource table.
+    Resources(Table),
+    /// Every row of a tenancy table: tenants, memberships or platform admins.
+    Tenancy(Object),
     SharedView,
     Audit,
     SetContext(Id),
@@ -38,29 +38,46 @@ enum Ask {
 
 /// The probes for `who` in `context`, the writes among them chosen by the caller.
 fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Vec<(Ask, String)> {
-    let mut asks = vec![
-        (Ask::Resources, sql.read_resources()),
-        // The tenancy tables ignore the context: the same answer in every one.
-        (Ask::Tenancy("tenants"), sql.read_tenants()),
-        (Ask::Tenancy("user_roles"), sql.read_admins()),
-        (Ask::Tenancy("user_tenants"), sql.read_memberships()),
-    ];
+    let shape = &world.shape;
+    let mut asks: Vec<(Ask, String)> = shape
+        .tables()
+        .map(|table| {
+            (
+                Ask::Resources(table),
+                sql.read_resources([table].into_iter()),
+            )
+        })
+        .collect();
+    // The tenancy tables ignore the context: the same answer in every one.
+    asks.push((Ask::Tenancy(Object::Tenants), sql.read_tenants()));
+    if shape.platform_admins {
+        asks.push((Ask::Tenancy(Object::PlatformAdmins), sql.read_admins()));
+    }
+    asks.push((Ask::Tenancy(Object::Memberships), sql.read_memberships()));
     if *context == Context::Empty {
         // The view, the audit trail and the functions take no context.
-        asks.push((Ask::SharedView, super::render::READ_SHARED_VIEW.to_owned()));
-        asks.push((Ask::Audit, super::render::READ_AUDIT.to_owned()));
+        if shape.shared_view {
+            asks.push((Ask::SharedView, sql.read_shared_view()));
+        }
+        if shape.audit {
+            asks.push((Ask::Audit, sql.read_audit()));
+        }
         let targets = world
             .tenants
             .iter()
             .map(|t| t.id)
             .chain(std::iter::once(GHOST_TENANT));
         for tenant in targets {
-            asks.push((Ask::SetContext(tenant), sql.set_context(tenant)));
-            for table in Table::ALL {
-                asks.push((
-                    Ask::Accessible(table, tenant),
-                    sql.accessible(table, tenant),
-                ));
+            if shape.context {
+                asks.push((Ask::SetContext(tenant), sql.set_context(tenant)));
+            }
+            if shape.lists {
+                for table in shape.tables() {
+                    asks.push((
+                        Ask::Accessible(table, tenant),
+                        sql.accessible(table, tenant),
+                    ));
+                }
             }
         }
     }
@@ -75,6 +92,7 @@ fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Ve
 
 /// The probes of one principal in one context, as statements ready to send.
 pub struct Pair<'w> {
+    sql: &'w Sql,
     world: &'w World,
     /// The objects the model does not name, and the world's rows of them.
     subjects: (&'w Subjects, &'w Population),
@@ -103,7 +121,7 @@ pub struct Pair<'w> {
 #[allow(clippy::too_many_arguments)]
 pub fn plan_pair<'w>(
     api: &Api,
-    sql: &Sql,
+    sql: &'w Sql,
     world: &'w World,
     subjects: (&'w Subjects, &'w Population),
     budget: &mut bound::Budget,
@@ -114,7 +132,14 @@ pub fn plan_pair<'w>(
 ) -> Pair<'w> {
     let asks = plan(sql, world, &context, &writes);
     let subject_asks = bound::plan(
-        &bound::Judge::new(subjects.0, subjects.1, world, who, context),
+        &bound::Judge::new(
+            Some(sql.profile()),
+            subjects.0,
+            subjects.1,
+            world,
+            who,
+            context,
+        ),
         budget,
     );
     let cells = writes.iter().map(|candidate| candidate.cell).collect();
@@ -150,6 +175,7 @@ pub fn plan_pair<'w>(
     ));
     statements.push("rollback to savepoint principal".into());
     Pair {
+        sql,
         world,
         subjects,
         subject_asks,
@@ -193,8 +219,7 @@ impl Pair<'_> {
                 message: failure.message,
             });
         }
-        let checks =
-            self.asks.len() as u64 + (Table::ALL.len() as u64 - 1) + self.subject_asks.len() as u64;
+        let checks = self.asks.len() as u64 + self.subject_asks.len() as u64;
         let subject_answers = answers.split_off(self.asks.len());
         let mut objects = BTreeMap::new();
         for (ask, _) in &self.subject_asks {
@@ -204,6 +229,7 @@ impl Pair<'_> {
         }
         let verdicts = bound::judge(
             &bound::Judge::new(
+                Some(self.sql.profile()),
                 self.subjects.0,
                 self.subjects.1,
                 self.world,
@@ -221,19 +247,23 @@ impl Pair<'_> {
         let fixture_rows = self.subjects.1.tables.iter().any(|rows| !rows.is_empty());
         // The write probes come last, one per cell, in order.
         let mut cells = self.cells.iter();
+        let profile = self.sql.profile();
+        let labels = self.sql.labels();
         for ((ask, sql), answer) in self.asks.into_iter().zip(answers) {
             match &ask {
                 Ask::Write(op) => {
-                    let call = matches!(op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
                     if let Some(cell) = cells.next() {
-                        observed.push((Key::from(*cell), observe::write_outcome(&answer, call)));
+                        let key = Key::of(*cell, profile.label(cell.object));
+                        observed.push((key, observe::write_outcome(&answer, op.is_call())));
                     }
                 }
-                Ask::Resources => observed.extend(observe::reads(
+                Ask::Resources(table) => observed.extend(observe::reads(
                     self.world,
                     &self.who,
                     &self.context,
+                    *table,
                     &answer,
+                    &labels,
                 )),
                 _ => {}
             }
@@ -243,9 +273,14 @@ impl Pair<'_> {
             if kept_by_a_foreign_key {
                 continue;
             }
-            if let Some((probe, invariant, expected, actual)) =
-                judge(self.world, &self.who, &self.context, &ask, &answer)
-            {
+            if let Some((probe, invariant, expected, actual)) = judge(
+                self.sql,
+                self.world,
+                &self.who,
+                &self.context,
+                &ask,
+                &answer,
+            ) {
                 found.push(Mismatch {
                     invariant,
                     who: self.who,
@@ -296,6 +331,7 @@ type Verdict = Option<(Probe, Invariant, String, String)>;
 
 /// Compares one answer with the model; `None` when they agree.
 fn judge(
+    sql: &Sql,
     world: &World,
     who: &Principal,
     context: &Context,
@@ -303,49 +339,39 @@ fn judge(
     answer: &std::result::Result<Rows, Failure>,
 ) -> Verdict {
     match ask {
-        Ask::Resources => {
-            let nothing_expected = Table::ALL
-                .into_iter()
-                .all(|table| world.readable(who, context, table).is_empty());
-            if nothing_expected && denied(answer) {
+        Ask::Resources(table) => {
+            let expected = world.readable(who, context, *table);
+            let object = Object::Resource(*table);
+            if expected.is_empty() && denied(answer) {
                 return None;
             }
             let Ok(rows) = answer else {
                 return Some((
-                    Probe::Read("agents"),
-                    model::invariant_of_read("agents", who),
-                    "rows".into(),
+                    Probe::Read(object),
+                    model::invariant_of_read(object, who),
+                    describe_ids(world, &expected),
                     observed(answer),
                 ));
             };
-            Table::ALL.into_iter().find_map(|table| {
-                let actual: BTreeSet<Id> = rows
-                    .rows
-                    .iter()
-                    .filter(|row| row.first().cloned().flatten().as_deref() == Some(table.name()))
-                    .filter_map(|row| row.get(1).cloned().flatten())
-                    .filter_map(|id| Uuid::parse_str(&id).ok())
-                    .collect();
-                let expected = world.readable(who, context, table);
-                (actual != expected).then(|| {
-                    let differing = actual
-                        .symmetric_difference(&expected)
-                        .next()
-                        .copied()
-                        .unwrap_or_default();
-                    (
-                        Probe::Read(table.name()),
-                        world.invariant_of_row(who, context, table, differing),
-                        describe_ids(world, &expected),
-                        describe_ids(world, &actual),
-                    )
-                })
+            let actual = ids(rows, 1);
+            (actual != expected).then(|| {
+                let differing = actual
+                    .symmetric_difference(&expected)
+                    .next()
+                    .copied()
+                    .unwrap_or_default();
+                (
+                    Probe::Read(object),
+                    world.invariant_of_row(who, context, *table, differing),
+                    describe_ids(world, &expected),
+                    describe_ids(world, &actual),
+                )
             })
         }
         Ask::Tenancy(table) => {
             let expected: BTreeSet<Id> = match *table {
-                "tenants" => world.readable_tenants(who),
-                "user_roles" => world.readable_admins(who),
+                Object::Tenants => world.readable_tenants(who),
+                Object::PlatformAdmins => world.readable_admins(who),
                 _ => world
                     .readable_memberships(who)
                     .into_iter()
@@ -356,7 +382,7 @@ fn judge(
                 return None;
             }
             let actual = match answer {
-                Ok(rows) if *table == "user_tenants" => rows
+                Ok(rows) if *table == Object::Memberships => rows
                     .rows
                     .iter()
                     .filter_map(|row| {
@@ -368,8 +394,8 @@ fn judge(
                 Ok(rows) => ids(rows, 0),
                 Err(_) => {
                     return Some((
-                        Probe::Read(table),
-                        model::invariant_of_read(table, who),
+                        Probe::Read(*table),
+                        model::invariant_of_read(*table, who),
                         describe_ids(world, &expected),
                         observed(answer),
                     ))
@@ -377,8 +403,8 @@ fn judge(
             };
             (actual != expected).then(|| {
                 (
-                    Probe::Read(table),
-                    model::invariant_of_read(table, who),
+                    Probe::Read(*table),
+                    model::invariant_of_read(*table, who),
                     describe_ids(world, &expected),
                     describe_ids(world, &actual),
                 )
@@ -401,18 +427,21 @@ fn judge(
                 ),
                 (Err(outcome), _) => (outcome.to_string(), observed(answer)),
             };
-            let view = "mv_platform_shared_resources";
             (expected != actual).then(|| {
                 (
-                    Probe::Read(view),
-                    model::invariant_of_read(view, who),
+                    Probe::Read(Object::SharedView),
+                    model::invariant_of_read(Object::SharedView, who),
                     expected,
                     actual,
                 )
             })
         }
         Ask::Audit => {
-            let expected: Vec<String> = world.readable_audit(who).iter().map(audit_line).collect();
+            let expected: Vec<String> = world
+                .readable_audit(who)
+                .iter()
+                .map(|row| sql.audit_line(row))
+                .collect();
             if expected.is_empty() && denied(answer) {
                 return None;
             }
@@ -436,7 +465,7 @@ fn judge(
                     .position(|(e, a)| e != a)
                     .unwrap_or(expected.len().min(actual.len()));
                 (
-                    Probe::Read("resource_sharing_audit"),
+                    Probe::Read(Object::Audit),
                     Invariant::AuditTrail,
                     format!(
                         "{} rows; row {first}: {}",
@@ -458,7 +487,7 @@ fn judge(
             (!satisfies(&outcome, answer, true)).then(|| {
                 (
                     Probe::SetContext(*tenant),
-                    model::invariant_of_read("set_tenant_context", who),
+                    model::invariant_of_read(Object::SetContext, who),
                     expected,
                     actual,
                 )
@@ -492,8 +521,7 @@ fn judge(
             let expected = outcome.to_string();
             let actual = observed(answer);
             // A function call answers with one row whatever it does: only success counts.
-            let calls = matches!(op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
-            (!satisfies(&outcome, answer, calls)).then(|| {
+            (!satisfies(&outcome, answer, op.is_call())).then(|| {
                 (
                     Probe::Write(op.clone()),
                     model::invariant_of_write(world, who, context, op),
@@ -576,17 +604,6 @@ fn describe_ids(world: &World, ids: &BTreeSet<Id>) -> String {
         })
         .collect();
     format!("{{{}}}", names.join(", "))
-}
-
-fn audit_line(row: &AuditRow) -> String {
-    format!(
-        "{} {} {} {} {}",
-        row.table.name(),
-        row.resource,
-        row.action.name(),
-        row.actor.map(|id| id.to_string()).unwrap_or_default(),
-        row.tenant.map(|id| id.to_string()).unwrap_or_default()
-    )
 }
 
 #[cfg(test)]

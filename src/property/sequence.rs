@@ -25,13 +25,15 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use super::compare::{self, Mismatch, Probe};
 use super::counterexample::{self, Ending, Replay};
 use super::generate::Spec;
-use super::{render, Counterexample, Coverage, Progress, PropertyConfig, PropertyReport};
+use super::{Counterexample, Coverage, Progress, PropertyConfig, PropertyReport};
 use crate::actor::{Actor, Finish};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Database, Harness, Template};
-use crate::model::{Op, Principal, World};
+use crate::model::{Principal, World};
+use crate::profile::Sql;
 use crate::schema::Schema;
+pub(super) use audit::loaded;
 use step::StepSpec;
 
 /// Where a sequence and the model parted, with the model's world at that point.
@@ -84,12 +86,12 @@ async fn run(
     harness: &Harness,
     template: &Template,
     schema: &Schema,
-    spec: &Spec,
-    seeds: &[StepSpec],
+    sql: &Sql,
+    (spec, seeds): (&Spec, &[StepSpec]),
     recheck: Recheck,
 ) -> Result<Run> {
     let database = harness.database(template).await?;
-    let outcome = run_on(&database, schema, spec, seeds, recheck).await;
+    let outcome = run_on(&database, schema, sql, spec, seeds, recheck).await;
     let closed = database.close().await;
     let run = outcome?;
     closed.map(|()| run)
@@ -98,13 +100,14 @@ async fn run(
 async fn run_on(
     database: &Database<'_>,
     schema: &Schema,
+    sql: &Sql,
     spec: &Spec,
     seeds: &[StepSpec],
     what: Recheck,
 ) -> Result<Run> {
     let seeded = &schema.seeded;
-    let sql = render::Sql::new(&schema.tenancy);
-    let mut world = audit::loaded(spec.world(seeded), seeded);
+    let labels = sql.labels();
+    let mut world = audit::loaded(spec.world(seeded, &labels), seeded);
     let owner = database.owner().await?;
     // One implicit transaction, committed: the steps start from a stored world.
     owner.batch(&sql.load(&world, seeded)).await?;
@@ -114,7 +117,7 @@ async fn run_on(
     let mut checked = false;
     let mut actors: Vec<(Principal, Actor)> = Vec::new();
     for (n, seed) in seeds.iter().enumerate() {
-        let step = seed.resolve(&world, n);
+        let step = seed.resolve(&world, n, &labels);
         let expected = step.expected(&world);
         // One session per principal for the whole sequence, as a client keeps its own.
         let at = match actors.iter().position(|(who, _)| *who == step.who) {
@@ -126,13 +129,13 @@ async fn run_on(
             }
         };
         let actor = &actors[at].1;
-        let text = step.sql(&sql, &world);
+        let text = step.sql(sql, &world);
         let header = step.header();
         let request = actor.request(&text, header.as_deref());
         let outcome = actor.send(&request, Finish::Commit).await?;
         run.steps += 1;
         *run.coverage.entry(step.cell).or_default() += 1;
-        let call = matches!(step.op, Op::GrantAdmin { .. } | Op::AssignDh { .. });
+        let call = step.op.is_call();
         run.replays.push(Replay {
             who: step.who,
             header,
@@ -161,7 +164,7 @@ async fn run_on(
             continue;
         }
         checked = true;
-        if recheck(&owner, schema, &world, &mut run, what).await? {
+        if recheck(&owner, schema, sql, &world, &mut run, what).await? {
             return Ok(run);
         }
     }
@@ -173,6 +176,7 @@ async fn run_on(
 async fn recheck(
     owner: &Connection,
     schema: &Schema,
+    sql: &Sql,
     world: &World,
     run: &mut Run,
     what: Recheck,
@@ -183,6 +187,7 @@ async fn recheck(
         let checked = compare::check_world(
             owner,
             schema,
+            sql,
             world,
             &crate::subject::Population::default(),
             compare::Selection::Reads,
@@ -194,8 +199,12 @@ async fn recheck(
         run.checks += checked.checks;
         super::merge(&mut run.coverage, &checked.coverage);
     }
-    run.checks += 1;
-    let audit = audit::mismatch(owner, world, &run.acted).await?;
+    let audit = if world.shape.audit {
+        run.checks += 1;
+        audit::mismatch(owner, sql, world, &run.acted).await?
+    } else {
+        None
+    };
     // A visibility difference is the graver finding; a trail that differs is best shown
     // as the owner's full read, which names every row's actor.
     run.failure = match audit {
@@ -221,6 +230,10 @@ pub async fn check(
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     let started = Instant::now();
+    let sql = schema.sql_for("the generated sequences")?;
+    let labels = sql.labels();
+    let shape = &schema.seeded.shape;
+    let report_labels = &super::Labels::of(sql, shape);
     let workers = config.connections.max(1);
     let per_worker = config.cases.div_ceil(workers as u32);
     let (done_count, checks) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -233,6 +246,7 @@ pub async fn check(
                 .map(|index| {
                     let (done_count, checks, failure, coverage, failed_at) =
                         (&done_count, &checks, &failure, &coverage, &failed_at);
+                    let labels = &labels;
                     scope.spawn(move || -> Result<()> {
                         let runtime = super::worker_runtime()?;
                         let seed = config.seed.wrapping_add(index as u64);
@@ -250,7 +264,7 @@ pub async fn check(
                         // After the first failure, proptest calls back only to shrink it,
                         // with what that failure needs checked.
                         let shrinking: std::cell::Cell<Option<Recheck>> = Default::default();
-                        let result = runner.run(&strategy::sequences(), |(spec, seeds)| {
+                        let result = runner.run(&strategy::sequences(shape), |(spec, seeds)| {
                             if shrinking.get().is_none() && super::another_failed(failed_at) {
                                 return Ok(());
                             }
@@ -259,9 +273,14 @@ pub async fn check(
                                 return Err(TestCaseError::fail("the harness failed"));
                             }
                             let what = shrinking.get().unwrap_or(Recheck::Full);
-                            match runtime
-                                .block_on(run(harness, template, schema, &spec, &seeds, what))
-                            {
+                            match runtime.block_on(run(
+                                harness,
+                                template,
+                                schema,
+                                sql,
+                                (&spec, &seeds),
+                                what,
+                            )) {
                                 Ok(done) => {
                                     checks.fetch_add(done.checks + done.steps, Ordering::Relaxed);
                                     super::merge(
@@ -278,8 +297,13 @@ pub async fn check(
                                                 shrinking
                                                     .set(Some(Recheck::for_shrinking(&failed)));
                                             }
-                                            let world = spec.world(&schema.seeded);
-                                            super::announce(failed_at, progress, &found[0], &world);
+                                            let world = spec.world(&schema.seeded, labels);
+                                            super::announce(
+                                                failed_at,
+                                                progress,
+                                                (&found[0], &world),
+                                                report_labels,
+                                            );
                                             Err(TestCaseError::fail(format!(
                                                 "{} ({})",
                                                 found[0].invariant, found[0].sql
@@ -301,11 +325,11 @@ pub async fn check(
                                 harness,
                                 template,
                                 schema,
-                                &spec,
-                                &seeds,
+                                sql,
+                                (&spec, &seeds),
                                 Recheck::Full,
                             ))?;
-                            if let Some(found) = counterexample_of(schema, &spec, done, seed) {
+                            if let Some(found) = counterexample_of(schema, sql, &spec, done, seed) {
                                 failure.lock().expect("failure slot").get_or_insert(found);
                             }
                         }
@@ -328,6 +352,7 @@ pub async fn check(
         found.path = super::write_counterexample(found, "sequence-").ok();
     }
     Ok(PropertyReport {
+        labels: report_labels.clone(),
         seed: config.seed,
         worlds: done_count.into_inner(),
         checks: checks.into_inner(),
@@ -344,9 +369,15 @@ pub async fn check(
 
 /// The shrunk sequence as a counterexample: its first world and a scenario that
 /// replays its steps up to the disagreement.
-fn counterexample_of(schema: &Schema, spec: &Spec, done: Run, seed: u64) -> Option<Counterexample> {
+fn counterexample_of(
+    schema: &Schema,
+    sql: &Sql,
+    spec: &Spec,
+    done: Run,
+    seed: u64,
+) -> Option<Counterexample> {
     let (failed, mismatches) = done.failure?;
-    let world = spec.world(&schema.seeded);
+    let world = spec.world(&schema.seeded, &sql.labels());
     let ending = match &failed {
         Failed::Step => Ending::Step,
         Failed::Probe(after) => Ending::Probe(after),
@@ -354,7 +385,7 @@ fn counterexample_of(schema: &Schema, spec: &Spec, done: Run, seed: u64) -> Opti
     };
     let first = mismatches.first()?.clone();
     let scenario =
-        counterexample::sequence_scenario(schema, &world, &done.replays, ending, &first, seed);
+        counterexample::sequence_scenario(schema, sql, &world, &done.replays, ending, &first, seed);
     Some(Counterexample {
         mismatch: first,
         mismatches,

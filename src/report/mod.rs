@@ -11,8 +11,8 @@ use crate::lint::Survey;
 use crate::model::{Context, Principal, World};
 use crate::plan::CheckResult;
 use crate::property::{
-    coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, Mismatch, PropertyReport,
-    OBJECTS, OTHER_ACTORS,
+    coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, Labels, Mismatch,
+    PropertyReport, OTHER_ACTORS,
 };
 use crate::rule::Level;
 use crate::scenario::{ScenarioError, ScenarioReport, StepReport, Verdict};
@@ -149,7 +149,9 @@ impl CheckReport<'_> {
         if !self.properties.is_empty() && (!quiet || properties_failed) {
             let _ = writeln!(out, "\nproperties");
             let mut coverage = Coverage::new();
+            let mut labels = &Labels::default();
             for (unit, property) in self.properties {
+                labels = &property.labels;
                 if !quiet || property.failure.is_some() {
                     out.push_str(&render_property(property, unit));
                 }
@@ -158,7 +160,7 @@ impl CheckReport<'_> {
                 }
             }
             if !quiet {
-                out.push_str(&render_coverage(&coverage));
+                out.push_str(&render_coverage(&coverage, labels));
                 for (_, property) in self.properties {
                     out.push_str(&render_subjects(property));
                 }
@@ -418,7 +420,12 @@ pub fn render_property(report: &PropertyReport, unit: &str) -> String {
         let _ = writeln!(
             out,
             "       as:  {}",
-            describe_principal(&found.world, &mismatch.who, &mismatch.context)
+            describe_principal(
+                &report.labels,
+                &found.world,
+                &mismatch.who,
+                &mismatch.context
+            )
         );
         let _ = writeln!(out, "       sql: {}", mismatch.sql);
         let _ = writeln!(out, "       expected {}", mismatch.expected);
@@ -457,7 +464,12 @@ pub fn render_property(report: &PropertyReport, unit: &str) -> String {
 
 /// A principal of a generated world, named as its counterexample file names it: `u0,
 /// admin of t1, member of t2, in context t1`.
-fn describe_principal(world: &World, who: &Principal, context: &Context) -> String {
+fn describe_principal(
+    labels: &Labels,
+    world: &World,
+    who: &Principal,
+    context: &Context,
+) -> String {
     let slug = |id: &uuid::Uuid| {
         world
             .tenant(*id)
@@ -469,7 +481,7 @@ fn describe_principal(world: &World, who: &Principal, context: &Context) -> Stri
                 let mut roles: Vec<String> = user
                     .memberships
                     .iter()
-                    .map(|(tenant, role)| format!("{} of {}", role.name(), slug(tenant)))
+                    .map(|(tenant, role)| format!("{} of {}", labels.role(*role), slug(tenant)))
                     .collect();
                 if user.platform_admin {
                     roles.insert(0, "platform admin".into());
@@ -494,11 +506,16 @@ fn describe_principal(world: &World, who: &Principal, context: &Context) -> Stri
 
 /// The first failure of a property run, printed as soon as it is found, before any
 /// shrinking: the verdict is known, the smallest world comes later.
-pub fn render_first_failure(mismatch: &Mismatch, world: &World, shrink: Duration) -> String {
+pub fn render_first_failure(
+    mismatch: &Mismatch,
+    world: &World,
+    labels: &Labels,
+    shrink: Duration,
+) -> String {
     let mut out = format!(
         "first failure: {}\n  as:  {}\n  sql: {}\n  expected {}\n  got      {}\n",
         mismatch.invariant,
-        describe_principal(world, &mismatch.who, &mismatch.context),
+        describe_principal(labels, world, &mismatch.who, &mismatch.context),
         mismatch.sql,
         mismatch.expected,
         mismatch.actual
@@ -554,10 +571,11 @@ fn indent(text: &str, prefix: &str) -> String {
 /// the row's own tenant / another of the user's tenants / forged), `-` where that
 /// context cannot occur; then the cells no probe reached, by name, and for the other
 /// principals how many object-operation pairs they tried.
-pub fn render_coverage(coverage: &Coverage) -> String {
+pub fn render_coverage(coverage: &Coverage, labels: &Labels) -> String {
     let mut out = String::new();
-    let required = required_cells();
-    let gaps = coverage_gaps(coverage);
+    let shape = &labels.shape;
+    let required = required_cells(shape);
+    let gaps = coverage_gaps(shape, coverage);
     let count = |cell: &crate::property::Cell| coverage.get(cell).copied().unwrap_or(0);
     let _ = writeln!(
         out,
@@ -566,8 +584,9 @@ pub fn render_coverage(coverage: &Coverage) -> String {
         required.len(),
         coverage.values().sum::<u64>()
     );
-    for object in OBJECTS {
+    for object in shape.write_objects() {
         let cells: Vec<_> = required.iter().filter(|c| c.object == object).collect();
+        let object = labels.object(object);
         let mut kinds: Vec<_> = cells.iter().map(|c| c.kind).collect();
         kinds.sort();
         kinds.dedup();
@@ -610,7 +629,7 @@ pub fn render_coverage(coverage: &Coverage) -> String {
             let _ = writeln!(
                 out,
                 "    {} {} {} row, context {}",
-                cell.object,
+                labels.object(cell.object),
                 cell.op.name(),
                 cell.kind.name(),
                 cell.context.name()
@@ -619,12 +638,15 @@ pub fn render_coverage(coverage: &Coverage) -> String {
     }
     let mut line = Vec::new();
     for actor in OTHER_ACTORS {
-        let possible = possible_pairs(actor).len();
+        if actor == crate::property::CoverageActor::PlatformAdmin && !shape.platform_admins {
+            continue;
+        }
+        let possible = possible_pairs(shape, actor).len();
         let missing: Vec<String> = gaps
             .pairs
             .iter()
             .filter(|(a, _, _)| *a == actor)
-            .map(|(_, object, op)| format!("{object} {}", op.name()))
+            .map(|(_, object, op)| format!("{} {}", labels.object(*object), op.name()))
             .collect();
         let mut text = format!("{} {}/{possible}", actor.name(), possible - missing.len());
         if !missing.is_empty() {

@@ -8,18 +8,21 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    relative_name, tenant_id, Control, DeclaredTenant, Expectation, Scenario, ScenarioError, Step,
-    TenantSpec, UserSpec, Who,
+    relative_name, tenant_id, Control, Expectation, Scenario, ScenarioError, Step, TenantSpec,
+    UserSpec, Who,
 };
 use crate::actor::{Claims, Denial};
 use crate::located::{closest, unknown, Reader};
 use crate::model::user_id;
+use crate::profile::Profile;
 use crate::rule::Invariant;
 use crate::script::line_column;
 
-const ROLES: [&str; 4] = ["owner", "admin", "member", "viewer"];
 const PRINCIPALS: [&str; 3] = ["anon", "service_role", "owner"];
 const DENIALS: [&str; 4] = ["policy", "privilege", "guard", "any"];
+/// What a file that writes tenancy rows without a profile is told.
+const NO_PROFILE: &str = "{what} is written through the profile's tables, and \
+                          rls-harness.toml has no [profile] (README.md, \"The profile\")";
 /// The keys of a scenario file that TOML would put into a table by mistake.
 const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
 
@@ -28,10 +31,11 @@ const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
 struct RawScenario {
     description: Option<String>,
     invariant: Option<Spanned<String>>,
+    /// Each tenant's columns (`name = "North Clinic"`), beyond its key and slug.
     #[serde(default)]
-    tenants: BTreeMap<Spanned<String>, RawTenant>,
+    tenants: BTreeMap<Spanned<String>, BTreeMap<String, toml::Value>>,
     #[serde(default)]
-    users: BTreeMap<Spanned<String>, RawUser>,
+    users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     fixtures: Option<Spanned<String>>,
     #[serde(default)]
     step: Vec<Spanned<RawStep>>,
@@ -39,20 +43,9 @@ struct RawScenario {
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTenant {
-    name: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    tier: Option<String>,
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawUser {
-    #[serde(default)]
-    tenants: BTreeMap<Spanned<String>, Spanned<String>>,
-    #[serde(default)]
-    platform_admin: bool,
+    tenants: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    platform_admin: Option<Spanned<bool>>,
     email: Option<String>,
     claims: Option<toml::Table>,
     #[serde(default)]
@@ -111,11 +104,13 @@ pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads and checks the scenario at `path`; `root` is the scenarios folder its name
 /// is relative to.
 ///
-/// `seeded` are the tenants the migrations seed, by slug: a scenario uses them without
-/// declaring them.
+/// `profile` is the tenancy its tenants, memberships and roles are written through (a
+/// file that declares none needs none); `seeded` are the tenants the migrations seed,
+/// by slug: a scenario uses them without declaring them.
 pub fn load(
     root: &Path,
     path: &Path,
+    profile: Option<&Profile>,
     seeded: &[(String, uuid::Uuid)],
 ) -> Result<Scenario, ScenarioError> {
     let source = crate::located::read(path)?;
@@ -124,7 +119,7 @@ pub fn load(
         source: &source,
     };
     let raw: RawScenario = reader.parse(&TOP_LEVEL, "[table] or [[step]]")?;
-    reader.check(root, raw, Some(seeded))
+    reader.check(root, raw, profile, Some(seeded))
 }
 
 /// Checks the scenario at `path` as far as it can be without a server: everything but
@@ -134,7 +129,11 @@ pub fn load(
 /// Every mistake is reported, not only the first: a step with a mistake is set aside
 /// and the rest checked again, until what is left is sound or the mistake is outside
 /// the steps.
-pub fn validate(root: &Path, path: &Path) -> Result<(), Vec<ScenarioError>> {
+pub fn validate(
+    root: &Path,
+    path: &Path,
+    profile: Option<&Profile>,
+) -> Result<(), Vec<ScenarioError>> {
     let source = crate::located::read(path).map_err(|error| vec![error])?;
     let reader = Reader {
         path,
@@ -144,7 +143,7 @@ pub fn validate(root: &Path, path: &Path) -> Result<(), Vec<ScenarioError>> {
         .parse(&TOP_LEVEL, "[table] or [[step]]")
         .map_err(|error| vec![error])?;
     let mut errors = Vec::new();
-    while let Err(error) = reader.check(root, raw.clone(), None) {
+    while let Err(error) = reader.check(root, raw.clone(), profile, None) {
         // A step's span is its `[[step]]` header: the step runs to the next header.
         let in_step = raw
             .step
@@ -173,6 +172,7 @@ impl Reader<'_> {
         &self,
         root: &Path,
         raw: RawScenario,
+        profile: Option<&Profile>,
         seeded: Option<&[(String, uuid::Uuid)]>,
     ) -> Result<Scenario, ScenarioError> {
         // Without the seeded tenants (before a server runs), any tenant slug is taken:
@@ -203,7 +203,10 @@ impl Reader<'_> {
                 declared: None,
             })
             .collect();
-        for (slug, tenant) in &raw.tenants {
+        for (slug, columns) in &raw.tenants {
+            if profile.is_none() {
+                return Err(self.at(slug, NO_PROFILE.replace("{what}", "a tenant")));
+            }
             if !lenient && seeded.iter().any(|(seeded, _)| seeded == slug.get_ref()) {
                 return Err(self.at(
                     slug,
@@ -213,17 +216,20 @@ impl Reader<'_> {
                     ),
                 ));
             }
+            let columns = columns
+                .iter()
+                .map(|(column, value)| {
+                    let text = match value {
+                        toml::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    (column.clone(), text)
+                })
+                .collect();
             tenants.push(TenantSpec {
                 slug: slug.get_ref().clone(),
                 id: tenant_id(slug.get_ref()),
-                declared: Some(DeclaredTenant {
-                    name: tenant
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| slug.get_ref().clone()),
-                    kind: tenant.kind.clone().unwrap_or_else(|| "industry".into()),
-                    tier: tenant.tier.clone().unwrap_or_else(|| "professional".into()),
-                }),
+                declared: Some(columns),
             });
         }
         let tenant_slugs: Vec<&str> = tenants.iter().map(|t| t.slug.as_str()).collect();
@@ -246,13 +252,38 @@ impl Reader<'_> {
                     ),
                 ));
             }
+            let user = user.get_ref();
             let mut memberships = Vec::new();
-            for (slug, role) in &user.tenants {
-                if !ROLES.contains(&role.get_ref().as_str()) {
-                    return Err(self.at(role, unknown("role", role.get_ref(), &ROLES)));
+            if let (Some(tenants), None) = (&user.tenants, profile) {
+                return Err(self.at(tenants, NO_PROFILE.replace("{what}", "a membership")));
+            }
+            let roles: Vec<&str> = profile.map_or_else(Vec::new, |p| {
+                p.memberships
+                    .roles
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect()
+            });
+            for (slug, role) in user.tenants.iter().flat_map(|t| t.get_ref()) {
+                // Without a role column any value stands for plain membership.
+                if !roles.is_empty() && !roles.contains(&role.get_ref().as_str()) {
+                    return Err(self.at(role, unknown("role", role.get_ref(), &roles)));
                 }
                 memberships.push((find_tenant(slug)?, role.get_ref().clone()));
             }
+            let platform_admin = match &user.platform_admin {
+                Some(flag) if *flag.get_ref() => {
+                    if profile.is_none_or(|p| p.platform_admins.is_none()) {
+                        return Err(self.at(
+                            flag,
+                            "the profile has no platform admins ([profile.platform_admins] in \
+                             rls-harness.toml)",
+                        ));
+                    }
+                    true
+                }
+                _ => false,
+            };
             let id = user_id(name.get_ref());
             let email = user
                 .email
@@ -274,7 +305,7 @@ impl Reader<'_> {
                 id,
                 email,
                 memberships,
-                platform_admin: user.platform_admin,
+                platform_admin,
                 claims,
             });
         }

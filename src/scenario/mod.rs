@@ -27,15 +27,9 @@ pub type ScenarioError = crate::located::FileError;
 pub struct TenantSpec {
     pub slug: String,
     pub id: Uuid,
+    /// The columns the file gives a tenant it declares (`name = "North Clinic"`);
     /// `None` for the seeded tenants, which the migrations create.
-    pub declared: Option<DeclaredTenant>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeclaredTenant {
-    pub name: String,
-    pub kind: String,
-    pub tier: String,
+    pub declared: Option<Vec<(String, String)>>,
 }
 
 /// A user of the scenario, with a row in `auth.users`.

@@ -17,8 +17,7 @@ use uuid::Uuid;
 use super::{Control, Expectation, Scenario, Step, Who};
 use crate::actor::{self, Denial, Failure, Outcome, Principal, Rows};
 use crate::actor::{Api, Request};
-use crate::config::Tenancy;
-use crate::connection::{quote_literal, Connection};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::rule::Invariant;
@@ -109,7 +108,7 @@ async fn run_in(
 ) -> Result<Vec<StepReport>> {
     let api = &schema.api;
     owner
-        .batch(&setup_sql(&schema.tenancy, scenario))
+        .batch(&setup_sql(schema, scenario))
         .await
         .map_err(|error| located(scenario, 1, "users and tenants", error))?;
     if let Some(fixtures) = &scenario.fixtures {
@@ -223,8 +222,8 @@ fn request_of(
     for (name, value) in &step.headers {
         request = request.with_header(name, value);
     }
-    if control {
-        request.headers.remove(&api.context_header);
+    if let (true, Some(header)) = (control, api.context_header()) {
+        request.headers.remove(header);
     }
     if let Some(tenant) = context {
         request = request.in_context(api, &tenant.to_string());
@@ -278,21 +277,21 @@ fn located(scenario: &Scenario, line: usize, part: &str, error: Error) -> Error 
     }
 }
 
-/// The owner's SQL that creates the scenario's tenants, users and memberships, in the
-/// tables `tenancy` names.
-fn setup_sql(tenancy: &Tenancy, scenario: &Scenario) -> String {
+/// The owner's SQL that creates the scenario's tenants, users and memberships, through
+/// the profile's tables (a scenario that names none needs no profile: loading checked
+/// that).
+fn setup_sql(schema: &Schema, scenario: &Scenario) -> String {
     let mut sql = String::new();
+    let mut push = |statement: String| {
+        if !statement.is_empty() {
+            sql.push_str(&statement);
+            sql.push_str(";\n");
+        }
+    };
+    let profile = schema.sql.as_ref();
     for tenant in &scenario.tenants {
-        if let Some(declared) = &tenant.declared {
-            sql.push_str(&format!(
-                "insert into {} (id, slug, name, type, subscription_tier) values ('{}', {}, {}, {}, {});\n",
-                tenancy.tenants,
-                tenant.id,
-                quote_literal(&tenant.slug),
-                quote_literal(&declared.name),
-                quote_literal(&declared.kind),
-                quote_literal(&declared.tier)
-            ));
+        if let (Some(columns), Some(profile)) = (&tenant.declared, profile) {
+            push(profile.insert_tenant(tenant.id, &tenant.slug, columns));
         }
     }
     for user in &scenario.users {
@@ -303,27 +302,18 @@ fn setup_sql(tenancy: &Tenancy, scenario: &Scenario) -> String {
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "{}".into())
         };
-        sql.push_str(&format!(
-            "insert into auth.users (id, email, aud, role, raw_app_meta_data, raw_user_meta_data) \
-             values ('{}', {}, 'authenticated', 'authenticated', {}, {});\n",
+        push(crate::profile::insert_user(
             user.id,
-            quote_literal(&user.email),
-            quote_literal(&meta("app_metadata")),
-            quote_literal(&meta("user_metadata"))
+            &user.email,
+            &meta("app_metadata"),
+            &meta("user_metadata"),
         ));
+        let Some(profile) = profile else { continue };
         for (tenant, role) in &user.memberships {
-            sql.push_str(&format!(
-                "insert into {} (user_id, tenant_id, role) values ('{}', '{tenant}', {});\n",
-                tenancy.memberships,
-                user.id,
-                quote_literal(role)
-            ));
+            push(profile.insert_membership(user.id, *tenant, role));
         }
         if user.platform_admin {
-            sql.push_str(&format!(
-                "insert into {} (user_id, role) values ('{}', 'platform_admin');\n",
-                tenancy.platform_roles, user.id
-            ));
+            push(profile.insert_admin(user.id));
         }
     }
     sql

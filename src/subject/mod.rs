@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 mod population;
 
-pub use population::{fill, insert_one, load as populate, try_fill, Population, Row};
+pub use population::{fill, insert_one, load as populate, try_fill, Population, Row, Tenants};
 
 use crate::catalog::{Catalog, Column, Function, Object, Relation, RelationKind};
 use crate::class::{Class, Classes};
@@ -19,12 +19,47 @@ use crate::config::{Config, Writers};
 use crate::connection::{quote_ident, quote_literal};
 use crate::origin::Location;
 
+/// The sharing columns of resource tables (the profile's), and the resource table whose
+/// rows a new resource table's fixture rows copy their sharing from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharingColumns {
+    pub tenant: String,
+    pub flag: String,
+    pub mode: String,
+    pub shared_with: String,
+    pub kind: String,
+    /// `schema.name` of the profile's first resource table, and its key column.
+    pub source: String,
+    pub source_key: String,
+}
+
+impl SharingColumns {
+    /// The profile's, when it shares rows.
+    pub fn of(profile: &crate::profile::Profile) -> Option<SharingColumns> {
+        let s = profile.sharing.as_ref()?;
+        Some(SharingColumns {
+            tenant: s.tenant.name.clone(),
+            flag: s.flag.name.clone(),
+            mode: s.mode.name.clone(),
+            shared_with: s.shared_with.name.clone(),
+            kind: s.kind.name.clone(),
+            source: s.tables.first()?.name.clone(),
+            source_key: s.key.name.clone(),
+        })
+    }
+
+    /// The columns a fill copies from a source row (the tenant is the owner's).
+    pub fn copied(&self) -> [&str; 4] {
+        [&self.flag, &self.mode, &self.shared_with, &self.kind]
+    }
+}
+
 /// What bounds the rows of a table: the class's read and write rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
-    /// The resource rules of the access model, exactly (a resource table the model does
-    /// not name, with the five sharing columns).
-    Resource,
+    /// The resource rules of the access model, exactly (a resource table the profile
+    /// does not name, with its sharing columns).
+    Resource(SharingColumns),
     /// Rows of the tenant in `column`.
     Tenant { column: String, writers: Writers },
     /// Rows under a parent row: `columns` reference `parent_columns` of `parent`.
@@ -45,7 +80,7 @@ impl Rule {
     /// The columns that say whose a row is: a move changes them.
     pub fn owner_columns(&self) -> Vec<String> {
         match self {
-            Rule::Resource => vec!["tenant_id".into()],
+            Rule::Resource(sharing) => vec![sharing.tenant.clone()],
             Rule::Tenant { column, .. } | Rule::User { column } => vec![column.clone()],
             Rule::Child { columns, .. } => columns.clone(),
             Rule::Public { .. } | Rule::Internal => Vec::new(),
@@ -233,7 +268,15 @@ fn callable(function: &Function, mapping: Option<Mapping>) -> Callable {
 fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, String> {
     let name = relation.qualified();
     let rule = match class {
-        Class::Resource => Rule::Resource,
+        Class::Resource => match config.profile.as_ref().and_then(SharingColumns::of) {
+            Some(sharing) => Rule::Resource(sharing),
+            None => {
+                return Err(format!(
+                    "table {name}: declared a resource, but the profile shares no rows \
+                     ([profile.sharing] in rls-harness.toml)"
+                ))
+            }
+        },
         Class::Tenant { column, writers } => Rule::Tenant {
             column: column.clone(),
             writers: *writers,
@@ -305,8 +348,7 @@ fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, S
         }
         if owners.contains(&column.name) {
             fills.push((column.name.clone(), Fill::Owner));
-        } else if rule == Rule::Resource
-            && crate::class::SHARING_COLUMNS.contains(&column.name.as_str())
+        } else if matches!(&rule, Rule::Resource(sharing) if sharing.copied().contains(&column.name.as_str()))
         {
             fills.push((column.name.clone(), Fill::Sharing));
         } else if column.not_null && column.default.is_none() {
@@ -382,60 +424,19 @@ fn fill_of(relation: &Relation, column: &Column) -> Result<Fill, String> {
             column.type_name
         )));
     }
-    for check in &relation.checks {
-        if let Some(literal) = listed_literal(&check.definition, &column.name) {
-            return Ok(Fill::Value(format!("{literal}::{}", column.type_name)));
-        }
+    if let Some(first) = relation
+        .allowed_values(&column.name)
+        .and_then(|values| values.into_iter().next())
+    {
+        return Ok(Fill::Value(format!(
+            "{}::{}",
+            quote_literal(&first),
+            column.type_name
+        )));
     }
-    typed_value(&column.type_name)
+    crate::catalog::typed_value(&column.type_name)
         .map(Fill::Value)
         .ok_or_else(|| "has a type the harness cannot make a value of".to_owned())
-}
-
-/// The first literal of `column = ANY (ARRAY['a'::text, ...])` (how PostgreSQL prints
-/// `column in ('a', ...)`) in a CHECK definition.
-fn listed_literal(definition: &str, column: &str) -> Option<String> {
-    let start = [
-        format!("({column} = ANY"),
-        format!("(({column})::text = ANY"),
-    ]
-    .iter()
-    .find_map(|mention| definition.find(mention.as_str()))?;
-    let rest = &definition[start..];
-    let rest = &rest[rest.find("ARRAY[")?..];
-    let open = rest.find('\'')?;
-    let close = rest[open + 1..].find('\'')? + open + 1;
-    Some(rest[open..=close].to_owned())
-}
-
-/// A SQL expression of the row number `n` that is a value of `type_name`, unique per
-/// row where the type allows; `None` for a type the harness does not know.
-pub fn typed_value(type_name: &str) -> Option<String> {
-    let base = type_name.split('(').next().unwrap_or(type_name).trim();
-    if base.ends_with("[]") {
-        return Some(format!("'{{}}'::{type_name}"));
-    }
-    let value = match base {
-        "uuid" => "md5('rls-harness-' || n)::uuid".to_owned(),
-        "text" | "character varying" | "varchar" | "citext" | "name" => {
-            format!("('v' || n)::{type_name}")
-        }
-        "character" | "char" => format!("left('v' || n, 1)::{type_name}"),
-        "integer" | "bigint" | "smallint" | "numeric" | "real" | "double precision" => {
-            format!("n::{type_name}")
-        }
-        "boolean" => "true".to_owned(),
-        "date" => "date '2025-01-01' + n::int".to_owned(),
-        "timestamp with time zone" | "timestamp without time zone" => {
-            format!("(timestamp '2025-01-01' + n * interval '1 second')::{type_name}")
-        }
-        "interval" => "n * interval '1 second'".to_owned(),
-        "jsonb" | "json" => format!("'{{}}'::{type_name}"),
-        "bytea" => "'\\x00'::bytea".to_owned(),
-        "inet" | "cidr" => format!("'10.0.0.1'::{type_name}"),
-        _ => return None,
-    };
-    Some(value)
 }
 
 /// How the rows of a view map to a base: the first base (a relation the view reads
@@ -567,36 +568,4 @@ fn needs(table: &Table) -> Vec<String> {
         needed.push(parent.clone());
     }
     needed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_listed_literal_is_found_in_a_check() {
-        assert_eq!(
-            listed_literal(
-                "CHECK ((status = ANY (ARRAY['draft'::text, 'done'::text])))",
-                "status"
-            ),
-            Some("'draft'".into())
-        );
-        assert_eq!(
-            listed_literal(
-                "CHECK (((kind)::text = ANY ((ARRAY['a'::character varying])::text[])))",
-                "kind"
-            ),
-            Some("'a'".into())
-        );
-        assert_eq!(listed_literal("CHECK ((length(body) > 3))", "body"), None);
-    }
-
-    #[test]
-    fn values_exist_for_common_types_and_not_for_unknown_ones() {
-        assert!(typed_value("character varying(40)").is_some());
-        assert!(typed_value("text[]").is_some());
-        assert!(typed_value("timestamp with time zone").is_some());
-        assert_eq!(typed_value("tsvector"), None);
-    }
 }

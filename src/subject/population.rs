@@ -53,10 +53,18 @@ impl Population {
     }
 }
 
+/// The tenants table as the fills of tenant tables read it: `schema.name` and its key
+/// column (the profile's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenants<'a> {
+    pub table: &'a str,
+    pub key: &'a str,
+}
+
 /// The owner's statements that fill `table` in a world whose tenants table is
 /// `tenants`: one set-based insert from its source rows, or the config's SQL once per
 /// tenant or user.
-pub fn fill(table: &Table, tenants: &str, world: &World) -> Vec<String> {
+pub fn fill(table: &Table, tenants: Tenants<'_>, world: &World) -> Vec<String> {
     if table.derived {
         return Vec::new();
     }
@@ -82,7 +90,7 @@ fn given_rows(table: &Table, given: &str, world: &World) -> Vec<String> {
             .collect()
     };
     match &table.rule {
-        Rule::Tenant { .. } | Rule::Resource => {
+        Rule::Tenant { .. } | Rule::Resource(_) => {
             bind("${tenant}", world.tenants.iter().map(|t| t.id).collect())
         }
         Rule::User { .. } => bind("${user}", world.users.iter().map(|u| u.id).collect()),
@@ -92,20 +100,29 @@ fn given_rows(table: &Table, given: &str, world: &World) -> Vec<String> {
 
 /// The rows a fill copies from, as a subquery with `n` (the row number) and `owner_<i>`
 /// for the rule's owner columns, in order.
-fn source(table: &Table, tenants: &str) -> String {
+fn source(table: &Table, tenants: Tenants<'_>) -> String {
     match &table.rule {
         Rule::Tenant { .. } => format!(
-            "select t.id as owner_0, row_number() over (order by t.id) as n from {} t",
-            sql_name(tenants)
+            "select t.{key} as owner_0, row_number() over (order by t.{key}) as n from {} t",
+            sql_name(tenants.table),
+            key = quote_ident(tenants.key)
         ),
         Rule::User { .. } => {
             "select u.id as owner_0, row_number() over (order by u.id) as n from auth.users u"
                 .to_owned()
         }
-        Rule::Resource => "select a.tenant_id as owner_0, a.is_shared, a.sharing_mode, \
-             a.shared_with, a.resource_type, row_number() over (order by a.id) as n \
-             from public.agents a"
-            .to_owned(),
+        Rule::Resource(sharing) => format!(
+            "select a.{} as owner_0, {}, row_number() over (order by a.{}) as n from {} a",
+            quote_ident(&sharing.tenant),
+            sharing
+                .copied()
+                .iter()
+                .map(|c| format!("a.{}", quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            quote_ident(&sharing.source_key),
+            sql_name(&sharing.source)
+        ),
         Rule::Child {
             parent,
             parent_columns,
@@ -206,7 +223,7 @@ pub fn insert_one(
 pub async fn load(
     owner: &Connection,
     subjects: &Subjects,
-    tenants: &str,
+    tenants: Tenants<'_>,
     world: &World,
 ) -> Result<Population> {
     if subjects.is_empty() {
@@ -290,7 +307,7 @@ pub async fn load(
 pub async fn try_fill(
     owner: &Connection,
     subjects: &Subjects,
-    tenants: &str,
+    tenants: Tenants<'_>,
     seeded: &World,
 ) -> Result<()> {
     owner.batch("begin").await?;

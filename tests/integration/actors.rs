@@ -1,7 +1,9 @@
 //! Acting as principals: the same query, run as different principals on one database,
 //! gives each what the access model says; steps that would bypass RLS are refused.
 
-use rls_harness::{user_id, Error, Finish, Principal, DH_STARTUP_TENANT};
+use rls_harness::{user_id, Error, Finish, Principal};
+
+use crate::support::DH as DH_STARTUP_TENANT;
 
 use crate::support::{schema, vital};
 

@@ -162,22 +162,21 @@ async fn the_seed_is_read_from_the_template() {
     assert_eq!(
         schema.seeded_tenants(),
         [
-            (
-                "digital-health-startup".to_owned(),
-                rls_harness::DH_STARTUP_TENANT
-            ),
-            ("vital-platform".to_owned(), rls_harness::PLATFORM_TENANT),
+            ("digital-health-startup".to_owned(), crate::support::DH),
+            ("vital-platform".to_owned(), crate::support::PLATFORM),
         ]
     );
     let count = |t| world.resources_of(t).count();
+    let tables: Vec<_> = world.shape.tables().collect();
     assert_eq!(
-        rls_harness::Table::ALL.map(count),
+        tables.iter().map(|t| count(*t)).collect::<Vec<_>>(),
         [3, 3, 2, 0],
         "agents, tools, prompts, workflows"
     );
+    let sql = schema.sql.as_ref().unwrap();
     let sarah = world
         .resource(
-            rls_harness::Table::Agents,
+            tables[0],
             "a0000000-0000-4000-8000-000000000001".parse().unwrap(),
         )
         .unwrap();
@@ -187,7 +186,7 @@ async fn the_seed_is_read_from_the_template() {
         (
             rls_harness::Mode::Global,
             rls_harness::Kind::Platform,
-            Some(rls_harness::PLATFORM_TENANT)
+            Some(crate::support::PLATFORM)
         )
     );
     // Migration 4 updated the three agents into the platform tenant (the trigger was
@@ -195,7 +194,7 @@ async fn the_seed_is_read_from_the_template() {
     let actions: Vec<_> = world
         .audit
         .iter()
-        .map(|a| (a.table.name(), a.action.name()))
+        .map(|a| (sql.audit_table(a.table), a.action.name()))
         .collect();
     assert_eq!(
         actions,
@@ -213,6 +212,6 @@ async fn the_seed_is_read_from_the_template() {
     assert!(world
         .audit
         .iter()
-        .all(|a| a.actor.is_none() && a.tenant == Some(rls_harness::PLATFORM_TENANT)));
+        .all(|a| a.actor.is_none() && a.tenant == Some(crate::support::PLATFORM)));
     assert!(world.users.is_empty());
 }

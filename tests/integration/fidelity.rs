@@ -3,9 +3,10 @@
 
 use rls_harness::{
     user_id, BackendKind, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal,
-    Schema, DH_STARTUP_TENANT,
+    Schema,
 };
 
+use crate::support::DH as DH_STARTUP_TENANT;
 use crate::support::{config, migrations_with, schema, vital};
 
 /// A policy may read what PostgREST puts in the request: headers, method, path. Each

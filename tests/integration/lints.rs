@@ -95,8 +95,13 @@ async fn scenario_failures(template: &Template, schema: &Schema) -> Vec<String> 
     let files = discover_scenarios(Path::new("scenarios")).unwrap();
     let reports: Vec<_> = futures_util::stream::iter(&files)
         .map(|file| async move {
-            let scenario =
-                load_scenario(Path::new("scenarios"), file, &schema.seeded_tenants()).unwrap();
+            let scenario = load_scenario(
+                Path::new("scenarios"),
+                file,
+                schema.profile(),
+                &schema.seeded_tenants(),
+            )
+            .unwrap();
             run_scenario(
                 harness,
                 template,
@@ -218,18 +223,29 @@ async fn all_benign_migrations_together_stay_green() {
     }
 }
 
-/// A migration that renames a column the harness reads breaks the harness's reading,
-/// not a policy: `check` says so as a schema error before any probe, and exits 2.
+/// A migration that renames a column the profile names breaks the harness's reading,
+/// not a policy: `check` says so before any probe, at the profile's line, and exits 2.
 #[tokio::test]
-async fn a_column_the_checks_read_is_a_schema_error_before_any_probe() {
+async fn a_column_the_profile_names_is_a_config_error_before_any_probe() {
     let rename =
         "alter table public.resource_sharing_audit rename column table_name to source_table;";
     let (_dir, template) = template_with("20991231000099_rename.sql", rename).await;
     let (_c, config) = config_with("");
     let survey = survey(&template.catalog, &config);
-    assert_eq!(
-        survey.schema_errors,
-        ["resource_sharing_audit has no column table_name, which the audit-trail checks read"]
+    let shipped = std::fs::read_to_string("rls-harness.toml").unwrap();
+    let line = 1 + shipped
+        .lines()
+        .position(|l| l.starts_with("resource_table = \"table_name\""))
+        .unwrap();
+    let [error] = survey.config_errors.as_slice() else {
+        panic!("one config error expected: {:?}", survey.config_errors);
+    };
+    assert_eq!((error.line, error.column), (line, 18), "{error}");
+    assert!(
+        error
+            .message
+            .starts_with("public.resource_sharing_audit: unknown column \"table_name\""),
+        "{error}"
     );
     assert!(!survey.passed());
 
@@ -241,7 +257,7 @@ async fn a_column_the_checks_read_is_a_schema_error_before_any_probe() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("resource_sharing_audit has no column table_name"),
+        stderr.contains("public.resource_sharing_audit: unknown column \"table_name\""),
         "{stderr}"
     );
 }

@@ -25,8 +25,12 @@ async fn the_fixed_seed_agrees_with_the_model_and_reaches_every_cell() {
         .unwrap();
     assert!(report.failure.is_none(), "{}", explain(&report));
     assert!(report.worlds >= u64::from(config.cases), "{report:?}");
-    let gaps = coverage_gaps(&report.coverage);
-    assert!(gaps.is_empty(), "{}", render_coverage(&report.coverage));
+    let gaps = coverage_gaps(&report.labels.shape, &report.coverage);
+    assert!(
+        gaps.is_empty(),
+        "{}",
+        render_coverage(&report.coverage, &report.labels)
+    );
 }
 
 /// Runs the worlds against `template` until the first mismatch, without shrinking: a
@@ -232,7 +236,13 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, &found.scenario).unwrap();
-    let scenario = rls_harness::load_scenario(dir.path(), &path, &schema.seeded_tenants()).unwrap();
+    let scenario = rls_harness::load_scenario(
+        dir.path(),
+        &path,
+        schema.profile(),
+        &schema.seeded_tenants(),
+    )
+    .unwrap();
     let run = rls_harness::run_scenario(
         harness,
         &template,

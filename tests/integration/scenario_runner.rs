@@ -12,11 +12,8 @@ use rstest::rstest;
 /// The tenants the shipped migrations seed, as scenario files name them.
 fn seeded() -> Vec<(String, uuid::Uuid)> {
     vec![
-        (
-            "digital-health-startup".into(),
-            rls_harness::DH_STARTUP_TENANT,
-        ),
-        ("vital-platform".into(), rls_harness::PLATFORM_TENANT),
+        ("digital-health-startup".into(), crate::support::DH),
+        ("vital-platform".into(), crate::support::PLATFORM),
     ]
 }
 
@@ -41,14 +38,25 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::fixtures_commit("fixtures_commit")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
-    let error = load_scenario(Path::new(MALFORMED), &path, &seeded()).unwrap_err();
+    let error = load_scenario(
+        Path::new(MALFORMED),
+        &path,
+        crate::support::profile().as_ref(),
+        &seeded(),
+    )
+    .unwrap_err();
     insta::assert_snapshot!(format!("malformed_{name}"), error.to_string());
 }
 
 async fn run_fixture(name: &str) -> ScenarioReport {
     let (harness, template) = vital().await;
-    let scenario =
-        load_scenario(Path::new(RUNNER), &Path::new(RUNNER).join(name), &seeded()).unwrap();
+    let scenario = load_scenario(
+        Path::new(RUNNER),
+        &Path::new(RUNNER).join(name),
+        crate::support::profile().as_ref(),
+        &seeded(),
+    )
+    .unwrap();
     let schema = crate::support::schema(&template).await;
     run_scenario(
         harness,
@@ -248,7 +256,13 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
     let mut broken_invariants = Vec::new();
     let mut failing = Vec::new();
     for file in discover_scenarios(Path::new("scenarios")).unwrap() {
-        let scenario = load_scenario(Path::new("scenarios"), &file, &seeded()).unwrap();
+        let scenario = load_scenario(
+            Path::new("scenarios"),
+            &file,
+            crate::support::profile().as_ref(),
+            &seeded(),
+        )
+        .unwrap();
         let schema = crate::support::schema(&template).await;
         let report = run_scenario(
             harness,
@@ -287,7 +301,13 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
 async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
     let (harness, template) = vital().await;
     let path = Path::new(RUNNER).join("broken_fixture.toml");
-    let scenario = load_scenario(Path::new(RUNNER), &path, &seeded()).unwrap();
+    let scenario = load_scenario(
+        Path::new(RUNNER),
+        &path,
+        crate::support::profile().as_ref(),
+        &seeded(),
+    )
+    .unwrap();
     let schema = crate::support::schema(&template).await;
     let error = run_scenario(
         harness,
@@ -415,11 +435,15 @@ fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
 #[test]
 fn every_mistake_of_a_file_is_reported_before_any_server_starts() {
     let path = Path::new(MALFORMED).join("three_steps_two_mistakes.toml");
-    let errors: Vec<String> = rls_harness::validate_scenario(Path::new(MALFORMED), &path)
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let errors: Vec<String> = rls_harness::validate_scenario(
+        Path::new(MALFORMED),
+        &path,
+        crate::support::profile().as_ref(),
+    )
+    .unwrap_err()
+    .iter()
+    .map(ToString::to_string)
+    .collect();
     assert_eq!(
         errors,
         [

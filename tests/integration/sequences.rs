@@ -109,7 +109,13 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, &found.scenario).unwrap();
-    let scenario = load_scenario(dir.path(), &path, &schema.seeded_tenants()).unwrap();
+    let scenario = load_scenario(
+        dir.path(),
+        &path,
+        schema.profile(),
+        &schema.seeded_tenants(),
+    )
+    .unwrap();
     let on_mutant = run_scenario(
         harness,
         &template,

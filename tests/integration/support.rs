@@ -9,6 +9,15 @@ use rls_harness::{
     PropertyReport, Schema, SnapshotStore, Template,
 };
 
+/// VITAL's seeded tenants, as the shipped migrations make them.
+pub const PLATFORM: uuid::Uuid = uuid::Uuid::from_u128(1);
+pub const DH: uuid::Uuid = uuid::Uuid::from_u128(2);
+
+/// The shipped profile (`rls-harness.toml`).
+pub fn profile() -> Option<rls_harness::Profile> {
+    config().profile
+}
+
 pub async fn harness() -> &'static Harness {
     Harness::shared().await.expect("the harness starts")
 }

@@ -18,7 +18,8 @@ use super::observe;
 use crate::config::Writers;
 use crate::connection::{quote_ident, quote_literal};
 use crate::model::{self, Context, Id, Mode, Principal, Resource, Rights, World};
-use crate::subject::{insert_one, Population, Row};
+use crate::profile::Profile;
+use crate::subject::{insert_one, Population, Row, SharingColumns};
 use crate::subject::{sql_name, Callable, Mapping, Rule, Subjects, Table};
 
 mod verdict;
@@ -77,6 +78,9 @@ pub struct Verdicts {
 
 /// What the rules say of one principal in one context.
 pub struct Judge<'a> {
+    /// The profile in use, which names the model's resource tables (a child's parent
+    /// may be one).
+    pub profile: Option<&'a Profile>,
     pub subjects: &'a Subjects,
     pub population: &'a Population,
     pub world: &'a World,
@@ -87,6 +91,7 @@ pub struct Judge<'a> {
 
 impl<'a> Judge<'a> {
     pub fn new(
+        profile: Option<&'a Profile>,
         subjects: &'a Subjects,
         population: &'a Population,
         world: &'a World,
@@ -95,6 +100,7 @@ impl<'a> Judge<'a> {
     ) -> Judge<'a> {
         Judge {
             rights: world.rights(&who),
+            profile,
             subjects,
             population,
             world,
@@ -113,8 +119,8 @@ impl<'a> Judge<'a> {
         let signed_in = rights.uid.is_some();
         let id = |column: &str| value(column).and_then(|v| Id::parse_str(&v).ok());
         match &table.rule {
-            Rule::Resource => {
-                let resource = resource_of(value);
+            Rule::Resource(sharing) => {
+                let resource = resource_of(sharing, value);
                 let write = rights.may_delete(&self.context, &resource);
                 (
                     rights.reads(&self.context, &resource),
@@ -160,10 +166,7 @@ impl<'a> Judge<'a> {
 
     /// Whether the parent row whose `columns` hold `key` may be read, and updated.
     fn parent(&self, parent: &str, columns: &[String], key: &[Option<String>]) -> (bool, bool) {
-        let modelled = parent
-            .strip_prefix("public.")
-            .and_then(model::Table::from_name);
-        if let Some(table) = modelled {
+        if let Some(table) = self.profile.and_then(|p| p.table(parent)) {
             let id = key
                 .first()
                 .cloned()
@@ -231,24 +234,24 @@ impl<'a> Judge<'a> {
 }
 
 /// The sharing of a resource row as the model sees it. The table does not matter to the
-/// resource rules, so every new resource table borrows the first of the four.
-fn resource_of(value: &dyn Fn(&str) -> Option<String>) -> Resource {
-    let shared_with = value("shared_with")
+/// resource rules, so every new resource table borrows the profile's first.
+fn resource_of(sharing: &SharingColumns, value: &dyn Fn(&str) -> Option<String>) -> Resource {
+    let shared_with = value(&sharing.shared_with)
         .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
         .unwrap_or_default()
         .iter()
         .filter_map(|t| Id::parse_str(t).ok())
         .collect();
     Resource {
-        table: model::Table::Agents,
+        table: model::Table(0),
         id: Id::nil(),
-        tenant: value("tenant_id").and_then(|v| Id::parse_str(&v).ok()),
+        tenant: value(&sharing.tenant).and_then(|v| Id::parse_str(&v).ok()),
         name: String::new(),
-        mode: value("sharing_mode")
+        mode: value(&sharing.mode)
             .and_then(|m| Mode::from_name(&m))
             .unwrap_or(Mode::Private),
         shared_with,
-        kind: value("resource_type")
+        kind: value(&sharing.kind)
             .and_then(|k| model::Kind::from_name(&k))
             .unwrap_or(model::Kind::Custom),
     }
@@ -449,7 +452,7 @@ fn writes(
         if let Some(sql) = insert_one(
             table,
             values,
-            &private_sharing(),
+            &private_sharing(&table.rule),
             &judge.population.references,
             1_000_000 + *serial,
         ) {
@@ -460,12 +463,16 @@ fn writes(
 }
 
 /// The sharing of a new resource row: private and custom, which a writer may insert.
-fn private_sharing() -> BTreeMap<String, String> {
+/// Empty for any other rule.
+fn private_sharing(rule: &Rule) -> BTreeMap<String, String> {
+    let Rule::Resource(sharing) = rule else {
+        return BTreeMap::new();
+    };
     [
-        ("is_shared", "'false'"),
-        ("sharing_mode", "'private'"),
-        ("shared_with", "'{}'"),
-        ("resource_type", "'custom'"),
+        (sharing.flag.as_str(), "'false'"),
+        (sharing.mode.as_str(), "'private'"),
+        (sharing.shared_with.as_str(), "'{}'"),
+        (sharing.kind.as_str(), "'custom'"),
     ]
     .into_iter()
     .map(|(c, v)| (c.to_owned(), v.to_owned()))
@@ -477,7 +484,7 @@ fn private_sharing() -> BTreeMap<String, String> {
 fn owner_choices(judge: &Judge<'_>, table: &Table) -> Vec<(Vec<String>, bool, bool)> {
     let literal = |id: Id| quote_literal(&id.to_string());
     let candidates: Vec<Vec<String>> = match &table.rule {
-        Rule::Tenant { .. } | Rule::Resource => judge
+        Rule::Tenant { .. } | Rule::Resource(_) => judge
             .world
             .tenants
             .iter()
@@ -493,33 +500,28 @@ fn owner_choices(judge: &Judge<'_>, table: &Table) -> Vec<(Vec<String>, bool, bo
             parent,
             parent_columns,
             ..
-        } => {
-            let modelled = parent
-                .strip_prefix("public.")
-                .and_then(model::Table::from_name);
-            match modelled {
-                Some(t) => judge
-                    .world
-                    .resources_of(t)
-                    .map(|r| vec![literal(r.id)])
-                    .collect(),
-                None => judge
-                    .population
-                    .rows(judge.subjects, parent)
-                    .iter()
-                    .map(|row| {
-                        parent_columns
-                            .iter()
-                            .map(|c| row.text(c).map_or("null".into(), |t| quote_literal(&t)))
-                            .collect()
-                    })
-                    .collect(),
-            }
-        }
+        } => match judge.profile.and_then(|p| p.table(parent)) {
+            Some(t) => judge
+                .world
+                .resources_of(t)
+                .map(|r| vec![literal(r.id)])
+                .collect(),
+            None => judge
+                .population
+                .rows(judge.subjects, parent)
+                .iter()
+                .map(|row| {
+                    parent_columns
+                        .iter()
+                        .map(|c| row.text(c).map_or("null".into(), |t| quote_literal(&t)))
+                        .collect()
+                })
+                .collect(),
+        },
         Rule::Public { .. } | Rule::Internal => vec![Vec::new()],
     };
     let owners = table.rule.owner_columns();
-    let sharing = private_sharing();
+    let sharing = private_sharing(&table.rule);
     candidates
         .into_iter()
         .map(|values| {
@@ -543,8 +545,8 @@ fn owner_choices(judge: &Judge<'_>, table: &Table) -> Vec<(Vec<String>, bool, bo
 /// rule judges every row alike.
 fn where_row(table: &Table, row: &Row) -> String {
     let mut columns = table.rule.owner_columns();
-    if table.rule == Rule::Resource {
-        columns.extend(["sharing_mode".to_owned(), "resource_type".to_owned()]);
+    if let Rule::Resource(sharing) = &table.rule {
+        columns.extend([sharing.mode.clone(), sharing.kind.clone()]);
     }
     let conditions: Vec<String> = columns
         .iter()

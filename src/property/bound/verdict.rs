@@ -74,7 +74,7 @@ pub fn judge(
                         .collect(),
                     Err(_) => BTreeSet::new(),
                 };
-                let exact = table.rule == Rule::Resource;
+                let exact = matches!(table.rule, Rule::Resource(_));
                 for row in rows {
                     let (read, _, _) = judge.row_verdict(table, row);
                     let visible = seen.contains(row.json.as_str());
@@ -133,7 +133,7 @@ pub fn judge(
                         observed(answer),
                     );
                 } else if !done && *allowed {
-                    if table.rule == Rule::Resource {
+                    if matches!(table.rule, Rule::Resource(_)) {
                         fail(
                             Invariant::ClassBound,
                             &table.name,
@@ -313,7 +313,7 @@ const NOTHING: &str = "nothing = true\ncontrol = \"owner\"";
 
 fn class_name(rule: &Rule) -> &'static str {
     match rule {
-        Rule::Resource => "resource",
+        Rule::Resource(_) => "resource",
         Rule::Tenant { .. } => "tenant",
         Rule::Child { .. } => "child",
         Rule::User { .. } => "user",

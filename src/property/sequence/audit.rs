@@ -7,11 +7,11 @@
 //! whose own writes leave no actor to check.
 
 use super::super::compare::{Mismatch, Probe};
-use super::super::render;
 use crate::actor;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::model::{AuditAction, AuditRow, Context, Principal, World};
+use crate::model::{AuditAction, AuditRow, Context, Object, Principal, World};
+use crate::profile::Sql;
 use crate::rule::Invariant;
 
 /// Who acted in a step, in what context, and how long the model's trail was after it.
@@ -20,6 +20,9 @@ pub type Acted = (Principal, Context, usize);
 /// `world` as the owner's load leaves it: the trigger writes an audit row, with no
 /// actor, for every resource the owner inserts.
 pub fn loaded(mut world: World, seeded: &World) -> World {
+    if !world.shape.audit {
+        return world;
+    }
     let inserted: Vec<AuditRow> = world
         .resources
         .iter()
@@ -40,10 +43,11 @@ pub fn loaded(mut world: World, seeded: &World) -> World {
 /// per sharing change, in order, naming its table, resource, action, actor and tenant.
 pub async fn mismatch(
     owner: &Connection,
+    sql: &Sql,
     world: &World,
     acted: &[Acted],
 ) -> Result<Option<Mismatch>> {
-    let rows = actor::statement(owner, render::READ_AUDIT)
+    let rows = actor::statement(owner, &sql.read_audit())
         .await?
         .map_err(|failure| {
             Error::backend(
@@ -61,7 +65,7 @@ pub async fn mismatch(
                 .join(" ")
         })
         .collect();
-    let expected: Vec<String> = world.audit.iter().map(audit_line).collect();
+    let expected: Vec<String> = world.audit.iter().map(|row| sql.audit_line(row)).collect();
     let Some(at) =
         (0..expected.len().max(actual.len())).find(|&i| expected.get(i) != actual.get(i))
     else {
@@ -84,8 +88,8 @@ pub async fn mismatch(
         invariant: Invariant::AuditTrail,
         who,
         context,
-        probe: Probe::Read("resource_sharing_audit"),
-        sql: render::READ_AUDIT.into(),
+        probe: Probe::Read(Object::Audit),
+        sql: sql.read_audit(),
         expected: format!(
             "{} rows; row {}: {}",
             expected.len(),
@@ -94,18 +98,6 @@ pub async fn mismatch(
         ),
         actual: format!("{} rows; row {}: {}", actual.len(), at + 1, line(&actual)),
     }))
-}
-
-fn audit_line(row: &AuditRow) -> String {
-    let id = |id: Option<uuid::Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
-    format!(
-        "{} {} {} {} {}",
-        row.table.name(),
-        row.resource,
-        row.action.name(),
-        id(row.actor),
-        id(row.tenant)
-    )
 }
 
 /// An audit line with the ids of users and tenants written as their names.

@@ -11,10 +11,10 @@
 
 use super::super::compare::context_value;
 use super::super::generate::GHOST_TENANT;
-use super::super::render::Sql;
 use super::super::space::{self, Cell};
 use crate::model::World;
 use crate::model::{self, Context, Id, Op, Outcome, Principal};
+use crate::profile::Sql;
 use crate::rule::Invariant;
 
 /// The tenant context a step runs in, sent in the request's context header.
@@ -55,8 +55,9 @@ pub struct Step {
 }
 
 impl StepSpec {
-    /// The request this seed stands for as the `n`-th step, in `world` as it is now.
-    pub fn resolve(&self, world: &World, n: usize) -> Step {
+    /// The request this seed stands for as the `n`-th step, in `world` as it is now;
+    /// `labels` name the resource tables in the rows it inserts.
+    pub fn resolve(&self, world: &World, n: usize, labels: &[String]) -> Step {
         let users = world.users.len();
         let who = match self.who % (users + 3) {
             i if i < users => Principal::User(world.users[i].id),
@@ -68,6 +69,8 @@ impl StepSpec {
         let tenants: Vec<Id> = world.tenants.iter().map(|t| t.id).collect();
         let member: Vec<Id> = rights.member.iter().copied().collect();
         let context = match self.context {
+            // Without a tenant context in the schema every step sends none.
+            _ if !world.shape.context => Context::Empty,
             ContextSpec::Empty => Context::Empty,
             ContextSpec::Own { pick } | ContextSpec::Foreign { pick } => {
                 let list: Vec<Id> = match self.context {
@@ -86,7 +89,7 @@ impl StepSpec {
         };
         // Salted by the step's number, so that rows earlier steps inserted never
         // collide with this step's.
-        let candidates = space::candidates(world, &who, &context, n + 1);
+        let candidates = space::candidates(world, &who, &context, n + 1, labels);
         let chosen = &candidates[self.op % candidates.len()];
         Step {
             who,

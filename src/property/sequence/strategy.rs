@@ -10,25 +10,29 @@ use proptest::prelude::*;
 
 use super::super::generate::{spec_within, Bounds, Spec};
 use super::step::{ContextSpec, StepSpec};
+use crate::model::Shape;
 
 /// A sequence has 3 to 12 steps: enough for a history, few enough to re-probe the
 /// whole world after each one.
 const STEPS: std::ops::RangeInclusive<usize> = 3..=12;
 
-/// A world and the seeds of the steps run on it.
-pub fn sequences() -> impl Strategy<Value = (Spec, Vec<StepSpec>)> {
-    (vec(step_spec(), STEPS), world_spec()).prop_map(|(steps, spec)| (spec, steps))
+/// A world of a tenancy of `shape` and the seeds of the steps run on it.
+pub fn sequences(shape: &Shape) -> impl Strategy<Value = (Spec, Vec<StepSpec>)> {
+    (vec(step_spec(), STEPS), world_spec(shape)).prop_map(|(steps, spec)| (spec, steps))
 }
 
 /// Worlds of 2 to 4 tenants, 1 to 4 users (someone must act) and 0 to 2 generated
-/// rows per resource table (0 to 8 in all).
-fn world_spec() -> impl Strategy<Value = Spec> {
-    spec_within(Bounds {
-        extra_tenants: 0..=2,
-        users: 1..=4,
-        resources_per_table: 0..=2,
-        membership: 0.5,
-    })
+/// rows per resource table (0 to 8 in VITAL's four).
+fn world_spec(shape: &Shape) -> impl Strategy<Value = Spec> {
+    spec_within(
+        Bounds {
+            extra_tenants: 0..=2,
+            users: 1..=4,
+            resources_per_table: 0..=2,
+            membership: 0.5,
+        },
+        shape,
+    )
 }
 
 fn context_spec() -> impl Strategy<Value = ContextSpec> {
@@ -55,7 +59,7 @@ fn step_spec() -> impl Strategy<Value = StepSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::fixture::seeded;
+    use crate::model::fixture::{labels, seeded};
     use crate::model::{Op, Principal};
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
@@ -66,12 +70,15 @@ mod tests {
     fn steps_resolve_against_the_current_world() {
         let mut runner = TestRunner::deterministic();
         for _ in 0..64 {
-            let (spec, seeds) = sequences().new_tree(&mut runner).unwrap().current();
+            let (spec, seeds) = sequences(&seeded().shape)
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
             assert!(STEPS.contains(&seeds.len()));
-            let mut world = spec.world(&seeded());
+            let mut world = spec.world(&seeded(), &labels());
             assert!((1..=4).contains(&world.users.len()) && world.tenants.len() <= 4);
             for (n, seed) in seeds.iter().enumerate() {
-                let step = seed.resolve(&world, n);
+                let step = seed.resolve(&world, n, &labels());
                 if let Principal::User(id) = step.who {
                     assert!(world.user(id).is_some());
                 }
@@ -84,14 +91,32 @@ mod tests {
                 // With every row deleted, a step names one that does not exist.
                 let mut empty = world.clone();
                 empty.resources.clear();
-                let phantom = seed.resolve(&empty, n);
+                let phantom = seed.resolve(&empty, n, &labels());
                 let outcome = phantom.expected(&empty);
                 if matches!(phantom.op, Op::Update { .. } | Op::Delete { .. }) {
                     assert!(!matches!(outcome, crate::model::Outcome::Done(1)));
                 }
-                world.apply(&step.who, &step.context, &step.op);
+                // The audit trigger's rule: one row for an insert or a delete, and for
+                // an update that changes the tenant or the sharing; none otherwise.
+                let audited = match &step.op {
+                    Op::Insert(_) | Op::Delete { .. } => true,
+                    Op::Update { id, new } => world.resource(new.table, *id).is_some_and(|old| {
+                        (old.tenant, old.mode, &old.shared_with)
+                            != (new.tenant, new.mode, &new.shared_with)
+                    }),
+                    _ => false,
+                };
+                let before = world.audit.len();
+                let outcome = world.apply(&step.who, &step.context, &step.op);
+                let wrote = matches!(outcome, crate::model::Outcome::Done(n) if n > 0);
+                assert_eq!(
+                    world.audit.len() - before,
+                    usize::from(wrote && audited),
+                    "{:?} by {:?}: {outcome:?}",
+                    step.op,
+                    step.who
+                );
             }
-            assert!(world.audit.len() >= seeded().audit.len());
         }
     }
 }

@@ -1,14 +1,14 @@
 //! Every write a principal can attempt in a world, one candidate per cell of the
 //! operation space: writes of each resource table on each kind of row, the tenancy
-//! tables' memberships and tenants, and the admin functions.
+//! tables' memberships and tenants, and the functions that write them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
 use super::{Actor, Cell, ContextKind, RowKind, WriteOp};
-use crate::model::{Context, Id, Kind, Mode, Op, Principal, Resource, Rights, Role, Table, World};
-use crate::plan::DH_STARTUP_TENANT;
+use crate::model::{Context, Id, Kind, Mode, Object, Op, Principal, Resource, Rights, Role};
+use crate::model::{Table, World};
 use crate::property::generate::GHOST_TENANT;
 
 /// A write a principal can attempt, with the cell it covers.
@@ -27,12 +27,14 @@ struct Tenants {
 
 /// Every write `who` can attempt under `context` in `world`: one per object,
 /// operation and kind of row the world holds. `salt` makes the ids of inserted rows
-/// fresh for a sequence step (rows inserted by earlier steps stay in the world).
+/// fresh for a sequence step (rows inserted by earlier steps stay in the world);
+/// `labels` name the resource tables in the rows it inserts.
 pub fn candidates(
     world: &World,
     who: &Principal,
     context: &Context,
     salt: usize,
+    labels: &[String],
 ) -> Vec<Candidate> {
     let rights = world.rights(who);
     let actor = Actor::of(world, who);
@@ -56,28 +58,30 @@ pub fn candidates(
             .collect(),
     };
     let mut out = Vec::new();
-    let mut push =
-        |object: &'static str, op: WriteOp, kind: RowKind, tenant: Option<Id>, write: Op| {
-            out.push(Candidate {
-                op: write,
-                cell: Cell {
-                    object,
-                    op,
-                    kind,
-                    context: ContextKind::of(&rights, context, tenant),
-                    actor,
-                },
-            });
-        };
-    for table in Table::ALL {
-        resources(world, &rights, &tenants, table, salt, &mut push);
+    let mut push = |object: Object, op: WriteOp, kind: RowKind, tenant: Option<Id>, write: Op| {
+        out.push(Candidate {
+            op: write,
+            cell: Cell {
+                object,
+                op,
+                kind,
+                context: ContextKind::of(&rights, context, tenant),
+                actor,
+            },
+        });
+    };
+    for table in world.shape.tables() {
+        let label = labels
+            .get(table.0 as usize)
+            .map_or("resource", String::as_str);
+        resources(world, &rights, &tenants, (table, label), salt, &mut push);
     }
     memberships(world, who, &rights, &tenants, &mut push);
     tenancy(world, who, &rights, &tenants, salt, &mut push);
     out
 }
 
-type Push<'a> = dyn FnMut(&'static str, WriteOp, RowKind, Option<Id>, Op) + 'a;
+type Push<'a> = dyn FnMut(Object, WriteOp, RowKind, Option<Id>, Op) + 'a;
 
 /// The kind of a resource row for a principal with `rights`.
 pub(in crate::property) fn resource_kind(rights: &Rights, row: &Resource) -> RowKind {
@@ -105,7 +109,7 @@ fn fresh_id(table: Table, kind: RowKind, salt: usize) -> Id {
     const NAMESPACE: Uuid = Uuid::from_u128(0x9e0b_0000_0000_4000_8000_0000_0000_0000);
     Uuid::new_v5(
         &NAMESPACE,
-        format!("{}:{}:{salt}", table.name(), kind.name()).as_bytes(),
+        format!("{}:{}:{salt}", table.0, kind.name()).as_bytes(),
     )
 }
 
@@ -113,18 +117,18 @@ fn resources(
     world: &World,
     rights: &Rights,
     tenants: &Tenants,
-    table: Table,
+    (table, label): (Table, &str),
     salt: usize,
     push: &mut Push<'_>,
 ) {
-    let object = table.name();
+    let object = Object::Resource(table);
     // Inserts: the kind is the new row's.
     let new =
         |tenant: Id, kind: RowKind, mode: Mode, shared_with: Vec<Id>, platform: bool| Resource {
             table,
             id: fresh_id(table, kind, salt),
             tenant: Some(tenant),
-            name: format!("probe-{object}-{}", kind.name()),
+            name: format!("probe-{label}-{}", kind.name()),
             mode,
             shared_with,
             kind: if platform {
@@ -250,23 +254,6 @@ fn resources(
     }
 }
 
-/// The next role up and down; an owner stays owner, a viewer stays viewer.
-fn promoted(role: Role) -> Role {
-    match role {
-        Role::Viewer => Role::Member,
-        Role::Member => Role::Admin,
-        Role::Admin | Role::Owner => Role::Owner,
-    }
-}
-
-fn demoted(role: Role) -> Role {
-    match role {
-        Role::Owner => Role::Admin,
-        Role::Admin => Role::Member,
-        Role::Member | Role::Viewer => Role::Viewer,
-    }
-}
-
 fn memberships(
     world: &World,
     who: &Principal,
@@ -274,12 +261,13 @@ fn memberships(
     tenants: &Tenants,
     push: &mut Push<'_>,
 ) {
-    let object = "user_tenants";
+    let object = Object::Memberships;
+    let shape = &world.shape;
     let me = who.uid();
     let kind_of = |user: Id, tenant: Id, role: Role| {
         if Some(user) == me {
             RowKind::Own
-        } else if rights.writer.contains(&tenant) && role == Role::Owner {
+        } else if rights.writer.contains(&tenant) && rights.protected.contains(&role) {
             RowKind::Owner
         } else if rights.writer.contains(&tenant) {
             RowKind::Writer
@@ -296,27 +284,23 @@ fn memberships(
             .or_insert((user, tenant, role));
     }
     for (kind, (user, tenant, role)) in seen {
-        for (op, write) in [
-            (
-                WriteOp::Promote,
-                Op::SetRole {
-                    user,
-                    tenant,
-                    role: promoted(role),
-                },
-            ),
-            (
-                WriteOp::Demote,
-                Op::SetRole {
-                    user,
-                    tenant,
-                    role: demoted(role),
-                },
-            ),
-            (WriteOp::Remove, Op::RemoveMember { user, tenant }),
-        ] {
-            push(object, op, kind, Some(tenant), write);
+        // With a single role (or none) there is nothing to promote or demote.
+        if shape.roles.len() > 1 {
+            let promote = Op::SetRole {
+                user,
+                tenant,
+                role: role.promoted(),
+            };
+            let demote = Op::SetRole {
+                user,
+                tenant,
+                role: shape.demoted(role),
+            };
+            push(object, WriteOp::Promote, kind, Some(tenant), promote);
+            push(object, WriteOp::Demote, kind, Some(tenant), demote);
         }
+        let remove = Op::RemoveMember { user, tenant };
+        push(object, WriteOp::Remove, kind, Some(tenant), remove);
     }
     // New rows: someone who is not yet a member of the target tenant.
     let newcomer = |tenant: Id| {
@@ -339,31 +323,34 @@ fn memberships(
     };
     let writer = tenants.writer.first();
     let joinable = tenants.foreign.iter().find(|t| **t != GHOST_TENANT);
-    add(RowKind::Own, me, joinable, Role::Member);
+    let plain = shape.plain();
+    add(RowKind::Own, me, joinable, plain);
     add(
         RowKind::Writer,
         writer.and_then(|t| newcomer(*t)),
         writer,
-        Role::Member,
+        plain,
     );
-    add(
-        RowKind::Owner,
-        writer.and_then(|t| newcomer(*t)),
-        writer,
-        Role::Owner,
-    );
+    if let Some(owner) = shape.protected() {
+        add(
+            RowKind::Owner,
+            writer.and_then(|t| newcomer(*t)),
+            writer,
+            owner,
+        );
+    }
     let member = tenants.member.first();
     add(
         RowKind::Member,
         member.and_then(|t| newcomer(*t)),
         member,
-        Role::Member,
+        plain,
     );
     add(
         RowKind::Foreign,
         joinable.and_then(|t| newcomer(*t)),
         joinable,
-        Role::Member,
+        plain,
     );
 }
 
@@ -379,7 +366,7 @@ fn tenancy(
     const NAMESPACE: Uuid = Uuid::from_u128(0x7e4a_0000_0000_4000_8000_0000_0000_0000);
     let id = Uuid::new_v5(&NAMESPACE, slug.as_bytes());
     push(
-        "tenants",
+        Object::Tenants,
         WriteOp::Insert,
         RowKind::New,
         Some(id),
@@ -394,24 +381,13 @@ fn tenancy(
         ),
     ] {
         if let Some(&id) = tenant {
-            let name = "Renamed".to_owned();
-            push(
-                "tenants",
-                WriteOp::Rename,
-                kind,
-                Some(id),
-                Op::RenameTenant { id, name },
-            );
-            push(
-                "tenants",
-                WriteOp::Delete,
-                kind,
-                Some(id),
-                Op::DeleteTenant { id },
-            );
+            let (rename, delete) = (Op::RenameTenant { id }, Op::DeleteTenant { id });
+            push(Object::Tenants, WriteOp::Rename, kind, Some(id), rename);
+            push(Object::Tenants, WriteOp::Delete, kind, Some(id), delete);
         }
     }
 
+    let shape = &world.shape;
     let me = who.uid();
     let other = world.users.iter().map(|u| u.id).find(|u| Some(*u) != me);
     let admin_other = world
@@ -422,53 +398,55 @@ fn tenancy(
     let targets = [(RowKind::Own, me), (RowKind::Other, other)];
     for (kind, user) in targets {
         let Some(user) = user else { continue };
-        push(
-            "user_roles",
-            WriteOp::Insert,
-            kind,
-            None,
-            Op::InsertUserRole { user },
-        );
-        push(
-            "grant_platform_admin",
-            WriteOp::Call,
-            kind,
-            None,
-            Op::GrantAdmin { user },
-        );
-        let role = if rights.writer.contains(&DH_STARTUP_TENANT) {
-            "member"
-        } else {
-            "admin"
-        };
-        push(
-            "assign_user_to_dh_startup",
-            WriteOp::Call,
-            kind,
-            Some(DH_STARTUP_TENANT),
-            Op::AssignDh {
-                user,
-                role: role.into(),
-            },
-        );
+        if shape.platform_admins {
+            let add = Op::AddAdmin { user };
+            push(Object::PlatformAdmins, WriteOp::Insert, kind, None, add);
+        }
+        if shape.grant_admin {
+            let grant = Op::GrantAdmin { user };
+            push(Object::GrantAdmin, WriteOp::Call, kind, None, grant);
+        }
+        if let Some(assign) = &shape.assign {
+            // A manager of the tenant assigns a plain role; anyone else tries the
+            // highest role the function gives.
+            let highest = assign.roles.iter().min().copied().unwrap_or(shape.plain());
+            let role = if rights.writer.contains(&assign.tenant) {
+                shape.plain()
+            } else {
+                highest
+            };
+            let call = Op::Assign { user, role };
+            push(
+                Object::Assign,
+                WriteOp::Call,
+                kind,
+                Some(assign.tenant),
+                call,
+            );
+        }
+    }
+    if !shape.platform_admins {
+        return;
     }
     if let Some(user) = admin_other.or(other) {
+        let remove = Op::RemoveAdmin { user };
         push(
-            "user_roles",
+            Object::PlatformAdmins,
             WriteOp::Delete,
             RowKind::Other,
             None,
-            Op::DeleteUserRole { user },
+            remove,
         );
     }
     if rights.platform_admin {
         if let Some(user) = me {
+            let remove = Op::RemoveAdmin { user };
             push(
-                "user_roles",
+                Object::PlatformAdmins,
                 WriteOp::Delete,
                 RowKind::Own,
                 None,
-                Op::DeleteUserRole { user },
+                remove,
             );
         }
     }
@@ -478,7 +456,6 @@ fn tenancy(
 mod tests {
     use super::*;
     use crate::model::fixture::*;
-    use crate::plan::{DH_STARTUP_TENANT as DH, PLATFORM_TENANT};
     use crate::property::space::required_cells;
 
     fn cells(
@@ -486,11 +463,11 @@ mod tests {
         who: &Principal,
         context: Context,
     ) -> BTreeSet<(String, String, String, String)> {
-        candidates(world, who, &context, 0)
+        candidates(world, who, &context, 0, &labels())
             .into_iter()
             .map(|c| {
                 (
-                    c.cell.object.to_owned(),
+                    label(c.cell.object).to_owned(),
                     c.cell.op.name().to_owned(),
                     c.cell.kind.name().to_owned(),
                     c.cell.context.name().to_owned(),
@@ -513,10 +490,10 @@ mod tests {
     #[test]
     fn a_writer_out_of_context_is_asked_about_every_table() {
         let mut world = world();
-        for table in Table::ALL {
+        for table in world.shape.tables() {
             world.resources.push(resource(
                 table,
-                Id::from_u128(0xf000 + table as u128),
+                Id::from_u128(0xf000 + u128::from(table.0)),
                 DH,
                 Mode::Private,
                 &[],
@@ -531,7 +508,7 @@ mod tests {
                 );
             }
         }
-        let forged = cells(&world, &user("bob"), Context::Tenant(PLATFORM_TENANT));
+        let forged = cells(&world, &user("bob"), Context::Tenant(PLATFORM));
         assert!(has(&forged, ["tools", "delete", "writer", "forged"]));
         let own = cells(&world, &user("bob"), Context::Tenant(DH));
         assert!(has(&own, ["workflows", "reshare", "writer", "own"]));
@@ -543,9 +520,9 @@ mod tests {
         let world = world();
         let bob = world.rights(&user("bob"));
         let vic = world.rights(&user("vic"));
-        let dh_private = world.resource(Table::Agents, DH_PRIVATE).unwrap();
-        let dh_selective = world.resource(Table::Agents, DH_SELECTIVE).unwrap();
-        let seed = world.resource(Table::Agents, SEED_AGENT).unwrap();
+        let dh_private = world.resource(AGENTS, DH_PRIVATE).unwrap();
+        let dh_selective = world.resource(AGENTS, DH_SELECTIVE).unwrap();
+        let seed = world.resource(AGENTS, SEED_AGENT).unwrap();
         assert_eq!(resource_kind(&bob, dh_private), RowKind::Writer);
         assert_eq!(resource_kind(&vic, dh_private), RowKind::Foreign);
         assert_eq!(resource_kind(&vic, dh_selective), RowKind::Shared);
@@ -563,7 +540,7 @@ mod tests {
     #[test]
     fn every_candidate_lands_in_a_cell_of_the_table() {
         let world = world();
-        let required: BTreeSet<Cell> = required_cells().into_iter().collect();
+        let required: BTreeSet<Cell> = required_cells(&world.shape).into_iter().collect();
         for who in ["bob", "carol", "dave", "eve", "vic"] {
             for context in [
                 Context::Empty,
@@ -571,7 +548,7 @@ mod tests {
                 Context::Tenant(NORTH),
                 Context::Tenant(DH),
             ] {
-                for candidate in candidates(&world, &user(who), &context, 0) {
+                for candidate in candidates(&world, &user(who), &context, 0, &labels()) {
                     assert!(
                         required.contains(&candidate.cell),
                         "{who}: {:?} is outside the table",
@@ -586,7 +563,7 @@ mod tests {
     fn inserted_ids_are_fresh_and_salted() {
         let world = world();
         let ids = |salt| -> BTreeSet<Id> {
-            candidates(&world, &user("bob"), &Context::Empty, salt)
+            candidates(&world, &user("bob"), &Context::Empty, salt, &labels())
                 .into_iter()
                 .filter_map(|c| match c.op {
                     Op::Insert(row) => Some(row.id),

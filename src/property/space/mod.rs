@@ -1,8 +1,8 @@
 //! The operation space: every write a principal can attempt in a world, derived from
 //! the model rather than picked from a menu.
 //!
-//! For a principal and a tenant context, each object (the four resource tables, the
-//! tenancy tables and the functions that write them) is paired with each *kind of row*
+//! For a principal and a tenant context, each object (the resource tables, the tenancy
+//! tables and the functions that write them) is paired with each *kind of row*
 //! the world holds for that principal (a row of a tenant it writes, one it only reads,
 //! another tenant's private or shared row, a global or platform row, its own membership,
 //! an owner's, ...) and each operation (insert, rename, moves to each kind of tenant,
@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Context, Id, Principal, Rights, World};
+use crate::model::{Context, Id, Object, Principal, Rights, Shape, World};
 
 mod candidates;
 
@@ -147,7 +147,7 @@ pub enum WriteOp {
     Delete,
     /// Add a membership.
     Add,
-    /// Raise a member's role one step (viewer → member → admin → owner).
+    /// Raise a member's role one rank.
     Promote,
     /// Lower a member's role one step.
     Demote,
@@ -214,48 +214,46 @@ impl Actor {
     }
 }
 
-/// The objects whose writes the space covers, in report order.
-pub const OBJECTS: [&str; 9] = [
-    "agents",
-    "tools",
-    "prompts",
-    "workflows",
-    "user_tenants",
-    "tenants",
-    "user_roles",
-    "grant_platform_admin",
-    "assign_user_to_dh_startup",
-];
-
 /// One cell of the coverage table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cell {
-    pub object: &'static str,
+    pub object: Object,
     pub op: WriteOp,
     pub kind: RowKind,
     pub context: ContextKind,
     pub actor: Actor,
 }
 
-/// The operations and kinds of rows that make sense for `object`.
-pub fn ops_of(object: &str) -> Vec<(WriteOp, Vec<RowKind>)> {
+/// The operations and kinds of rows that make sense for `object` in a tenancy of
+/// `shape`: roles are promoted and demoted only where there are several, and an owner's
+/// membership is a kind of row only where a role is protected.
+pub fn ops_of(shape: &Shape, object: Object) -> Vec<(WriteOp, Vec<RowKind>)> {
     use RowKind::*;
     use WriteOp::*;
     let resource = vec![Writer, Member, Foreign, Shared, Global, Platform];
     match object {
-        "user_tenants" => [Add, Promote, Demote, Remove]
-            .into_iter()
-            .map(|op| (op, vec![Own, Writer, Owner, Member, Foreign]))
-            .collect(),
-        "tenants" => vec![
+        Object::Memberships => {
+            let mut kinds = vec![Own, Writer, Owner, Member, Foreign];
+            if shape.protected().is_none() {
+                kinds.retain(|k| *k != Owner);
+            }
+            let ops = if shape.roles.len() > 1 {
+                vec![Add, Promote, Demote, Remove]
+            } else {
+                vec![Add, Remove]
+            };
+            ops.into_iter().map(|op| (op, kinds.clone())).collect()
+        }
+        Object::Tenants => vec![
             (Insert, vec![New]),
             (Rename, vec![Writer, Member, Foreign]),
             (Delete, vec![Writer, Member, Foreign]),
         ],
         // A plain user has no admin row of its own to delete.
-        "user_roles" => vec![(Insert, vec![Own, Other]), (Delete, vec![Other])],
-        "grant_platform_admin" | "assign_user_to_dh_startup" => vec![(Call, vec![Own, Other])],
-        _ => [
+        Object::PlatformAdmins => vec![(Insert, vec![Own, Other]), (Delete, vec![Other])],
+        Object::GrantAdmin | Object::Assign => vec![(Call, vec![Own, Other])],
+        Object::Audit | Object::SharedView | Object::Lists(_) | Object::SetContext => Vec::new(),
+        Object::Resource(_) => [
             Insert,
             Rename,
             MoveToWriter,
@@ -276,26 +274,39 @@ pub fn ops_of(object: &str) -> Vec<(WriteOp, Vec<RowKind>)> {
 /// context can name a row's own tenant only when the row has one and the principal
 /// belongs to it (joining a tenant oneself is always joining a foreign one). The
 /// kinds of a function's argument say who the argument is, not whose tenant.
-fn context_possible(object: &str, op: WriteOp, kind: RowKind, context: ContextKind) -> bool {
+fn context_possible(
+    shape: &Shape,
+    object: Object,
+    op: WriteOp,
+    kind: RowKind,
+    context: ContextKind,
+) -> bool {
+    if context == ContextKind::None {
+        return true;
+    }
+    if !shape.context {
+        return false;
+    }
     if context != ContextKind::Own {
         return true;
     }
     match object {
-        "user_roles" | "grant_platform_admin" => false,
-        "assign_user_to_dh_startup" => true,
-        "user_tenants" if op == WriteOp::Add && kind == RowKind::Own => false,
+        Object::PlatformAdmins | Object::GrantAdmin => false,
+        Object::Assign => true,
+        Object::Memberships if op == WriteOp::Add && kind == RowKind::Own => false,
         _ => kind.can_be_in_own_tenant(),
     }
 }
 
-/// Every cell a plain user must reach: the coverage table's rows.
-pub fn required_cells() -> Vec<Cell> {
+/// Every cell a plain user must reach in a tenancy of `shape`: the coverage table's
+/// rows.
+pub fn required_cells(shape: &Shape) -> Vec<Cell> {
     let mut cells = Vec::new();
-    for object in OBJECTS {
-        for (op, kinds) in ops_of(object) {
+    for object in shape.write_objects() {
+        for (op, kinds) in ops_of(shape, object) {
             for kind in kinds {
                 for context in ContextKind::ALL {
-                    if context_possible(object, op, kind, context) {
+                    if context_possible(shape, object, op, kind, context) {
                         cells.push(Cell {
                             object,
                             op,
@@ -314,9 +325,9 @@ pub fn required_cells() -> Vec<Cell> {
 /// The object-operation pairs `actor` can attempt at all: those who belong to no
 /// tenant (anon, claims without `sub`, service_role) have no tenant of their own to
 /// move a row into.
-pub fn possible_pairs(actor: Actor) -> Vec<(&'static str, WriteOp)> {
+pub fn possible_pairs(shape: &Shape, actor: Actor) -> Vec<(Object, WriteOp)> {
     let tenantless = matches!(actor, Actor::Anon | Actor::NoSub | Actor::ServiceRole);
-    let mut pairs: Vec<_> = required_cells()
+    let mut pairs: Vec<_> = required_cells(shape)
         .into_iter()
         .map(|cell| (cell.object, cell.op))
         .filter(|(_, op)| {
@@ -333,7 +344,7 @@ pub fn possible_pairs(actor: Actor) -> Vec<(&'static str, WriteOp)> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gaps {
     pub cells: Vec<Cell>,
-    pub pairs: Vec<(Actor, &'static str, WriteOp)>,
+    pub pairs: Vec<(Actor, Object, WriteOp)>,
 }
 
 impl Gaps {
@@ -350,16 +361,19 @@ pub const OTHER_ACTORS: [Actor; 4] = [
     Actor::ServiceRole,
 ];
 
-/// The gaps of `coverage` (probes per cell).
-pub fn gaps(coverage: &BTreeMap<Cell, u64>) -> Gaps {
+/// The gaps of `coverage` (probes per cell) in a tenancy of `shape`.
+pub fn gaps(shape: &Shape, coverage: &BTreeMap<Cell, u64>) -> Gaps {
     let reached = |cell: &Cell| coverage.get(cell).is_some_and(|n| *n > 0);
-    let cells = required_cells()
+    let cells = required_cells(shape)
         .into_iter()
         .filter(|c| !reached(c))
         .collect();
     let mut pairs = Vec::new();
     for actor in OTHER_ACTORS {
-        for (object, op) in possible_pairs(actor) {
+        if actor == Actor::PlatformAdmin && !shape.platform_admins {
+            continue;
+        }
+        for (object, op) in possible_pairs(shape, actor) {
             let tried = coverage
                 .iter()
                 .any(|(c, n)| c.actor == actor && c.object == object && c.op == op && *n > 0);

@@ -1,0 +1,321 @@
+//! The `[profile]` tables of `rls-harness.toml` as written, and the checks that need no
+//! catalog: every name given and not empty, every role a key names ranked, a role column
+//! exactly when there are roles. Each mistake is located at its key.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    AssignFunction, At, Audit, Key, Memberships, PlatformAdmins, Profile, SharedView, Sharing,
+    TenantContext, Tenants,
+};
+use crate::located::{unknown, FileError, Reader};
+
+type Name = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProfile {
+    tenants: RawTenants,
+    memberships: RawMemberships,
+    platform_admins: Option<RawPlatformAdmins>,
+    context: Option<RawContext>,
+    sharing: Option<RawSharing>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenants {
+    table: Name,
+    key: Name,
+    slug: Name,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMemberships {
+    table: Name,
+    user: Name,
+    tenant: Name,
+    role: Option<Name>,
+    #[serde(default)]
+    roles: Vec<Name>,
+    writers: Option<Vec<Name>>,
+    managers: Option<Vec<Name>>,
+    #[serde(default)]
+    protected: Vec<Name>,
+    assign: Option<RawAssign>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssign {
+    function: Name,
+    tenant: Name,
+    roles: Vec<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlatformAdmins {
+    table: Name,
+    user: Name,
+    role: Name,
+    value: Name,
+    grant: Option<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContext {
+    setting: Name,
+    function: Name,
+    header: Name,
+    pre_request: Option<Name>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSharing {
+    tables: Vec<Name>,
+    key: Name,
+    tenant: Name,
+    name: Name,
+    mode: Name,
+    flag: Name,
+    shared_with: Name,
+    kind: Name,
+    lists: Option<Name>,
+    view: Option<RawView>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawView {
+    view: Name,
+    table: Name,
+    id: Name,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    table: Name,
+    resource_table: Name,
+    resource: Name,
+    action: Name,
+    actor: Name,
+    tenant: Name,
+    order: Name,
+}
+
+/// Turns spanned names into keys, collecting a located error for each empty one.
+struct Keys<'r> {
+    reader: &'r Reader<'r>,
+    errors: Vec<FileError>,
+}
+
+impl Keys<'_> {
+    fn at(&self, offset: usize) -> At {
+        let (line, column) = crate::script::line_column(self.reader.source, offset);
+        At { line, column }
+    }
+
+    fn key(&mut self, name: &Name) -> Key {
+        let key = Key {
+            name: name.get_ref().trim().to_owned(),
+            at: self.at(name.span().start),
+        };
+        if key.name.is_empty() {
+            self.errors.push(
+                self.reader
+                    .at(name, "an empty name: give the object or column"),
+            );
+        }
+        if key.name.contains('"') {
+            self.errors.push(self.reader.at(
+                name,
+                "write the name as PostgreSQL shows it, without double quotes",
+            ));
+        }
+        key
+    }
+
+    fn keys(&mut self, names: &[Name]) -> Vec<Key> {
+        names.iter().map(|n| self.key(n)).collect()
+    }
+
+    fn qualified(&mut self, name: &Name, what: &str) -> Key {
+        let key = self.key(name);
+        if !key.name.is_empty() && !super::callable(&key.name).contains('.') {
+            self.errors.push(self.reader.at(
+                name,
+                format!("write the {what} with its schema: \"public.{}\"", key.name),
+            ));
+        }
+        key
+    }
+
+    fn error(&mut self, at: &Name, message: String) {
+        self.errors.push(self.reader.at(at, message));
+    }
+}
+
+impl RawProfile {
+    /// The checked profile, or every mistake of it, located in `path`.
+    pub fn check(self, path: &Path, source: &str) -> Result<Profile, Vec<FileError>> {
+        let reader = Reader { path, source };
+        let mut keys = Keys {
+            reader: &reader,
+            errors: Vec::new(),
+        };
+        let raw = &self.tenants;
+        let tenants = Tenants {
+            table: keys.qualified(&raw.table, "tenants table"),
+            key: keys.key(&raw.key),
+            slug: keys.key(&raw.slug),
+        };
+        let memberships = memberships(&mut keys, &self.memberships);
+        let platform_admins = self.platform_admins.as_ref().map(|raw| PlatformAdmins {
+            table: keys.qualified(&raw.table, "platform-admin table"),
+            user: keys.key(&raw.user),
+            role: keys.key(&raw.role),
+            value: keys.key(&raw.value),
+            grant: raw.grant.as_ref().map(|g| keys.qualified(g, "function")),
+        });
+        let context = self.context.as_ref().map(|raw| {
+            let header = keys.key(&raw.header);
+            TenantContext {
+                setting: keys.key(&raw.setting),
+                function: keys.qualified(&raw.function, "function"),
+                header: Key {
+                    name: header.name.to_ascii_lowercase(),
+                    ..header
+                },
+                pre_request: raw
+                    .pre_request
+                    .as_ref()
+                    .map(|p| keys.qualified(p, "function")),
+            }
+        });
+        let sharing = self.sharing.as_ref().map(|raw| sharing(&mut keys, raw));
+        if keys.errors.is_empty() {
+            Ok(Profile {
+                file: path.to_owned(),
+                tenants,
+                memberships,
+                platform_admins,
+                context,
+                sharing,
+            })
+        } else {
+            Err(keys.errors)
+        }
+    }
+}
+
+fn memberships(keys: &mut Keys<'_>, raw: &RawMemberships) -> Memberships {
+    let roles = keys.keys(&raw.roles);
+    match (&raw.role, raw.roles.first()) {
+        (Some(column), None) => keys.error(
+            column,
+            "a role column needs its values: roles = [\"owner\", ...], highest rights first".into(),
+        ),
+        (None, Some(first)) => keys.error(
+            first,
+            "roles need the column that holds them: role = \"<column>\"".into(),
+        ),
+        _ => {}
+    }
+    let names: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
+    for (i, role) in raw.roles.iter().enumerate() {
+        if names[..i].contains(&names[i]) {
+            keys.error(role, format!("role \"{}\" is ranked twice", names[i]));
+        }
+    }
+    let ranked = |keys: &mut Keys<'_>, list: &[Name]| -> Vec<Key> {
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        for name in list {
+            if !known.contains(&name.get_ref().as_str()) {
+                let message = unknown("role", name.get_ref(), &known);
+                keys.error(name, format!("{message}: list it in roles first"));
+            }
+        }
+        keys.keys(list)
+    };
+    // Without a say, the highest role writes, and writers manage.
+    let writers = match &raw.writers {
+        Some(list) => ranked(keys, list),
+        None => roles.first().cloned().into_iter().collect(),
+    };
+    let managers = match &raw.managers {
+        Some(list) => ranked(keys, list),
+        None => writers.clone(),
+    };
+    let protected = ranked(keys, &raw.protected);
+    let assign = raw.assign.as_ref().map(|raw| AssignFunction {
+        function: keys.qualified(&raw.function, "function"),
+        tenant: keys.key(&raw.tenant),
+        roles: ranked(keys, &raw.roles),
+    });
+    Memberships {
+        table: keys.qualified(&raw.table, "memberships table"),
+        user: keys.key(&raw.user),
+        tenant: keys.key(&raw.tenant),
+        role: raw.role.as_ref().map(|r| keys.key(r)),
+        roles,
+        writers,
+        managers,
+        protected,
+        assign,
+    }
+}
+
+fn sharing(keys: &mut Keys<'_>, raw: &RawSharing) -> Sharing {
+    let tables: Vec<Key> = raw
+        .tables
+        .iter()
+        .map(|t| keys.qualified(t, "table"))
+        .collect();
+    if tables.len() > usize::from(u8::MAX) {
+        keys.error(&raw.tables[0], "at most 255 resource tables".into());
+    }
+    let lists = raw.lists.as_ref().map(|l| {
+        let key = keys.qualified(l, "function");
+        if !key.name.contains("{table}") {
+            keys.error(
+                l,
+                "the list function's name needs {table} where each table's name goes".into(),
+            );
+        }
+        key
+    });
+    Sharing {
+        tables,
+        key: keys.key(&raw.key),
+        tenant: keys.key(&raw.tenant),
+        name: keys.key(&raw.name),
+        mode: keys.key(&raw.mode),
+        flag: keys.key(&raw.flag),
+        shared_with: keys.key(&raw.shared_with),
+        kind: keys.key(&raw.kind),
+        lists,
+        view: raw.view.as_ref().map(|v| SharedView {
+            view: keys.qualified(&v.view, "view"),
+            table: keys.key(&v.table),
+            id: keys.key(&v.id),
+        }),
+        audit: raw.audit.as_ref().map(|a| Audit {
+            table: keys.qualified(&a.table, "audit table"),
+            resource_table: keys.key(&a.resource_table),
+            resource: keys.key(&a.resource),
+            action: keys.key(&a.action),
+            actor: keys.key(&a.actor),
+            tenant: keys.key(&a.tenant),
+            order: keys.key(&a.order),
+        }),
+    }
+}
