@@ -19,7 +19,6 @@ mod located;
 mod migrate;
 mod model;
 mod origin;
-mod plan;
 mod profile;
 mod property;
 mod record;
@@ -56,7 +55,6 @@ pub use model::{
     Resource, Role, Table, Tenant, User, World,
 };
 pub use origin::{History, Location, ObjectKind, Origins};
-pub use plan::{acted as plan_checks, phase_two as plan_phase_two, CheckResult};
 pub use profile::{Profile, Sql as ProfileSql};
 pub use property::{
     check_sequences, check_worlds, coverage_gaps, diff_observed, required_cells, Cell, Change,

@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn unknown_field_messages_gain_a_suggestion() {
-        let serde = "unknown field `tenents`, expected one of `tenants`, `platform_admin`, `email`";
+        let serde = "unknown field `tenents`, expected one of `tenants`, `admin`, `email`";
         assert_eq!(
             with_field_suggestion(serde, &[], "[table]"),
             "unknown key `tenents`, did you mean `tenants`?"

@@ -15,11 +15,10 @@ use cli::snapshots::SnapshotAction;
 use rls_harness::{blame, ci};
 use rls_harness::{
     check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
-    plan_checks, plan_phase_two, render_coverage, render_first_failure, render_property,
-    render_subjects, render_survey, run_scenario, survey, validate_scenario, BackendOptions,
-    CheckReport, Config, Grants, Harness, Progress, PropertyConfig, ScenarioReport, Schema, Survey,
-    Template, Verbosity, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED,
-    DEFAULT_SHRINK_TIME,
+    render_coverage, render_first_failure, render_property, render_subjects, render_survey,
+    run_scenario, survey, validate_scenario, BackendOptions, CheckReport, Config, Grants, Harness,
+    Progress, PropertyConfig, ScenarioReport, Schema, Survey, Template, Verbosity, CHECK_SEQUENCES,
+    CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
 
 /// How many scenarios run at once, each on its own clone of the template.
@@ -38,13 +37,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start a disposable Postgres, apply the migrations, and run every check: lints,
-    /// the plan's checks, the scenarios and the properties (with PATHS, those scenario
-    /// files only).
+    /// the scenarios and the properties (with PATHS, those scenario files only).
     Check {
         /// Scenario files or folders to run, and only those (default: the scenarios
-        /// folder, the plan's checks, the lints and the properties).
+        /// folder, the lints and the properties).
         paths: Vec<PathBuf>,
-        /// With PATHS, also run the plan's checks, the lints and the properties.
+        /// With PATHS, also run the lints and the properties.
         #[arg(long)]
         all: bool,
         /// Print every step with its principal, expectation, control and outcome, and
@@ -63,8 +61,8 @@ enum Command {
         /// The folder of snapshot files.
         #[arg(long, default_value = "snapshots")]
         snapshots: PathBuf,
-        /// Write a JUnit XML report here: one test case per migration, plan check,
-        /// scenario step, lint finding and property run.
+        /// Write a JUnit XML report here: one test case per migration, scenario step,
+        /// lint finding and property run.
         #[arg(long, value_name = "PATH")]
         junit: Option<PathBuf>,
         /// Write SARIF 2.1.0 here, for code scanning: every failing check and lint
@@ -237,7 +235,7 @@ fn backend_options(config: &Config) -> anyhow::Result<BackendOptions> {
 struct CheckArgs {
     config: Config,
     paths: Vec<PathBuf>,
-    /// Only the named scenario files run: no plan checks, lints or properties.
+    /// Only the named scenario files run: no lints or properties.
     focused: bool,
     verbosity: Verbosity,
     migrations: PathBuf,
@@ -455,24 +453,8 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
     let schema = Schema::read(harness, &template, &args.config).await?;
     let clock = Instant::now();
     let files = scenario_files(args)?;
-    let plan = async {
-        if args.focused {
-            return Ok(Vec::new());
-        }
-        let (phase_two, acted) = tokio::join!(
-            plan_phase_two(harness, &migrations),
-            plan_checks(harness, &template, &schema)
-        );
-        let mut acted = acted?;
-        acted.splice(0..0, phase_two?);
-        Ok::<_, rls_harness::Error>(acted)
-    };
-    let (acted, scenarios) = tokio::join!(
-        plan,
-        run_scenarios(harness, &template, &schema, &files, args)
-    );
-    let acted = acted?;
-    let (scenarios, malformed, errored) = scenarios?;
+    let (scenarios, malformed, errored) =
+        run_scenarios(harness, &template, &schema, &files, args).await?;
     // The property drivers block their thread (proptest runs synchronously): they run
     // after the scenarios, never inside the same task as futures that must progress.
     let mut properties = Vec::new();
@@ -496,7 +478,6 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
         harness,
         template: &template,
         survey: (!args.focused).then_some(&survey),
-        acted: &acted,
         scenarios: &scenarios,
         malformed: &malformed,
         errored: &errored,

@@ -101,6 +101,63 @@ pub async fn apply(
 ) -> Result<Applied> {
     let started = Instant::now();
     let statements = split(&migration.sql);
+    refuse_transaction_control(migration, &statements)?;
+    connection.take_notices();
+    connection.batch("begin").await?;
+    if let Err(error) = run(connection, migration, &statements, tracker.as_deref_mut()).await {
+        let _ = connection.batch("rollback").await;
+        return Err(error);
+    }
+    connection.batch("commit").await?;
+    connection.sync_notices().await?;
+    Ok(Applied {
+        migration: migration.clone(),
+        notices: connection.take_notices(),
+        duration: started.elapsed(),
+    })
+}
+
+/// A file that ends or opens transactions itself cannot be applied whole or not at all.
+fn refuse_transaction_control(
+    migration: &Migration,
+    statements: &[crate::script::Statement<'_>],
+) -> Result<()> {
+    match statements.iter().find(|s| s.controls_transaction()) {
+        None => Ok(()),
+        Some(statement) => {
+            let (line, column) = line_column(&migration.sql, statement.code_offset());
+            Err(Error::Migration {
+                file: migration.path.clone(),
+                line,
+                column,
+                sqlstate: "25000".into(),
+                message: format!(
+                    "the file controls transactions itself ({}); remove it: the runner applies each file in one transaction",
+                    statement.keyword().to_uppercase()
+                ),
+                detail: None,
+            })
+        }
+    }
+}
+
+/// Applies `migration` inside the transaction (or savepoint) `connection` has open, as a
+/// scenario step does; an error is located in the file, and whoever opened the
+/// transaction ends it.
+pub async fn apply_within(connection: &Connection, migration: &Migration) -> Result<()> {
+    let statements = split(&migration.sql);
+    refuse_transaction_control(migration, &statements)?;
+    run(connection, migration, &statements, None).await
+}
+
+/// Runs the statements of `migration` one at a time, each error located at its line,
+/// each success observed by `tracker`.
+async fn run(
+    connection: &Connection,
+    migration: &Migration,
+    statements: &[crate::script::Statement<'_>],
+    mut tracker: Option<&mut Tracker>,
+) -> Result<()> {
     let located = |offset: usize, sqlstate: &str, message: String, detail: Option<String>| {
         let (line, column) = line_column(&migration.sql, offset);
         Error::Migration {
@@ -112,23 +169,7 @@ pub async fn apply(
             detail,
         }
     };
-    for statement in &statements {
-        if statement.controls_transaction() {
-            return Err(located(
-                statement.code_offset(),
-                "25000",
-                format!(
-                    "the file controls transactions itself ({}); remove it: the runner applies each file in one transaction",
-                    statement.keyword().to_uppercase()
-                ),
-                None,
-            ));
-        }
-    }
-
-    connection.take_notices();
-    connection.batch("begin").await?;
-    for statement in &statements {
+    for statement in statements {
         let answer = connection.simple_raw(statement.text).await;
         let error = match answer {
             Ok(Ok(_)) => {
@@ -138,20 +179,13 @@ pub async fn apply(
                         file: migration.path.clone(),
                         line,
                     };
-                    if let Err(error) = tracker.observe(connection, &here).await {
-                        let _ = connection.batch("rollback").await;
-                        return Err(error);
-                    }
+                    tracker.observe(connection, &here).await?;
                 }
                 continue;
             }
             Ok(Err(error)) => error,
-            Err(harness_error) => {
-                let _ = connection.batch("rollback").await;
-                return Err(harness_error);
-            }
+            Err(harness_error) => return Err(harness_error),
         };
-        let _ = connection.batch("rollback").await;
         let Some(db) = error.as_db_error() else {
             return Err(Error::sql(
                 format!("applying {}", migration.path.display()),
@@ -177,13 +211,7 @@ pub async fn apply(
             detail,
         ));
     }
-    connection.batch("commit").await?;
-    connection.sync_notices().await?;
-    Ok(Applied {
-        migration: migration.clone(),
-        notices: connection.take_notices(),
-        duration: started.elapsed(),
-    })
+    Ok(())
 }
 
 #[cfg(test)]

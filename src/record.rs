@@ -42,13 +42,12 @@ pub struct Observation {
     pub outcomes: Vec<String>,
 }
 
-/// One check: a migration applied, a plan check, a scenario step, a scenario file that
-/// could not run, a lint finding, or a property run.
+/// One check: a migration applied, a scenario step, a scenario file that could not run,
+/// a lint finding, or a property run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
     pub kind: Kind,
-    /// What groups it: `migrations`, `plan`, `lints`, `properties`, or the scenario's
-    /// path.
+    /// What groups it: `migrations`, `lints`, `properties`, or the scenario's path.
     pub group: String,
     pub name: String,
     pub outcome: Outcome,
@@ -67,7 +66,6 @@ pub struct Item {
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Migration,
-    PlanCheck,
     Step,
     Scenario,
     Lint,
@@ -123,20 +121,6 @@ impl CheckReport<'_> {
                     line: 1,
                 }),
             ));
-        }
-        for check in self.acted {
-            let mut plan = item(
-                Kind::PlanCheck,
-                "plan",
-                format!("{} ({})", check.name, check.actor),
-                verdict(check.passed),
-                None,
-            );
-            if !check.passed {
-                plan.message = Some(check.name.clone());
-                plan.detail = Some(check.detail.clone());
-            }
-            items.push(plan);
         }
         if let Some(survey) = self.survey {
             for finding in &survey.findings {
@@ -274,14 +258,6 @@ fn item(
         location,
         message: None,
         detail: None,
-    }
-}
-
-fn verdict(passed: bool) -> Outcome {
-    if passed {
-        Outcome::Passed
-    } else {
-        Outcome::Failed
     }
 }
 

@@ -245,8 +245,12 @@ impl Request {
 
     /// The settings of this call: method, path, and READ ONLY where PostgREST uses it;
     /// then the pre-request function (or, without one, the context function). Run
-    /// after [`Request::identity_sql`], right before the statement.
+    /// after [`Request::identity_sql`], right before the statement. `select 1` for the
+    /// owner, whose SQL editor is no PostgREST request.
     pub fn call_sql(&self, api: &Api) -> String {
+        if self.principal.role().is_none() {
+            return "select 1".to_owned();
+        }
         let mut settings = vec![
             setting("request.method", self.method.name()),
             setting("request.path", &self.path),

@@ -70,7 +70,7 @@ pub fn shape() -> Arc<Shape> {
             role(false, false),
             role(false, false),
         ],
-        platform_admins: true,
+        admins: true,
         context: true,
         audit: true,
         shared_view: true,
@@ -193,7 +193,7 @@ pub fn world() -> World {
         id: id(name),
         name: name.into(),
         memberships: roles.iter().copied().collect::<BTreeMap<_, _>>(),
-        platform_admin: admin,
+        admin: admin,
     };
     world.users = vec![
         person("ada", true, &[]),

@@ -33,7 +33,7 @@ pub fn invariant_of_op(op: &Op, who: &Principal, world: &World) -> Invariant {
     if rights.uid.is_none() && !rights.bypass_rls {
         return Invariant::AnonDenied;
     }
-    if rights.platform_admin {
+    if rights.admin {
         return Invariant::PlatformAdminOverride;
     }
     let own = |user: &Id| rights.uid == Some(*user);
@@ -91,7 +91,7 @@ pub fn invariant_of_write(world: &World, who: &Principal, ctx: &Context, op: &Op
         Context::Malformed => true,
     };
     let resource = matches!(op, Op::Insert(_) | Op::Update { .. } | Op::Delete { .. });
-    if forged && resource && rights.uid.is_some() && !rights.platform_admin {
+    if forged && resource && rights.uid.is_some() && !rights.admin {
         Invariant::ContextForgery
     } else {
         invariant_of_op(op, who, world)
@@ -114,7 +114,7 @@ impl World {
         if rights.uid.is_none() && !rights.bypass_rls {
             return Invariant::AnonDenied;
         }
-        if rights.bypass_rls || rights.platform_admin {
+        if rights.bypass_rls || rights.admin {
             return Invariant::PlatformAdminOverride;
         }
         let forged = match ctx {

@@ -115,7 +115,7 @@ pub struct User {
     pub id: Id,
     pub name: String,
     pub memberships: BTreeMap<Id, Role>,
-    pub platform_admin: bool,
+    pub admin: bool,
 }
 
 /// A row of one of the resource tables. `is_shared` is not stored: it is

@@ -24,7 +24,7 @@ impl World {
         let rights = self.rights(who);
         self.tenant_ids()
             .into_iter()
-            .filter(|t| rights.bypass_rls || rights.platform_admin || rights.member.contains(t))
+            .filter(|t| rights.bypass_rls || rights.admin || rights.member.contains(t))
             .collect()
     }
 
@@ -36,7 +36,7 @@ impl World {
             .into_iter()
             .filter(|(user, tenant)| {
                 rights.bypass_rls
-                    || rights.platform_admin
+                    || rights.admin
                     || rights.uid == Some(*user)
                     || rights.manager.contains(tenant)
             })
@@ -49,7 +49,7 @@ impl World {
         let rights = self.rights(who);
         self.admins()
             .into_iter()
-            .filter(|user| rights.bypass_rls || rights.platform_admin || rights.uid == Some(*user))
+            .filter(|user| rights.bypass_rls || rights.admin || rights.uid == Some(*user))
             .collect()
     }
 
@@ -61,7 +61,7 @@ impl World {
             .iter()
             .filter(|a| {
                 rights.bypass_rls
-                    || rights.platform_admin
+                    || rights.admin
                     || a.tenant.is_some_and(|t| rights.writer.contains(&t))
             })
             .cloned()
@@ -124,7 +124,7 @@ impl World {
     pub(super) fn tenant_guard(&self, who: &Principal, tenant: Id) -> Result<(), Outcome> {
         let rights = self.rights(who);
         if rights.bypass_rls
-            || rights.platform_admin
+            || rights.admin
             || (rights.uid.is_some() && rights.member.contains(&tenant))
         {
             Ok(())

@@ -51,7 +51,7 @@ pub struct Shape {
     /// The roles by rank, highest first. Empty when memberships carry no role: every
     /// member is then equal, and writes.
     pub roles: Vec<RoleRights>,
-    pub platform_admins: bool,
+    pub admins: bool,
     /// A tenant context narrows `E(u)`; without one `E(u) = M(u)`.
     pub context: bool,
     /// An audit trail of sharing changes, written by a trigger.
@@ -113,7 +113,7 @@ impl Shape {
     pub fn write_objects(&self) -> Vec<Object> {
         let mut objects: Vec<Object> = self.tables().map(Object::Resource).collect();
         objects.extend([Object::Memberships, Object::Tenants]);
-        if self.platform_admins {
+        if self.admins {
             objects.push(Object::PlatformAdmins);
         }
         if self.grant_admin {

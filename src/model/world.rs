@@ -34,7 +34,7 @@ pub struct Rights {
     /// `auth.uid()`.
     pub uid: Option<Id>,
     /// `P(u)`.
-    pub platform_admin: bool,
+    pub admin: bool,
     /// `M(u)`.
     pub member: BTreeSet<Id>,
     /// `W(u)`.
@@ -74,7 +74,7 @@ impl Rights {
             return false;
         }
         let e = self.effective(ctx);
-        self.platform_admin
+        self.admin
             || r.tenant.is_some_and(|t| e.contains(&t))
             || r.mode == Mode::Global
             || (r.mode == Mode::Selective && r.shared_with.iter().any(|t| e.contains(t)))
@@ -84,7 +84,7 @@ impl Rights {
     /// A NULL tenant never passes (`NULL = any(...)` is not true).
     pub fn may_insert(&self, ctx: &Context, r: &Resource) -> bool {
         self.bypass_rls
-            || self.platform_admin
+            || self.admin
             || (r
                 .tenant
                 .is_some_and(|t| self.effective_writer(ctx).contains(&t))
@@ -95,7 +95,7 @@ impl Rights {
     /// The delete rule, which is also the `USING` of an update (the old row).
     pub fn may_delete(&self, ctx: &Context, r: &Resource) -> bool {
         self.bypass_rls
-            || self.platform_admin
+            || self.admin
             || r.tenant
                 .is_some_and(|t| self.effective_writer(ctx).contains(&t))
     }
@@ -104,7 +104,7 @@ impl Rights {
     /// manager of the tenant, not on its own row, and never about a protected role.
     pub fn may_write_membership(&self, user: Id, tenant: Id, role: Role) -> bool {
         self.bypass_rls
-            || self.platform_admin
+            || self.admin
             || (self.manager.contains(&tenant)
                 && self.uid != Some(user)
                 && !self.protected.contains(&role))
@@ -159,7 +159,7 @@ impl World {
     pub fn admins(&self) -> BTreeSet<Id> {
         self.users
             .iter()
-            .filter(|u| u.platform_admin)
+            .filter(|u| u.admin)
             .map(|u| u.id)
             .collect()
     }
@@ -186,8 +186,7 @@ impl World {
                 Rights {
                     bypass_rls: false,
                     uid: Some(*id),
-                    platform_admin: self.shape.platform_admins
-                        && user.is_some_and(|u| u.platform_admin),
+                    admin: self.shape.admins && user.is_some_and(|u| u.admin),
                     member: roles.keys().copied().collect(),
                     writer: holding(|r| r.writes),
                     manager: holding(|r| r.manages),

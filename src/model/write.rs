@@ -56,7 +56,7 @@ impl World {
             },
             Op::GrantAdmin { user } => {
                 // Guard before the argument check; ON CONFLICT DO NOTHING for an admin.
-                if !(rights.bypass_rls || (rights.uid.is_some() && rights.platform_admin)) {
+                if !(rights.bypass_rls || (rights.uid.is_some() && rights.admin)) {
                     GUARD
                 } else if self.user(*user).is_none() {
                     FOREIGN_KEY
@@ -65,9 +65,9 @@ impl World {
                 }
             }
             Op::AddAdmin { user } => {
-                if !(rights.bypass_rls || rights.platform_admin) {
+                if !(rights.bypass_rls || rights.admin) {
                     POLICY
-                } else if self.user(*user).is_some_and(|u| u.platform_admin) {
+                } else if self.user(*user).is_some_and(|u| u.admin) {
                     UNIQUE
                 } else if self.user(*user).is_none() {
                     FOREIGN_KEY
@@ -77,7 +77,7 @@ impl World {
             }
             Op::Assign { user, role } => self.assign(&rights, *user, *role),
             Op::InsertTenant { id, slug } => {
-                if !(rights.bypass_rls || rights.platform_admin) {
+                if !(rights.bypass_rls || rights.admin) {
                     POLICY
                 } else if self.tenants.iter().any(|t| t.id == *id || t.slug == *slug) {
                     UNIQUE
@@ -87,11 +87,11 @@ impl World {
             }
             // Only platform admins pass USING; for anyone else the row is not there.
             Op::RenameTenant { id, .. } => {
-                let admin = rights.bypass_rls || rights.platform_admin;
+                let admin = rights.bypass_rls || rights.admin;
                 Outcome::Done(u64::from(admin && self.tenant(*id).is_some()))
             }
             Op::DeleteTenant { id } => {
-                if !(rights.bypass_rls || rights.platform_admin) || self.tenant(*id).is_none() {
+                if !(rights.bypass_rls || rights.admin) || self.tenant(*id).is_none() {
                     Outcome::Done(0)
                 } else if self.resources.iter().any(|r| r.tenant == Some(*id)) {
                     // The resources' tenant_id has no ON DELETE action; memberships cascade.
@@ -101,8 +101,8 @@ impl World {
                 }
             }
             Op::RemoveAdmin { user } => {
-                let admin = rights.bypass_rls || rights.platform_admin;
-                let has_row = self.user(*user).is_some_and(|u| u.platform_admin);
+                let admin = rights.bypass_rls || rights.admin;
+                let has_row = self.user(*user).is_some_and(|u| u.admin);
                 Outcome::Done(u64::from(admin && has_row))
             }
         }
@@ -171,7 +171,7 @@ impl World {
             && self
                 .role_of(user, tenant)
                 .is_none_or(|old| !rights.protected.contains(&old));
-        if !(rights.bypass_rls || rights.platform_admin || manager) {
+        if !(rights.bypass_rls || rights.admin || manager) {
             GUARD
         } else if self.user(user).is_none() || self.tenant(tenant).is_none() {
             FOREIGN_KEY
@@ -220,7 +220,7 @@ impl World {
             Op::RemoveMember { user, tenant } => self.set_membership(*user, *tenant, None),
             Op::GrantAdmin { user } | Op::AddAdmin { user } => {
                 if let Some(u) = self.user_mut(*user) {
-                    u.platform_admin = true;
+                    u.admin = true;
                 }
             }
             Op::Assign { user, role } => {
@@ -242,7 +242,7 @@ impl World {
             }
             Op::RemoveAdmin { user } => {
                 if let Some(u) = self.user_mut(*user) {
-                    u.platform_admin = false;
+                    u.admin = false;
                 }
             }
         }

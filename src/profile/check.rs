@@ -97,7 +97,7 @@ impl Profile {
         let tenants = m.relation(&t.table, "tenants table");
         m.columns(tenants, &[&t.key, &t.slug]);
         self.check_memberships(&mut m);
-        if let Some(p) = &self.platform_admins {
+        if let Some(p) = &self.admins {
             let table = m.relation(&p.table, "platform-admin table");
             m.columns(table, &[&p.user, &p.role]);
             if let Some(grant) = &p.grant {

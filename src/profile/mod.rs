@@ -74,7 +74,7 @@ pub struct Memberships {
 
 /// How a user becomes a platform admin: a row of `table` with `role` = `value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformAdmins {
+pub struct Admins {
     pub table: Key,
     pub user: Key,
     pub role: Key,
@@ -152,7 +152,7 @@ pub struct Profile {
     pub file: PathBuf,
     pub tenants: Tenants,
     pub memberships: Memberships,
-    pub platform_admins: Option<PlatformAdmins>,
+    pub admins: Option<Admins>,
     pub context: Option<TenantContext>,
     pub sharing: Option<Sharing>,
 }
@@ -185,15 +185,12 @@ impl Profile {
                     protected: holds(&m.protected, role),
                 })
                 .collect(),
-            platform_admins: self.platform_admins.is_some(),
+            admins: self.admins.is_some(),
             context: self.context.is_some(),
             audit: sharing.is_some_and(|s| s.audit.is_some()),
             shared_view: sharing.is_some_and(|s| s.view.is_some()),
             lists: sharing.is_some_and(|s| s.lists.is_some()),
-            grant_admin: self
-                .platform_admins
-                .as_ref()
-                .is_some_and(|p| p.grant.is_some()),
+            grant_admin: self.admins.as_ref().is_some_and(|p| p.grant.is_some()),
             assign: m
                 .assign
                 .as_ref()
@@ -252,7 +249,7 @@ impl Profile {
             Object::Tenants => self.tenants.table.name.clone(),
             Object::Memberships => self.memberships.table.name.clone(),
             Object::PlatformAdmins => self
-                .platform_admins
+                .admins
                 .as_ref()
                 .map_or_else(String::new, |p| p.table.name.clone()),
             Object::Audit => sharing
@@ -275,7 +272,7 @@ impl Profile {
                 .as_ref()
                 .map_or_else(String::new, |c| c.function.name.clone()),
             Object::GrantAdmin => self
-                .platform_admins
+                .admins
                 .as_ref()
                 .and_then(|p| p.grant.as_ref())
                 .map_or_else(String::new, |g| g.name.clone()),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    AssignFunction, At, Audit, Key, Memberships, PlatformAdmins, Profile, SharedView, Sharing,
+    Admins, AssignFunction, At, Audit, Key, Memberships, Profile, SharedView, Sharing,
     TenantContext, Tenants,
 };
 use crate::located::{unknown, FileError, Reader};
@@ -20,7 +20,7 @@ type Name = Spanned<String>;
 pub struct RawProfile {
     tenants: RawTenants,
     memberships: RawMemberships,
-    platform_admins: Option<RawPlatformAdmins>,
+    admins: Option<RawAdmins>,
     context: Option<RawContext>,
     sharing: Option<RawSharing>,
 }
@@ -59,7 +59,7 @@ struct RawAssign {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPlatformAdmins {
+struct RawAdmins {
     table: Name,
     user: Name,
     role: Name,
@@ -179,7 +179,7 @@ impl RawProfile {
             slug: keys.key(&raw.slug),
         };
         let memberships = memberships(&mut keys, &self.memberships);
-        let platform_admins = self.platform_admins.as_ref().map(|raw| PlatformAdmins {
+        let admins = self.admins.as_ref().map(|raw| Admins {
             table: keys.qualified(&raw.table, "platform-admin table"),
             user: keys.key(&raw.user),
             role: keys.key(&raw.role),
@@ -207,7 +207,7 @@ impl RawProfile {
                 file: path.to_owned(),
                 tenants,
                 memberships,
-                platform_admins,
+                admins,
                 context,
                 sharing,
             })

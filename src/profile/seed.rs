@@ -70,7 +70,7 @@ async fn read_users(owner: &Connection, profile: &Profile, world: &mut World) ->
         || "''".to_owned(),
         |r| format!("m.{}::text", ident(&r.name)),
     );
-    let admin = match &profile.platform_admins {
+    let admin = match &profile.admins {
         Some(a) => format!(
             "exists (select 1 from {} r where r.{} = u.id and r.{} = {})",
             qualified_ident(&a.table.name),
@@ -110,7 +110,7 @@ async fn read_users(owner: &Connection, profile: &Profile, world: &mut World) ->
             id,
             name: email.split('@').next().unwrap_or_default().to_owned(),
             memberships,
-            platform_admin: row.get(4),
+            admin: row.get(4),
         });
     }
     Ok(())

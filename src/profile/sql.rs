@@ -209,7 +209,7 @@ impl Sql {
 
     /// The row that makes `user` a platform admin (empty without platform admins).
     pub fn insert_admin(&self, user: Id) -> String {
-        let Some(p) = &self.profile.platform_admins else {
+        let Some(p) = &self.profile.admins else {
             return String::new();
         };
         format!(
@@ -273,7 +273,7 @@ impl Sql {
             for (tenant, role) in &user.memberships {
                 push(self.insert_membership(user.id, *tenant, self.profile.role_name(*role)));
             }
-            if user.platform_admin {
+            if user.admin {
                 push(self.insert_admin(user.id));
             }
         }
@@ -348,7 +348,7 @@ impl Sql {
                 ident(&t.key.name),
                 uuid(*id)
             ),
-            Op::RemoveAdmin { user } => match &p.platform_admins {
+            Op::RemoveAdmin { user } => match &p.admins {
                 Some(a) => format!(
                     "delete from {} where {} = {} and {} = {}",
                     qualified_ident(&a.table.name),
@@ -452,7 +452,7 @@ impl Sql {
     }
 
     pub fn read_admins(&self) -> String {
-        let Some(a) = &self.profile.platform_admins else {
+        let Some(a) = &self.profile.admins else {
             return String::new();
         };
         format!(

@@ -281,8 +281,8 @@ fn preamble(
             })
             .collect();
         let _ = writeln!(out, "tenants = {{ {} }}", memberships.join(", "));
-        if user.platform_admin {
-            let _ = writeln!(out, "platform_admin = true");
+        if user.admin {
+            let _ = writeln!(out, "admin = true");
         }
     }
     if nosub {
@@ -457,7 +457,7 @@ mod tests {
             id: user_id("u0"),
             name: "u0".into(),
             memberships: [(DH_STARTUP_TENANT, ADMIN)].into(),
-            platform_admin: false,
+            admin: false,
         });
         let insert = Op::Insert(Resource {
             table: AGENTS,

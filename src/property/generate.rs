@@ -26,7 +26,7 @@ pub const GHOST_TENANT: Id = Uuid::from_u128(0x6405_7000_0000_4000_8000_0000_000
 pub struct UserSpec {
     /// Role per tenant index (only the world's tenants count).
     pub memberships: Vec<Option<Role>>,
-    pub platform_admin: bool,
+    pub admin: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -85,15 +85,12 @@ const SNAPSHOT_WORLDS: Bounds = Bounds {
 fn user(shape: &Shape, membership: f64) -> impl Strategy<Value = UserSpec> {
     // Without platform admins, the draw stays (so worlds of the same seed keep their
     // shape) and always comes out false.
-    let admins = if shape.platform_admins { 0.15 } else { 0.0 };
+    let admins = if shape.admins { 0.15 } else { 0.0 };
     (
         vec(prop::option::weighted(membership, role(shape)), MAX_TENANTS),
         prop::bool::weighted(admins),
     )
-        .prop_map(|(memberships, platform_admin)| UserSpec {
-            memberships,
-            platform_admin,
-        })
+        .prop_map(|(memberships, admin)| UserSpec { memberships, admin })
 }
 
 fn resource(table: Table) -> impl Strategy<Value = ResourceSpec> {
@@ -182,7 +179,7 @@ impl Spec {
                 id: user_id(&name),
                 name,
                 memberships,
-                platform_admin: spec.platform_admin,
+                admin: spec.admin,
             });
         }
         for (i, spec) in self.resources.iter().enumerate() {
@@ -262,7 +259,7 @@ mod tests {
             extra_tenants: 1,
             users: vec![UserSpec {
                 memberships: vec![None; MAX_TENANTS],
-                platform_admin: false,
+                admin: false,
             }],
             resources: vec![],
         };

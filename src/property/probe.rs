@@ -50,7 +50,7 @@ fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Ve
         .collect();
     // The tenancy tables ignore the context: the same answer in every one.
     asks.push((Ask::Tenancy(Object::Tenants), sql.read_tenants()));
-    if shape.platform_admins {
+    if shape.admins {
         asks.push((Ask::Tenancy(Object::PlatformAdmins), sql.read_admins()));
     }
     asks.push((Ask::Tenancy(Object::Memberships), sql.read_memberships()));

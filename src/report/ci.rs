@@ -172,11 +172,10 @@ pub fn summary(record: &Record) -> String {
     let count = |kind: Kind| record.items.iter().filter(|i| i.kind == kind).count();
     let _ = writeln!(
         out,
-        "{} checks ({} failing): {} migrations, {} plan checks, {} scenario steps, {} lint findings, {} property runs; {} backend.\n",
+        "{} checks ({} failing): {} migrations, {} scenario steps, {} lint findings, {} property runs; {} backend.\n",
         record.items.len(),
         failing.len(),
         count(Kind::Migration),
-        count(Kind::PlanCheck),
         count(Kind::Step),
         count(Kind::Lint),
         count(Kind::Property),

@@ -9,7 +9,6 @@ use crate::class::{Class, Classified};
 use crate::harness::{Harness, Template};
 use crate::lint::Survey;
 use crate::model::{Context, Principal, World};
-use crate::plan::CheckResult;
 use crate::property::{
     coverage_gaps, possible_pairs, required_cells, ContextKind, Coverage, Labels, Mismatch,
     PropertyReport, OTHER_ACTORS,
@@ -40,8 +39,6 @@ pub struct CheckReport<'a> {
     /// The classes and lints of the migrated catalog; `None` when the run is focused
     /// on some scenario files.
     pub survey: Option<&'a Survey<'a>>,
-    /// The plan's checks: phase 2 after each migration, phase 3 acted out.
-    pub acted: &'a [CheckResult],
     pub scenarios: &'a [ScenarioReport],
     pub malformed: &'a [ScenarioError],
     /// Scenarios that could not run (their fixtures or users failed), with the whole
@@ -49,25 +46,20 @@ pub struct CheckReport<'a> {
     pub errored: &'a [(std::path::PathBuf, String)],
     /// Property runs by name (`worlds`, `sequences`).
     pub properties: &'a [(&'static str, PropertyReport)],
-    /// Plan checks and scenarios, which run side by side.
+    /// The scenarios and the properties.
     pub checks_time: Duration,
     pub total_time: Duration,
     pub verbosity: Verbosity,
 }
 
 impl CheckReport<'_> {
-    fn checks(&self) -> impl Iterator<Item = &CheckResult> {
-        self.acted.iter()
-    }
-
     fn steps(&self) -> impl Iterator<Item = &StepReport> {
         self.scenarios.iter().flat_map(|scenario| &scenario.steps)
     }
 
     /// Whether every check and every scenario step passed, and every file was readable.
     pub fn passed(&self) -> bool {
-        self.checks().all(|check| check.passed)
-            && self.steps().all(|step| step.verdict == Verdict::Passed)
+        self.steps().all(|step| step.verdict == Verdict::Passed)
             && self.malformed.is_empty()
             && self.errored.is_empty()
             && self.survey.is_none_or(Survey::passed)
@@ -89,10 +81,6 @@ impl CheckReport<'_> {
                 let _ = writeln!(out, "  {note}");
             }
             out.push_str(&self.render_migrations(verbose));
-        }
-
-        if !self.acted.is_empty() {
-            out.push_str(&self.render_plan_checks(quiet));
         }
 
         if let Some(survey) = self.survey {
@@ -204,28 +192,6 @@ impl CheckReport<'_> {
         out
     }
 
-    fn render_plan_checks(&self, quiet: bool) -> String {
-        let mut out = String::new();
-        let failed: Vec<&CheckResult> = self.checks().filter(|c| !c.passed).collect();
-        if quiet && failed.is_empty() {
-            return out;
-        }
-        let _ = writeln!(out, "\nchecks");
-        let width = self
-            .checks()
-            .map(|check| check.actor.len())
-            .max()
-            .unwrap_or(0);
-        for check in self.checks().filter(|check| !quiet || !check.passed) {
-            let status = if check.passed { "ok  " } else { "FAIL" };
-            let _ = writeln!(out, "  {status} {:<width$}  {}", check.actor, check.name);
-            if !check.passed {
-                let _ = writeln!(out, "       {}", check.detail);
-            }
-        }
-        out
-    }
-
     fn render_phases(&self) -> String {
         let mut out = String::new();
         let timings = self.harness.timings;
@@ -255,13 +221,6 @@ impl CheckReport<'_> {
                 Verdict::Failed { .. } => failed += 1,
             }
         }
-        for check in self.checks() {
-            if check.passed {
-                passed += 1;
-            } else {
-                failed += 1;
-            }
-        }
         for (_, property) in self.properties {
             if property.failure.is_none() {
                 passed += 1;
@@ -273,14 +232,11 @@ impl CheckReport<'_> {
         let total = passed + failed + unreliable + refused;
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        let mut kinds = vec![
-            plural(self.checks().count(), "plan check", "plan checks"),
-            format!(
-                "{} of {}",
-                plural(self.steps().count(), "step", "steps"),
-                plural(self.scenarios.len(), "scenario file", "scenario files")
-            ),
-        ];
+        let mut kinds = vec![format!(
+            "{} of {}",
+            plural(self.steps().count(), "step", "steps"),
+            plural(self.scenarios.len(), "scenario file", "scenario files")
+        )];
         if !self.malformed.is_empty() {
             kinds.push(plural(
                 self.malformed.len(),
@@ -483,7 +439,7 @@ fn describe_principal(
                     .iter()
                     .map(|(tenant, role)| format!("{} of {}", labels.role(*role), slug(tenant)))
                     .collect();
-                if user.platform_admin {
+                if user.admin {
                     roles.insert(0, "platform admin".into());
                 }
                 if roles.is_empty() {
@@ -638,7 +594,7 @@ pub fn render_coverage(coverage: &Coverage, labels: &Labels) -> String {
     }
     let mut line = Vec::new();
     for actor in OTHER_ACTORS {
-        if actor == crate::property::CoverageActor::PlatformAdmin && !shape.platform_admins {
+        if actor == crate::property::CoverageActor::PlatformAdmin && !shape.admins {
             continue;
         }
         let possible = possible_pairs(shape, actor).len();

@@ -24,7 +24,7 @@ const DENIALS: [&str; 4] = ["policy", "privilege", "guard", "any"];
 const NO_PROFILE: &str = "{what} is written through the profile's tables, and \
                           rls-harness.toml has no [profile] (README.md, \"The profile\")";
 /// The keys of a scenario file that TOML would put into a table by mistake.
-const TOP_LEVEL: [&str; 3] = ["description", "invariant", "fixtures"];
+const TOP_LEVEL: [&str; 4] = ["description", "invariant", "fixtures", "migrated_to"];
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,8 @@ struct RawScenario {
     #[serde(default)]
     users: BTreeMap<Spanned<String>, Spanned<RawUser>>,
     fixtures: Option<Spanned<String>>,
+    /// The scenario starts from the migrations up to and including this version.
+    migrated_to: Option<Spanned<String>>,
     #[serde(default)]
     step: Vec<Spanned<RawStep>>,
 }
@@ -45,7 +47,7 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawUser {
     tenants: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
-    platform_admin: Option<Spanned<bool>>,
+    admin: Option<Spanned<bool>>,
     email: Option<String>,
     claims: Option<toml::Table>,
     #[serde(default)]
@@ -57,9 +59,11 @@ struct RawUser {
 struct RawStep {
     name: Option<String>,
     #[serde(rename = "as")]
-    who: Spanned<String>,
+    who: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
-    sql: Spanned<String>,
+    sql: Option<Spanned<String>>,
+    /// A migration to apply as the step, by version or file name.
+    apply: Option<Spanned<String>>,
     rows: Option<Spanned<Vec<Vec<toml::Value>>>>,
     #[serde(default)]
     unordered: bool,
@@ -271,12 +275,12 @@ impl Reader<'_> {
                 }
                 memberships.push((find_tenant(slug)?, role.get_ref().clone()));
             }
-            let platform_admin = match &user.platform_admin {
+            let admin = match &user.admin {
                 Some(flag) if *flag.get_ref() => {
-                    if profile.is_none_or(|p| p.platform_admins.is_none()) {
+                    if profile.is_none_or(|p| p.admins.is_none()) {
                         return Err(self.at(
                             flag,
-                            "the profile has no platform admins ([profile.platform_admins] in \
+                            "the profile has no platform admins ([profile.admins] in \
                              rls-harness.toml)",
                         ));
                     }
@@ -305,7 +309,7 @@ impl Reader<'_> {
                 id,
                 email,
                 memberships,
-                platform_admin,
+                admin,
                 claims,
             });
         }
@@ -319,6 +323,10 @@ impl Reader<'_> {
             tenants: tenants.clone(),
             users: users.clone(),
             fixtures: None,
+            migrated_to: raw.migrated_to.as_ref().map(|version| {
+                let (line, _) = line_column(self.source, version.span().start);
+                (version.get_ref().clone(), line)
+            }),
             // The line of the string's first character: TOML drops the newline right
             // after an opening `"""`.
             fixtures_line: raw.fixtures.as_ref().map_or(1, |text| {
@@ -347,7 +355,8 @@ impl Reader<'_> {
         for (index, step) in raw.step.iter().enumerate() {
             let span = step.span();
             let step = step.get_ref();
-            let who = match step.who.get_ref().as_str() {
+            let (sql, apply, who) = self.action(span.clone(), step)?;
+            let who = match who.get_ref().as_str() {
                 "anon" => Who::Anon,
                 "service_role" => Who::ServiceRole,
                 "owner" => Who::Owner,
@@ -358,25 +367,44 @@ impl Reader<'_> {
                         .copied()
                         .chain(user_names.iter().copied())
                         .collect();
-                    return Err(self.at(&step.who, unknown("user", name, &known)));
+                    return Err(self.at(&who, unknown("user", name, &known)));
                 }
             };
+            let header = profile
+                .and_then(|p| p.context.as_ref())
+                .map(|c| c.header.name.as_str());
+            if let (Some(context), None) = (&step.context, header) {
+                return Err(self.at(
+                    context,
+                    "the profile has no tenant context ([profile.context] in rls-harness.toml), \
+                     so there is no header to send it in",
+                ));
+            }
             let context = step
                 .context
                 .as_ref()
                 .map(|slug| find_tenant(slug).map(|id| (slug.get_ref().clone(), id)))
                 .transpose()?;
             let expect = self.expectation(span.clone(), step, &placeholders)?;
+            if apply.is_some()
+                && !matches!(expect, Expectation::Notice(_) | Expectation::SqlState(_))
+            {
+                return Err(self.error(
+                    span.start,
+                    "a migration step expects a notice it raises, or the SQLSTATE it fails with",
+                ));
+            }
             let control = self.control(span.clone(), step, &expect, &user_names, &find_tenant)?;
             let (line, _) = line_column(self.source, span.start);
-            let statements = crate::script::split(step.sql.get_ref()).len();
+            let statements = crate::script::split(sql.get_ref()).len();
             if statements > 1 && !step.transaction {
                 return Err(self.at(
-                    &step.sql,
+                    &sql,
                     format!(
                         "the step has {statements} statements, and a request runs one: split it \
-                         into steps, send what the app sends as headers (headers = {{ x-tenant-id = \"...\" }}), \
-                         or say transaction = true for a service-side flow no API client can send"
+                         into steps, send what the app sends as headers (headers = {{ {} = \"...\" }}), \
+                         or say transaction = true for a service-side flow no API client can send",
+                        header.unwrap_or("name")
                     ),
                 ));
             }
@@ -395,7 +423,8 @@ impl Reader<'_> {
                     .unwrap_or_else(|| format!("step {}", index + 1)),
                 who,
                 context,
-                sql: expand(&step.sql)?,
+                sql: expand(&sql)?,
+                apply,
                 expect,
                 invariant: step
                     .invariant
@@ -408,6 +437,49 @@ impl Reader<'_> {
             });
         }
         Ok(scenario)
+    }
+
+    /// What a step does: its SQL as a principal, or a migration applied as the owner;
+    /// and who acts (`as`, the owner for a migration).
+    #[allow(clippy::type_complexity)]
+    fn action(
+        &self,
+        span: Range<usize>,
+        step: &RawStep,
+    ) -> Result<(Spanned<String>, Option<String>, Spanned<String>), ScenarioError> {
+        match (&step.sql, &step.apply, &step.who) {
+            (Some(_), Some(apply), _) => Err(self.at(
+                apply,
+                "a step either sends sql or applies a migration, not both",
+            )),
+            (None, None, _) => Err(self.error(
+                span.start,
+                "the step has neither sql nor apply: give the statement a principal sends, or \
+                 apply = \"<migration version>\"",
+            )),
+            (Some(_), None, None) => Err(self.error(
+                span.start,
+                "the step has no `as`: say who sends it (anon, service_role, owner or a user)",
+            )),
+            (Some(sql), None, Some(who)) => Ok((sql.clone(), None, who.clone())),
+            (None, Some(apply), who) => {
+                if let Some(who) = who.as_ref().filter(|w| w.get_ref() != "owner") {
+                    return Err(self.at(
+                        who,
+                        "migrations are applied by the owner: leave `as` out or say \"owner\"",
+                    ));
+                }
+                if step.context.is_some() || !step.headers.is_empty() || step.transaction {
+                    return Err(self.at(
+                        apply,
+                        "a migration is no request: it takes no context, headers or transaction",
+                    ));
+                }
+                let owner = Spanned::new(apply.span(), "owner".to_owned());
+                let sql = Spanned::new(apply.span(), String::new());
+                Ok((sql, Some(apply.get_ref().clone()), owner))
+            }
+        }
     }
 
     fn invariant(&self, name: &Spanned<String>) -> Result<Invariant, ScenarioError> {

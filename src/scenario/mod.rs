@@ -39,7 +39,7 @@ pub struct UserSpec {
     pub id: Uuid,
     pub email: String,
     pub memberships: Vec<(Uuid, String)>,
-    pub platform_admin: bool,
+    pub admin: bool,
     pub claims: Claims,
 }
 
@@ -121,8 +121,10 @@ pub struct Step {
     pub name: String,
     pub who: Who,
     pub context: Option<(String, Uuid)>,
-    /// The step's SQL with placeholders expanded.
+    /// The step's SQL with placeholders expanded; empty for a migration step.
     pub sql: String,
+    /// A migration the owner applies as the step, by version or file name.
+    pub apply: Option<String>,
     pub expect: Expectation,
     pub invariant: Option<Invariant>,
     /// Set for negative expectations only.
@@ -149,6 +151,9 @@ pub struct Scenario {
     pub fixtures: Option<String>,
     /// The line where `fixtures` starts, for errors the fixtures raise.
     pub fixtures_line: usize,
+    /// The migration the scenario starts from (version or file name), with its line:
+    /// the migrations after it are not applied, unless its steps apply them.
+    pub migrated_to: Option<(String, usize)>,
     pub steps: Vec<Step>,
 }
 

@@ -87,10 +87,27 @@ pub async fn run(
     snapshots: &snapshot::Store,
 ) -> Result<ScenarioReport> {
     let started = Instant::now();
-    let lease = harness.lease(template).await?;
+    let base = match &scenario.migrated_to {
+        Some((version, line)) => {
+            let applied = &template.applied;
+            let Some(at) = applied
+                .iter()
+                .position(|a| is_version(&a.migration, version))
+            else {
+                return Err(Error::Config {
+                    name: format!("{}:{line}: migrated_to", scenario.path.display()),
+                    message: format!("there is no migration {version} in the folder"),
+                });
+            };
+            let prefix: Vec<_> = applied[..=at].iter().map(|a| a.migration.clone()).collect();
+            Some(harness.template(&prefix).await?)
+        }
+        None => None,
+    };
+    let lease = harness.lease(base.as_deref().unwrap_or(template)).await?;
     let owner = lease.owner().await?;
     owner.batch("begin").await?;
-    let steps = run_in(&owner, schema, scenario, snapshots).await;
+    let steps = run_in(&owner, (schema, template), scenario, snapshots).await;
     // Whatever happened, nothing of the scenario may stay: the clone serves the next.
     owner.batch("rollback").await?;
     Ok(ScenarioReport {
@@ -102,7 +119,7 @@ pub async fn run(
 
 async fn run_in(
     owner: &Connection,
-    schema: &Schema,
+    (schema, template): (&Schema, &Template),
     scenario: &Scenario,
     snapshots: &snapshot::Store,
 ) -> Result<Vec<StepReport>> {
@@ -132,7 +149,11 @@ async fn run_in(
         let context = step.context.as_ref().map(|c| c.1);
         let request = request_of(api, scenario, step, &step.who, context, false);
         let got;
-        let verdict = match act(owner, api, &request, Keep::IfSucceeded).await {
+        let done = match &step.apply {
+            Some(version) => migrate(owner, template, scenario, step, version).await,
+            None => act(owner, api, &request, Keep::IfSucceeded).await,
+        };
+        let verdict = match done {
             Ok(outcome) => {
                 got = summarize(&outcome);
                 let verdict = judge(step, &outcome, &names, &|name, rendered| {
@@ -158,7 +179,10 @@ async fn run_in(
             line: step.line,
             name: step.name.clone(),
             who,
-            sql: super::unexpand(&step.sql, &names),
+            sql: match &step.apply {
+                Some(version) => format!("apply migration {version}"),
+                None => super::unexpand(&step.sql, &names),
+            },
             invariant: step.invariant.or(scenario.invariant),
             expected: describe(&step.expect),
             control: step.control.as_ref().map(describe_control),
@@ -205,6 +229,64 @@ async fn act(owner: &Connection, api: &Api, request: &Request, keep: Keep) -> Re
     Ok(Outcome {
         result: outcome?,
         notices,
+    })
+}
+
+/// Whether `version` names `migration`: its version, or its file name.
+fn is_version(migration: &crate::migrate::Migration, version: &str) -> bool {
+    migration.version == version || migration.file_name() == version
+}
+
+/// Applies the migration a step names, as the owner, in a savepoint that stays when it
+/// succeeds: the outcome is what the file raised (its notices), or its located error.
+async fn migrate(
+    owner: &Connection,
+    template: &Template,
+    scenario: &Scenario,
+    step: &Step,
+    version: &str,
+) -> Result<Outcome> {
+    let Some(applied) = template
+        .applied
+        .iter()
+        .find(|a| is_version(&a.migration, version))
+    else {
+        return Err(Error::Config {
+            name: format!("{}:{}: apply", scenario.path.display(), step.line),
+            message: format!("there is no migration {version} in the folder"),
+        });
+    };
+    owner.take_notices();
+    owner.batch("savepoint step").await?;
+    let result = match crate::migrate::apply_within(owner, &applied.migration).await {
+        Ok(()) => {
+            owner.batch("release savepoint step").await?;
+            Ok(Rows::default())
+        }
+        Err(Error::Migration {
+            file,
+            line,
+            column,
+            sqlstate,
+            message,
+            ..
+        }) => {
+            owner
+                .batch("rollback to savepoint step; release savepoint step")
+                .await?;
+            Err(Failure {
+                sqlstate,
+                message: format!("{}:{line}:{column}: {message}", file.display()),
+                routine: String::new(),
+                while_setting_context: false,
+            })
+        }
+        Err(other) => return Err(other),
+    };
+    owner.sync_notices().await?;
+    Ok(Outcome {
+        result,
+        notices: owner.take_notices(),
     })
 }
 
@@ -312,7 +394,7 @@ fn setup_sql(schema: &Schema, scenario: &Scenario) -> String {
         for (tenant, role) in &user.memberships {
             push(profile.insert_membership(user.id, *tenant, role));
         }
-        if user.platform_admin {
+        if user.admin {
             push(profile.insert_admin(user.id));
         }
     }

@@ -1,71 +1,120 @@
-//! The plan's verification steps, each acted out by the principal the plan means.
+//! The plan's verification steps are scenario files (`scenarios/plan/`): phase 2 applies
+//! the plan's migrations one by one as steps, checking each where it ran; phase 3 and
+//! the success criteria act as the users the plan means. These tests show the files can
+//! fail, and that a migration step says where a migration broke.
 
-use rls_harness::{plan_checks, plan_phase_two};
+use std::path::Path;
 
-use crate::support::{harness, migrations_with, schema, shipped_migrations, vital};
+use rls_harness::{load_scenario, run_scenario, ScenarioReport, Template, Verdict};
 
-#[tokio::test]
-async fn phase_two_checks_pass_right_after_each_migration() {
-    let harness = harness().await;
-    let checks = plan_phase_two(harness, &shipped_migrations())
+use crate::support::{harness, migrations_with, schema, shipped_migrations, snapshots};
+
+async fn run(template: &Template, file: &Path) -> ScenarioReport {
+    let schema = schema(template).await;
+    let root = file.parent().unwrap();
+    let scenario = load_scenario(root, file, schema.profile(), &schema.seeded_tenants()).unwrap();
+    run_scenario(harness().await, template, &schema, &scenario, &snapshots())
         .await
-        .unwrap();
-    let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
-    assert!(failed.is_empty(), "failed: {failed:#?}");
-    // A completion NOTICE plus the plan's queries for each of the four migrations.
-    assert_eq!(checks.len(), 16, "{checks:#?}");
-    assert!(checks.iter().all(|c| c.actor == "owner"));
+        .unwrap()
 }
 
+fn failed(report: &ScenarioReport) -> Vec<&str> {
+    report
+        .steps
+        .iter()
+        .filter(|step| step.verdict != Verdict::Passed)
+        .map(|step| step.name.as_str())
+        .collect()
+}
+
+/// A first migration that already seeds a tenant: phase 2 notices it right after that
+/// migration, and only there.
 #[tokio::test]
-async fn phase_three_and_the_success_criteria_hold_for_the_right_principals() {
-    let (harness, template) = vital().await;
-    let checks = plan_checks(harness, &template, &schema(&template).await)
-        .await
-        .unwrap();
-    let failed: Vec<_> = checks.iter().filter(|c| !c.passed).collect();
-    assert!(failed.is_empty(), "failed: {failed:#?}");
-    let actors: Vec<&str> = checks.iter().map(|c| c.actor.as_str()).collect();
-    assert!(
-        actors.contains(&"user mo @ digital-health-startup"),
-        "{actors:?}"
-    );
-    assert!(
-        actors.contains(&"user dana @ digital-health-startup"),
-        "{actors:?}"
-    );
-    assert!(actors.contains(&"user ada @ vital-platform"), "{actors:?}");
-    assert!(
-        !actors.contains(&"owner"),
-        "phase 3 is never checked as the owner"
+async fn phase_two_notices_a_migration_that_does_more_than_the_plan_says() {
+    let dir = tempfile::tempdir().unwrap();
+    for migration in shipped_migrations() {
+        let mut sql = migration.sql.clone();
+        if migration.version == "20251026000001" {
+            sql.push_str(
+                "\ninsert into public.tenants (slug, name) values ('early', 'Early') \
+                 on conflict do nothing;\n",
+            );
+        }
+        std::fs::write(dir.path().join(migration.file_name()), sql).unwrap();
+    }
+    let template = harness().await.template_from_dir(dir.path()).await.unwrap();
+    let report = run(
+        &template,
+        Path::new("scenarios/plan/phase2-migration-by-migration.toml"),
+    )
+    .await;
+    assert_eq!(
+        failed(&report),
+        [
+            "after migration 1: tenants is empty",
+            "after migration 4: the 2 seed tenants, with the plan's type and tier"
+        ]
     );
 }
 
-/// The checks can fail: with the dashboard's permissive policy put back, the isolation
-/// story must notice that a member sees another tenant's private agent.
+/// A migration applied before the one it builds on fails as a step, with the migration's
+/// file, line and SQLSTATE, and the scenario's other steps still run.
 #[tokio::test]
-async fn a_permissive_policy_makes_the_isolation_checks_fail() {
-    let harness = harness().await;
+async fn a_migration_step_that_fails_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out-of-order.toml");
+    std::fs::write(
+        &file,
+        r#"
+description = "migration 2 before migration 1"
+migrated_to = "20251025000000"
+
+[[step]]
+name = "migration 2 needs the tenants table"
+apply = "20251026000002"
+sqlstate = "42P01"
+
+[[step]]
+name = "and leaves nothing behind"
+as = "owner"
+sql = "select count(*) from information_schema.columns where table_name = 'agents' and column_name = 'tenant_id'"
+rows = [["0"]]
+"#,
+    )
+    .unwrap();
+    let (_, template) = crate::support::vital().await;
+    let report = run(&template, &file).await;
+    assert!(failed(&report).is_empty(), "{report:#?}");
+    let outcome = &report.steps[0].outcome;
+    assert!(
+        outcome.contains("error 42P01")
+            && outcome.contains("20251026000002_add_tenant_columns_to_resources.sql:"),
+        "{outcome}"
+    );
+}
+
+/// The success criterion can fail: with the dashboard's permissive policy put back, a
+/// member sees another tenant's private agent, in the plan's own file.
+#[tokio::test]
+async fn a_permissive_policy_makes_the_plans_isolation_criterion_fail() {
     let weakened = migrations_with(&[(
         "20991231000099_weaken.sql",
         "create policy \"Enable read access for all users\" on public.agents for select using (true);",
     )]);
-    let template = harness.template_from_dir(weakened.path()).await.unwrap();
-    let checks = plan_checks(harness, &template, &schema(&template).await)
+    let template = harness()
+        .await
+        .template_from_dir(weakened.path())
         .await
         .unwrap();
-    let failed: Vec<&str> = checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.name.as_str())
-        .collect();
+    let report = run(
+        &template,
+        Path::new("scenarios/plan/success-tenant-isolation.toml"),
+    )
+    .await;
+    let failed = failed(&report);
     assert!(
-        failed
-            .contains(&"a Digital Health Startup member does not see North Clinic's private agent"),
-        "{failed:?}"
-    );
-    assert!(
-        failed.contains(&"nor without a tenant context"),
+        failed.contains(&"a DH member does not, in the DH context")
+            && failed.contains(&"nor without a context"),
         "{failed:?}"
     );
 }

@@ -36,6 +36,8 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::toml_syntax("toml_syntax")]
 #[case::unknown_role("unknown_role")]
 #[case::fixtures_commit("fixtures_commit")]
+#[case::migration_as_a_user("migration_as_a_user")]
+#[case::migration_expects_rows("migration_expects_rows")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
     let error = load_scenario(

@@ -136,12 +136,12 @@ impl<'a> Judge<'a> {
                     Writers::Writers => rights.effective_writer(&self.context),
                 };
                 let inside = |set: &BTreeSet<Id>| tenant.is_some_and(|t| set.contains(&t));
-                let read = signed_in && (rights.platform_admin || inside(&effective));
-                let write = signed_in && (rights.platform_admin || inside(&writable));
+                let read = signed_in && (rights.admin || inside(&effective));
+                let write = signed_in && (rights.admin || inside(&writable));
                 (read, write, write)
             }
             Rule::User { column } => {
-                let mine = signed_in && (rights.platform_admin || id(column) == rights.uid);
+                let mine = signed_in && (rights.admin || id(column) == rights.uid);
                 (mine, mine, mine)
             }
             Rule::Child {
@@ -215,7 +215,7 @@ impl<'a> Judge<'a> {
             Principal::Anon => "anon",
             Principal::NoSub => "claims without sub",
             Principal::ServiceRole => "service_role",
-            Principal::User(_) if self.rights.platform_admin => "a platform admin",
+            Principal::User(_) if self.rights.admin => "a platform admin",
             Principal::User(_) => "a user",
         }
     }

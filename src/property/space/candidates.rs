@@ -393,12 +393,12 @@ fn tenancy(
     let admin_other = world
         .users
         .iter()
-        .find(|u| Some(u.id) != me && u.platform_admin)
+        .find(|u| Some(u.id) != me && u.admin)
         .map(|u| u.id);
     let targets = [(RowKind::Own, me), (RowKind::Other, other)];
     for (kind, user) in targets {
         let Some(user) = user else { continue };
-        if shape.platform_admins {
+        if shape.admins {
             let add = Op::AddAdmin { user };
             push(Object::PlatformAdmins, WriteOp::Insert, kind, None, add);
         }
@@ -425,7 +425,7 @@ fn tenancy(
             );
         }
     }
-    if !shape.platform_admins {
+    if !shape.admins {
         return;
     }
     if let Some(user) = admin_other.or(other) {
@@ -438,7 +438,7 @@ fn tenancy(
             remove,
         );
     }
-    if rights.platform_admin {
+    if rights.admin {
         if let Some(user) = me {
             let remove = Op::RemoveAdmin { user };
             push(

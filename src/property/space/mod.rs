@@ -196,9 +196,7 @@ impl Actor {
             Principal::Anon => Actor::Anon,
             Principal::NoSub => Actor::NoSub,
             Principal::ServiceRole => Actor::ServiceRole,
-            Principal::User(id) if world.user(*id).is_some_and(|u| u.platform_admin) => {
-                Actor::PlatformAdmin
-            }
+            Principal::User(id) if world.user(*id).is_some_and(|u| u.admin) => Actor::PlatformAdmin,
             Principal::User(_) => Actor::User,
         }
     }
@@ -370,7 +368,7 @@ pub fn gaps(shape: &Shape, coverage: &BTreeMap<Cell, u64>) -> Gaps {
         .collect();
     let mut pairs = Vec::new();
     for actor in OTHER_ACTORS {
-        if actor == Actor::PlatformAdmin && !shape.platform_admins {
+        if actor == Actor::PlatformAdmin && !shape.admins {
             continue;
         }
         for (object, op) in possible_pairs(shape, actor) {
