@@ -97,14 +97,14 @@ pub struct Applied {
 pub async fn apply(
     connection: &Connection,
     migration: &Migration,
-    mut tracker: Option<&mut Tracker>,
+    tracker: Option<&mut Tracker>,
 ) -> Result<Applied> {
     let started = Instant::now();
     let statements = split(&migration.sql);
     refuse_transaction_control(migration, &statements)?;
     connection.take_notices();
     connection.batch("begin").await?;
-    if let Err(error) = run(connection, migration, &statements, tracker.as_deref_mut()).await {
+    if let Err(error) = run(connection, migration, &statements, tracker).await {
         let _ = connection.batch("rollback").await;
         return Err(error);
     }

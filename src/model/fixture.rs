@@ -193,7 +193,7 @@ pub fn world() -> World {
         id: id(name),
         name: name.into(),
         memberships: roles.iter().copied().collect::<BTreeMap<_, _>>(),
-        admin: admin,
+        admin,
     };
     world.users = vec![
         person("ada", true, &[]),
