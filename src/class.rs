@@ -145,15 +145,6 @@ impl<'c> Classes<'c> {
     }
 }
 
-/// The objects the access model predicts exactly, by their names in this schema.
-#[derive(Debug, Clone, Default)]
-pub struct Modelled {
-    /// The profile's resource tables.
-    pub resources: Vec<String>,
-    /// Other relations and functions with rules of their own.
-    pub others: Vec<String>,
-}
-
 /// Classes every exposed object of `catalog`, by the profile and declarations of
 /// `config`.
 pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {

@@ -145,6 +145,15 @@ pub struct Sharing {
     pub audit: Option<Audit>,
 }
 
+/// The objects the access model predicts exactly, by their names in this schema.
+#[derive(Debug, Clone, Default)]
+pub struct Modelled {
+    /// The profile's resource tables.
+    pub resources: Vec<String>,
+    /// Other relations and functions with rules of their own.
+    pub others: Vec<String>,
+}
+
 /// A checked profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -291,7 +300,7 @@ impl Profile {
 
     /// Every object the model predicts exactly, for the classes: the resource tables,
     /// and the other relations and functions the profile names.
-    pub fn modelled(&self) -> crate::class::Modelled {
+    pub fn modelled(&self) -> Modelled {
         let shape = self.shape(None);
         let resources = shape
             .tables()
@@ -311,7 +320,7 @@ impl Profile {
             .map(|o| self.name(o))
             .filter(|name| !name.is_empty())
             .collect();
-        crate::class::Modelled { resources, others }
+        Modelled { resources, others }
     }
 
     /// The columns that make a table a resource table, when the profile shares rows.
