@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use rls_harness::{
     check_worlds, default_migrations_dir, discover_scenarios, load_scenario, run_scenario, user_id,
-    BackendOptions, Config, Harness, Kind, Mode, Principal, PropertyConfig, Request, Resource,
-    Schema, Template, CHECK_CONNECTIONS,
+    BackendOptions, Config, Harness, Identity, Kind, Mode, Principal, PropertyConfig, Request,
+    Resource, Schema, Template, CHECK_CONNECTIONS,
 };
 use tokio_postgres::SimpleQueryMessage;
 
@@ -283,7 +283,7 @@ async fn pgtap_probes(
             .ok_or_else(|| anyhow::anyhow!("no seeded tenant {slug}"))
     };
     let (dh, platform) = (seeded("digital-health-startup")?, seeded("vital-platform")?);
-    let mut principals = vec![Principal::Anon];
+    let mut principals = vec![Identity::of(Principal::Anon, "", "")];
     for (name, membership, platform_admin) in [
         ("bench-viewer", Some("viewer"), false),
         ("bench-member", Some("member"), false),
@@ -304,7 +304,7 @@ async fn pgtap_probes(
         if platform_admin {
             owner.batch(&sql.insert_admin(id)).await?;
         }
-        principals.push(Principal::user(name, id, &email));
+        principals.push(Identity::of(Principal::User(id), name, &email));
     }
     // A private row of the tenant in each resource table, for the updates and deletes,
     // written as a world's rows are.

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::actor::Api;
-use crate::actor::{Actor, Principal};
+use crate::actor::{Actor, Api, Identity};
 use crate::backend::{BackendKind, BackendOptions, Server};
 use crate::catalog::{self, Catalog};
 use crate::connection::{Connection, Endpoint};
@@ -293,14 +292,14 @@ impl Database<'_> {
         Connection::open(&self.owner_endpoint()).await
     }
 
-    /// A session that sends requests as `principal` through `api`, PostgREST style.
-    pub async fn actor(&self, principal: Principal, api: &Api) -> Result<Actor> {
+    /// A session that sends requests as `who` through `api`, PostgREST style.
+    pub async fn actor(&self, who: Identity, api: &Api) -> Result<Actor> {
         let admin = self.owner_endpoint();
         let authenticator = match &self.harness.fidelity.authenticator_password {
             Some(password) => admin.with_login("authenticator", Some(password)),
             None => admin.clone(),
         };
-        Actor::open(principal, &authenticator, &admin, api).await
+        Actor::open(who, &authenticator, &admin, api).await
     }
 
     /// Drops the database.

@@ -32,7 +32,7 @@ mod snapshot;
 mod subject;
 mod supabase;
 
-pub use actor::{Actor, Claims, Denial, Failure, Finish, Outcome, Principal, Rows};
+pub use actor::{Actor, Claims, Denial, Failure, Finish, Identity, Outcome, Rows};
 pub use actor::{Api, Method, Request};
 pub use backend::{BackendKind, BackendOptions, DEFAULT_IMAGE};
 pub use blame::{blame, Blame};
@@ -51,8 +51,8 @@ pub use located::FileError;
 pub use migrate::{discover as discover_migrations, Applied, Migration};
 pub use model::{
     invariant_of_op, invariant_of_read, tenant_id, user_id, AuditAction, AuditRow, Context, Id,
-    Kind, Mode, Object as ModelObject, Op, Outcome as ModelOutcome, Principal as ModelPrincipal,
-    Resource, Role, Table, Tenant, User, World,
+    Kind, Mode, Object as ModelObject, Op, Outcome as ModelOutcome, Principal, Resource, Role,
+    Table, Tenant, User, World,
 };
 pub use origin::{History, Location, ObjectKind, Origins};
 pub use profile::{Profile, Sql as ProfileSql};

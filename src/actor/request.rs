@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde_json::{json, Map, Value};
 
-use super::Principal;
+use super::Identity;
 use crate::connection::quote_literal;
 
 /// The HTTP method of a request.
@@ -95,7 +95,7 @@ impl Api {
 /// One request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    pub principal: Principal,
+    pub who: Identity,
     pub method: Method,
     /// `/agents`, `/rpc/set_tenant_context`.
     pub path: String,
@@ -110,14 +110,14 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request as `principal` for `sql`, its method, path and read-only mode derived
-    /// from the statement, with the headers a browser client sends.
-    pub fn new(api: &Api, principal: Principal, sql: &str) -> Request {
+    /// A request as `who` for `sql`, its method, path and read-only mode derived from
+    /// the statement, with the headers a browser client sends.
+    pub fn new(api: &Api, who: Identity, sql: &str) -> Request {
         let shape = Shape::of(api, sql);
         let mut headers = BTreeMap::new();
         headers.insert("accept".to_owned(), "application/json".to_owned());
         Request {
-            principal,
+            who,
             method: shape.method,
             path: shape.path,
             headers,
@@ -166,12 +166,8 @@ impl Request {
     /// The JWT claims PostgREST passes on: the principal's, with `role` the database
     /// role the request runs as.
     pub fn claims(&self) -> Option<String> {
-        let role = self.principal.role()?;
-        let mut claims = match self
-            .principal
-            .claims_json()
-            .map(|c| serde_json::from_str(&c))
-        {
+        let role = self.who.role()?;
+        let mut claims = match self.who.claims_json().map(|c| serde_json::from_str(&c)) {
             Some(Ok(Value::Object(map))) => map,
             _ => Map::new(),
         };
@@ -183,7 +179,7 @@ impl Request {
     /// transaction: role, claims, headers, cookies, search path, the role's own
     /// settings. Empty for the owner, who stays the owner.
     pub fn identity_sql(&self, api: &Api) -> String {
-        let (Some(role), Some(claims)) = (self.principal.role(), self.claims()) else {
+        let (Some(role), Some(claims)) = (self.who.role(), self.claims()) else {
             return String::new();
         };
         let headers = Value::Object(
@@ -248,7 +244,7 @@ impl Request {
     /// after [`Request::identity_sql`], right before the statement. `select 1` for the
     /// owner, whose SQL editor is no PostgREST request.
     pub fn call_sql(&self, api: &Api) -> String {
-        if self.principal.role().is_none() {
+        if self.who.role().is_none() {
             return "select 1".to_owned();
         }
         let mut settings = vec![
@@ -286,13 +282,7 @@ fn setting(name: &str, value: &str) -> String {
 
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} as {}",
-            self.method.name(),
-            self.path,
-            self.principal
-        )
+        write!(f, "{} {} as {}", self.method.name(), self.path, self.who)
     }
 }
 
@@ -423,11 +413,8 @@ mod tests {
         }
     }
 
-    fn user() -> Principal {
-        Principal::Authenticated {
-            name: "mo".into(),
-            claims: Claims::for_user(uuid::Uuid::nil(), "mo@x"),
-        }
+    fn user() -> Identity {
+        Identity::with_claims("mo", Claims::for_user(uuid::Uuid::nil(), "mo@x"))
     }
 
     #[test]
@@ -513,7 +500,12 @@ mod tests {
             .ends_with("select public.set_tenant_context('t-1')"));
         assert!(request.unreachable.is_some());
         assert_eq!(
-            Request::new(&bare, Principal::Owner, "select 1").identity_sql(&bare),
+            Request::new(
+                &bare,
+                Identity::of(crate::model::Principal::Owner, "", ""),
+                "select 1"
+            )
+            .identity_sql(&bare),
             ""
         );
     }

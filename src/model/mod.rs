@@ -180,6 +180,9 @@ pub enum Principal {
     User(Id),
     /// Role `service_role` (BYPASSRLS).
     ServiceRole,
+    /// The migration owner: outside the model (it bypasses row security); it writes
+    /// fixtures and checks the schema, never a policy.
+    Owner,
 }
 
 impl Principal {
@@ -199,6 +202,7 @@ impl fmt::Display for Principal {
             Principal::NoSub => f.write_str("authenticated without sub"),
             Principal::User(id) => write!(f, "user {id}"),
             Principal::ServiceRole => f.write_str("service_role"),
+            Principal::Owner => f.write_str("owner"),
         }
     }
 }

@@ -80,7 +80,7 @@ impl World {
         match who {
             Principal::Anon => Err(Outcome::Denied(Denial::Privilege)),
             Principal::NoSub => Ok(BTreeSet::new()),
-            Principal::User(_) | Principal::ServiceRole => Ok(self
+            Principal::User(_) | Principal::ServiceRole | Principal::Owner => Ok(self
                 .resources
                 .iter()
                 .filter(|r| r.mode == Mode::Global)

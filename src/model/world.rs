@@ -167,7 +167,7 @@ impl World {
     /// The caller's rights in this world. A `sub` naming no user has no row anywhere.
     pub fn rights(&self, who: &Principal) -> Rights {
         match who {
-            Principal::ServiceRole => Rights {
+            Principal::ServiceRole | Principal::Owner => Rights {
                 bypass_rls: true,
                 ..Rights::default()
             },

@@ -8,10 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use uuid::Uuid;
-
 use super::space::{self, Actor, Candidate, Cell};
-use crate::actor::{self, Claims};
+use crate::actor::Identity;
 use crate::connection::Connection;
 use crate::error::Result;
 use crate::model::{Context, Id, Object, Op, Principal, Table, World};
@@ -54,26 +52,17 @@ pub struct Mismatch {
     pub actual: String,
 }
 
-/// The actor that stands for a model principal.
-pub fn actor_principal(world: &World, who: &Principal) -> actor::Principal {
-    match who {
-        Principal::Anon => actor::Principal::Anon,
-        Principal::ServiceRole => actor::Principal::ServiceRole,
-        Principal::NoSub => {
-            let mut claims = Claims::for_user(Uuid::nil(), "no-sub@example.test");
-            claims.0.remove("sub");
-            actor::Principal::Authenticated {
-                name: "without sub".into(),
-                claims,
-            }
-        }
-        Principal::User(id) => {
-            let name = world
-                .user(*id)
-                .map_or_else(|| id.to_string(), |user| user.name.clone());
-            actor::Principal::user(&name, *id, &format!("{name}@example.test"))
-        }
-    }
+/// A model principal as its requests present it: a world's user by its name, with
+/// Studio's claims; a session without `sub`, with the same claims but that one.
+pub fn identity(world: &World, who: &Principal) -> Identity {
+    let name = match who {
+        Principal::User(id) => world
+            .user(*id)
+            .map_or_else(|| id.to_string(), |user| user.name.clone()),
+        Principal::NoSub => "no-sub".to_owned(),
+        _ => String::new(),
+    };
+    Identity::of(*who, &name, &format!("{name}@example.test"))
 }
 
 /// The value the context header carries for a context.
@@ -130,7 +119,7 @@ pub async fn check_world(
     let mut budget = super::bound::Budget::default();
     let mut pairs = Vec::new();
     for ((who, contexts), mut writes) in everyone.into_iter().zip(writes) {
-        let principal = actor_principal(world, &who);
+        let identity = identity(world, &who);
         for (context, writes) in contexts.into_iter().zip(writes.drain(..)) {
             pairs.push(super::probe::plan_pair(
                 &schema.api,
@@ -138,11 +127,10 @@ pub async fn check_world(
                 world,
                 subjects,
                 &mut budget,
-                who,
-                principal.clone(),
+                (who, identity.clone()),
                 context,
                 writes,
-            ));
+            )?);
         }
     }
     let statements: Vec<String> = pairs

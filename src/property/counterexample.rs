@@ -43,6 +43,7 @@ fn who(world: &World, principal: &Principal) -> String {
     match principal {
         Principal::Anon => "anon".into(),
         Principal::ServiceRole => "service_role".into(),
+        Principal::Owner => "owner".into(),
         Principal::NoSub => "nosub".into(),
         Principal::User(id) => world
             .user(*id)

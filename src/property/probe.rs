@@ -15,9 +15,9 @@ use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
 use super::observe::{self, Key};
 use super::space::{Candidate, Cell};
-use crate::actor::{self, Api, Failure, Request, Rows};
+use crate::actor::{self, Api, Failure, Identity, Request, Rows};
 use crate::connection::Connection;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{self, Context, Id, Object, Op, Outcome, Principal, Table, World};
 use crate::profile::Sql;
 use crate::rule::Invariant;
@@ -99,15 +99,16 @@ pub struct Pair<'w> {
     /// The probes of those objects, sent after the model's own.
     subject_asks: Vec<(bound::Ask, String)>,
     who: Principal,
-    /// The principal's identity as a request makes it: role, claims, the context
+    /// The principal's identity as its requests make it: role, claims, the context
     /// header.
-    identity: Request,
+    entry: Request,
+    /// Every probe, the model's and the subjects', as a request of its own.
+    requests: Vec<Request>,
     context: Context,
     asks: Vec<(Ask, String)>,
     cells: Vec<Cell>,
-    /// The savepoint, the identity and a session check; the probes, each a request of
-    /// its own (method, path, READ ONLY, pre-request, statement); a second session
-    /// check; the rollback.
+    /// The statements of the pipeline that sends the requests (see
+    /// [`actor::Pipeline`]).
     pub statements: Vec<String>,
 }
 
@@ -125,11 +126,10 @@ pub fn plan_pair<'w>(
     world: &'w World,
     subjects: (&'w Subjects, &'w Population),
     budget: &mut bound::Budget,
-    who: Principal,
-    principal: actor::Principal,
+    (who, identity): (Principal, Identity),
     context: Context,
     writes: Vec<Candidate>,
-) -> Pair<'w> {
+) -> Result<Pair<'w>> {
     let asks = plan(sql, world, &context, &writes);
     let subject_asks = bound::plan(
         &bound::Judge::new(
@@ -145,47 +145,33 @@ pub fn plan_pair<'w>(
     let cells = writes.iter().map(|candidate| candidate.cell).collect();
     let header = context_value(&context);
     let request = |text: &str| {
-        let request = Request::new(api, principal.clone(), text);
+        let request = Request::new(api, identity.clone(), text);
         match &header {
             Some(value) => request.in_context(api, value),
             None => request,
         }
     };
-    let identity = request("select 1");
-    let mut statements = vec![format!(
-        "savepoint principal; {}; {}",
-        identity.identity_sql(api),
-        actor::SESSION_SQL
-    )];
-    let texts = asks
+    let entry = request("select 1");
+    let requests: Vec<Request> = asks
         .iter()
         .map(|(_, text)| text)
-        .chain(subject_asks.iter().map(|(_, text)| text));
-    for (i, text) in texts.enumerate() {
-        let reset = if i == 0 {
-            "savepoint probe"
-        } else {
-            "rollback to savepoint probe"
-        };
-        statements.push(format!("{reset}; {}; {text}", request(text).call_sql(api)));
-    }
-    statements.push(format!(
-        "rollback to savepoint probe; {}",
-        actor::SESSION_SQL
-    ));
-    statements.push("rollback to savepoint principal".into());
-    Pair {
+        .chain(subject_asks.iter().map(|(_, text)| text))
+        .map(|text| request(text))
+        .collect();
+    let statements = actor::Pipeline::new(&entry, requests.iter().collect())?.statements(api);
+    Ok(Pair {
         sql,
         world,
         subjects,
         subject_asks,
         who,
-        identity,
+        entry,
+        requests,
         context,
         asks,
         cells,
         statements,
-    }
+    })
 }
 
 impl Pair<'_> {
@@ -197,28 +183,9 @@ impl Pair<'_> {
     /// Judges the answers to [`Pair::statements`], in order: the number of checks,
     /// every disagreement with the model or a class bound, and where an object allows
     /// less than its class.
-    pub fn judge(self, mut answers: Vec<std::result::Result<Rows, Failure>>) -> Result<Judged> {
-        let rollback = answers.pop().expect("the rollback was sent");
-        let after = answers.pop().expect("the closing session check was sent");
-        let before = answers.remove(0);
-        for session in [&before, &after] {
-            match session {
-                Ok(rows) => actor::judge_session(&self.identity, rows)?,
-                Err(failure) => {
-                    return Err(Error::UnsafePrincipal {
-                        principal: self.identity.principal.to_string(),
-                        reason: format!("cannot assume or check the session: {}", failure.message),
-                    })
-                }
-            }
-        }
-        if let Err(failure) = rollback {
-            return Err(Error::Sql {
-                context: "rolling back a principal's probes".into(),
-                sqlstate: failure.sqlstate,
-                message: failure.message,
-            });
-        }
+    pub fn judge(self, answers: Vec<std::result::Result<Rows, Failure>>) -> Result<Judged> {
+        let mut answers =
+            actor::Pipeline::new(&self.entry, self.requests.iter().collect())?.judge(answers)?;
         let checks = self.asks.len() as u64 + self.subject_asks.len() as u64;
         let subject_answers = answers.split_off(self.asks.len());
         let mut objects = BTreeMap::new();

@@ -123,8 +123,8 @@ async fn run_on(
         let at = match actors.iter().position(|(who, _)| *who == step.who) {
             Some(at) => at,
             None => {
-                let principal = compare::actor_principal(&world, &step.who);
-                actors.push((step.who, database.actor(principal, &schema.api).await?));
+                let identity = compare::identity(&world, &step.who);
+                actors.push((step.who, database.actor(identity, &schema.api).await?));
                 actors.len() - 1
             }
         };

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::{Control, Expectation, Scenario, Step, Who};
-use crate::actor::{self, Denial, Failure, Outcome, Principal, Rows};
+use crate::actor::{self, Denial, Failure, Frame, Identity, Outcome, Rows};
 use crate::actor::{Api, Request};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -151,7 +151,7 @@ async fn run_in(
         let got;
         let done = match &step.apply {
             Some(version) => migrate(owner, template, scenario, step, version).await,
-            None => act(owner, api, &request, Keep::IfSucceeded).await,
+            None => actor::send(owner, api, Frame::Savepoint { keep: true }, &request).await,
         };
         let verdict = match done {
             Ok(outcome) => {
@@ -191,45 +191,6 @@ async fn run_in(
         });
     }
     Ok(reports)
-}
-
-/// Whether a step's effects stay for the steps after it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Keep {
-    /// As a committed request: kept when it succeeds.
-    IfSucceeded,
-    /// A control: always undone.
-    Never,
-}
-
-/// Sends `request` in a savepoint of the owner's transaction, as PostgREST would in a
-/// transaction of its own. A request that succeeds and may write is kept for the
-/// steps after it, as a committed request would be, minus what its transaction would
-/// have taken with it (role, claims, headers, settings, context); anything else is
-/// undone.
-async fn act(owner: &Connection, api: &Api, request: &Request, keep: Keep) -> Result<Outcome> {
-    owner.take_notices();
-    owner.batch("savepoint step").await?;
-    let outcome = actor::transact(owner, api, request).await;
-    let kept = keep == Keep::IfSucceeded && !request.read_only && matches!(outcome, Ok(Ok(_)));
-    if kept {
-        owner
-            .batch(&format!(
-                "release savepoint step; {}",
-                request.reset_sql(api)
-            ))
-            .await?;
-    } else {
-        owner
-            .batch("rollback to savepoint step; release savepoint step")
-            .await?;
-    }
-    owner.sync_notices().await?;
-    let notices = owner.take_notices();
-    Ok(Outcome {
-        result: outcome?,
-        notices,
-    })
 }
 
 /// Whether `version` names `migration`: its version, or its file name.
@@ -300,7 +261,7 @@ fn request_of(
     context: Option<Uuid>,
     control: bool,
 ) -> Request {
-    let mut request = Request::new(api, principal(scenario, who), &step.sql);
+    let mut request = Request::new(api, identity(scenario, who), &step.sql);
     for (name, value) in &step.headers {
         request = request.with_header(name, value);
     }
@@ -316,21 +277,21 @@ fn request_of(
     request
 }
 
-fn principal(scenario: &Scenario, who: &Who) -> Principal {
+/// Who a step names, as its request presents it: a user with the claims the file gives.
+fn identity(scenario: &Scenario, who: &Who) -> Identity {
+    let builtin = |principal| Identity::of(principal, "", "");
     match who {
-        Who::Anon => Principal::Anon,
-        Who::ServiceRole => Principal::ServiceRole,
-        Who::Owner => Principal::Owner,
+        Who::Anon => builtin(crate::model::Principal::Anon),
+        Who::ServiceRole => builtin(crate::model::Principal::ServiceRole),
+        Who::Owner => builtin(crate::model::Principal::Owner),
         Who::User(name) => {
-            let user = scenario
+            let claims = scenario
                 .users
                 .iter()
                 .find(|u| &u.name == name)
-                .expect("users are resolved when loading");
-            Principal::Authenticated {
-                name: name.clone(),
-                claims: user.claims.clone(),
-            }
+                .map(|u| u.claims.clone())
+                .unwrap_or_else(|| actor::Claims(Default::default()));
+            Identity::with_claims(name, claims)
         }
     }
 }
@@ -611,7 +572,7 @@ async fn check_control(
         Control::User { name, context } => (Who::User(name.clone()), context.as_ref().map(|c| c.1)),
     };
     let request = request_of(api, scenario, step, &who, context, true);
-    let outcome = match act(owner, api, &request, Keep::Never).await {
+    let outcome = match actor::send(owner, api, Frame::Savepoint { keep: false }, &request).await {
         Ok(outcome) => outcome,
         Err(Error::UnsafePrincipal { reason, .. }) => return Ok(Verdict::Refused(reason)),
         Err(other) => return Err(other),

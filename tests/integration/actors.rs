@@ -1,7 +1,7 @@
 //! Acting as principals: the same query, run as different principals on one database,
 //! gives each what the access model says; steps that would bypass RLS are refused.
 
-use rls_harness::{user_id, Error, Finish, Principal};
+use rls_harness::{user_id, Error, Finish, Identity, Principal};
 
 use crate::support::DH as DH_STARTUP_TENANT;
 
@@ -26,7 +26,7 @@ async fn one_query_gives_each_principal_what_the_model_says() {
         .unwrap();
     let schema = schema(&template).await;
     let api = &schema.api;
-    let count = |principal: Principal| {
+    let count = |principal: Identity| {
         let database = &database;
         async move {
             let actor = database.actor(principal, api).await.unwrap();
@@ -38,14 +38,25 @@ async fn one_query_gives_each_principal_what_the_model_says() {
         }
     };
     // Positive control first: the row exists and its own tenant's member reads it.
-    assert_eq!(count(Principal::user("mo", mo, "mo@vital.test")).await, "1");
-    assert_eq!(count(Principal::ServiceRole).await, "1");
+    assert_eq!(
+        count(Identity::of(Principal::User(mo), "mo", "mo@vital.test")).await,
+        "1"
+    );
+    assert_eq!(
+        count(Identity::of(Principal::ServiceRole, "", "")).await,
+        "1"
+    );
     let stranger = user_id("actor-stranger");
     assert_eq!(
-        count(Principal::user("stranger", stranger, "s@vital.test")).await,
+        count(Identity::of(
+            Principal::User(stranger),
+            "stranger",
+            "s@vital.test"
+        ))
+        .await,
         "0"
     );
-    assert_eq!(count(Principal::Anon).await, "0");
+    assert_eq!(count(Identity::of(Principal::Anon, "", "")).await, "0");
     database.close().await.unwrap();
 }
 
@@ -67,7 +78,7 @@ async fn a_foreign_tenant_in_the_header_grants_nothing_and_the_rpc_refuses_it() 
     let stranger = user_id("actor-context-stranger");
     let actor = database
         .actor(
-            Principal::user("stranger", stranger, "s@vital.test"),
+            Identity::of(Principal::User(stranger), "stranger", "s@vital.test"),
             &schema(&template).await.api,
         )
         .await
@@ -104,7 +115,11 @@ async fn a_step_that_switches_to_a_bypassing_role_is_refused_not_evaluated() {
     let database = harness.database(&template).await.unwrap();
     let actor = database
         .actor(
-            Principal::user("mallory", user_id("mallory"), "m@vital.test"),
+            Identity::of(
+                Principal::User(user_id("mallory")),
+                "mallory",
+                "m@vital.test",
+            ),
             &schema(&template).await.api,
         )
         .await
@@ -160,7 +175,7 @@ async fn a_write_hidden_by_using_touches_no_row_and_with_check_raises_a_policy_d
         .unwrap();
     let actor = database
         .actor(
-            Principal::user("dana", dana, "dana@vital.test"),
+            Identity::of(Principal::User(dana), "dana", "dana@vital.test"),
             &schema(&template).await.api,
         )
         .await

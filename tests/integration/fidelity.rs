@@ -2,8 +2,8 @@
 //! each test here failed on the harness before it made requests PostgREST's way.
 
 use rls_harness::{
-    user_id, BackendKind, BackendOptions, Denial, Finish, Grants, Harness, Outcome, Principal,
-    Schema,
+    user_id, BackendKind, BackendOptions, Denial, Finish, Grants, Harness, Identity, Outcome,
+    Principal, Schema,
 };
 
 use crate::support::DH as DH_STARTUP_TENANT;
@@ -28,7 +28,10 @@ async fn policies_see_the_request_headers_method_and_path() {
     let schema = schema(&template).await;
     let database = harness.database(&template).await.unwrap();
     let actor = database
-        .actor(Principal::user("kim", user_id("kim"), "kim@x"), &schema.api)
+        .actor(
+            Identity::of(Principal::User(user_id("kim")), "kim", "kim@x"),
+            &schema.api,
+        )
         .await
         .unwrap();
     let read = "select body from kiosk_notes";
@@ -63,7 +66,7 @@ async fn a_write_hidden_in_a_stable_function_fails_as_on_postgrest() {
     let schema = schema(&template).await;
     let database = harness.database(&template).await.unwrap();
     let actor = database
-        .actor(Principal::ServiceRole, &schema.api)
+        .actor(Identity::of(Principal::ServiceRole, "", ""), &schema.api)
         .await
         .unwrap();
     let stable = actor
@@ -93,9 +96,9 @@ async fn requests_carry_the_roles_own_settings_and_search_path() {
     let settings = "select current_setting('statement_timeout'), current_setting('search_path'), \
                     auth.role()";
     for (principal, timeout, role) in [
-        (Principal::Anon, "3s", "anon"),
+        (Identity::of(Principal::Anon, "", ""), "3s", "anon"),
         (
-            Principal::user("kim", user_id("kim"), "kim@x"),
+            Identity::of(Principal::User(user_id("kim")), "kim", "kim@x"),
             "8s",
             "authenticated",
         ),
@@ -162,10 +165,7 @@ async fn an_empty_sub_fails_as_on_supabase() {
     let database = harness.database(&template).await.unwrap();
     let mut claims = rls_harness::Claims::for_user(user_id("blank"), "b@x");
     claims.0.insert("sub".into(), serde_json::json!(""));
-    let blank = Principal::Authenticated {
-        name: "blank".into(),
-        claims,
-    };
+    let blank = Identity::with_claims("blank", claims);
     let actor = database.actor(blank, &schema.api).await.unwrap();
     let outcome = actor
         .run("select count(*) from agents", None, Finish::Rollback)
@@ -190,7 +190,10 @@ async fn read_ungranted(grants: Grants) -> Outcome {
     let schema = Schema::read(&harness, &template, &config()).await.unwrap();
     let database = harness.database(&template).await.unwrap();
     let actor = database
-        .actor(Principal::user("kim", user_id("kim"), "kim@x"), &schema.api)
+        .actor(
+            Identity::of(Principal::User(user_id("kim")), "kim", "kim@x"),
+            &schema.api,
+        )
         .await
         .unwrap();
     let outcome = actor
@@ -263,7 +266,10 @@ async fn denial_kinds_hold_on_a_server_with_translated_messages() {
         .await
         .unwrap();
     let actor = database
-        .actor(Principal::user("dana", dana, "dana@x"), &schema.api)
+        .actor(
+            Identity::of(Principal::User(dana), "dana", "dana@x"),
+            &schema.api,
+        )
         .await
         .unwrap();
     let mut failures = Vec::new();

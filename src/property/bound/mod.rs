@@ -215,6 +215,7 @@ impl<'a> Judge<'a> {
             Principal::Anon => "anon",
             Principal::NoSub => "claims without sub",
             Principal::ServiceRole => "service_role",
+            Principal::Owner => "the owner",
             Principal::User(_) if self.rights.admin => "a platform admin",
             Principal::User(_) => "a user",
         }

@@ -195,7 +195,7 @@ impl Actor {
         match who {
             Principal::Anon => Actor::Anon,
             Principal::NoSub => Actor::NoSub,
-            Principal::ServiceRole => Actor::ServiceRole,
+            Principal::ServiceRole | Principal::Owner => Actor::ServiceRole,
             Principal::User(id) if world.user(*id).is_some_and(|u| u.admin) => Actor::PlatformAdmin,
             Principal::User(_) => Actor::User,
         }

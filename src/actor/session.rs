@@ -1,0 +1,347 @@
+//! The one way the harness acts as a principal, in three framings.
+//!
+//! Every request goes through the same protocol: SQL that would leave the principal is
+//! refused before anything is sent; the transaction (or savepoint) is made the
+//! request's principal (role, claims, headers, settings: [`Request::identity_sql`]) and
+//! the session is checked; the call's settings and the pre-request function run; then
+//! the statement; then the session is checked again. A session that is not the
+//! principal's role, is a superuser, bypasses row security (service_role aside, which
+//! only ever serves as a control) or carries rewritten claims is refused, never judged.
+//!
+//! What differs is how requests are framed in the server's transactions ([`Frame`]): a
+//! transaction of their own on a login of their own, as PostgREST sends them; a
+//! savepoint in the owner's open transaction, as scenario steps run; or one principal's
+//! requests pipelined in one round trip, each in a savepoint rolled back before the
+//! next, as the property probes run.
+
+use super::{statement, Failure, Outcome, Request, Rows};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::model::Principal;
+
+/// How requests are framed in the server's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// A transaction of its own: committed when the request succeeds and `commit` says
+    /// so (as PostgREST does), else rolled back.
+    Transaction { commit: bool },
+    /// A savepoint in the transaction the caller holds open: kept when the request
+    /// succeeds, may write and `keep` says so (as a committed request would be, minus
+    /// the settings its own transaction would have taken with it), else rolled back.
+    Savepoint { keep: bool },
+}
+
+/// What the server says about the session, in text: user, superuser, bypass, row
+/// security, the claims and the per-claim `sub` setting `auth.uid()` reads first.
+pub(crate) const SESSION_SQL: &str =
+    "select current_user::text, r.rolsuper::text, r.rolbypassrls::text, \
+     current_setting('row_security'), \
+     coalesce(current_setting('request.jwt.claims', true), ''), \
+     coalesce(current_setting('request.jwt.claim.sub', true), '') \
+     from pg_roles r where r.rolname = current_user";
+
+/// Sends `request` on `connection` as `frame` says: the protocol, one statement at a
+/// time, so that a failure while setting the context is told from the statement's own.
+pub async fn send(
+    connection: &Connection,
+    api: &super::Api,
+    frame: Frame,
+    request: &Request,
+) -> Result<Outcome> {
+    refuse_role_switch(request)?;
+    connection.take_notices();
+    connection
+        .batch(match frame {
+            Frame::Transaction { .. } => "begin",
+            Frame::Savepoint { .. } => "savepoint request",
+        })
+        .await?;
+    let acted = act(connection, api, request).await;
+    let mut result = match acted {
+        Ok(result) => result,
+        Err(error) => {
+            let _ = connection.batch(undo(frame)).await;
+            return Err(error);
+        }
+    };
+    let close = match frame {
+        Frame::Transaction { commit } if commit && result.is_ok() => "commit".to_owned(),
+        Frame::Savepoint { keep } if keep && result.is_ok() && !request.read_only => {
+            format!("release savepoint request; {}", request.reset_sql(api))
+        }
+        _ => undo(frame).to_owned(),
+    };
+    if let Err(error) = connection.batch(&close).await {
+        // A deferred constraint or trigger may refuse the commit itself.
+        let _ = connection.batch(undo(frame)).await;
+        match error {
+            Error::Sql {
+                sqlstate, message, ..
+            } => {
+                result = Err(Failure {
+                    sqlstate,
+                    message,
+                    routine: String::new(),
+                    while_setting_context: false,
+                })
+            }
+            other => return Err(other),
+        }
+    }
+    connection.sync_notices().await?;
+    Ok(Outcome {
+        result,
+        notices: connection.take_notices(),
+    })
+}
+
+/// What ends a framed request without keeping anything.
+fn undo(frame: Frame) -> &'static str {
+    match frame {
+        Frame::Transaction { .. } => "rollback",
+        Frame::Savepoint { .. } => "rollback to savepoint request; release savepoint request",
+    }
+}
+
+/// The protocol inside the frame: become the principal and prove it, apply the call's
+/// settings, run the statement, prove the principal again. The server's refusal is the
+/// result; a session that is not the principal's is an error.
+async fn act(
+    connection: &Connection,
+    api: &super::Api,
+    request: &Request,
+) -> Result<std::result::Result<Rows, Failure>> {
+    let identity = request.identity_sql(api);
+    if !identity.is_empty() {
+        match statement(connection, &format!("{identity}; {SESSION_SQL}")).await? {
+            Ok(rows) => judge(request, &rows)?,
+            Err(failure) => return Err(cannot_check(request, &failure)),
+        }
+    }
+    if let Err(failure) = statement(connection, &request.call_sql(api)).await? {
+        return Ok(Err(Failure {
+            while_setting_context: true,
+            ..failure
+        }));
+    }
+    let result = statement(connection, &request.sql).await?;
+    // The login may switch to service_role (or is the owner), so SQL that switched role
+    // or claims would have run with row security bypassed: such a step proves nothing.
+    if result.is_ok() && request.who.role().is_some() {
+        match statement(connection, SESSION_SQL).await? {
+            Ok(rows) => judge(request, &rows)?,
+            Err(failure) => return Err(cannot_check(request, &failure)),
+        }
+    }
+    Ok(result)
+}
+
+fn cannot_check(request: &Request, failure: &Failure) -> Error {
+    Error::UnsafePrincipal {
+        principal: request.who.to_string(),
+        reason: format!("cannot assume or check the session: {}", failure.message),
+    }
+}
+
+/// One principal's requests pipelined in the caller's open transaction: every
+/// statement of the protocol built at once, so that they travel in one round trip,
+/// each request in a savepoint rolled back before the next (nothing stays), and the
+/// session checked before the first and after the last.
+pub struct Pipeline<'r> {
+    /// The principal's identity as every request of the pipeline sets it.
+    entry: &'r Request,
+    requests: Vec<&'r Request>,
+}
+
+impl<'r> Pipeline<'r> {
+    /// A pipeline entered as `entry`; refuses any request that would leave the
+    /// principal, or that is not `entry`'s principal.
+    pub fn new(entry: &'r Request, requests: Vec<&'r Request>) -> Result<Pipeline<'r>> {
+        for request in &requests {
+            refuse_role_switch(request)?;
+            if request.who != entry.who {
+                return Err(Error::UnsafePrincipal {
+                    principal: entry.who.to_string(),
+                    reason: format!(
+                        "a pipeline of {} holds a request of {}",
+                        entry.who, request.who
+                    ),
+                });
+            }
+        }
+        Ok(Pipeline { entry, requests })
+    }
+
+    /// The statements, in order: the entry and its check; each request's call and
+    /// statement in its savepoint; the closing check; the rollback of it all.
+    pub fn statements(&self, api: &super::Api) -> Vec<String> {
+        let mut statements = vec![format!(
+            "savepoint principal; {}; {SESSION_SQL}",
+            self.entry.identity_sql(api)
+        )];
+        for (i, request) in self.requests.iter().enumerate() {
+            let reset = if i == 0 {
+                "savepoint request"
+            } else {
+                "rollback to savepoint request"
+            };
+            statements.push(format!(
+                "{reset}; {}; {}",
+                request.call_sql(api),
+                request.sql
+            ));
+        }
+        statements.push(format!("rollback to savepoint request; {SESSION_SQL}"));
+        statements.push("rollback to savepoint principal".into());
+        statements
+    }
+
+    /// The answers to [`Pipeline::statements`] judged: each request's result, in order,
+    /// once both session checks show the principal.
+    pub fn judge(
+        &self,
+        mut answers: Vec<std::result::Result<Rows, Failure>>,
+    ) -> Result<Vec<std::result::Result<Rows, Failure>>> {
+        let rollback = answers.pop().expect("the rollback was sent");
+        let after = answers.pop().expect("the closing session check was sent");
+        let before = answers.remove(0);
+        for session in [&before, &after] {
+            match session {
+                Ok(rows) => judge(self.entry, rows)?,
+                Err(failure) => return Err(cannot_check(self.entry, failure)),
+            }
+        }
+        if let Err(failure) = rollback {
+            return Err(Error::Sql {
+                context: "rolling back a principal's requests".into(),
+                sqlstate: failure.sqlstate,
+                message: failure.message,
+            });
+        }
+        Ok(answers)
+    }
+}
+
+/// Whether a session whose [`SESSION_SQL`] answer is `rows` may act as `request`'s
+/// principal, with the claims `request` set.
+fn judge(request: &Request, rows: &Rows) -> Result<()> {
+    let Some(role) = request.who.role() else {
+        return Ok(());
+    };
+    let text = |i: usize| {
+        rows.rows
+            .first()
+            .and_then(|row| row.get(i).cloned().flatten())
+            .unwrap_or_default()
+    };
+    let session = Session {
+        current_user: text(0),
+        // PostgreSQL's text output of a boolean is `true` here (a cast), `t` on the wire.
+        superuser: matches!(text(1).as_str(), "true" | "t"),
+        bypass_rls: matches!(text(2).as_str(), "true" | "t"),
+        row_security: text(3),
+        claims: text(4),
+        legacy_sub: text(5),
+    };
+    session.judge(request, role, request.claims().as_deref())
+}
+
+/// What the server says about the session a step is about to run in.
+struct Session {
+    current_user: String,
+    superuser: bool,
+    bypass_rls: bool,
+    row_security: String,
+    /// `request.jwt.claims`, and the per-claim setting `auth.uid()` reads first: SQL
+    /// that rewrote either would act as somebody else.
+    claims: String,
+    legacy_sub: String,
+}
+
+impl Session {
+    /// Whether a step may run in this session as `request`'s principal (whose role is
+    /// `role` and whose claims the harness set to `claims`).
+    fn judge(&self, request: &Request, role: &str, claims: Option<&str>) -> Result<()> {
+        let refuse = |reason: String| Error::UnsafePrincipal {
+            principal: request.who.to_string(),
+            reason,
+        };
+        if self.current_user != role {
+            return Err(refuse(format!(
+                "current_user is {}, not {role}",
+                self.current_user
+            )));
+        }
+        if self.superuser {
+            return Err(refuse(format!("role {role} is a superuser")));
+        }
+        if self.bypass_rls && request.who.principal != Principal::ServiceRole {
+            return Err(refuse(format!("role {role} has BYPASSRLS")));
+        }
+        if claims.is_some_and(|claims| claims != self.claims) || !self.legacy_sub.is_empty() {
+            return Err(refuse(
+                "the JWT claims were rewritten inside the step".into(),
+            ));
+        }
+        if self.row_security != "on" {
+            return Err(refuse(format!("row_security is {}", self.row_security)));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses request SQL that would leave the principal's role: such a step proves
+/// nothing.
+fn refuse_role_switch(request: &Request) -> Result<()> {
+    let refuse = |reason: String| {
+        Err(Error::UnsafePrincipal {
+            principal: request.who.to_string(),
+            reason,
+        })
+    };
+    for statement in crate::script::split(&request.sql) {
+        // A step is one request: ending or nesting its transaction would leave the
+        // principal's role and claims, as a COMMIT ends SET LOCAL.
+        if statement.controls_transaction() {
+            return refuse(format!(
+                "the step's SQL controls the transaction ({}); a step is one request",
+                statement.keyword().to_uppercase()
+            ));
+        }
+        if request.who.role().is_none() {
+            continue;
+        }
+        let code = statement.text.to_ascii_lowercase();
+        let words: Vec<&str> = code.split_whitespace().collect();
+        let switches = matches!(words.first(), Some(&"set") | Some(&"reset"))
+            && words
+                .iter()
+                .skip(1)
+                .take(3)
+                .any(|w| *w == "role" || *w == "authorization");
+        let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let forges_claims = compact.contains("set_config('request.jwt")
+            || (words.first() == Some(&"set")
+                && words
+                    .iter()
+                    .skip(1)
+                    .take(2)
+                    .any(|w| w.starts_with("request.jwt")));
+        if switches
+            || forges_claims
+            || compact.contains("set_config('role'")
+            || compact.contains("set_config('session_authorization'")
+        {
+            return refuse(format!(
+                "the step's SQL switches role or claims ({}); it would not run as {}",
+                words.join(" "),
+                request.who
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
