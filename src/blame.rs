@@ -1,20 +1,16 @@
 //! Which policy let it through. A read or write the model forbids was admitted by at
-//! least one permissive policy, or by a missing one (row security off). For a property
-//! failure, the counterexample scenario is replayed once per permissive policy of the
-//! table the failing probe acted on, with that policy dropped inside the scenario's
-//! rolled-back transaction: a policy without which the failure goes away is the one
-//! that admits it, and its `CREATE POLICY` line is where the finding belongs.
+//! least one permissive policy, or by a missing one (row security off). A failing
+//! scenario (a property's counterexample, as it was built) is replayed once per
+//! permissive policy of the table its failure acted on, with that policy dropped inside
+//! the scenario's rolled-back transaction: a policy without which the failure goes away
+//! is the one that admits it, and its `CREATE POLICY` line is where the finding belongs.
 
-use std::path::Path;
-
-use crate::catalog::{Command, Relation};
+use crate::catalog::Command;
 use crate::connection::quote_ident;
 use crate::error::Result;
 use crate::harness::{Harness, Template};
-use crate::model::{Object, Op};
 use crate::origin::Location;
-use crate::property::{Counterexample, Probe};
-use crate::scenario;
+use crate::scenario::{self, Scenario};
 use crate::schema::Schema;
 
 /// Who admitted a failure.
@@ -30,6 +26,9 @@ pub struct Blame {
     pub others: Vec<String>,
     /// Row security is off on the table: nothing filters its rows.
     pub rls_off: Option<Option<Location>>,
+    /// The replay passed as it was: the failure did not show in one scenario, so no
+    /// policy could be tried.
+    pub not_reproduced: bool,
 }
 
 impl Blame {
@@ -45,6 +44,13 @@ impl Blame {
 
 impl std::fmt::Display for Blame {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.not_reproduced {
+            return write!(
+                f,
+                "no policy of {} could be blamed: the counterexample passes when replayed alone",
+                self.table
+            );
+        }
         if let Some(at) = &self.rls_off {
             write!(f, "row security is off on {}", self.table)?;
             if let Some(at) = at {
@@ -81,83 +87,33 @@ impl std::fmt::Display for Blame {
     }
 }
 
-/// The table and command the failing probe of `found` acted on, from the catalog.
-fn target<'c>(
-    found: &Counterexample,
-    schema: &Schema,
-    template: &'c Template,
-) -> Option<(&'c Relation, Command)> {
-    let profile = schema.profile()?;
-    let name = |object: Object| profile.name(object);
-    let (table, command) = match &found.mismatch.probe {
-        Probe::Read(object) => (name(*object), Command::Select),
-        Probe::Write(op) => match op {
-            Op::Insert(row) => (name(Object::Resource(row.table)), Command::Insert),
-            Op::Update { new, .. } => (name(Object::Resource(new.table)), Command::Update),
-            Op::Delete { table, .. } => (name(Object::Resource(*table)), Command::Delete),
-            Op::AddMember { .. } => (name(Object::Memberships), Command::Insert),
-            Op::SetRole { .. } => (name(Object::Memberships), Command::Update),
-            Op::RemoveMember { .. } => (name(Object::Memberships), Command::Delete),
-            Op::AddAdmin { .. } => (name(Object::PlatformAdmins), Command::Insert),
-            Op::RemoveAdmin { .. } => (name(Object::PlatformAdmins), Command::Delete),
-            Op::InsertTenant { .. } => (name(Object::Tenants), Command::Insert),
-            Op::RenameTenant { .. } => (name(Object::Tenants), Command::Update),
-            Op::DeleteTenant { .. } => (name(Object::Tenants), Command::Delete),
-            Op::GrantAdmin { .. } | Op::Assign { .. } => return None,
-        },
-        Probe::Subject { object, action, .. } => {
-            let command = match action.split_whitespace().next() {
-                Some("insert") => Command::Insert,
-                Some("update" | "move") => Command::Update,
-                Some("delete") => Command::Delete,
-                _ => Command::Select,
-            };
-            (object.clone(), command)
-        }
-        _ => return None,
-    };
-    template
-        .catalog
-        .relation(&table)
-        .map(|relation| (relation, command))
-}
-
-/// Replays `found` without each permissive policy in turn; `None` when the failure is
-/// not on a table, or its scenario does not fail as it is.
+/// Replays `replay`, which fails, without each permissive policy of `table` for
+/// `command` in turn; `None` when `table` is no table of the catalog.
 pub async fn blame(
     harness: &Harness,
     template: &Template,
     schema: &Schema,
-    found: &Counterexample,
+    replay: &Scenario,
+    (table, command): (&str, Command),
 ) -> Result<Option<Blame>> {
-    let Some((relation, command)) = target(found, schema, template) else {
+    let Some(relation) = template.catalog.relation(table) else {
         return Ok(None);
     };
-    let table = relation.qualified();
-    if !relation.rls_enabled {
-        return Ok(Some(Blame {
-            table,
-            admitted_by: Vec::new(),
-            others: Vec::new(),
-            rls_off: Some(relation.history.origin().cloned()),
-        }));
-    }
-    let Some(path) = &found.path else {
-        return Ok(None);
-    };
-    let root = path.parent().unwrap_or(Path::new("."));
-    let Ok(replay) = scenario::load(root, path, schema.profile(), &schema.seeded_tenants()) else {
-        return Ok(None);
-    };
-    if passes(harness, template, schema, &replay).await? {
-        return Ok(None);
-    }
     let mut blame = Blame {
-        table: table.clone(),
+        table: relation.qualified(),
         admitted_by: Vec::new(),
         others: Vec::new(),
         rls_off: None,
+        not_reproduced: false,
     };
+    if !relation.rls_enabled {
+        blame.rls_off = Some(relation.history.origin().cloned());
+        return Ok(Some(blame));
+    }
+    if passes(harness, template, schema, replay).await? {
+        blame.not_reproduced = true;
+        return Ok(Some(blame));
+    }
     let candidates = relation
         .policies
         .iter()
@@ -186,7 +142,7 @@ async fn passes(
     harness: &Harness,
     template: &Template,
     schema: &Schema,
-    replay: &scenario::Scenario,
+    replay: &Scenario,
 ) -> Result<bool> {
     let report = scenario::run(
         harness,

@@ -66,9 +66,22 @@ pub enum Error {
     #[error("refusing to act as {principal}: {reason}")]
     UnsafePrincipal { principal: String, reason: String },
 
+    /// Mistakes in the files people write (`rls-harness.toml`, scenario files), each at
+    /// its line.
+    #[error("{}", lines(.0))]
+    Files(Vec<crate::located::FileError>),
+
     /// The process-wide harness failed to start; every later caller sees the same cause.
     #[error("{0}")]
     Shared(Arc<Error>),
+}
+
+fn lines(errors: &[crate::located::FileError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {

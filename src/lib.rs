@@ -19,10 +19,11 @@ mod located;
 mod migrate;
 mod model;
 mod origin;
+pub mod pipeline;
 mod profile;
 mod property;
-mod record;
-mod report;
+pub mod record;
+pub mod report;
 
 mod rule;
 mod scenario;
@@ -62,14 +63,6 @@ pub use property::{
     Observed, Probe, Progress, PropertyConfig, PropertyReport, RowKind, WriteOp, CHECK_CONNECTIONS,
     CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
-pub use record::{
-    Item, Kind as ItemKind, Observation, Outcome as ItemOutcome, Place, Record, RECORD_VERSION,
-};
-pub use report::{ci, matrix};
-pub use report::{
-    render_coverage, render_first_failure, render_property, render_scenario, render_subjects,
-    render_survey, CheckReport, Verbosity,
-};
 pub use rule::{Invariant, Level, Lint};
 pub use scenario::{
     discover as discover_scenarios, load as load_scenario, run as run_scenario,
@@ -81,3 +74,13 @@ pub use snapshot::{
     compare as compare_snapshot, pending as pending_snapshots, Comparison, Judgement, Pending,
     Store as SnapshotStore,
 };
+
+pub use record::{PropertyRun, Record};
+pub use report::Verbosity;
+
+/// A scenario's result for a person: one line per step, and for each step that did not
+/// pass where it is, who acted, the SQL and expected against actual.
+pub fn render_scenario(report: &ScenarioReport) -> String {
+    let items = record::scenario_items(report);
+    report::scenario_steps(&items.iter().collect::<Vec<_>>())
+}

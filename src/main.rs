@@ -6,23 +6,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use futures_util::StreamExt;
 mod cli;
 
 use cli::fuzz::{parse_partition, partition_seed};
 use cli::matrix::{MatrixOutput, MatrixWorlds};
 use cli::snapshots::SnapshotAction;
-use rls_harness::{blame, ci};
 use rls_harness::{
-    check_sequences, check_worlds, discover_migrations, discover_scenarios, load_scenario,
-    render_coverage, render_first_failure, render_property, render_subjects, render_survey,
-    run_scenario, survey, validate_scenario, BackendOptions, CheckReport, Config, Grants, Harness,
-    Progress, PropertyConfig, ScenarioReport, Schema, Survey, Template, Verbosity, CHECK_SEQUENCES,
-    CHECK_WORLDS, DEFAULT_CONFIG, DEFAULT_SEED, DEFAULT_SHRINK_TIME,
+    check_worlds, discover_migrations, discover_scenarios, pipeline, record, report,
+    validate_scenario, BackendOptions, Config, Grants, Harness, Progress, PropertyConfig,
+    PropertyRun, Schema, SnapshotStore, Verbosity, CHECK_SEQUENCES, CHECK_WORLDS, DEFAULT_CONFIG,
+    DEFAULT_SEED, DEFAULT_SHRINK_TIME,
 };
-
-/// How many scenarios run at once, each on its own clone of the template.
-const PARALLEL_SCENARIOS: usize = 4;
 
 #[derive(Parser)]
 #[command(
@@ -189,7 +183,8 @@ impl ShrinkArg {
 fn announce_first_failure(shrink: Duration) -> impl Fn(Progress<'_>) + Sync {
     move |progress| {
         if let Progress::Failed(mismatch, world, labels) = progress {
-            eprint!("{}", render_first_failure(mismatch, world, labels, shrink));
+            let failure = record::first_failure(mismatch, world, labels);
+            eprint!("{}", report::first_failure(&failure, shrink));
         }
     }
 }
@@ -402,36 +397,16 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     outcome
 }
 
-/// The survey of a template, or the config's mistakes that only the catalog shows, or
-/// what the model reads that the schema lacks: either stops the run before any probe.
-fn survey_of<'t>(template: &'t Template, config: &Config) -> anyhow::Result<Survey<'t>> {
-    let survey = survey(&template.catalog, config);
-    if !survey.config_errors.is_empty() {
-        let lines: Vec<String> = survey
-            .config_errors
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        anyhow::bail!("{}", lines.join("\n"));
-    }
-    if !survey.schema_errors.is_empty() {
-        anyhow::bail!(
-            "the schema lacks what the harness reads, so no probe can run:\n  {}",
-            survey.schema_errors.join("\n  ")
-        );
-    }
-    Ok(survey)
-}
-
 async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bool> {
     let started = Instant::now();
     let options = backend_options(&config)?;
     let harness = Harness::start(&options).await?;
     let outcome = async {
         let template = harness.template_from_dir(migrations).await?;
-        let survey = survey_of(&template, &config)?;
+        let survey = pipeline::survey_of(&template, &config)?;
         println!("rls-harness lint, {} backend", harness.backend());
-        print!("{}", render_survey(&survey, &[]));
+        let (objects, findings) = record::survey(&survey);
+        print!("{}", report::survey(&objects, &findings));
         let failed = survey.findings.iter().filter(|f| f.fails()).count();
         println!(
             "\n{} objects, {} findings, {failed} failing, in {:.1} s",
@@ -449,60 +424,36 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
 async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> anyhow::Result<bool> {
     let migrations = discover_migrations(&args.migrations)?;
     let template = harness.template(&migrations).await?;
-    let survey = survey_of(&template, &args.config)?;
-    let schema = Schema::read(harness, &template, &args.config).await?;
-    let clock = Instant::now();
     let files = scenario_files(args)?;
-    let (scenarios, malformed, errored) =
-        run_scenarios(harness, &template, &schema, &files, args).await?;
-    // The property drivers block their thread (proptest runs synchronously): they run
-    // after the scenarios, never inside the same task as futures that must progress.
-    let mut properties = Vec::new();
-    if args.property.cases > 0 {
-        let announce = announce_first_failure(args.property.shrink_time);
-        let report = check_worlds(harness, &template, &schema, &args.property, &announce).await?;
-        properties.push(("worlds", report));
-    }
-    if args.sequences.cases > 0 {
-        let announce = announce_first_failure(args.sequences.shrink_time);
-        let report =
-            check_sequences(harness, &template, &schema, &args.sequences, &announce).await?;
-        properties.push(("sequences", report));
-    }
-    for (_, property) in &mut properties {
-        if let Some(found) = &property.failure {
-            property.blame = blame(harness, &template, &schema, found).await?;
-        }
-    }
-    let report = CheckReport {
-        harness,
-        template: &template,
-        survey: (!args.focused).then_some(&survey),
-        scenarios: &scenarios,
-        malformed: &malformed,
-        errored: &errored,
-        properties: &properties,
-        checks_time: clock.elapsed(),
-        total_time: started.elapsed(),
-        verbosity: args.verbosity,
+    let snapshots = SnapshotStore::new(&args.snapshots, args.write_pending);
+    let check = pipeline::Check {
+        config: &args.config,
+        scenarios: &args.scenarios,
+        files: &files,
+        focused: args.focused,
+        snapshots: &snapshots,
+        worlds: args.property.clone(),
+        sequences: args.sequences.clone(),
+        started,
     };
-    let record = report.record();
+    let announce = announce_first_failure(args.property.shrink_time);
+    let record = pipeline::check(harness, &template, &check, &announce).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
     if github {
         // Workflow commands first, so that the report's last line stays the verdict.
-        print!("{}", ci::annotations(&record));
+        print!("{}", report::ci::annotations(&record));
     }
-    print!("{}", report.render());
+    print!("{}", report::check(&record, args.verbosity));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&record)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.sarif {
-        std::fs::write(path, ci::sarif(&record))
+        std::fs::write(path, report::ci::sarif(&record))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, ci::junit(&record))
+        std::fs::write(path, report::ci::junit(&record))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if github {
@@ -512,10 +463,10 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
                 .append(true)
                 .open(&path)
                 .with_context(|| format!("opening {}", PathBuf::from(&path).display()))?;
-            std::io::Write::write_all(&mut file, ci::summary(&record).as_bytes())?;
+            std::io::Write::write_all(&mut file, report::ci::summary(&record).as_bytes())?;
         }
     }
-    Ok(report.passed())
+    Ok(record.passed)
 }
 
 fn scenario_files(args: &CheckArgs) -> anyhow::Result<Vec<PathBuf>> {
@@ -531,59 +482,6 @@ fn scenario_files(args: &CheckArgs) -> anyhow::Result<Vec<PathBuf>> {
         files.extend(discover_scenarios(path).with_context(|| path.display().to_string())?);
     }
     Ok(files)
-}
-
-/// The scenarios' reports, the files that did not read, and the scenarios that could
-/// not run (with the whole located error): one bad file hides no other verdict.
-type ScenarioRun = (
-    Vec<ScenarioReport>,
-    Vec<rls_harness::ScenarioError>,
-    Vec<(PathBuf, String)>,
-);
-
-async fn run_scenarios(
-    harness: &Harness,
-    template: &Template,
-    schema: &Schema,
-    files: &[PathBuf],
-    args: &CheckArgs,
-) -> anyhow::Result<ScenarioRun> {
-    let mut malformed = Vec::new();
-    let mut loaded = Vec::new();
-    let snapshots = &rls_harness::SnapshotStore::new(&args.snapshots, args.write_pending);
-    let seeded = schema.seeded_tenants();
-    for file in files {
-        match load_scenario(&args.scenarios, file, schema.profile(), &seeded) {
-            Ok(scenario) => loaded.push(scenario),
-            Err(error) => malformed.push(error),
-        }
-    }
-    let outcomes: Vec<_> = futures_util::stream::iter(&loaded)
-        .map(|scenario| async move {
-            (
-                scenario,
-                run_scenario(harness, template, schema, scenario, snapshots).await,
-            )
-        })
-        .buffer_unordered(PARALLEL_SCENARIOS)
-        .collect()
-        .await;
-    let mut reports = Vec::new();
-    let mut errored = Vec::new();
-    for (scenario, outcome) in outcomes {
-        match outcome {
-            Ok(report) => reports.push(report),
-            // A scenario whose fixtures or users fail is that scenario's error; a
-            // server that went away is everyone's, and stops the run.
-            Err(error @ rls_harness::Error::Config { .. }) => {
-                errored.push((scenario.path.clone(), error.to_string()))
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    reports.sort_by(|a, b| a.scenario.path.cmp(&b.scenario.path));
-    errored.sort();
-    Ok((reports, malformed, errored))
 }
 
 async fn fuzz(
@@ -617,25 +515,32 @@ async fn fuzz(
         )
         .await?;
         bar.finish_and_clear();
-        let mut report = report;
-        if let Some(found) = &report.failure {
-            report.blame = blame(&harness, &template, &schema, found).await?;
-        }
+        let blame = match &report.failure {
+            Some(found) => found.blame(&harness, &template, &schema).await?,
+            None => None,
+        };
         println!(
             "rls-harness fuzz, {} backend, {} connections",
             harness.backend(),
             config.connections
         );
-        print!("{}", render_property(&report, "worlds"));
-        print!("{}", render_coverage(&report.coverage, &report.labels));
-        print!("{}", render_subjects(&report));
-        if report.failure.is_some() {
+        let coverage = record::coverage(&[&report]);
+        let run = PropertyRun {
+            unit: "worlds",
+            report,
+            blame,
+        };
+        let recorded = record::property_record(&run);
+        print!("{}", report::property(&recorded));
+        print!("{}", report::coverage(&coverage));
+        print!("{}", report::subjects(&recorded));
+        if recorded.failure.is_some() {
             println!(
                 "replay with: rls-harness fuzz --seed {} --cases {} --connections {}",
-                report.seed, config.cases, config.connections
+                recorded.seed, config.cases, config.connections
             );
         }
-        Ok::<bool, anyhow::Error>(report.failure.is_none())
+        Ok::<bool, anyhow::Error>(recorded.failure.is_none())
     }
     .await;
     harness.shutdown().await.context("stopping the backend")?;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rls_harness::{
-    check_worlds, diff_observed, matrix as render, Config, Harness, Observed, PropertyConfig,
-    Schema, CHECK_WORLDS, DEFAULT_SEED,
+    check_worlds, pipeline, record, report::matrix as render, Config, Harness, Observed,
+    PropertyConfig, Schema, CHECK_WORLDS, DEFAULT_SEED,
 };
 
 /// Where and how a matrix or a diff is written.
@@ -55,7 +55,7 @@ async fn observe(
     worlds: &MatrixWorlds,
 ) -> anyhow::Result<Observed> {
     let template = harness.template_from_dir(migrations).await?;
-    crate::survey_of(&template, config)?;
+    pipeline::survey_of(&template, config)?;
     let schema = Schema::read(harness, &template, config).await?;
     let property = PropertyConfig {
         cases: worlds.cases,
@@ -79,7 +79,7 @@ pub async fn matrix(
     let harness = Harness::start(&crate::backend_options(config)?).await?;
     let observed = observe(&harness, migrations, config, worlds).await;
     harness.shutdown().await.context("stopping the backend")?;
-    let observed = observed?;
+    let observed = record::observed(&observed?);
     output.write(&match output.format.as_str() {
         "json" => serde_json::to_string_pretty(&render::json(&observed))? + "\n",
         "html" => render::html(&observed),
@@ -110,10 +110,10 @@ pub async fn diff(
     .await;
     harness.shutdown().await.context("stopping the backend")?;
     let (before, after) = observed?;
-    let changes = diff_observed(&before, &after);
+    let changes = record::changes(&before, &after);
     output.write(&match output.format.as_str() {
         "json" => serde_json::to_string_pretty(&render::diff_json(&changes))? + "\n",
         _ => render::diff_markdown(&changes),
     })?;
-    Ok(!(fail_on_widening && changes.iter().any(|change| change.widens())))
+    Ok(!(fail_on_widening && changes.iter().any(|change| change.widens)))
 }

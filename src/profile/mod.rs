@@ -21,7 +21,7 @@ mod sql;
 
 pub use parse::RawProfile;
 pub use seed::read as read_seed;
-pub use sql::{insert_user, Sql};
+pub use sql::{insert_user, uuid, Sql};
 
 pub use crate::located::At;
 

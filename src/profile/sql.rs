@@ -416,20 +416,13 @@ impl Sql {
         )
     }
 
-    /// Every resource a principal reads, one row per `(table, id)`: the table by its
-    /// position.
-    pub fn read_resources(&self, tables: impl Iterator<Item = Table>) -> String {
-        tables
-            .map(|t| {
-                format!(
-                    "select '{}', {}::text from {}",
-                    t.0,
-                    self.resource_key(),
-                    self.name(Object::Resource(t))
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" union all ")
+    /// The ids of the rows of a resource table a principal reads.
+    pub fn read_resources(&self, table: Table) -> String {
+        format!(
+            "select {}::text from {}",
+            self.resource_key(),
+            self.name(Object::Resource(table))
+        )
     }
 
     pub fn read_tenants(&self) -> String {

@@ -30,13 +30,13 @@ pub enum Probe {
     Accessible(Table, Id),
     SetContext(Id),
     /// An object the model does not name: what was done to it, and the statement and
-    /// scenario expectation (`nothing = true`, `count = 1`, `affected = 1`) that replay
-    /// it.
+    /// scenario expectation (nothing read or written, one row, one row written) that
+    /// replay it.
     Subject {
         object: String,
         action: String,
         replay: String,
-        expectation: &'static str,
+        expectation: crate::scenario::Expectation,
     },
 }
 

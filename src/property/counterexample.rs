@@ -1,54 +1,45 @@
-//! Counterexamples as scenario files: the shrunk world and the probe that went wrong,
-//! written in the reviewers' own format so that it can be run, read and kept.
+//! Counterexamples as scenarios: the shrunk world and the probe that went wrong, built
+//! in the reviewers' own form ([`Scenario`]), so that blame replays it as it is and
+//! `scenario::write` writes it as a file that can be run, read and kept.
 //!
 //! The step expects what the model predicts, so the file fails until the database is
 //! fixed, and then guards the fix as a regression.
 
-use std::fmt::Write;
-
 use super::compare::{context_value, Mismatch, Probe};
-use crate::model::{Id, Object, Outcome, Principal, World};
+use crate::actor::Claims;
+use crate::catalog::Command;
+use crate::model::{Id, Object, Op, Outcome, Principal, World};
 use crate::profile::Sql;
+use crate::scenario::{Control, Expectation, Scenario, Step, TenantSpec, UserSpec, Who};
 use crate::schema::Schema;
 
+/// How a counterexample's user is named: its world name, `nosub` for claims without one.
+fn who(world: &World, principal: &Principal) -> Who {
+    match principal {
+        Principal::Anon => Who::Anon,
+        Principal::ServiceRole => Who::ServiceRole,
+        Principal::Owner => Who::Owner,
+        Principal::NoSub => Who::User(NOSUB.into()),
+        Principal::User(id) => Who::User(
+            world
+                .user(*id)
+                .map_or_else(|| id.to_string(), |u| u.name.clone()),
+        ),
+    }
+}
+
+/// The user a counterexample declares for claims without `sub`.
+const NOSUB: &str = "nosub";
+
+/// A world's tenant or user by its placeholder, for expected rows.
 fn placeholder(world: &World, id: Id) -> String {
-    if let Some(tenant) = world.tenants.iter().find(|t| t.id == id) {
+    if let Some(tenant) = world.tenant(id) {
         return format!("${{tenant.{}}}", tenant.slug);
     }
     if let Some(user) = world.user(id) {
         return format!("${{user.{}}}", user.name);
     }
-    format!("'{id}'::uuid")
-}
-
-/// Replaces the ids of the world's tenants and users in generated SQL by placeholders.
-fn with_placeholders(world: &World, sql: &str) -> String {
-    let mut out = sql.to_owned();
-    for tenant in &world.tenants {
-        out = out.replace(
-            &format!("'{}'::uuid", tenant.id),
-            &format!("${{tenant.{}}}", tenant.slug),
-        );
-    }
-    for user in &world.users {
-        out = out.replace(
-            &format!("'{}'::uuid", user.id),
-            &format!("${{user.{}}}", user.name),
-        );
-    }
-    out
-}
-
-fn who(world: &World, principal: &Principal) -> String {
-    match principal {
-        Principal::Anon => "anon".into(),
-        Principal::ServiceRole => "service_role".into(),
-        Principal::Owner => "owner".into(),
-        Principal::NoSub => "nosub".into(),
-        Principal::User(id) => world
-            .user(*id)
-            .map_or_else(|| id.to_string(), |u| u.name.clone()),
-    }
+    id.to_string()
 }
 
 fn names_of(world: &World, ids: impl IntoIterator<Item = Id>) -> Vec<String> {
@@ -66,30 +57,26 @@ fn names_of(world: &World, ids: impl IntoIterator<Item = Id>) -> Vec<String> {
     names
 }
 
-fn rows_of(values: &[String]) -> String {
-    let rows: Vec<String> = values
-        .iter()
-        .map(|v| format!("[{}]", quote_toml(v)))
-        .collect();
-    format!("rows = [{}]", rows.join(", "))
+fn rows(values: Vec<String>, ordered: bool) -> Expectation {
+    Expectation::Rows {
+        rows: values.into_iter().map(|v| vec![v]).collect(),
+        ordered,
+    }
 }
 
-fn quote_toml(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn outcome_expectation(outcome: &Outcome) -> String {
+fn of_outcome(outcome: &Outcome) -> Expectation {
     match outcome {
-        Outcome::Done(n) => format!("affected = {n}"),
-        Outcome::Denied(denial) => format!("denied = \"{}\"", format!("{denial:?}").to_lowercase()),
-        Outcome::SqlState(code) => format!("sqlstate = \"{code}\""),
+        Outcome::Done(n) => Expectation::Affected(*n),
+        Outcome::Denied(denial) => Expectation::Denied(*denial),
+        Outcome::SqlState(code) => Expectation::SqlState((*code).to_owned()),
     }
 }
 
 /// The SQL and the expectation of the step that reproduces `mismatch`.
-fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
+fn probe(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, Expectation) {
     let principal = &mismatch.who;
     let context = &mismatch.context;
+    let read = |object| sql.replay_read(object, "");
     match &mismatch.probe {
         Probe::Read(Object::Tenants) => {
             let mut slugs: Vec<String> = world
@@ -98,147 +85,131 @@ fn step(sql: &Sql, world: &World, mismatch: &Mismatch) -> (String, String) {
                 .filter_map(|id| world.tenant(*id).map(|t| t.slug.clone()))
                 .collect();
             slugs.sort();
-            (sql.replay_read(Object::Tenants, ""), rows_of(&slugs))
+            (read(Object::Tenants), rows(slugs, true))
         }
         Probe::Read(Object::Memberships) => {
-            let rows: Vec<String> = world
+            let pairs = world
                 .readable_memberships(principal)
                 .iter()
-                .map(|(user, tenant)| {
-                    format!(
-                        "[{}, {}]",
-                        quote_toml(&placeholder(world, *user)),
-                        quote_toml(&placeholder(world, *tenant))
-                    )
-                })
+                .map(|(user, tenant)| vec![placeholder(world, *user), placeholder(world, *tenant)])
                 .collect();
             (
-                sql.replay_read(Object::Memberships, ""),
-                format!("rows = [{}]\nunordered = true", rows.join(", "))
-                    .replace("'::uuid", "")
-                    .replace('\'', ""),
+                read(Object::Memberships),
+                Expectation::Rows {
+                    rows: pairs,
+                    ordered: false,
+                },
             )
         }
         Probe::Read(Object::PlatformAdmins) => {
-            let rows: Vec<String> = world
+            let admins = world
                 .readable_admins(principal)
                 .iter()
-                .map(|id| format!("[{}]", quote_toml(&placeholder(world, *id))))
+                .map(|id| placeholder(world, *id))
                 .collect();
-            (
-                sql.replay_read(Object::PlatformAdmins, ""),
-                format!("rows = [{}]\nunordered = true", rows.join(", "))
-                    .replace("'::uuid", "")
-                    .replace('\'', ""),
-            )
+            (read(Object::PlatformAdmins), rows(admins, false))
         }
         Probe::Read(Object::Audit) => (
-            sql.replay_read(Object::Audit, ""),
-            format!("count = {}", world.readable_audit(principal).len()),
+            read(Object::Audit),
+            Expectation::Count(world.readable_audit(principal).len() as u64),
         ),
-        Probe::Read(Object::SharedView) => {
-            let read = sql.replay_read(Object::SharedView, "");
-            match world.shared_view(principal) {
-                Ok(rows) if sql.view_by_name() => (
-                    read,
-                    rows_of(&names_of(world, rows.iter().map(|(_, id)| *id))),
-                ),
-                Ok(rows) => {
-                    let mut ids: Vec<String> = rows.iter().map(|(_, id)| id.to_string()).collect();
-                    ids.sort();
-                    (read, rows_of(&ids))
-                }
-                Err(outcome) => (read, outcome_expectation(&outcome)),
+        Probe::Read(Object::SharedView) => match world.shared_view(principal) {
+            Ok(seen) if sql.view_by_name() => (
+                read(Object::SharedView),
+                rows(names_of(world, seen.iter().map(|(_, id)| *id)), true),
+            ),
+            Ok(seen) => {
+                let mut ids: Vec<String> = seen.iter().map(|(_, id)| id.to_string()).collect();
+                ids.sort();
+                (read(Object::SharedView), rows(ids, true))
             }
-        }
+            Err(outcome) => (read(Object::SharedView), of_outcome(&outcome)),
+        },
         Probe::Read(object) => {
             let readable = match object {
                 Object::Resource(table) => world.readable(principal, context, *table),
                 _ => Default::default(),
             };
-            (
-                sql.replay_read(*object, ""),
-                rows_of(&names_of(world, readable)),
-            )
+            (read(*object), rows(names_of(world, readable), true))
         }
         Probe::Accessible(table, tenant) => {
-            let sql = sql.replay_read(Object::Lists(*table), &placeholder(world, *tenant));
+            let call = sql.replay_read(Object::Lists(*table), &crate::profile::uuid(*tenant));
             match world.accessible(principal, *table, *tenant) {
-                Ok(ids) => (sql, rows_of(&names_of(world, ids))),
-                Err(outcome) => (sql, outcome_expectation(&outcome)),
+                Ok(ids) => (call, rows(names_of(world, ids), true)),
+                Err(outcome) => (call, of_outcome(&outcome)),
             }
         }
         Probe::Subject {
             replay,
             expectation,
             ..
-        } => (with_placeholders(world, replay), (*expectation).to_owned()),
+        } => (replay.clone(), expectation.clone()),
         Probe::SetContext(tenant) => (
-            with_placeholders(world, &sql.set_context(*tenant)),
+            sql.set_context(*tenant),
             match world.set_context(principal, *tenant) {
-                Outcome::Done(_) => "count = 1".into(),
-                other => outcome_expectation(&other),
+                Outcome::Done(_) => Expectation::Count(1),
+                other => of_outcome(&other),
             },
         ),
         Probe::Write(op) => {
-            let expectation = match world.outcome(principal, context, op) {
-                Outcome::Done(_) if op.is_call() => "count = 1".into(),
-                other => outcome_expectation(&other),
+            let expect = match world.outcome(principal, context, op) {
+                Outcome::Done(_) if op.is_call() => Expectation::Count(1),
+                other => of_outcome(&other),
             };
-            (with_placeholders(world, &sql.op(world, op)), expectation)
+            (sql.op(world, op), expect)
         }
     }
 }
 
-/// The scenario file that reproduces `mismatch` in `world`.
-pub fn scenario(
-    schema: &Schema,
-    sql: &Sql,
-    world: &World,
-    mismatch: &Mismatch,
-    seed: u64,
-) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Found by rls-harness property testing (seed {seed}), shrunk to a small world."
-    );
-    let _ = writeln!(
-        out,
-        "# The step expects what the access model says; it fails until the database agrees."
-    );
-    preamble(
-        &mut out,
-        sql,
+/// The table the probe acted on (`schema.name`) and the command it sent, where blame can
+/// look for the policy that let it through; `None` for a function call.
+pub fn target(profile: &crate::profile::Profile, probe: &Probe) -> Option<(String, Command)> {
+    let name = |object: Object| profile.name(object);
+    Some(match probe {
+        Probe::Read(object) => (name(*object), Command::Select),
+        Probe::Write(op) => match op {
+            Op::Insert(row) => (name(Object::Resource(row.table)), Command::Insert),
+            Op::Update { new, .. } => (name(Object::Resource(new.table)), Command::Update),
+            Op::Delete { table, .. } => (name(Object::Resource(*table)), Command::Delete),
+            Op::AddMember { .. } => (name(Object::Memberships), Command::Insert),
+            Op::SetRole { .. } => (name(Object::Memberships), Command::Update),
+            Op::RemoveMember { .. } => (name(Object::Memberships), Command::Delete),
+            Op::AddAdmin { .. } => (name(Object::PlatformAdmins), Command::Insert),
+            Op::RemoveAdmin { .. } => (name(Object::PlatformAdmins), Command::Delete),
+            Op::InsertTenant { .. } => (name(Object::Tenants), Command::Insert),
+            Op::RenameTenant { .. } => (name(Object::Tenants), Command::Update),
+            Op::DeleteTenant { .. } => (name(Object::Tenants), Command::Delete),
+            Op::GrantAdmin { .. } | Op::Assign { .. } => return None,
+        },
+        Probe::Subject { object, action, .. } => {
+            let command = match action.split_whitespace().next() {
+                Some("insert") => Command::Insert,
+                Some("update" | "move") => Command::Update,
+                Some("delete") => Command::Delete,
+                _ => Command::Select,
+            };
+            (object.clone(), command)
+        }
+        Probe::Accessible(..) | Probe::SetContext(_) => return None,
+    })
+}
+
+/// The scenario that reproduces `mismatch` in `world`.
+pub fn scenario(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch) -> Scenario {
+    let mut scenario = base(
         schema,
+        sql,
         world,
         mismatch,
         mismatch.who == Principal::NoSub,
     );
-    probe_step(&mut out, schema, sql, world, mismatch);
-    out
+    scenario.steps.push(probe_step(sql, world, mismatch));
+    scenario
 }
 
 /// The description, the invariant, and the world: fixtures, tenants and users.
-fn preamble(
-    out: &mut String,
-    sql: &Sql,
-    schema: &Schema,
-    world: &World,
-    mismatch: &Mismatch,
-    nosub: bool,
-) {
-    let _ = writeln!(
-        out,
-        "description = {}",
-        quote_toml(&format!(
-            "counterexample: {} as {}",
-            mismatch.invariant,
-            who(world, &mismatch.who)
-        ))
-    );
-    let _ = writeln!(out, "invariant = \"{}\"", mismatch.invariant);
-    let (seeded, subjects, tenants) = (&schema.seeded, &schema.subjects, schema.tenants_table());
+fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: bool) -> Scenario {
+    let (seeded, subjects) = (&schema.seeded, &schema.subjects);
     let mut fixtures = sql.load(
         &World {
             users: Vec::new(),
@@ -250,7 +221,7 @@ fn preamble(
     // The objects the model does not name get their rows as in the generated world:
     // the same set-based inserts, from the tenants, users and resources above.
     for table in &subjects.tables {
-        for statement in crate::subject::fill(table, tenants, world) {
+        for statement in crate::subject::fill(table, schema.tenants_table(), world) {
             fixtures.push_str(&statement);
             fixtures.push_str(";\n");
         }
@@ -261,66 +232,121 @@ fn preamble(
             crate::subject::sql_name(&view.name)
         ));
     }
-    let fixtures = with_placeholders(world, &fixtures);
-    if !fixtures.trim().is_empty() {
-        let _ = writeln!(out, "fixtures = \"\"\"\n{}\"\"\"", fixtures);
-    }
-    for tenant in world.tenants.iter().filter(|t| !seeded.tenants.contains(t)) {
-        let _ = writeln!(out, "\n[tenants.{}]", tenant.slug);
-    }
-    for user in &world.users {
-        let _ = writeln!(out, "\n[users.{}]", user.name);
-        let memberships: Vec<String> = user
-            .memberships
-            .iter()
-            .filter_map(|(tenant, role)| {
-                world
-                    .tenants
+    let tenants = world
+        .tenants
+        .iter()
+        .map(|tenant| TenantSpec {
+            slug: tenant.slug.clone(),
+            id: tenant.id,
+            declared: (!seeded.tenants.contains(tenant)).then(Vec::new),
+        })
+        .collect();
+    let mut users: Vec<UserSpec> = world
+        .users
+        .iter()
+        .map(|user| {
+            let email = format!("{}@example.test", user.name);
+            UserSpec {
+                name: user.name.clone(),
+                id: user.id,
+                claims: Claims::for_user(user.id, &email),
+                email,
+                memberships: user
+                    .memberships
                     .iter()
-                    .find(|t| t.id == *tenant)
-                    .map(|t| format!("{} = \"{}\"", t.slug, sql.role(*role)))
-            })
-            .collect();
-        let _ = writeln!(out, "tenants = {{ {} }}", memberships.join(", "));
-        if user.admin {
-            let _ = writeln!(out, "admin = true");
-        }
-    }
+                    .map(|(tenant, role)| (*tenant, sql.role(*role).to_owned()))
+                    .collect(),
+                admin: user.admin,
+            }
+        })
+        .collect();
     if nosub {
-        let _ = writeln!(out, "\n[users.nosub]\nwithout_claims = [\"sub\"]");
+        let id = crate::model::user_id(NOSUB);
+        let email = format!("{NOSUB}@example.test");
+        let mut claims = Claims::for_user(id, &email);
+        claims.0.remove("sub");
+        users.push(UserSpec {
+            name: NOSUB.into(),
+            id,
+            email,
+            memberships: Vec::new(),
+            admin: false,
+            claims,
+        });
+    }
+    // In the order a file's users read back: by name.
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Scenario {
+        path: Default::default(),
+        name: format!("counterexample-{}", mismatch.invariant),
+        description: format!(
+            "counterexample: {} as {}",
+            mismatch.invariant,
+            crate::scenario::label(&who(world, &mismatch.who))
+        ),
+        invariant: Some(mismatch.invariant),
+        tenants,
+        users,
+        fixtures: (!fixtures.trim().is_empty()).then_some(fixtures),
+        fixtures_line: 1,
+        migrated_to: None,
+        steps: Vec::new(),
     }
 }
 
-/// The line of a step that sends the context header `value`: `context = "slug"` for a
-/// tenant the file can name, else the header itself (a tenant that does not exist,
-/// or a value that is no uuid).
-fn context_line(world: &World, header: Option<&str>, value: &str) -> String {
-    let header = header.unwrap_or_default();
-    match value.parse::<Id>().ok().and_then(|id| world.tenant(id)) {
-        Some(tenant) => format!("context = \"{}\"", tenant.slug),
-        None => format!("headers = {{ {header} = {} }}", quote_toml(value)),
+/// A step of the scenario: `sql` as `who` in `context`, expecting `expect`. A context
+/// that names a world's tenant is its slug; any other value travels as the header
+/// itself (a tenant that does not exist, or no uuid at all).
+fn step(
+    world: &World,
+    (who_, context): (&Principal, Option<String>),
+    header: Option<&str>,
+    name: String,
+    (sql, expect): (String, Expectation),
+) -> Step {
+    let tenant = context
+        .as_deref()
+        .and_then(|value| value.parse::<Id>().ok())
+        .and_then(|id| world.tenant(id));
+    let (context, headers) = match (tenant, context, header) {
+        (Some(tenant), _, _) => (Some((tenant.slug.clone(), tenant.id)), Vec::new()),
+        (None, Some(value), Some(header)) => (None, vec![(header.to_owned(), value)]),
+        _ => (None, Vec::new()),
+    };
+    let control = match &expect {
+        // A replayed probe of an object beyond the model shows, through the owner, that
+        // the rows it must not reach exist.
+        Expectation::Nothing => Some(Control::Owner),
+        other if other.is_negative() => Some(Control::ServiceRole),
+        _ => None,
+    };
+    Step {
+        line: 0,
+        name,
+        who: who(world, who_),
+        context,
+        sql,
+        apply: None,
+        expect,
+        invariant: None,
+        control,
+        headers,
+        transaction: false,
     }
 }
 
 /// The step that asks again what `mismatch` asked, in `world`.
-fn probe_step(out: &mut String, schema: &Schema, render: &Sql, world: &World, mismatch: &Mismatch) {
-    let (sql, expectation) = step(render, world, mismatch);
-    let _ = writeln!(out, "\n[[step]]");
-    let _ = writeln!(
-        out,
-        "name = {}",
-        quote_toml(&format!("the database said {}", mismatch.actual))
-    );
-    let _ = writeln!(out, "as = \"{}\"", who(world, &mismatch.who));
-    if let Some(value) = context_value(&mismatch.context) {
-        let _ = writeln!(
-            out,
-            "{}",
-            context_line(world, schema.api.context_header(), &value)
-        );
-    }
-    let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
-    let _ = writeln!(out, "{expectation}");
+fn probe_step(sql: &Sql, world: &World, mismatch: &Mismatch) -> Step {
+    step(
+        world,
+        (&mismatch.who, context_value(&mismatch.context)),
+        sql.profile()
+            .context
+            .as_ref()
+            .map(|c| c.header.name.as_str()),
+        format!("the database said {}", mismatch.actual),
+        probe(sql, world, mismatch),
+    )
 }
 
 /// A step of a sequence counterexample, as the scenario replays it.
@@ -348,195 +374,89 @@ pub enum Ending<'a> {
     Audit(&'a World),
 }
 
-/// The scenario file that replays a sequence from `initial`: every step committed
-/// with the outcome the model predicts, then what `ending` says went wrong.
+/// The scenario that replays a sequence from `initial`: every step committed with the
+/// outcome the model predicts, then what `ending` says went wrong.
 pub fn sequence_scenario(
     schema: &Schema,
-    render: &Sql,
+    sql: &Sql,
     initial: &World,
-    steps: &[Replay],
+    replays: &[Replay],
     ending: Ending<'_>,
     mismatch: &Mismatch,
-    seed: u64,
-) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Found by rls-harness stateful property testing (seed {seed}), shrunk to a short"
-    );
-    let _ = writeln!(
-        out,
-        "# sequence. Each step expects what the access model says; it fails until the database agrees."
-    );
-    let nosub = mismatch.who == Principal::NoSub || steps.iter().any(|s| s.who == Principal::NoSub);
+) -> Scenario {
+    let nosub =
+        mismatch.who == Principal::NoSub || replays.iter().any(|s| s.who == Principal::NoSub);
     // Sequences run without rows in the objects the model does not name.
     let without_subjects = Schema {
         subjects: Default::default(),
         ..schema.clone()
     };
-    preamble(
-        &mut out,
-        render,
-        &without_subjects,
-        initial,
-        mismatch,
-        nosub,
-    );
-    for (n, replay) in steps.iter().enumerate() {
-        let _ = writeln!(out, "\n[[step]]");
-        let _ = writeln!(out, "name = \"step {}\"", n + 1);
-        let _ = writeln!(out, "as = \"{}\"", who(initial, &replay.who));
-        if let Some(value) = &replay.header {
-            let line = context_line(initial, schema.api.context_header(), value);
-            let _ = writeln!(out, "{line}");
-        }
-        let sql = with_placeholders(initial, &replay.sql);
-        let _ = writeln!(out, "sql = \"\"\"\n{sql}\n\"\"\"");
-        let _ = writeln!(
-            out,
-            "{}",
-            match replay.expected {
-                Outcome::Done(_) if replay.call => "count = 1".into(),
-                other => outcome_expectation(&other),
-            }
+    let mut scenario = base(&without_subjects, sql, initial, mismatch, nosub);
+    let header = sql
+        .profile()
+        .context
+        .as_ref()
+        .map(|c| c.header.name.as_str());
+    for (n, replay) in replays.iter().enumerate() {
+        let expect = match replay.expected {
+            Outcome::Done(_) if replay.call => Expectation::Count(1),
+            other => of_outcome(&other),
+        };
+        let mut replayed = step(
+            initial,
+            (&replay.who, replay.header.clone()),
+            header,
+            format!("step {}", n + 1),
+            (replay.sql.clone(), expect),
         );
-        if matches!(replay.expected, Outcome::Done(0) | Outcome::Denied(_)) {
-            let _ = writeln!(out, "no_control = \"a step of a replayed sequence\"");
+        if replayed.control.is_some() {
+            replayed.control = Some(Control::Waived("a step of a replayed sequence".into()));
         }
+        scenario.steps.push(replayed);
     }
     match ending {
         Ending::Step => {}
-        Ending::Probe(world) => probe_step(&mut out, schema, render, world, mismatch),
+        Ending::Probe(world) => scenario.steps.push(probe_step(sql, world, mismatch)),
         Ending::Audit(world) => {
             let offset = schema.seeded.audit.len();
-            let rows: Vec<String> = world.audit[offset..]
+            let trail = world.audit[offset..]
                 .iter()
                 .map(|row| {
                     let id = |id: Option<Id>| {
                         id.map_or_else(|| "NULL".into(), |id| placeholder(world, id))
-                            .replace("'::uuid", "")
-                            .replace('\'', "")
                     };
-                    format!(
-                        "  [{}, {}, {}, {}, {}],",
-                        quote_toml(render.audit_table(row.table)),
-                        quote_toml(&row.resource.to_string()),
-                        quote_toml(row.action.name()),
-                        quote_toml(&id(row.actor)),
-                        quote_toml(&id(row.tenant))
-                    )
+                    vec![
+                        sql.audit_table(row.table).to_owned(),
+                        row.resource.to_string(),
+                        row.action.name().to_owned(),
+                        id(row.actor),
+                        id(row.tenant),
+                    ]
                 })
-                .collect();
-            let _ = writeln!(out, "\n[[step]]");
-            let _ = writeln!(
-                out,
-                "name = \"one audit row per sharing change, naming its actor\""
+                .collect::<Vec<_>>();
+            let empty = trail.is_empty();
+            let mut audit = step(
+                world,
+                (&Principal::Owner, None),
+                None,
+                "one audit row per sharing change, naming its actor".into(),
+                (
+                    sql.replay_audit(offset),
+                    Expectation::Rows {
+                        rows: trail,
+                        ordered: true,
+                    },
+                ),
             );
-            let _ = writeln!(out, "as = \"owner\"");
-            let _ = writeln!(out, "sql = \"\"\"\n{}\n\"\"\"", render.replay_audit(offset));
-            let _ = writeln!(out, "rows = [\n{}\n]", rows.join("\n"));
-            if rows.is_empty() {
-                let _ = writeln!(out, "no_control = \"the owner reads the whole trail\"");
+            if empty {
+                audit.control = Some(Control::Waived("the owner reads the whole trail".into()));
             }
+            scenario.steps.push(audit);
         }
     }
-    out
+    scenario
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::fixture::{ADMIN, AGENTS, DH as DH_STARTUP_TENANT};
-    use crate::model::{user_id, Context, Kind, Mode, Op, Resource, User};
-
-    /// Sequence scenarios load as they are, whatever they end with: contexts that
-    /// name a tenant, a tenant that does not exist, a forged one, a sub-less session.
-    #[test]
-    fn sequence_scenarios_are_valid_scenario_files() {
-        let mut world = crate::model::fixture::seeded();
-        world.users.push(User {
-            id: user_id("u0"),
-            name: "u0".into(),
-            memberships: [(DH_STARTUP_TENANT, ADMIN)].into(),
-            admin: false,
-        });
-        let insert = Op::Insert(Resource {
-            table: AGENTS,
-            id: Id::from_u128(7),
-            tenant: Some(DH_STARTUP_TENANT),
-            name: "a".into(),
-            mode: Mode::Selective,
-            shared_with: vec![],
-            kind: Kind::Custom,
-        });
-        let u0 = Principal::User(user_id("u0"));
-        let schema = Schema::vital(crate::model::fixture::seeded());
-        let sql = schema.sql.clone().unwrap();
-        let replay = |who, header: Option<Id>, sql: String, expected| Replay {
-            who,
-            header: header.map(|id| id.to_string()),
-            sql,
-            expected,
-            call: false,
-        };
-        let steps = [
-            replay(
-                u0,
-                Some(DH_STARTUP_TENANT),
-                sql.op(&world, &insert),
-                Outcome::Done(1),
-            ),
-            replay(
-                Principal::NoSub,
-                None,
-                sql.op(&world, &insert),
-                Outcome::Denied(crate::model::Denial::Policy),
-            ),
-            replay(
-                u0,
-                Some(Id::from_u128(9)),
-                sql.op(&world, &insert),
-                Outcome::Done(0),
-            ),
-        ];
-        let mut after = world.clone();
-        after.apply(&u0, &Context::Tenant(DH_STARTUP_TENANT), &insert);
-        let mismatch = Mismatch {
-            invariant: crate::rule::Invariant::AuditTrail,
-            who: u0,
-            context: Context::Empty,
-            probe: Probe::Read(Object::Audit),
-            sql: sql.read_audit(),
-            expected: "1 row".into(),
-            actual: "0 rows".into(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        for (ending, count) in [
-            (Ending::Step, 3),
-            (Ending::Probe(&after), 4),
-            (Ending::Audit(&after), 4),
-        ] {
-            let text = sequence_scenario(&schema, &sql, &world, &steps, ending, &mismatch, 1);
-            let path = dir.path().join("sequence.toml");
-            std::fs::write(&path, &text).unwrap();
-            let scenario = crate::scenario::load(
-                dir.path(),
-                &path,
-                schema.profile(),
-                &schema.seeded_tenants(),
-            )
-            .unwrap_or_else(|error| panic!("{error}\n{text}"));
-            assert_eq!(scenario.steps.len(), count, "{text}");
-            // A context naming a tenant the file knows is its slug; one naming no
-            // tenant at all is sent as the header it is.
-            assert_eq!(
-                scenario.steps[0].context.as_ref().unwrap().0,
-                "digital-health-startup"
-            );
-            assert_eq!(
-                scenario.steps[2].headers,
-                [("x-tenant-id".to_owned(), Id::from_u128(9).to_string())]
-            );
-        }
-    }
-}
+#[path = "counterexample_tests.rs"]
+mod tests;

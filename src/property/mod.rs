@@ -25,11 +25,13 @@ use std::time::{Duration, Instant};
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
+use crate::catalog::Command;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::{Object, Role, Shape, World};
 use crate::profile::Sql;
+use crate::scenario::Scenario;
 use crate::schema::Schema;
 
 pub use compare::{Coverage, Mismatch, Probe};
@@ -128,32 +130,80 @@ impl PropertyConfig {
     }
 }
 
-/// The smallest failing world found, and the scenario file that reproduces it.
+/// The smallest failing world found, and the scenario that reproduces it.
 #[derive(Debug, Clone)]
 pub struct Counterexample {
-    /// The first disagreement, which the scenario file reproduces.
+    /// The first disagreement, which the scenario reproduces.
     pub mismatch: Mismatch,
     /// Every disagreement in the shrunk world.
     pub mismatches: Vec<Mismatch>,
     pub world: World,
     pub seed: u64,
-    pub scenario: String,
+    /// The scenario whose last step fails as the database did.
+    pub scenario: Scenario,
+    /// What the file says first: how it was found and shrunk.
+    pub comment: String,
+    /// Where the scenario was written, if it could be.
     pub path: Option<PathBuf>,
     /// Shrinking reached its time limit: the world may not be the smallest.
     pub cut_short: bool,
+    /// The table the failing probe acted on and how, for blame: `None` when it acted
+    /// on no table (a function call, the context).
+    pub target: Option<(String, Command)>,
 }
 
 impl Counterexample {
+    fn new(
+        (mismatch, mismatches): (Mismatch, Vec<Mismatch>),
+        world: World,
+        seed: u64,
+        scenario: Scenario,
+        sql: &Sql,
+        how: &str,
+    ) -> Counterexample {
+        Counterexample {
+            target: counterexample::target(sql.profile(), &mismatch.probe),
+            comment: format!(
+                "Found by rls-harness {how} (seed {seed}), shrunk to a small case.\n\
+                 Each step expects what the access model says; it fails until the database agrees."
+            ),
+            mismatch,
+            mismatches,
+            world,
+            seed,
+            scenario,
+            path: None,
+            cut_short: false,
+        }
+    }
+
     /// Notes in the scenario file that shrinking stopped at its time limit.
     fn mark_cut_short(&mut self, limit: Duration) {
         self.cut_short = true;
-        self.scenario.insert_str(
-            0,
-            &format!(
-                "# Shrinking stopped after {} s (--shrink-time): a smaller world may fail too.\n",
-                limit.as_secs()
-            ),
+        self.comment = format!(
+            "Shrinking stopped after {} s (--shrink-time): a smaller case may fail too.\n{}",
+            limit.as_secs(),
+            self.comment
         );
+    }
+
+    /// The scenario file's text.
+    pub fn file(&self) -> String {
+        crate::scenario::write(&self.scenario, &self.comment)
+    }
+
+    /// Which policy admitted the failure, replaying the scenario without each (see
+    /// [`crate::blame`]); `None` when the failing probe acted on no table.
+    pub async fn blame(
+        &self,
+        harness: &Harness,
+        template: &Template,
+        schema: &Schema,
+    ) -> Result<Option<crate::blame::Blame>> {
+        let Some((table, command)) = &self.target else {
+            return Ok(None);
+        };
+        crate::blame::blame(harness, template, schema, &self.scenario, (table, *command)).await
     }
 }
 
@@ -208,8 +258,6 @@ pub struct PropertyReport {
     pub objects: BTreeMap<String, u64>,
     /// What the probes observed in every cell of the access matrix.
     pub observed: Observed,
-    /// For a failure, the policy that admitted it (filled by [`crate::blame`]).
-    pub blame: Option<crate::blame::Blame>,
 }
 
 /// Loads `world` in an open transaction, probes it as `selection` says, and rolls
@@ -379,19 +427,17 @@ pub async fn check_worlds(
                                 }
                             };
                             if let Some(first) = mismatches.first() {
-                                let scenario =
-                                    counterexample::scenario(schema, sql, &world, first, seed);
+                                let scenario = counterexample::scenario(schema, sql, &world, first);
                                 let mut slot = failure.lock().expect("failure slot");
                                 if slot.is_none() {
-                                    *slot = Some(Counterexample {
-                                        mismatch: first.clone(),
-                                        mismatches: mismatches.clone(),
+                                    *slot = Some(Counterexample::new(
+                                        (first.clone(), mismatches.clone()),
                                         world,
                                         seed,
                                         scenario,
-                                        path: None,
-                                        cut_short: false,
-                                    });
+                                        sql,
+                                        "property testing",
+                                    ));
                                 }
                             }
                         }
@@ -428,7 +474,6 @@ pub async fn check_worlds(
         stricter,
         objects,
         observed: observed.into_inner().expect("observations"),
-        blame: None,
     })
 }
 
@@ -523,6 +568,6 @@ fn write_counterexample(found: &Counterexample, prefix: &str) -> std::io::Result
         "{prefix}{}-seed-{}.toml",
         found.mismatch.invariant, found.seed
     ));
-    std::fs::write(&path, &found.scenario)?;
+    std::fs::write(&path, found.file())?;
     Ok(path)
 }

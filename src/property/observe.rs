@@ -82,8 +82,7 @@ pub fn write_outcome(answer: &std::result::Result<Rows, Failure>, call: bool) ->
 }
 
 /// What `who` in `context` saw of resource table `table`: for every row of it in the
-/// world, whether the answer (rows of the table's position and the id) held it.
-/// `labels` name the tables.
+/// world, whether the answer (the ids read) held it. `labels` name the tables.
 pub fn reads(
     world: &World,
     who: &Principal,
@@ -94,15 +93,11 @@ pub fn reads(
 ) -> Vec<(Key, &'static str)> {
     let actor = Actor::of(world, who);
     let rights = world.rights(who);
-    let seen: BTreeSet<(String, Uuid)> = match answer {
+    let seen: BTreeSet<Uuid> = match answer {
         Ok(rows) => rows
             .rows
             .iter()
-            .filter_map(|row| {
-                let table = row.first().cloned().flatten()?;
-                let id = Uuid::parse_str(row.get(1).cloned().flatten()?.as_str()).ok()?;
-                Some((table, id))
-            })
+            .filter_map(|row| Uuid::parse_str(row.first().cloned().flatten()?.as_str()).ok())
             .collect(),
         Err(_) => BTreeSet::new(),
     };
@@ -121,7 +116,7 @@ pub fn reads(
             };
             let outcome = match answer {
                 Err(failure) if failure.denial().is_some() => "denied: no privilege",
-                _ if seen.contains(&(row.table.0.to_string(), row.id)) => SEES,
+                _ if seen.contains(&row.id) => SEES,
                 _ => HIDDEN,
             };
             (key, outcome)

@@ -41,12 +41,7 @@ fn plan(sql: &Sql, world: &World, context: &Context, writes: &[Candidate]) -> Ve
     let shape = &world.shape;
     let mut asks: Vec<(Ask, String)> = shape
         .tables()
-        .map(|table| {
-            (
-                Ask::Resources(table),
-                sql.read_resources([table].into_iter()),
-            )
-        })
+        .map(|table| (Ask::Resources(table), sql.read_resources(table)))
         .collect();
     // The tenancy tables ignore the context: the same answer in every one.
     asks.push((Ask::Tenancy(Object::Tenants), sql.read_tenants()));
@@ -320,7 +315,7 @@ fn judge(
                     observed(answer),
                 ));
             };
-            let actual = ids(rows, 1);
+            let actual = ids(rows, 0);
             (actual != expected).then(|| {
                 let differing = actual
                     .symmetric_difference(&expected)

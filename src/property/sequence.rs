@@ -363,7 +363,6 @@ pub async fn check(
         objects: Default::default(),
         // Sequences re-probe reads only; the matrix comes from the world runs.
         observed: Default::default(),
-        blame: None,
     })
 }
 
@@ -385,14 +384,13 @@ fn counterexample_of(
     };
     let first = mismatches.first()?.clone();
     let scenario =
-        counterexample::sequence_scenario(schema, sql, &world, &done.replays, ending, &first, seed);
-    Some(Counterexample {
-        mismatch: first,
-        mismatches,
+        counterexample::sequence_scenario(schema, sql, &world, &done.replays, ending, &first);
+    Some(Counterexample::new(
+        (first, mismatches),
         world,
         seed,
         scenario,
-        path: None,
-        cut_short: false,
-    })
+        sql,
+        "stateful property testing",
+    ))
 }

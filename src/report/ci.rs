@@ -270,6 +270,9 @@ mod tests {
             }),
             message: Some("mo reads: expected 0 rows, got 1 row".into()),
             detail: Some("sql: select 1\n100% wrong, really".into()),
+            duration_ms: None,
+            step: None,
+            lint: None,
         };
         let passing = Item {
             outcome: Outcome::Passed,
@@ -283,7 +286,7 @@ mod tests {
             passed: false,
             backend: "local".into(),
             items: vec![passing, failing],
-            observations: Vec::new(),
+            ..Record::default()
         }
     }
 

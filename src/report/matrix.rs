@@ -5,33 +5,32 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::property::{Change, MatrixKey, Observed};
+use crate::record::{grants, CellChange, Observation};
 
 /// The classes of principals, in column order.
 const ACTORS: [&str; 4] = ["user", "platform admin", "anon", "claims without sub"];
 
 /// The outcomes of one (object, operation, kind of row, principal) by context.
-type ByContext = BTreeMap<&'static str, BTreeSet<&'static str>>;
+type ByContext<'o> = BTreeMap<&'o str, BTreeSet<&'o str>>;
 
 /// object → (operation, kind of row) → principal → outcomes by context.
-type Grid<'o> =
-    BTreeMap<&'o str, BTreeMap<(&'static str, &'static str), BTreeMap<&'static str, ByContext>>>;
+type Grid<'o> = BTreeMap<&'o str, BTreeMap<(&'o str, &'o str), BTreeMap<&'o str, ByContext<'o>>>>;
 
-fn grid(observed: &Observed) -> Grid<'_> {
+fn grid(observed: &[Observation]) -> Grid<'_> {
     let mut grid = Grid::new();
-    for (key, outcomes) in observed {
-        if !ACTORS.contains(&key.actor.name()) {
+    for cell in observed {
+        if !ACTORS.contains(&cell.principal.as_str()) {
             continue; // service_role bypasses row security: nothing to tabulate.
         }
-        grid.entry(key.object.as_str())
+        grid.entry(cell.object.as_str())
             .or_default()
-            .entry((key.op, key.kind))
+            .entry((cell.operation.as_str(), cell.row.as_str()))
             .or_default()
-            .entry(key.actor.name())
+            .entry(cell.principal.as_str())
             .or_default()
-            .entry(key.context.name())
+            .entry(cell.context.as_str())
             .or_default()
-            .extend(outcomes.iter().copied());
+            .extend(cell.outcomes.iter().map(String::as_str));
     }
     grid
 }
@@ -54,7 +53,7 @@ fn join(outcomes: &BTreeSet<&str>) -> String {
 }
 
 /// The matrix as markdown, one table per object.
-pub fn markdown(observed: &Observed) -> String {
+pub fn markdown(observed: &[Observation]) -> String {
     let mut out = String::from("## Access matrix\n\n");
     out.push_str(
         "What the database did, observed by acting as each principal. Rows are relative to \
@@ -81,31 +80,25 @@ pub fn markdown(observed: &Observed) -> String {
 }
 
 /// The matrix as JSON: one entry per cell and context.
-pub fn json(observed: &Observed) -> serde_json::Value {
+pub fn json(observed: &[Observation]) -> serde_json::Value {
     let cells: Vec<serde_json::Value> = observed
         .iter()
-        .map(|(key, outcomes)| {
-            let mut cell = key_json(key);
-            cell["outcomes"] = serde_json::json!(outcomes);
-            cell
+        .map(|cell| {
+            serde_json::json!({
+                "object": cell.object,
+                "operation": cell.operation,
+                "row": cell.row,
+                "context": cell.context,
+                "principal": cell.principal,
+                "outcomes": cell.outcomes,
+            })
         })
         .collect();
     serde_json::json!({ "version": 1, "cells": cells })
 }
 
-/// A cell's coordinates as JSON fields.
-fn key_json(key: &MatrixKey) -> serde_json::Value {
-    serde_json::json!({
-        "object": key.object,
-        "operation": key.op,
-        "row": key.kind,
-        "context": key.context.name(),
-        "principal": key.actor.name(),
-    })
-}
-
 /// The matrix as one HTML page: no script, no network, colour and text in every cell.
-pub fn html(observed: &Observed) -> String {
+pub fn html(observed: &[Observation]) -> String {
     let mut out = String::from(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>rls-harness access matrix</title>\n<style>\
@@ -153,7 +146,7 @@ pub fn html(observed: &Observed) -> String {
 
 fn shade(by_context: &ByContext) -> &'static str {
     let all: BTreeSet<&str> = by_context.values().flatten().copied().collect();
-    let grants = all.iter().any(|o| crate::property::grants(o));
+    let grants = all.iter().any(|o| grants(o));
     let denied = all.iter().any(|o| o.starts_with("denied"));
     match (grants, denied) {
         (true, false) if all.len() == 1 => "grants",
@@ -171,17 +164,18 @@ fn escape(text: &str) -> String {
 }
 
 /// The changed cells as markdown, widenings first; "no change in access" when none.
-pub fn diff_markdown(changes: &[Change]) -> String {
+pub fn diff_markdown(changes: &[CellChange]) -> String {
     if changes.is_empty() {
         return "no change in access\n".to_owned();
     }
-    let widened = changes.iter().filter(|c| c.widens()).count();
+    let widened = changes.iter().filter(|c| c.widens).count();
     let mut out = format!(
         "## Access diff\n\n{} changed cells, {widened} widened.\n\n",
         changes.len()
     );
     for change in changes {
-        let mark = if change.widens() {
+        let cell = &change.cell;
+        let mark = if change.widens {
             "**widened**"
         } else {
             "changed"
@@ -189,11 +183,11 @@ pub fn diff_markdown(changes: &[Change]) -> String {
         let _ = writeln!(
             out,
             "- {mark}: {}: {} {} row of {}, context {}: {} → {}",
-            change.key.actor.name(),
-            change.key.op,
-            change.key.kind,
-            change.key.object,
-            change.key.context.name(),
+            cell.principal,
+            cell.operation,
+            cell.row,
+            cell.object,
+            cell.context,
             side(&change.before),
             side(&change.after)
         );
@@ -201,24 +195,30 @@ pub fn diff_markdown(changes: &[Change]) -> String {
     out
 }
 
-fn side(outcomes: &BTreeSet<&str>) -> String {
+fn side(outcomes: &[String]) -> String {
     if outcomes.is_empty() {
         "(not probed)".to_owned()
     } else {
-        join(outcomes)
+        outcomes.join(" / ")
     }
 }
 
 /// The changed cells as JSON.
-pub fn diff_json(changes: &[Change]) -> serde_json::Value {
+pub fn diff_json(changes: &[CellChange]) -> serde_json::Value {
     let changes: Vec<serde_json::Value> = changes
         .iter()
         .map(|change| {
-            let mut cell = key_json(&change.key);
-            cell["before"] = serde_json::json!(change.before);
-            cell["after"] = serde_json::json!(change.after);
-            cell["widens"] = serde_json::json!(change.widens());
-            cell
+            let cell = &change.cell;
+            serde_json::json!({
+                "object": cell.object,
+                "operation": cell.operation,
+                "row": cell.row,
+                "context": cell.context,
+                "principal": cell.principal,
+                "before": change.before,
+                "after": change.after,
+                "widens": change.widens,
+            })
         })
         .collect();
     serde_json::json!({ "version": 1, "changes": changes })

@@ -8,6 +8,8 @@
 
 mod load;
 mod run;
+mod step;
+mod write;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,7 @@ use crate::rule::Invariant;
 
 pub use load::{discover, load, validate};
 pub use run::{run, ScenarioReport, StepReport, Verdict};
+pub use write::write;
 
 /// A scenario file that could not be read, located in its file.
 pub type ScenarioError = crate::located::FileError;
@@ -50,6 +53,16 @@ pub enum Who {
     ServiceRole,
     Owner,
     User(String),
+}
+
+/// How reports name who runs a step: `anon`, `user mo`.
+pub(crate) fn label(who: &Who) -> String {
+    match who {
+        Who::Anon => "anon".into(),
+        Who::ServiceRole => "service_role".into(),
+        Who::Owner => "owner".into(),
+        Who::User(name) => format!("user {name}"),
+    }
 }
 
 /// What a step expects.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{Control, Expectation, Scenario, Step, Who};
+use super::{label, Control, Expectation, Scenario, Step, Who};
 use crate::actor::{self, Denial, Failure, Frame, Identity, Outcome, Rows};
 use crate::actor::{Api, Request};
 use crate::connection::Connection;
@@ -293,15 +293,6 @@ fn identity(scenario: &Scenario, who: &Who) -> Identity {
                 .unwrap_or_else(|| actor::Claims(Default::default()));
             Identity::with_claims(name, claims)
         }
-    }
-}
-
-fn label(who: &Who) -> String {
-    match who {
-        Who::Anon => "anon".into(),
-        Who::ServiceRole => "service_role".into(),
-        Who::Owner => "owner".into(),
-        Who::User(name) => format!("user {name}"),
     }
 }
 

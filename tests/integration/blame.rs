@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rls_harness::{blame, check_worlds, PropertyConfig};
+use rls_harness::{check_worlds, PropertyConfig};
 
 use crate::support::{migrations_with, schema, vital};
 
@@ -26,7 +26,8 @@ async fn a_leftover_permissive_policy_is_blamed_at_its_line() {
         .failure
         .as_ref()
         .expect("the leftover policy is caught");
-    let blamed = blame(harness, &template, &schema, found)
+    let blamed = found
+        .blame(harness, &template, &schema)
         .await
         .unwrap()
         .expect("a failure on agents is blamed");

@@ -2,7 +2,7 @@
 //! a migration change does to access.
 
 use rls_harness::{
-    check_worlds, diff_observed, matrix, Observed, PropertyConfig, Schema, Template,
+    check_worlds, record, report::matrix, Observed, PropertyConfig, Schema, Template,
 };
 
 use crate::support::{config, migrations_with, vital};
@@ -37,20 +37,20 @@ async fn the_diff_shows_exactly_the_widening_a_migration_makes() {
     let head = harness.template_from_dir(widened.path()).await.unwrap();
     let (before, after) = (observed(&shipped).await, observed(&head).await);
 
-    assert!(diff_observed(&before, &before).is_empty());
+    assert!(record::changes(&before, &before).is_empty());
     assert_eq!(matrix::diff_markdown(&[]), "no change in access\n");
 
-    let changes = diff_observed(&before, &after);
+    let changes = record::changes(&before, &after);
     assert!(!changes.is_empty(), "the widening went unseen");
     for change in &changes {
         assert!(
-            change.widens()
-                && change.key.object == "agents"
-                && change.key.op == "insert"
-                && change.key.kind == "member",
+            change.widens
+                && change.cell.object == "agents"
+                && change.cell.operation == "insert"
+                && change.cell.row == "member",
             "only members' and viewers' inserts into agents may change: {change:?}"
         );
-        assert!(change.after.contains("allowed"), "{change:?}");
+        assert!(change.after.iter().any(|o| o == "allowed"), "{change:?}");
     }
     let text = matrix::diff_markdown(&changes);
     assert!(
@@ -62,7 +62,7 @@ async fn the_diff_shows_exactly_the_widening_a_migration_makes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_matrix_renders_as_markdown_json_and_a_page_without_scripts() {
     let (_, shipped) = vital().await;
-    let observed = observed(&shipped).await;
+    let observed = record::observed(&observed(&shipped).await);
     let markdown = matrix::markdown(&observed);
     assert!(
         markdown.contains("| read | foreign | hidden |"),
@@ -98,5 +98,5 @@ async fn objects_beyond_the_model_are_in_the_matrix() {
         datasets.iter().any(|(key, _)| key.op != "read"),
         "writes too"
     );
-    assert!(matrix::markdown(&observed).contains("### public.datasets"));
+    assert!(matrix::markdown(&record::observed(&observed)).contains("### public.datasets"));
 }

@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use rls_harness::{
-    check_worlds, coverage_gaps, render_coverage, Probe, PropertyConfig, PropertyReport, Template,
-};
+use rls_harness::{check_worlds, coverage_gaps, Probe, PropertyConfig, PropertyReport, Template};
 
 use crate::support::{explain, vital};
 
@@ -29,7 +27,7 @@ async fn the_fixed_seed_agrees_with_the_model_and_reaches_every_cell() {
     assert!(
         gaps.is_empty(),
         "{}",
-        render_coverage(&report.coverage, &report.labels)
+        rls_harness::report::coverage(&rls_harness::record::coverage(&[&report]))
     );
 }
 
@@ -231,11 +229,11 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
         "shrinking keeps the world small: {} users, {} resources\n{}",
         found.world.users.len(),
         found.world.resources.len(),
-        found.scenario
+        found.file()
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
-    std::fs::write(&path, &found.scenario).unwrap();
+    std::fs::write(&path, found.file()).unwrap();
     let scenario = rls_harness::load_scenario(
         dir.path(),
         &path,
@@ -255,6 +253,6 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
     assert!(
         !run.passed(),
         "the counterexample fails on the mutant:\n{}",
-        found.scenario
+        found.file()
     );
 }

@@ -96,9 +96,9 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
         explain(&report)
     );
     assert!(
-        found.scenario.contains("[[step]]") && found.scenario.contains("resource_sharing_audit"),
+        found.file().contains("[[step]]") && found.file().contains("resource_sharing_audit"),
         "the counterexample replays the steps and reads the trail:\n{}",
-        found.scenario
+        found.file()
     );
     assert!(
         found.path.as_ref().is_some_and(|path| path.exists()),
@@ -108,7 +108,7 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     // on the shipped migrations it passes, so it can be kept as a regression.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
-    std::fs::write(&path, &found.scenario).unwrap();
+    std::fs::write(&path, found.file()).unwrap();
     let scenario = load_scenario(
         dir.path(),
         &path,
@@ -134,7 +134,7 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     assert!(
         !passed[last] && passed[..last].iter().all(|p| *p),
         "{passed:?}\n{}",
-        found.scenario
+        found.file()
     );
     let (_, shipped) = vital().await;
     let shipped_schema = crate::support::schema(&shipped).await;
@@ -151,6 +151,6 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
         on_shipped.passed(),
         "{:?}\n{}",
         on_shipped.steps,
-        found.scenario
+        found.file()
     );
 }

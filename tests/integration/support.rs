@@ -5,8 +5,8 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use rls_harness::{
-    default_migrations_dir, discover_migrations, render_property, Config, Harness, Migration,
-    PropertyReport, Schema, SnapshotStore, Template,
+    default_migrations_dir, discover_migrations, Config, Harness, Migration, PropertyReport,
+    Schema, SnapshotStore, Template,
 };
 
 /// VITAL's seeded tenants, as the shipped migrations make them.
@@ -120,9 +120,15 @@ pub fn explain(report: &PropertyReport) -> String {
     let scenario = report
         .failure
         .as_ref()
-        .map(|found| found.scenario.as_str())
+        .map(|found| found.file())
         .unwrap_or_default();
-    format!("{}\n{scenario}", render_property(report, "cases"))
+    let run = rls_harness::PropertyRun {
+        unit: "cases",
+        report: report.clone(),
+        blame: None,
+    };
+    let record = rls_harness::record::property_record(&run);
+    format!("{}\n{scenario}", rls_harness::report::property(&record))
 }
 
 /// The repository's config, with `extra` lines appended (what a pull request adding an

@@ -13,6 +13,7 @@ use crate::property::compare::{Mismatch, Probe};
 use crate::property::observe;
 use crate::property::space::Actor;
 use crate::rule::Invariant;
+use crate::scenario::Expectation;
 use crate::subject::Rule;
 
 /// Judges the subject probes of one pair against the rules.
@@ -40,7 +41,7 @@ pub fn judge(
     let mut fail = |invariant: Invariant,
                     object: &str,
                     action: String,
-                    (sql, replay, expectation): (&str, String, &'static str),
+                    (sql, replay, expectation): (&str, String, Expectation),
                     expected: String,
                     actual: String| {
         verdicts.mismatches.push(Mismatch {
@@ -84,7 +85,7 @@ pub fn judge(
                             Invariant::ClassBound,
                             &table.name,
                             "read".into(),
-                            (sql, replay, NOTHING),
+                            (sql, replay, Expectation::Nothing),
                             format!(
                                 "only rows the {} class lets it read",
                                 class_name(&table.rule)
@@ -99,7 +100,7 @@ pub fn judge(
                                 Invariant::ClassBound,
                                 &table.name,
                                 "read".into(),
-                                (sql, replay, "count = 1"),
+                                (sql, replay, Expectation::Count(1)),
                                 format!("reads {}", row.json),
                                 format!("{} rows, not that one", seen.len()),
                             );
@@ -128,7 +129,7 @@ pub fn judge(
                         Invariant::ClassBound,
                         &table.name,
                         action,
-                        (sql, sql.clone(), NOTHING),
+                        (sql, sql.clone(), Expectation::Nothing),
                         "refused (an error or no row)".into(),
                         observed(answer),
                     );
@@ -138,7 +139,7 @@ pub fn judge(
                             Invariant::ClassBound,
                             &table.name,
                             action,
-                            (sql, sql.clone(), "affected = 1"),
+                            (sql, sql.clone(), Expectation::Affected(1)),
                             "done".into(),
                             observed(answer),
                         );
@@ -188,7 +189,7 @@ pub fn judge(
                         Invariant::DerivedContainment,
                         object,
                         "read".into(),
-                        (sql, replay, NOTHING),
+                        (sql, replay, Expectation::Nothing),
                         format!("only rows {label} reads from {} itself", bases.join(" or ")),
                         format!(
                             "a row it cannot read there: {}",
@@ -206,7 +207,7 @@ pub fn judge(
                         Invariant::ClassBound,
                         object,
                         "call".into(),
-                        (sql, sql.clone(), NOTHING),
+                        (sql, sql.clone(), Expectation::Nothing),
                         "refused: the function is internal".into(),
                         observed(answer),
                     );
@@ -306,10 +307,6 @@ fn observations(
     }
     observed
 }
-
-/// The expectation of a replayed probe that must reach nothing, with the owner as the
-/// control: it shows the rows exist where no API role may see them without a policy.
-const NOTHING: &str = "nothing = true\ncontrol = \"owner\"";
 
 fn class_name(rule: &Rule) -> &'static str {
     match rule {
