@@ -70,14 +70,31 @@ pub async fn check(
     let clock = Instant::now();
     let (scenarios, malformed, errored) = scenarios(harness, template, &schema, check).await?;
     let mut properties = Vec::new();
-    if check.worlds.cases > 0 {
-        let report = check_worlds(harness, template, &schema, &check.worlds, progress).await?;
-        properties.push(("worlds", report));
-    }
-    if check.sequences.cases > 0 {
-        let report =
-            check_sequences(harness, template, &schema, &check.sequences, progress).await?;
-        properties.push(("sequences", report));
+    let mut not_run = Vec::new();
+    let wanted = [
+        ("worlds", check.worlds.cases > 0),
+        ("sequences", check.sequences.cases > 0),
+    ];
+    for (unit, wanted) in wanted {
+        // Without a profile there is no tenancy to generate worlds of: the run says so
+        // as a check that could not run, never by leaving the properties out.
+        match (wanted, schema.profile()) {
+            (false, _) => {}
+            (true, None) => {
+                let what = format!("the generated {unit}");
+                not_run.push((unit, schema.sql_for(&what).err()))
+            }
+            (true, Some(_)) if unit == "worlds" => {
+                let report =
+                    check_worlds(harness, template, &schema, &check.worlds, progress).await?;
+                properties.push((unit, report));
+            }
+            (true, Some(_)) => {
+                let report =
+                    check_sequences(harness, template, &schema, &check.sequences, progress).await?;
+                properties.push((unit, report));
+            }
+        }
     }
     let mut runs = Vec::new();
     for (unit, report) in properties {
@@ -101,6 +118,10 @@ pub async fn check(
         malformed: &malformed,
         errored: &errored,
         properties: &runs,
+        not_run: &not_run
+            .into_iter()
+            .map(|(unit, error)| (unit, error.map(|e| e.to_string()).unwrap_or_default()))
+            .collect::<Vec<_>>(),
         checks_time: clock.elapsed(),
         total_time: check.started.elapsed(),
     };

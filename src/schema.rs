@@ -63,11 +63,10 @@ impl Schema {
     /// The SQL of the profile, or why `what` needs a profile.
     pub fn sql_for(&self, what: &str) -> Result<&Sql> {
         self.sql.as_ref().ok_or_else(|| Error::Config {
-            name: "rls-harness.toml".into(),
-            message: format!(
-                "{what} needs a [profile]: the tenants and memberships tables of the schema, \
-                 at least (README.md, \"The profile\")"
-            ),
+            name: what.into(),
+            message: "the config has no [profile], and the model needs the schema's tenants \
+                      and memberships tables at least (README.md, \"The profile\")"
+                .into(),
         })
     }
 

@@ -319,3 +319,77 @@ fn sharing(keys: &mut Keys<'_>, raw: &RawSharing) -> Sharing {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<Profile, Vec<String>> {
+        #[derive(Deserialize)]
+        struct Document {
+            profile: RawProfile,
+        }
+        let path = Path::new("rls-harness.toml");
+        let document: Document = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        document.profile.check(path, text).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}:{}: {}", e.line, e.column, e.message))
+                .collect()
+        })
+    }
+
+    const MINIMAL: &str = r#"
+[profile.tenants]
+table = "basejump.accounts"
+key = "id"
+slug = "slug"
+
+[profile.memberships]
+table = "basejump.account_user"
+user = "user_id"
+tenant = "account_id"
+role = "account_role"
+roles = ["owner", "member"]
+"#;
+
+    /// A profile of another tenancy reads as it is: no platform admins, no context, no
+    /// sharing, and by default the highest role writes and manages.
+    #[test]
+    fn a_minimal_profile_reads_with_its_defaults() {
+        let profile = check(MINIMAL).unwrap();
+        assert!(profile.admins.is_none() && profile.context.is_none());
+        assert!(profile.sharing.is_none());
+        let shape = profile.shape(None);
+        assert_eq!((shape.tables, shape.roles.len()), (0, 2));
+        assert!(shape.roles[0].writes && shape.roles[0].manages);
+        assert!(!shape.roles[1].writes && !shape.roles[1].manages);
+        assert!(!shape.admins && !shape.context);
+        assert_eq!(profile.role("member"), Some(crate::model::Role(1)));
+    }
+
+    #[test]
+    fn every_mistake_is_located_at_its_key() {
+        let text = MINIMAL
+            .replace("key = \"id\"", "key = \"\"")
+            .replace(
+                "roles = [\"owner\", \"member\"]",
+                "roles = [\"owner\", \"member\", \"owner\"]\nwriters = [\"admin\"]",
+            )
+            .replace("table = \"basejump.accounts\"", "table = \"accounts\"");
+        assert_eq!(
+            check(&text).unwrap_err(),
+            [
+                "3:9: write the tenants table with its schema: \"public.accounts\"",
+                "4:7: an empty name: give the object or column",
+                "12:29: role \"owner\" is ranked twice",
+                "13:12: unknown role \"admin\" (known: owner, member, owner): list it in roles first",
+            ]
+        );
+        let columnless = MINIMAL.replace("role = \"account_role\"\n", "");
+        assert_eq!(
+            check(&columnless).unwrap_err(),
+            ["11:10: roles need the column that holds them: role = \"<column>\""]
+        );
+    }
+}

@@ -38,6 +38,8 @@ pub struct Run<'a> {
     pub malformed: &'a [ScenarioError],
     pub errored: &'a [ScenarioFailure],
     pub properties: &'a [PropertyRun],
+    /// Property runs that could not run, and why.
+    pub not_run: &'a [(&'static str, String)],
     /// The scenarios and the properties.
     pub checks_time: Duration,
     pub total_time: Duration,
@@ -120,6 +122,11 @@ impl Run<'_> {
         let catalog = &self.template.catalog;
         for run in self.properties {
             items.push(super::property::property_item(run, catalog));
+        }
+        for (unit, why) in self.not_run {
+            let mut broken = item(Kind::Property, "properties", *unit, Outcome::Error);
+            broken.message = Some(why.clone());
+            items.push(broken);
         }
         let mut totals = Totals::of(&items);
         totals.scenario_files = self.scenarios.len();

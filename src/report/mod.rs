@@ -48,9 +48,18 @@ pub fn check(record: &Record, verbosity: Verbosity) -> String {
         }
     }
     out.push_str(&scenarios(record, verbosity));
-    let failed = record.properties.iter().any(|p| p.failure.is_some());
-    if !record.properties.is_empty() && (!quiet || failed) {
+    let not_run: Vec<&Item> = record
+        .items
+        .iter()
+        .filter(|i| i.kind == Kind::Property && i.outcome == Outcome::Error)
+        .collect();
+    let failed = record.properties.iter().any(|p| p.failure.is_some()) || !not_run.is_empty();
+    if (!record.properties.is_empty() || !not_run.is_empty()) && (!quiet || failed) {
         let _ = writeln!(out, "\nproperties");
+        for item in not_run {
+            let message = item.message.as_deref().unwrap_or_default();
+            let _ = writeln!(out, "  FAIL {}: could not run: {message}", item.name);
+        }
         for run in &record.properties {
             if !quiet || run.failure.is_some() {
                 out.push_str(&property(run));

@@ -10,6 +10,7 @@ mod lints;
 mod matrix;
 mod migrations;
 mod plan;
+mod profile;
 mod property;
 mod scenario_runner;
 mod sequences;
