@@ -103,7 +103,7 @@ fn every_module_has_a_heading_and_a_layer_and_imports_only_downward() {
         );
         assert!(layers.contains_key(module), "{module} has no layer");
     }
-    for (name, _) in &layers {
+    for name in layers.keys() {
         assert!(
             modules.contains_key(name),
             "the layer table names {name}, which is gone"
