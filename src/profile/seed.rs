@@ -158,16 +158,7 @@ async fn read_resources(owner: &Connection, profile: &Profile, world: &mut World
     let Some(a) = &s.audit else {
         return Ok(());
     };
-    let rows = format!(
-        "select {}::text, {}, {}::text, {}, {} from {} order by {}",
-        ident(&a.resource_table.name),
-        ident(&a.resource.name),
-        ident(&a.action.name),
-        ident(&a.actor.name),
-        ident(&a.tenant.name),
-        qualified_ident(&a.table.name),
-        ident(&a.order.name)
-    );
+    let rows = super::sql::read_audit(a, 0);
     for row in owner.query(&rows, &[]).await? {
         let (table, action): (String, String) = (row.get(0), row.get(2));
         let table = s

@@ -4,7 +4,7 @@
 //! null, no default) get the row's label when they hold text, else a value of their type
 //! (`catalog::typed_value`).
 
-use super::{callable, short, Profile};
+use super::{callable, short, Audit, Profile};
 use crate::catalog::Catalog;
 use crate::connection::{ident, qualified_ident, quote_literal};
 use crate::model::{AuditRow, Id, Object, Op, Resource, Role, Table, World};
@@ -16,6 +16,22 @@ pub fn uuid(id: Id) -> String {
 fn uuid_array(ids: &[Id]) -> String {
     let items: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     format!("'{{{}}}'::uuid[]", items.join(","))
+}
+
+/// The audit trail's rows after the first `offset`, oldest first: resource table and
+/// action as text, resource, actor, tenant. The seed reads the migrations' trail with it
+/// and a counterexample replays its own.
+pub(super) fn read_audit(a: &Audit, offset: usize) -> String {
+    format!(
+        "select {}::text, {}, {}::text, {}, {}\nfrom {} order by {} offset {offset}",
+        ident(&a.resource_table.name),
+        ident(&a.resource.name),
+        ident(&a.action.name),
+        ident(&a.actor.name),
+        ident(&a.tenant.name),
+        qualified_ident(&a.table.name),
+        ident(&a.order.name)
+    )
 }
 
 /// A row of Supabase's `auth.users`, with the metadata its claims carry.
@@ -571,19 +587,10 @@ impl Sql {
     /// The owner's read of the audit trail after its first `offset` rows, in the
     /// columns [`Sql::audit_line`] writes.
     pub fn replay_audit(&self, offset: usize) -> String {
-        let Some(a) = self.profile.sharing.as_ref().and_then(|s| s.audit.as_ref()) else {
-            return String::new();
-        };
-        format!(
-            "select {}, {}, {}, {}, {}\nfrom {} order by {} offset {offset}",
-            ident(&a.resource_table.name),
-            ident(&a.resource.name),
-            ident(&a.action.name),
-            ident(&a.actor.name),
-            ident(&a.tenant.name),
-            qualified_ident(&a.table.name),
-            ident(&a.order.name)
-        )
+        match self.profile.sharing.as_ref().and_then(|s| s.audit.as_ref()) {
+            Some(audit) => read_audit(audit, offset),
+            None => String::new(),
+        }
     }
 
     /// Whether [`Sql::replay_read`] reads the view of shared resources by name (else by
