@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rls_harness::{
-    check_worlds, discover_scenarios, load_scenario, run_scenario, survey, Class, Expectation,
-    Object, PropertyConfig, Schema, Template,
+    check_worlds, discover_scenarios, survey, Class, Expectation, Object, PropertyConfig, Schema,
+    Template,
 };
 
 use futures_util::StreamExt;
@@ -91,26 +91,12 @@ async fn a_lint_mutant_is_caught_by_name(#[files("tests/mutants/lints/*.sql")] m
 /// Every scenario of the library, run against `template`, four at a time: the failing
 /// ones, rendered.
 async fn scenario_failures(template: &Template, schema: &Schema) -> Vec<String> {
-    let (harness, _) = vital().await;
     let files = discover_scenarios(Path::new("scenarios")).unwrap();
     let reports: Vec<_> = futures_util::stream::iter(&files)
         .map(|file| async move {
-            let scenario = load_scenario(
-                Path::new("scenarios"),
-                file,
-                schema.profile(),
-                &schema.seeded_tenants(),
-            )
-            .unwrap();
-            run_scenario(
-                harness,
-                template,
-                schema,
-                &scenario,
-                &crate::support::snapshots(),
-            )
-            .await
-            .unwrap()
+            crate::support::run_file(template, schema, Path::new("scenarios"), file)
+                .await
+                .unwrap()
         })
         .buffer_unordered(4)
         .collect()

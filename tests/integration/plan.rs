@@ -5,15 +5,13 @@
 
 use std::path::Path;
 
-use rls_harness::{load_scenario, run_scenario, ScenarioReport, Template, Verdict};
+use rls_harness::{ScenarioReport, Template, Verdict};
 
-use crate::support::{harness, migrations_with, schema, shipped_migrations, snapshots};
+use crate::support::{harness, migrations_with, run_file, schema, shipped_migrations};
 
 async fn run(template: &Template, file: &Path) -> ScenarioReport {
     let schema = schema(template).await;
-    let root = file.parent().unwrap();
-    let scenario = load_scenario(root, file, schema.profile(), &schema.seeded_tenants()).unwrap();
-    run_scenario(harness().await, template, &schema, &scenario, &snapshots())
+    run_file(template, &schema, file.parent().unwrap(), file)
         .await
         .unwrap()
 }

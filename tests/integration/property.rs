@@ -234,22 +234,9 @@ async fn a_counterexample_shrinks_to_a_small_world_that_fails_as_a_scenario() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, found.file()).unwrap();
-    let scenario = rls_harness::load_scenario(
-        dir.path(),
-        &path,
-        schema.profile(),
-        &schema.seeded_tenants(),
-    )
-    .unwrap();
-    let run = rls_harness::run_scenario(
-        harness,
-        &template,
-        &schema,
-        &scenario,
-        &crate::support::snapshots(),
-    )
-    .await
-    .unwrap();
+    let run = crate::support::run_file(&template, &schema, dir.path(), &path)
+        .await
+        .unwrap();
     assert!(
         !run.passed(),
         "the counterexample fails on the mutant:\n{}",

@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use rls_harness::{
-    discover_scenarios, load_scenario, render_scenario, run_scenario, ScenarioReport, Verdict,
-};
+use rls_harness::{discover_scenarios, load_scenario, render_scenario, ScenarioReport, Verdict};
 use rstest::rstest;
 
 /// The tenants the shipped migrations seed, as scenario files name them.
@@ -17,7 +15,7 @@ fn seeded() -> Vec<(String, uuid::Uuid)> {
     ]
 }
 
-use crate::support::{cli, harness, migrations_with, vital};
+use crate::support::{cli, harness, migrations_with, run_file, vital};
 
 const MALFORMED: &str = "tests/fixtures/malformed";
 const RUNNER: &str = "tests/fixtures/runner";
@@ -51,21 +49,13 @@ fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
 }
 
 async fn run_fixture(name: &str) -> ScenarioReport {
-    let (harness, template) = vital().await;
-    let scenario = load_scenario(
-        Path::new(RUNNER),
-        &Path::new(RUNNER).join(name),
-        crate::support::profile().as_ref(),
-        &seeded(),
-    )
-    .unwrap();
+    let (_, template) = vital().await;
     let schema = crate::support::schema(&template).await;
-    run_scenario(
-        harness,
+    run_file(
         &template,
         &schema,
-        &scenario,
-        &crate::support::snapshots(),
+        Path::new(RUNNER),
+        &Path::new(RUNNER).join(name),
     )
     .await
     .unwrap()
@@ -257,31 +247,18 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
     let template = harness.template_from_dir(weakened.path()).await.unwrap();
     let mut broken_invariants = Vec::new();
     let mut failing = Vec::new();
+    let schema = crate::support::schema(&template).await;
     for file in discover_scenarios(Path::new("scenarios")).unwrap() {
-        let scenario = load_scenario(
-            Path::new("scenarios"),
-            &file,
-            crate::support::profile().as_ref(),
-            &seeded(),
-        )
-        .unwrap();
-        let schema = crate::support::schema(&template).await;
-        let report = run_scenario(
-            harness,
-            &template,
-            &schema,
-            &scenario,
-            &crate::support::snapshots(),
-        )
-        .await
-        .unwrap();
+        let report = run_file(&template, &schema, Path::new("scenarios"), &file)
+            .await
+            .unwrap();
         let failed: Vec<_> = report
             .steps
             .iter()
             .filter(|step| matches!(step.verdict, Verdict::Failed { .. }))
             .collect();
         if !failed.is_empty() {
-            failing.push(scenario.name.clone());
+            failing.push(file.display().to_string());
             broken_invariants.extend(failed.iter().filter_map(|step| step.invariant));
         }
     }
@@ -303,24 +280,11 @@ async fn a_permissive_agents_policy_makes_the_scenario_library_fail() {
 async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
     let (harness, template) = vital().await;
     let path = Path::new(RUNNER).join("broken_fixture.toml");
-    let scenario = load_scenario(
-        Path::new(RUNNER),
-        &path,
-        crate::support::profile().as_ref(),
-        &seeded(),
-    )
-    .unwrap();
     let schema = crate::support::schema(&template).await;
-    let error = run_scenario(
-        harness,
-        &template,
-        &schema,
-        &scenario,
-        &crate::support::snapshots(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = run_file(&template, &schema, Path::new(RUNNER), &path)
+        .await
+        .unwrap_err()
+        .to_string();
     // The failing statement's own line, and the server's whole message.
     assert_eq!(
         error,

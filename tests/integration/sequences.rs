@@ -2,9 +2,7 @@
 //! migrations agree with it step by step, and audit-trail mutants, which no snapshot
 //! world can show (the owner writes every row of a snapshot), are caught by name.
 
-use rls_harness::{
-    check_sequences, default_migrations_dir, load_scenario, run_scenario, PropertyConfig, Verdict,
-};
+use rls_harness::{check_sequences, default_migrations_dir, PropertyConfig, Verdict};
 
 use crate::support::{explain, vital};
 
@@ -109,22 +107,9 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("counterexample.toml");
     std::fs::write(&path, found.file()).unwrap();
-    let scenario = load_scenario(
-        dir.path(),
-        &path,
-        schema.profile(),
-        &schema.seeded_tenants(),
-    )
-    .unwrap();
-    let on_mutant = run_scenario(
-        harness,
-        &template,
-        &schema,
-        &scenario,
-        &crate::support::snapshots(),
-    )
-    .await
-    .unwrap();
+    let on_mutant = crate::support::run_file(&template, &schema, dir.path(), &path)
+        .await
+        .unwrap();
     let passed: Vec<bool> = on_mutant
         .steps
         .iter()
@@ -138,15 +123,9 @@ async fn an_audit_mutant_is_caught_as_audit_trail(
     );
     let (_, shipped) = vital().await;
     let shipped_schema = crate::support::schema(&shipped).await;
-    let on_shipped = run_scenario(
-        harness,
-        &shipped,
-        &shipped_schema,
-        &scenario,
-        &crate::support::snapshots(),
-    )
-    .await
-    .unwrap();
+    let on_shipped = crate::support::run_file(&shipped, &shipped_schema, dir.path(), &path)
+        .await
+        .unwrap();
     assert!(
         on_shipped.passed(),
         "{:?}\n{}",

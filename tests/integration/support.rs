@@ -1,12 +1,13 @@
 //! What the integration tests share: the process-wide harness, the shipped migrations'
 //! template, and a way to run the `rls-harness` binary as a user would.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use rls_harness::{
-    default_migrations_dir, discover_migrations, Config, Harness, Migration, PropertyReport,
-    Schema, SnapshotStore, Template,
+    default_migrations_dir, discover_migrations, load_scenario, run_scenario, Config, Harness,
+    Migration, PropertyReport, ScenarioReport, Schema, SnapshotStore, Template,
 };
 
 /// VITAL's seeded tenants, as the shipped migrations make them.
@@ -50,6 +51,20 @@ pub async fn schema(template: &Template) -> Schema {
     Schema::read(harness().await, template, &config())
         .await
         .expect("the seeded rows read")
+}
+
+/// Loads the scenario file `file` (named relative to `root`) against `schema`, as
+/// `check` does, and runs it on a clone of `template`; a file that does not load fails
+/// the test.
+pub async fn run_file(
+    template: &Template,
+    schema: &Schema,
+    root: &Path,
+    file: &Path,
+) -> rls_harness::Result<ScenarioReport> {
+    let scenario = load_scenario(root, file, schema.profile(), &schema.seeded_tenants())
+        .unwrap_or_else(|error| panic!("{error}"));
+    run_scenario(harness().await, template, schema, &scenario, &snapshots()).await
 }
 
 pub fn shipped_migrations() -> Vec<Migration> {
