@@ -49,28 +49,12 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn item(kind: Kind, group: impl Into<String>, name: impl Into<String>, outcome: Outcome) -> Item {
-    Item {
-        kind,
-        group: group.into(),
-        name: name.into(),
-        outcome,
-        rule: None,
-        location: None,
-        message: None,
-        detail: None,
-        duration_ms: None,
-        step: None,
-        lint: None,
-    }
-}
-
 impl Run<'_> {
     /// The run as one record.
     pub fn record(&self) -> Record {
         let mut items = Vec::new();
         for applied in &self.template.applied {
-            let mut migration = item(
+            let mut migration = Item::new(
                 Kind::Migration,
                 "migrations",
                 applied.migration.file_name(),
@@ -87,7 +71,7 @@ impl Run<'_> {
             items.extend(survey.findings.iter().map(lint_item));
         }
         for error in self.malformed {
-            let mut broken = item(
+            let mut broken = Item::new(
                 Kind::Scenario,
                 error.file.display().to_string(),
                 "the file",
@@ -101,7 +85,7 @@ impl Run<'_> {
             items.push(broken);
         }
         for failure in self.errored {
-            let mut broken = item(
+            let mut broken = Item::new(
                 Kind::Scenario,
                 failure.path.display().to_string(),
                 "the scenario could not run",
@@ -124,7 +108,7 @@ impl Run<'_> {
             items.push(super::property::property_item(run, catalog));
         }
         for (unit, why) in self.not_run {
-            let mut broken = item(Kind::Property, "properties", *unit, Outcome::Error);
+            let mut broken = Item::new(Kind::Property, "properties", *unit, Outcome::Error);
             broken.message = Some(why.clone());
             items.push(broken);
         }
@@ -209,7 +193,7 @@ fn lint_item(finding: &Finding) -> Item {
     } else {
         Outcome::Warning
     };
-    let mut lint = item(
+    let mut lint = Item::new(
         Kind::Lint,
         "lints",
         format!("{} {}", finding.lint.name(), finding.object),
@@ -258,7 +242,7 @@ fn step_item(path: &std::path::Path, step: &StepReport) -> Item {
         Verdict::Unreliable(why) => (Outcome::Unreliable, None, None, Some(why.clone())),
         Verdict::Refused(why) => (Outcome::Refused, None, None, Some(why.clone())),
     };
-    let mut entry = item(
+    let mut entry = Item::new(
         Kind::Step,
         path.display().to_string(),
         step.name.clone(),

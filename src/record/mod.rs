@@ -140,6 +140,31 @@ pub struct Item {
     pub lint: Option<LintDetail>,
 }
 
+impl Item {
+    /// An item with nothing but its kind, place in the report and outcome; the builders
+    /// add the rest.
+    pub(crate) fn new(
+        kind: Kind,
+        group: impl Into<String>,
+        name: impl Into<String>,
+        outcome: Outcome,
+    ) -> Item {
+        Item {
+            kind,
+            group: group.into(),
+            name: name.into(),
+            outcome,
+            rule: None,
+            location: None,
+            message: None,
+            detail: None,
+            duration_ms: None,
+            step: None,
+            lint: None,
+        }
+    }
+}
+
 /// What a scenario step did, in words.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepDetail {
@@ -322,19 +347,7 @@ mod tests {
     use super::*;
 
     fn item(kind: Kind, outcome: Outcome) -> Item {
-        Item {
-            kind,
-            group: String::new(),
-            name: String::new(),
-            outcome,
-            rule: None,
-            location: None,
-            message: None,
-            detail: None,
-            duration_ms: None,
-            step: None,
-            lint: None,
-        }
+        Item::new(kind, "", "", outcome)
     }
 
     #[test]

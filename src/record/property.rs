@@ -311,19 +311,8 @@ pub(super) fn observations(observed: &Observed) -> Vec<Observation> {
 pub(super) fn property_item(run: &PropertyRun, catalog: &Catalog) -> Item {
     let (unit, property) = (run.unit, &run.report);
     let name = format!("{} {unit} from seed {}", property.worlds, property.seed);
-    let mut entry = Item {
-        kind: Kind::Property,
-        group: "properties".into(),
-        name,
-        outcome: Outcome::Passed,
-        rule: None,
-        location: None,
-        message: None,
-        detail: None,
-        duration_ms: Some(property.duration.as_secs_f64() * 1000.0),
-        step: None,
-        lint: None,
-    };
+    let mut entry = Item::new(Kind::Property, "properties", name, Outcome::Passed);
+    entry.duration_ms = Some(property.duration.as_secs_f64() * 1000.0);
     let Some(found) = &property.failure else {
         return entry;
     };

@@ -81,20 +81,7 @@ pub fn markdown(observed: &[Observation]) -> String {
 
 /// The matrix as JSON: one entry per cell and context.
 pub fn json(observed: &[Observation]) -> serde_json::Value {
-    let cells: Vec<serde_json::Value> = observed
-        .iter()
-        .map(|cell| {
-            serde_json::json!({
-                "object": cell.object,
-                "operation": cell.operation,
-                "row": cell.row,
-                "context": cell.context,
-                "principal": cell.principal,
-                "outcomes": cell.outcomes,
-            })
-        })
-        .collect();
-    serde_json::json!({ "version": 1, "cells": cells })
+    serde_json::json!({ "version": 1, "cells": observed })
 }
 
 /// The matrix as one HTML page: no script, no network, colour and text in every cell.
