@@ -148,11 +148,18 @@ impl<'c> Classes<'c> {
 /// Classes every exposed object of `catalog`, by the profile and declarations of
 /// `config`.
 pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
-    let modelled = config
+    let mut modelled = config
         .profile
         .as_ref()
         .map(|p| p.modelled())
         .unwrap_or_default();
+    // The profile may name a function without its argument types (`schema.name`, when
+    // only one has that name), so its objects are matched by the catalog's own spelling.
+    for name in &mut modelled.others {
+        if let Ok(object) = catalog.find(name) {
+            *name = object.qualified();
+        }
+    }
     let sharing: Vec<&str> = config
         .profile
         .as_ref()

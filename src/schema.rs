@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::actor::{Api, ContextApi};
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::connection::qualified_ident;
 use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::World;
@@ -116,10 +117,10 @@ fn api(catalog: &Catalog, profile: Option<&Profile>) -> Api {
         search_path: "public, extensions".into(),
         pre_request: context
             .and_then(|c| c.pre_request.as_ref())
-            .map(|p| callable(&p.name).to_owned()),
+            .map(|p| qualified_ident(callable(&p.name))),
         context: context.map(|c| ContextApi {
             header: c.header.name.clone(),
-            function: callable(&c.function.name).to_owned(),
+            function: qualified_ident(callable(&c.function.name)),
             setting: c.setting.name.clone(),
         }),
         role_settings: catalog.role_settings.clone(),

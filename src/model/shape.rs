@@ -143,16 +143,6 @@ pub enum Object {
     Assign,
 }
 
-impl Object {
-    /// Whether it is a function (called, not read or written as a table).
-    pub fn is_function(&self) -> bool {
-        matches!(
-            self,
-            Object::Lists(_) | Object::SetContext | Object::GrantAdmin | Object::Assign
-        )
-    }
-}
-
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "resource table {}", self.0)

@@ -7,7 +7,7 @@
 use super::{callable, short, Audit, Profile};
 use crate::catalog::Catalog;
 use crate::connection::{ident, qualified_ident, quote_literal};
-use crate::model::{AuditRow, Id, Object, Op, Resource, Role, Table, World};
+use crate::model::{AuditRow, Id, Object, Op, Resource, Table, World};
 
 pub fn uuid(id: Id) -> String {
     format!("'{id}'::uuid")
@@ -332,12 +332,21 @@ impl Sql {
             Op::AddMember { user, tenant, role } => {
                 self.insert_membership(*user, *tenant, p.role_name(*role))
             }
-            Op::SetRole { user, tenant, role } => format!(
-                "update {memberships} set {} = {} where {}",
-                m.role.as_ref().map_or("role", |c| c.name.as_str()),
-                quote_literal(p.role_name(*role)),
-                member_is(*user, *tenant)
-            ),
+            // The parser gives a profile roles only with the column that holds them,
+            // and the model changes a role only where there are two or more, so a
+            // profile without a role column never gets here.
+            Op::SetRole { user, tenant, role } => match &m.role {
+                Some(column) => format!(
+                    "update {memberships} set {} = {} where {}",
+                    ident(&column.name),
+                    quote_literal(p.role_name(*role)),
+                    member_is(*user, *tenant)
+                ),
+                None => {
+                    debug_assert!(false, "a role change without a role column");
+                    String::new()
+                }
+            },
             Op::RemoveMember { user, tenant } => format!(
                 "delete from {memberships} where {}",
                 member_is(*user, *tenant)
@@ -529,11 +538,6 @@ impl Sql {
     /// Sets the tenant context through the schema's function, which checks the caller.
     pub fn set_context(&self, tenant: Id) -> String {
         format!("select {}({})", self.name(Object::SetContext), uuid(tenant))
-    }
-
-    /// The role column's value of `role`, for reports.
-    pub fn role(&self, role: Role) -> &str {
-        self.profile.role_name(role)
     }
 
     /// The read a counterexample file replays for `object`, as a reviewer writes it:

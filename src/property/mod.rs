@@ -225,7 +225,10 @@ impl Labels {
         Labels {
             shape: shape.clone(),
             objects: objects.into_iter().map(|o| (o, profile.label(o))).collect(),
-            roles: shape.roles().map(|r| sql.role(r).to_owned()).collect(),
+            roles: shape
+                .roles()
+                .map(|r| sql.profile().role_name(r).to_owned())
+                .collect(),
         }
     }
 

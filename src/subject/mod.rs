@@ -16,7 +16,7 @@ pub use population::{fill, insert_one, load as populate, try_fill, Population, R
 use crate::catalog::{Catalog, Column, Function, Object, Relation, RelationKind};
 use crate::class::{Class, Classes};
 use crate::config::{Config, Writers};
-use crate::connection::{quote_ident, quote_literal};
+use crate::connection::{qualified_ident, quote_literal};
 use crate::origin::Location;
 
 /// The sharing columns of resource tables (the profile's), and the resource table whose
@@ -189,14 +189,6 @@ impl Subjects {
     }
 }
 
-/// `schema.name` quoted for SQL.
-pub fn sql_name(qualified: &str) -> String {
-    match qualified.split_once('.') {
-        Some((schema, name)) => format!("{}.{}", quote_ident(schema), quote_ident(name)),
-        None => quote_ident(qualified),
-    }
-}
-
 /// The subjects of a classed catalog, and every object that cannot be checked, as an
 /// error that names it, its line and what to declare.
 pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subjects, Vec<String>) {
@@ -252,7 +244,7 @@ fn at(location: &Option<Location>) -> String {
 fn callable(function: &Function, mapping: Option<Mapping>) -> Callable {
     Callable {
         name: function.qualified(),
-        call: sql_name(&format!("{}.{}", function.schema, function.name)),
+        call: qualified_ident(&format!("{}.{}", function.schema, function.name)),
         path: format!("{}.{}", function.schema, function.name),
         arguments: function
             .arguments

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{sql_name, Fill, Rule, Subjects, Table};
+use super::{Fill, Rule, Subjects, Table};
 use crate::actor;
-use crate::connection::{quote_ident, quote_literal, Connection};
+use crate::connection::{qualified_ident, quote_ident, quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::model::{Id, World};
 
@@ -75,7 +75,7 @@ pub fn fill(table: &Table, tenants: Tenants<'_>, world: &World) -> Vec<String> {
     let (columns, values) = insert_parts(table);
     vec![format!(
         "insert into {} ({}) select {} from ({source}) s",
-        sql_name(&table.name),
+        qualified_ident(&table.name),
         columns.join(", "),
         values.join(", ")
     )]
@@ -104,7 +104,7 @@ fn source(table: &Table, tenants: Tenants<'_>) -> String {
     match &table.rule {
         Rule::Tenant { .. } => format!(
             "select t.{key} as owner_0, row_number() over (order by t.{key}) as n from {} t",
-            sql_name(tenants.table),
+            qualified_ident(tenants.table),
             key = quote_ident(tenants.key)
         ),
         Rule::User { .. } => {
@@ -121,7 +121,7 @@ fn source(table: &Table, tenants: Tenants<'_>) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
             quote_ident(&sharing.source_key),
-            sql_name(&sharing.source)
+            qualified_ident(&sharing.source)
         ),
         Rule::Child {
             parent,
@@ -136,7 +136,7 @@ fn source(table: &Table, tenants: Tenants<'_>) -> String {
             format!(
                 "select {}, row_number() over () as n from {} p",
                 picks.join(", "),
-                sql_name(parent)
+                qualified_ident(parent)
             )
         }
         Rule::Public { .. } | Rule::Internal => "select n from generate_series(1, 2) n".to_owned(),
@@ -173,7 +173,7 @@ fn insert_parts(table: &Table) -> (Vec<String>, Vec<String>) {
         Fill::Reference { target, column } => format!(
             "(select r.{} from {} r order by 1 limit 1)",
             quote_ident(column),
-            sql_name(target)
+            qualified_ident(target)
         ),
         Fill::Value(_) => unreachable!("values are written as they are"),
     })
@@ -212,7 +212,7 @@ pub fn insert_one(
     });
     Some(format!(
         "insert into {} ({}) select {} from (select {n} as n) s",
-        sql_name(&table.name),
+        qualified_ident(&table.name),
         columns.join(", "),
         values.join(", ")
     ))
@@ -247,7 +247,7 @@ pub async fn load(
         owner
             .batch(&format!(
                 "refresh materialized view {}",
-                sql_name(&view.name)
+                qualified_ident(&view.name)
             ))
             .await?;
     }
@@ -257,7 +257,7 @@ pub async fn load(
             .query(
                 &format!(
                     "select to_jsonb(t)::text from {} t order by 1",
-                    sql_name(&table.name)
+                    qualified_ident(&table.name)
                 ),
                 &[],
             )
@@ -287,7 +287,7 @@ pub async fn load(
                         &format!(
                             "select {}::text from {} order by 1 limit 1",
                             quote_ident(column),
-                            sql_name(target)
+                            qualified_ident(target)
                         ),
                         &[],
                     )

@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::compare::Mismatch;
 use super::observe;
 use crate::config::Writers;
-use crate::connection::{quote_ident, quote_literal};
+use crate::connection::{qualified_ident, quote_ident, quote_literal};
 use crate::model::{self, Context, Id, Mode, Principal, Resource, Rights, World};
 use crate::profile::Profile;
 use crate::subject::{insert_one, Population, Row, SharingColumns};
-use crate::subject::{sql_name, Callable, Mapping, Rule, Subjects, Table};
+use crate::subject::{Callable, Mapping, Rule, Subjects, Table};
 
 mod verdict;
 
@@ -281,7 +281,10 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
     for (index, table) in judge.subjects.tables.iter().enumerate() {
         asks.push((
             Ask::Read { table: index },
-            format!("select to_jsonb(t)::text from {} t", sql_name(&table.name)),
+            format!(
+                "select to_jsonb(t)::text from {} t",
+                qualified_ident(&table.name)
+            ),
         ));
         if table.derived {
             continue;
@@ -311,7 +314,7 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
             format!(
                 "select {} from {} v",
                 columns_text(&view.mappings),
-                sql_name(&view.name)
+                qualified_ident(&view.name)
             ),
         ));
         bases.extend(view.mappings.iter().cloned());
@@ -357,7 +360,7 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
             format!(
                 "select {} from {} v",
                 columns_text(std::slice::from_ref(&mapping)),
-                sql_name(&mapping.base)
+                qualified_ident(&mapping.base)
             ),
         ));
     }
@@ -402,7 +405,7 @@ fn writes(
             continue;
         }
         let target = where_row(table, row);
-        let name = sql_name(&table.name);
+        let name = qualified_ident(&table.name);
         let touch = quote_ident(&table.touch);
         // An update checks the old row (USING) and the new one (WITH CHECK): the same
         // row here, which a writer may still not write back (its global resource).
