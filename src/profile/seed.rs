@@ -8,16 +8,38 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use super::{short, Profile};
+use tokio_postgres::types::FromSql;
+use tokio_postgres::Row;
+
+use super::{short, Key, Profile};
 use crate::connection::{ident, qualified_ident, quote_literal, Connection};
 use crate::error::{Error, Result};
 use crate::model::{AuditAction, AuditRow, Kind, Mode, Resource, Tenant, User, World};
 
-fn unknown(message: String) -> Error {
+/// A seeded value the model does not know, at the profile key whose column holds it.
+fn unknown(profile: &Profile, key: &Key, message: String) -> Error {
     Error::Config {
-        name: "the seeded rows".into(),
-        message,
+        name: profile.location(key.at),
+        message: format!("the seeded rows: {message}"),
     }
+}
+
+/// Value `index` of a seeded row, or an error at the profile key that names its column:
+/// a column of another type than the model reads, or NULL where the model needs a value.
+fn value<'r, T: FromSql<'r>>(
+    row: &'r Row,
+    index: usize,
+    profile: &Profile,
+    key: &Key,
+) -> Result<T> {
+    row.try_get(index).map_err(|error| Error::Config {
+        name: profile.location(key.at),
+        message: format!(
+            "the seeded rows' {} cannot be read ({error}): name a column of the type the \
+             profile documents, or seed it with values",
+            key.name
+        ),
+    })
 }
 
 /// Reads the seeded world from the database `owner` is on.
@@ -32,8 +54,8 @@ pub async fn read(owner: &Connection, profile: &Profile) -> Result<World> {
     let mut world = World::default();
     for row in owner.query(&tenants, &[]).await? {
         world.tenants.push(Tenant {
-            id: row.get(0),
-            slug: row.get(1),
+            id: value(&row, 0, profile, &t.key)?,
+            slug: value(&row, 1, profile, &t.slug)?,
         });
     }
     let assign_tenant = profile.memberships.assign.as_ref().and_then(|assign| {
@@ -93,15 +115,24 @@ async fn read_users(owner: &Connection, profile: &Profile, world: &mut World) ->
     for row in owner.query(&users, &[]).await? {
         let id: Uuid = row.get(0);
         let email: String = row.get(1);
-        let (tenants, roles): (Vec<Uuid>, Vec<String>) = (row.get(2), row.get(3));
+        let tenants: Vec<Uuid> = value(&row, 2, profile, &m.tenant)?;
+        let roles: Vec<String> = match &m.role {
+            Some(column) => value(&row, 3, profile, column)?,
+            None => row.get(3),
+        };
         let mut memberships = BTreeMap::new();
         for (tenant, role) in tenants.into_iter().zip(roles) {
             let ranked = match &m.role {
                 None => crate::model::Role(0),
-                Some(_) => profile.role(&role).ok_or_else(|| {
-                    unknown(format!(
-                        "user {id} has the role \"{role}\", which the profile does not rank"
-                    ))
+                Some(column) => profile.role(&role).ok_or_else(|| {
+                    unknown(
+                        profile,
+                        column,
+                        format!(
+                            "user {id} has the role \"{role}\", which the profile does not \
+                             rank: add it to roles, highest rights first"
+                        ),
+                    )
                 })?,
             };
             memberships.insert(tenant, ranked);
@@ -132,25 +163,36 @@ async fn read_resources(owner: &Connection, profile: &Profile, world: &mut World
             qualified_ident(&table.name)
         );
         for row in owner.query(&rows, &[]).await? {
-            let id: Uuid = row.get(0);
-            let (mode, kind): (String, String) = (row.get(3), row.get(5));
+            let id: Uuid = value(&row, 0, profile, &s.key)?;
+            let mode: String = value(&row, 3, profile, &s.mode)?;
+            let kind: String = value(&row, 5, profile, &s.kind)?;
             world.resources.push(Resource {
                 table: crate::model::Table(i as u8),
                 id,
-                tenant: row.get(1),
-                name: row.get(2),
+                tenant: value(&row, 1, profile, &s.tenant)?,
+                name: value(&row, 2, profile, &s.name)?,
                 mode: Mode::from_name(&mode).ok_or_else(|| {
-                    unknown(format!(
-                        "{} {id} has the unknown sharing mode {mode}",
-                        table.name
-                    ))
+                    unknown(
+                        profile,
+                        &s.mode,
+                        format!(
+                            "{} {id} has the sharing mode \"{mode}\", and the access model \
+                             knows private, selective and global",
+                            table.name
+                        ),
+                    )
                 })?,
-                shared_with: row.get(4),
+                shared_with: value(&row, 4, profile, &s.shared_with)?,
                 kind: Kind::from_name(&kind).ok_or_else(|| {
-                    unknown(format!(
-                        "{} {id} has the unknown resource type {kind}",
-                        table.name
-                    ))
+                    unknown(
+                        profile,
+                        &s.kind,
+                        format!(
+                            "{} {id} has the resource type \"{kind}\", and the access model \
+                             knows platform and custom",
+                            table.name
+                        ),
+                    )
                 })?,
             });
         }
@@ -160,27 +202,42 @@ async fn read_resources(owner: &Connection, profile: &Profile, world: &mut World
     };
     let rows = super::sql::read_audit(a, 0);
     for row in owner.query(&rows, &[]).await? {
-        let (table, action): (String, String) = (row.get(0), row.get(2));
+        let table: String = value(&row, 0, profile, &a.resource_table)?;
+        let action: String = value(&row, 2, profile, &a.action)?;
         let table = s
             .tables
             .iter()
             .position(|t| short(&t.name) == table)
-            .ok_or_else(|| unknown(format!("the audit trail names {table}, no resource table")))?;
+            .ok_or_else(|| {
+                unknown(
+                    profile,
+                    &a.resource_table,
+                    format!(
+                        "the audit trail names {table}, which is not among the profile's \
+                         resource tables"
+                    ),
+                )
+            })?;
         world.audit.push(AuditRow {
             table: crate::model::Table(table as u8),
-            resource: row.get(1),
+            resource: value(&row, 1, profile, &a.resource)?,
             action: match action.as_str() {
                 "insert" => AuditAction::Insert,
                 "update" => AuditAction::Update,
                 "delete" => AuditAction::Delete,
                 other => {
-                    return Err(unknown(format!(
-                        "the audit trail holds the unknown action {other}"
-                    )))
+                    return Err(unknown(
+                        profile,
+                        &a.action,
+                        format!(
+                            "the audit trail holds the action \"{other}\", and the model \
+                             knows insert, update and delete"
+                        ),
+                    ))
                 }
             },
-            actor: row.get(3),
-            tenant: row.get(4),
+            actor: value(&row, 3, profile, &a.actor)?,
+            tenant: value(&row, 4, profile, &a.tenant)?,
         });
     }
     Ok(())

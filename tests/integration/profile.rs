@@ -125,3 +125,33 @@ fn a_scenario_that_needs_a_profile_says_so_at_its_line() {
         )
     );
 }
+
+/// A profile key naming a column of another type than the model reads is an error at
+/// that key when the seeded rows are read, not a crash.
+#[tokio::test]
+async fn a_profile_column_of_the_wrong_type_is_an_error_at_its_key() {
+    let (_, template) = crate::support::vital().await;
+    let shipped = std::fs::read_to_string("rls-harness.toml").unwrap();
+    let wrong = shipped.replace(
+        "shared_with = \"shared_with\"",
+        "shared_with = \"sharing_mode\"",
+    );
+    let line = 1 + wrong
+        .lines()
+        .position(|l| l.starts_with("shared_with = \"sharing_mode\""))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rls-harness.toml");
+    std::fs::write(&path, &wrong).unwrap();
+    let config = rls_harness::Config::load(&path).unwrap();
+    let read = rls_harness::Schema::read(crate::support::harness().await, &template, &config).await;
+    let Err(error) = read else {
+        panic!("a text column was read as the tenants a row is shared with")
+    };
+    let error = error.to_string();
+    assert!(
+        error.starts_with(&format!("{}:{line}:", path.display()))
+            && error.contains("the seeded rows' sharing_mode cannot be read"),
+        "{error}"
+    );
+}
