@@ -229,7 +229,7 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
     for view in subjects.views.iter().filter(|v| v.materialized) {
         fixtures.push_str(&format!(
             "refresh materialized view {};\n",
-            crate::subject::sql_name(&view.name)
+            crate::connection::qualified_ident(&view.name)
         ));
     }
     let tenants = world
@@ -239,6 +239,7 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
             slug: tenant.slug.clone(),
             id: tenant.id,
             declared: (!seeded.tenants.contains(tenant)).then(Vec::new),
+            line: 1,
         })
         .collect();
     let mut users: Vec<UserSpec> = world
@@ -254,9 +255,10 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
                 memberships: user
                     .memberships
                     .iter()
-                    .map(|(tenant, role)| (*tenant, sql.role(*role).to_owned()))
+                    .map(|(tenant, role)| (*tenant, sql.profile().role_name(*role).to_owned()))
                     .collect(),
                 admin: user.admin,
+                line: 1,
             }
         })
         .collect();
@@ -272,6 +274,7 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
             memberships: Vec::new(),
             admin: false,
             claims,
+            line: 1,
         });
     }
     // In the order a file's users read back: by name.

@@ -202,6 +202,7 @@ impl Reader<'_> {
                 slug: slug.clone(),
                 id: *id,
                 declared: None,
+                line: 1,
             })
             .collect();
         for (slug, columns) in &raw.tenants {
@@ -231,6 +232,7 @@ impl Reader<'_> {
                 slug: slug.get_ref().clone(),
                 id: tenant_id(slug.get_ref()),
                 declared: Some(columns),
+                line: line_column(self.source, slug.span().start).0,
             });
         }
         let tenant_slugs: Vec<&str> = tenants.iter().map(|t| t.slug.as_str()).collect();
@@ -308,6 +310,7 @@ impl Reader<'_> {
                 memberships,
                 admin,
                 claims,
+                line: line_column(self.source, name.span().start).0,
             });
         }
         let user_names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
@@ -370,7 +373,10 @@ impl Reader<'_> {
             let header = profile
                 .and_then(|p| p.context.as_ref())
                 .map(|c| c.header.name.as_str());
-            if let (Some(context), None) = (&step.context, header) {
+            if let (Some(context), None) = (
+                step.context.as_ref().or(step.control_context.as_ref()),
+                header,
+            ) {
                 return Err(self.at(
                     context,
                     "the profile has no tenant context ([profile.context] in rls-harness.toml), \

@@ -33,6 +33,8 @@ pub struct TenantSpec {
     /// The columns the file gives a tenant it declares (`name = "North Clinic"`);
     /// `None` for the seeded tenants, which the migrations create.
     pub declared: Option<Vec<(String, String)>>,
+    /// Where the file declares it (1 for a tenant it does not declare).
+    pub line: usize,
 }
 
 /// A user of the scenario, with a row in `auth.users`.
@@ -44,6 +46,8 @@ pub struct UserSpec {
     pub memberships: Vec<(Uuid, String)>,
     pub admin: bool,
     pub claims: Claims,
+    /// Where the file declares it (1 for a user of a generated scenario).
+    pub line: usize,
 }
 
 /// Who runs a step.

@@ -87,18 +87,22 @@ pub async fn run(
     snapshots: &snapshot::Store,
 ) -> Result<ScenarioReport> {
     let started = Instant::now();
-    let base = match &scenario.migrated_to {
-        Some((version, line)) => {
-            let applied = &template.applied;
-            let Some(at) = applied
+    let applied = &template.applied;
+    let at = match &scenario.migrated_to {
+        Some((version, line)) => Some(
+            applied
                 .iter()
                 .position(|a| is_version(&a.migration, version))
-            else {
-                return Err(Error::Config {
+                .ok_or_else(|| Error::Config {
                     name: format!("{}:{line}: migrated_to", scenario.path.display()),
                     message: format!("there is no migration {version} in the folder"),
-                });
-            };
+                })?,
+        ),
+        None => None,
+    };
+    check_applies(scenario, applied, at)?;
+    let base = match at {
+        Some(at) => {
             let prefix: Vec<_> = applied[..=at].iter().map(|a| a.migration.clone()).collect();
             Some(harness.template(&prefix).await?)
         }
@@ -124,10 +128,12 @@ async fn run_in(
     snapshots: &snapshot::Store,
 ) -> Result<Vec<StepReport>> {
     let api = &schema.api;
-    owner
-        .batch(&setup_sql(schema, scenario))
-        .await
-        .map_err(|error| located(scenario, 1, "users and tenants", error))?;
+    for (line, sql) in setup_sql(schema, scenario) {
+        owner
+            .batch(&sql)
+            .await
+            .map_err(|error| located(scenario, line, "users and tenants", error))?;
+    }
     if let Some(fixtures) = &scenario.fixtures {
         // One statement at a time, so that a failure names its own line.
         for statement in crate::script::split(fixtures) {
@@ -191,6 +197,46 @@ async fn run_in(
         });
     }
     Ok(reports)
+}
+
+/// Refuses a migration step whose migration is already applied at that point: by
+/// `migrated_to` (the index `at` in `applied`; without it, every migration is) or by an
+/// earlier step. A migration may be applied out of order, to show what it needs.
+fn check_applies(
+    scenario: &Scenario,
+    applied: &[crate::migrate::Applied],
+    at: Option<usize>,
+) -> Result<()> {
+    let mut done: Vec<bool> = (0..applied.len())
+        .map(|i| at.is_none_or(|at| i <= at))
+        .collect();
+    for step in &scenario.steps {
+        let Some(version) = &step.apply else { continue };
+        let name = format!("{}:{}: apply", scenario.path.display(), step.line);
+        let Some(position) = applied
+            .iter()
+            .position(|a| is_version(&a.migration, version))
+        else {
+            let message = format!("there is no migration {version} in the folder");
+            return Err(Error::Config { name, message });
+        };
+        if done[position] {
+            let message = match at {
+                None => format!(
+                    "{version} is already applied: say migrated_to = \"<an earlier version>\" at \
+                     the top of the file, so that the scenario starts before it"
+                ),
+                Some(at) if position <= at => format!(
+                    "{version} is already applied: the scenario starts after migrated_to = \"{}\"",
+                    applied[at].migration.version
+                ),
+                Some(_) => format!("{version} is already applied by an earlier step"),
+            };
+            return Err(Error::Config { name, message });
+        }
+        done[position] = true;
+    }
+    Ok(())
 }
 
 /// Whether `version` names `migration`: its version, or its file name.
@@ -313,19 +359,14 @@ fn located(scenario: &Scenario, line: usize, part: &str, error: Error) -> Error 
 
 /// The owner's SQL that creates the scenario's tenants, users and memberships, through
 /// the profile's tables (a scenario that names none needs no profile: loading checked
-/// that).
-fn setup_sql(schema: &Schema, scenario: &Scenario) -> String {
-    let mut sql = String::new();
-    let mut push = |statement: String| {
-        if !statement.is_empty() {
-            sql.push_str(&statement);
-            sql.push_str(";\n");
-        }
-    };
+/// that): one batch per tenant and per user, with the line that declares it.
+fn setup_sql(schema: &Schema, scenario: &Scenario) -> Vec<(usize, String)> {
     let profile = schema.sql.as_ref();
+    let mut batches = Vec::new();
     for tenant in &scenario.tenants {
         if let (Some(columns), Some(profile)) = (&tenant.declared, profile) {
-            push(profile.insert_tenant(tenant.id, &tenant.slug, columns));
+            let sql = profile.insert_tenant(tenant.id, &tenant.slug, columns);
+            batches.push((tenant.line, sql));
         }
     }
     for user in &scenario.users {
@@ -336,21 +377,24 @@ fn setup_sql(schema: &Schema, scenario: &Scenario) -> String {
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "{}".into())
         };
-        push(crate::profile::insert_user(
+        let mut statements = vec![crate::profile::insert_user(
             user.id,
             &user.email,
             &meta("app_metadata"),
             &meta("user_metadata"),
-        ));
-        let Some(profile) = profile else { continue };
-        for (tenant, role) in &user.memberships {
-            push(profile.insert_membership(user.id, *tenant, role));
+        )];
+        if let Some(profile) = profile {
+            for (tenant, role) in &user.memberships {
+                statements.push(profile.insert_membership(user.id, *tenant, role));
+            }
+            if user.admin {
+                statements.push(profile.insert_admin(user.id));
+            }
         }
-        if user.admin {
-            push(profile.insert_admin(user.id));
-        }
+        statements.retain(|s| !s.is_empty());
+        batches.push((user.line, statements.join(";\n")));
     }
-    sql
+    batches
 }
 
 fn describe_failure(failure: &Failure) -> String {

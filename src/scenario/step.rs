@@ -229,9 +229,22 @@ impl Reader<'_> {
             None if step.control_context.is_some() => {
                 Err(self.error(span.start, "control_context needs a control user"))
             }
+            Some(name) if ["service_role", "owner"].contains(&name.get_ref().as_str()) => {
+                if let Some(context) = &step.control_context {
+                    return Err(self.at(
+                        context,
+                        format!(
+                            "control_context is a control user's tenant context, and {} has none",
+                            name.get_ref()
+                        ),
+                    ));
+                }
+                match name.get_ref().as_str() {
+                    "owner" => Ok(Some(Control::Owner)),
+                    _ => Ok(Some(Control::ServiceRole)),
+                }
+            }
             None => Ok(Some(Control::ServiceRole)),
-            Some(name) if name.get_ref() == "service_role" => Ok(Some(Control::ServiceRole)),
-            Some(name) if name.get_ref() == "owner" => Ok(Some(Control::Owner)),
             Some(name) if users.contains(&name.get_ref().as_str()) => {
                 let context = step
                     .control_context

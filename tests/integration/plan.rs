@@ -116,3 +116,40 @@ async fn a_permissive_policy_makes_the_plans_isolation_criterion_fail() {
         "{failed:?}"
     );
 }
+
+/// A migration step may not apply a migration the scenario's schema already holds:
+/// without `migrated_to` every migration is applied, and the file would run twice.
+#[tokio::test]
+async fn a_migration_step_refuses_a_migration_already_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, template) = crate::support::vital().await;
+    let schema = schema(&template).await;
+    let cases = [
+        (
+            "description = \"twice\"\n",
+            "20251026000001",
+            "is already applied: say migrated_to",
+        ),
+        (
+            "migrated_to = \"20251026000002\"\n",
+            "20251026000001",
+            "the scenario starts after migrated_to = \"20251026000002\"",
+        ),
+    ];
+    for (top, version, expected) in cases {
+        let file = dir.path().join("twice.toml");
+        std::fs::write(
+            &file,
+            format!("{top}[[step]]\nname = \"again\"\napply = \"{version}\"\nnotice = \"x\"\n"),
+        )
+        .unwrap();
+        let error = run_file(&template, &schema, dir.path(), &file)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("twice.toml:2: apply") && error.contains(expected),
+            "{error}"
+        );
+    }
+}

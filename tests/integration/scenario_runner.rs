@@ -36,6 +36,7 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::fixtures_commit("fixtures_commit")]
 #[case::migration_as_a_user("migration_as_a_user")]
 #[case::migration_expects_rows("migration_expects_rows")]
+#[case::control_context_of_service_role("control_context_of_service_role")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
     let error = load_scenario(
@@ -299,6 +300,22 @@ async fn a_failing_fixture_names_the_file_and_line_and_leaves_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0);
+}
+
+/// A tenant the schema refuses is an error at the line that declares it.
+#[tokio::test]
+async fn a_refused_tenant_names_the_line_that_declares_it() {
+    let (_, template) = vital().await;
+    let path = Path::new(RUNNER).join("broken_tenant.toml");
+    let schema = crate::support::schema(&template).await;
+    let error = run_file(&template, &schema, Path::new(RUNNER), &path)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("tests/fixtures/runner/broken_tenant.toml:5: users and tenants: 23514:"),
+        "{error}"
+    );
 }
 
 /// The gate speaks CI: a run with a failing step and a scenario whose fixtures fail
