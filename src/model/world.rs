@@ -22,7 +22,7 @@ pub struct World {
     pub tenants: Vec<Tenant>,
     pub users: Vec<User>,
     pub resources: Vec<Resource>,
-    /// In insertion order (`resource_sharing_audit.id`).
+    /// In insertion order, as the profile's audit table numbers its rows.
     pub audit: Vec<AuditRow>,
 }
 
@@ -138,12 +138,12 @@ impl World {
         self.resources.iter().filter(move |r| r.table == table)
     }
 
-    /// Every `user_tenants` row as `(user, tenant)`.
+    /// Every membership row as `(user, tenant)`.
     pub fn memberships(&self) -> BTreeSet<(Id, Id)> {
         self.membership_rows().map(|(u, t, _)| (u, t)).collect()
     }
 
-    /// Every `user_tenants` row as `(user, tenant, role)`.
+    /// Every membership row as `(user, tenant, role)`.
     pub fn membership_rows(&self) -> impl Iterator<Item = (Id, Id, Role)> + '_ {
         self.users
             .iter()

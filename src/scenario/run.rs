@@ -3,7 +3,7 @@
 //! The whole scenario is one transaction of the owner that is rolled back at the end,
 //! so scenarios never see each other and the clone can serve the next one. The owner
 //! writes the users, memberships, declared tenants and fixtures; each step then runs in
-//! a savepoint as its principal (`SET LOCAL ROLE` and the claims, verified before and
+//! a savepoint as its principal (the role and the claims set for the transaction, verified before and
 //! after the step's SQL, as for any actor), is kept when it succeeds as a committed
 //! PostgREST request would be, and leaves no role, claims or tenant context behind for
 //! the next step. A step that expects nothing (no rows, no write, a denial) is re-run
