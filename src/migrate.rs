@@ -104,6 +104,7 @@ pub async fn apply(
     refuse_transaction_control(migration, &statements)?;
     connection.take_notices();
     connection.batch("begin").await?;
+    connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
     if let Err(error) = run(connection, migration, &statements, tracker).await {
         let _ = connection.batch("rollback").await;
         return Err(error);
@@ -116,6 +117,12 @@ pub async fn apply(
         duration: started.elapsed(),
     })
 }
+
+/// The search path migrations run with on Supabase (`"$user", public, extensions`), so
+/// that a migration calling an extension's function unqualified (`gen_random_bytes()`)
+/// applies here as it does there. It is set local to each file's transaction (or the
+/// scenario's), so every file starts from it.
+const SEARCH_PATH_AS_SUPABASE: &str = "set local search_path = \"$user\", public, extensions";
 
 /// A file that ends or opens transactions itself cannot be applied whole or not at all.
 fn refuse_transaction_control(
@@ -147,6 +154,7 @@ fn refuse_transaction_control(
 pub async fn apply_within(connection: &Connection, migration: &Migration) -> Result<()> {
     let statements = split(&migration.sql);
     refuse_transaction_control(migration, &statements)?;
+    connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
     run(connection, migration, &statements, None).await
 }
 

@@ -160,13 +160,14 @@ end
 $shim$;
 alter table auth.users enable row level security;
 
--- The migration owner references users and writes them in fixtures, as postgres may
--- on Supabase.
+-- The migration owner has every privilege on the Auth service's tables, as postgres
+-- has on Supabase: it references users, writes them in fixtures, and hangs the usual
+-- `handle_new_user` trigger on auth.users (TRIGGER privilege).
 do $shim$
 begin
     if exists (select 1 from pg_catalog.pg_roles where rolname = 'postgres') then
         grant usage on schema auth to postgres;
-        grant select, insert, update, delete, references on auth.users to postgres;
+        grant all on auth.users to postgres;
     end if;
 end
 $shim$;

@@ -151,6 +151,42 @@ async fn every_function_body_form_applies() {
     );
 }
 
+/// Two patterns every Supabase starter uses, which apply there because migrations run
+/// with `extensions` on the search path and `postgres` holds every privilege on
+/// `auth.users`: a gate that refused them would fail correct migrations.
+#[tokio::test]
+async fn supabase_migration_patterns_apply_as_on_supabase() {
+    let sql = "create table public.profiles (\n\
+               id uuid primary key references auth.users (id),\n\
+               invite_code text not null default encode(gen_random_bytes(6), 'hex'));\n\
+               create function public.handle_new_user() returns trigger\n\
+               language plpgsql security definer set search_path = '' as $$\n\
+               begin insert into public.profiles (id) values (new.id); return new; end $$;\n\
+               create trigger on_auth_user_created after insert on auth.users\n\
+               for each row execute procedure public.handle_new_user();\n";
+    let database = harness().await.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("0001_profiles.sql");
+    std::fs::write(&path, sql).unwrap();
+    if let Err(error) = Migration::read(&path).unwrap().apply(&owner).await {
+        panic!("a migration Supabase applies must apply: {error}");
+    }
+    owner
+        .batch("insert into auth.users (id) values (gen_random_uuid())")
+        .await
+        .unwrap();
+    let profile = owner
+        .query_one("select length(invite_code) from public.profiles", &[])
+        .await;
+    database.close().await.unwrap();
+    assert_eq!(
+        profile.unwrap().get::<_, i32>(0),
+        12,
+        "the trigger made the profile"
+    );
+}
+
 #[tokio::test]
 async fn each_migration_can_be_applied_again_without_change_or_error() {
     let (harness, template) = vital().await;
