@@ -315,7 +315,8 @@ pub struct Function {
     pub schema: String,
     pub name: String,
     pub arguments: Vec<Argument>,
-    /// `pg_get_function_result`, for example `SETOF agents` or `void`.
+    /// `pg_get_function_result`, for example `SETOF agents` or `void`; empty for a
+    /// procedure, which returns nothing.
     pub result: String,
     pub returns_set: bool,
     /// The relation whose rows it returns (`returns setof agents`), `schema.name`.

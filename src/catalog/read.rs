@@ -118,7 +118,7 @@ select n.nspname::text, p.proname::text,
        array(select pg_catalog.format_type(u.t, null)
                from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(t, i)
               order by u.i),
-       pg_catalog.pg_get_function_result(p.oid),
+       coalesce(pg_catalog.pg_get_function_result(p.oid), ''),
        p.proretset,
        case when rt.typtype = 'c' and rt.typrelid <> 0
             then rn.nspname::text || '.' || rc.relname::text end,
