@@ -101,8 +101,14 @@ pub async fn apply(
 ) -> Result<Applied> {
     let started = Instant::now();
     let statements = split(&migration.sql);
-    refuse_transaction_control(migration, &statements)?;
+    refuse_unrunnable(migration, &statements)?;
     connection.take_notices();
+    // Each file starts from the login's own session, whatever the one before left
+    // behind: a session-level SET ROLE there would otherwise run this file as that
+    // role and blame its errors on this file's lines.
+    connection
+        .batch("reset all; reset role; reset session authorization")
+        .await?;
     connection.batch("begin").await?;
     connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
     if let Err(error) = run(connection, migration, &statements, tracker).await {
@@ -124,24 +130,34 @@ pub async fn apply(
 /// scenario's), so every file starts from it.
 const SEARCH_PATH_AS_SUPABASE: &str = "set local search_path = \"$user\", public, extensions";
 
-/// A file that ends or opens transactions itself cannot be applied whole or not at all.
-fn refuse_transaction_control(
+/// A file that ends or opens transactions itself cannot be applied whole or not at
+/// all, and one that copies rows from standard input cannot be applied at all.
+fn refuse_unrunnable(
     migration: &Migration,
     statements: &[crate::script::Statement<'_>],
 ) -> Result<()> {
-    match statements.iter().find(|s| s.controls_transaction()) {
+    let refusal = statements.iter().find_map(|statement| {
+        if statement.controls_transaction() {
+            Some((statement, "25000", format!(
+                "the file controls transactions itself ({}); remove it: the runner applies each file in one transaction",
+                statement.keyword().to_uppercase()
+            )))
+        } else if statement.copies_from_stdin() {
+            Some((statement, "0A000", "COPY ... FROM STDIN needs its rows sent as psql sends them, which a migration runner does not: write them as INSERT ... VALUES".to_owned()))
+        } else {
+            None
+        }
+    });
+    match refusal {
         None => Ok(()),
-        Some(statement) => {
+        Some((statement, sqlstate, message)) => {
             let (line, column) = line_column(&migration.sql, statement.code_offset());
             Err(Error::Migration {
                 file: migration.path.clone(),
                 line,
                 column,
-                sqlstate: "25000".into(),
-                message: format!(
-                    "the file controls transactions itself ({}); remove it: the runner applies each file in one transaction",
-                    statement.keyword().to_uppercase()
-                ),
+                sqlstate: sqlstate.into(),
+                message,
                 detail: None,
             })
         }
@@ -153,7 +169,7 @@ fn refuse_transaction_control(
 /// transaction ends it.
 pub async fn apply_within(connection: &Connection, migration: &Migration) -> Result<()> {
     let statements = split(&migration.sql);
-    refuse_transaction_control(migration, &statements)?;
+    refuse_unrunnable(migration, &statements)?;
     connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
     run(connection, migration, &statements, None).await
 }

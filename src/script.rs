@@ -1,14 +1,23 @@
-//! SQL scripts: splitting them into top-level statements and mapping positions back to
-//! lines.
+//! SQL scripts, read with PostgreSQL's own parser (libpg_query, through `pg_query`):
+//! splitting them into top-level statements, telling what each statement does where
+//! that changes how it may run, and mapping positions back to lines.
 //!
 //! The migration runner sends one statement at a time, so that an error the server
 //! reports without a position (a failing `DO` block, a constraint violation) still
-//! points at the line where its statement starts. The splitter knows PostgreSQL's
-//! lexical rules that can hide a `;`: quoted strings (including `E''` escapes), quoted
-//! identifiers, dollar quoting, line and nested block comments, and the SQL-standard
-//! function bodies of PostgreSQL 14 (`BEGIN ATOMIC ... END`), whose inner statements end
-//! in `;` too. For those it follows psql's rule: inside `CREATE [OR REPLACE] FUNCTION` or
-//! `PROCEDURE`, a `;` ends the statement only outside every `BEGIN`/`CASE` ... `END`.
+//! points at the line where its statement starts. Splitting with the parser, rather
+//! than by lexical rules, keeps together everything PostgreSQL keeps together: rules
+//! with several actions (`DO ALSO (a; b)`), `BEGIN ATOMIC` bodies, dollar quotes. A
+//! script the parser refuses is split up to the statement it refuses, which is sent
+//! with the rest of the script so that the server reports the syntax error at its own
+//! position.
+//!
+//! A step runs as a principal, and SQL that changes who it runs as (the role, the
+//! claims, any `request.*` setting) proves nothing about that principal. Whether it
+//! does is read from the parse tree, walked whole, so that no quoting (`E'...'`,
+//! `U&'...'`, a quoted name in `SET`) and no computed name hides it.
+
+use pg_query::protobuf::node::Node as NodeKind;
+use pg_query::ParserOptions;
 
 /// One top-level statement of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +26,19 @@ pub struct Statement<'a> {
     pub text: &'a str,
     /// Byte offset of `text` in the script.
     pub offset: usize,
+    kind: Kind,
+}
+
+/// What the parser says a statement is, where that matters to a runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `BEGIN`, `COMMIT`, `SAVEPOINT`, ...
+    Transaction,
+    /// `COPY ... FROM STDIN`, whose rows follow the statement in psql's protocol.
+    CopyFromStdin,
+    Other,
+    /// The rest of a script from a statement the parser refused.
+    Refused,
 }
 
 impl Statement<'_> {
@@ -32,10 +54,12 @@ impl Statement<'_> {
     /// Whether the statement begins, ends or nests a transaction (`BEGIN`, `COMMIT`,
     /// `SAVEPOINT`, ...): the runners own the transactions they run SQL in.
     pub fn controls_transaction(&self) -> bool {
-        matches!(
-            self.keyword().as_str(),
-            "begin" | "commit" | "end" | "rollback" | "abort" | "start" | "savepoint" | "release"
-        )
+        self.kind == Kind::Transaction
+    }
+
+    /// Whether the statement is `COPY ... FROM STDIN`, whose data only psql sends.
+    pub fn copies_from_stdin(&self) -> bool {
+        self.kind == Kind::CopyFromStdin
     }
 
     /// Byte offset (in the script) of the first character that is not blank or comment.
@@ -78,131 +102,204 @@ fn block_comment_len(text: &str) -> usize {
     bytes.len()
 }
 
-/// The dollar-quote tag (`$$`, `$body$`) starting at `text`, if there is one.
-fn dollar_tag(text: &str) -> Option<&str> {
-    let rest = text.strip_prefix('$')?;
-    let end = rest.find('$')?;
-    let tag = &rest[..end];
-    let valid = tag
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c == '_' || c.is_alphabetic() || (i > 0 && c.is_ascii_digit()));
-    valid.then(|| &text[..end + 2])
+/// Splits `script` into its non-empty top-level statements.
+pub fn split(script: &str) -> Vec<Statement<'_>> {
+    match parsed(script, 0) {
+        Some(statements) => statements,
+        None => split_up_to_refusal(script),
+    }
 }
 
-/// Splits `script` into its non-empty top-level statements.
-pub fn split<'a>(script: &'a str) -> Vec<Statement<'a>> {
-    let bytes = script.as_bytes();
-    let mut statements = Vec::new();
-    let (mut start, mut i) = (0usize, 0usize);
-    let mut words = StatementWords::default();
-    let push = |from: usize, to: usize, statements: &mut Vec<Statement<'a>>| {
-        let text = &script[from..to];
-        if !skip_comments(text).is_empty() {
-            statements.push(Statement { text, offset: from });
+/// The statements of `script[from..]` as the parser reads them, or `None` when it
+/// refuses them.
+fn parsed(script: &str, from: usize) -> Option<Vec<Statement<'_>>> {
+    let text = &script[from..];
+    let tree = pg_query::parse(text, ParserOptions::DEFAULT).ok()?;
+    let statements = tree
+        .protobuf
+        .stmts
+        .iter()
+        .filter_map(|raw| {
+            let start = usize::try_from(raw.stmt_location).ok()?;
+            let end = match usize::try_from(raw.stmt_len).ok()? {
+                0 => text.len(),
+                len => start + len,
+            };
+            let kind = match raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                Some(NodeKind::TransactionStmt(_)) => Kind::Transaction,
+                Some(NodeKind::CopyStmt(copy))
+                    if copy.is_from && !copy.is_program && copy.filename.is_empty() =>
+                {
+                    Kind::CopyFromStdin
+                }
+                _ => Kind::Other,
+            };
+            let statement = text.get(start..end)?;
+            let code = skip_comments(statement);
+            let trimmed = code.trim_end();
+            (!trimmed.is_empty()).then(|| Statement {
+                text: trimmed,
+                offset: from + end - code.len(),
+                kind,
+            })
+        })
+        .collect();
+    Some(statements)
+}
+
+/// How many of the scanner's pieces one statement may span (a `BEGIN ATOMIC` body or a
+/// rule's actions hold their own `;`).
+const LONGEST_STATEMENT: usize = 256;
+
+/// Splits a script the parser refuses: the statements before the refused one, each
+/// as the parser reads it, and then the rest of the script in one piece (the server
+/// reports the syntax error at its position there). The pieces come from the parser's
+/// scanner, grown until they parse, so that a statement with `;` inside it is not cut.
+fn split_up_to_refusal(script: &str) -> Vec<Statement<'_>> {
+    let refused = |from: usize| {
+        let rest = &script[from..];
+        let mut code = skip_comments(rest);
+        while let Some(after) = code.strip_prefix(';') {
+            code = skip_comments(after);
+        }
+        Statement {
+            text: code.trim_end(),
+            offset: from + rest.len() - code.len(),
+            kind: Kind::Refused,
         }
     };
-    while i < bytes.len() {
-        // Every byte matched below is ASCII, so slicing at `i` is always on a character
-        // boundary; other bytes (including those inside multibyte characters) are skipped.
-        let rest = || &script[i..];
-        match bytes[i] {
-            b';' if words.depth > 0 => i += 1,
-            b';' => {
-                push(start, i, &mut statements);
-                i += 1;
-                start = i;
-                words = StatementWords::default();
+    let Ok(pieces) = pg_query::split_with_scanner(script) else {
+        return vec![refused(0)];
+    };
+    let base = script.as_ptr() as usize;
+    let mut statements = Vec::new();
+    let (mut start, mut grown) = (0, 0);
+    for piece in pieces {
+        let end = piece.as_ptr() as usize - base + piece.len();
+        if let Some(mut parsed) = parsed(&script[..end], start) {
+            statements.append(&mut parsed);
+            (start, grown) = (end, 0);
+        } else {
+            grown += 1;
+            // No statement has this many `;` inside it: the refused one is here, and
+            // growing further would parse the rest of a long file once per piece.
+            if grown > LONGEST_STATEMENT {
+                break;
             }
-            byte if (byte.is_ascii_alphabetic() || byte == b'_')
-                && (i == 0 || !is_ident_byte(bytes[i - 1])) =>
-            {
-                let len = bytes[i..]
-                    .iter()
-                    .position(|&b| !is_ident_byte(b) && b != b'$')
-                    .unwrap_or(bytes.len() - i);
-                words.see(&script[i..i + len]);
-                i += len;
-            }
-            b'-' if rest().starts_with("--") => {
-                i += rest().find('\n').unwrap_or(rest().len());
-            }
-            b'/' if rest().starts_with("/*") => i += block_comment_len(rest()),
-            b'\'' => {
-                // E'' strings take backslash escapes; standard strings only double quotes.
-                let escapes = i > 0
-                    && matches!(bytes[i - 1], b'e' | b'E')
-                    && (i < 2 || !is_ident_byte(bytes[i - 2]));
-                i = end_of_quoted(bytes, i, b'\'', escapes);
-            }
-            b'"' => i = end_of_quoted(bytes, i, b'"', false),
-            b'$' if i == 0 || !is_ident_byte(bytes[i - 1]) => match dollar_tag(rest()) {
-                Some(tag) => {
-                    let body = &rest()[tag.len()..];
-                    i += tag.len() + body.find(tag).map_or(body.len(), |end| end + tag.len());
-                }
-                None => i += 1,
-            },
-            _ => i += 1,
         }
     }
-    push(start, bytes.len(), &mut statements);
+    if !skip_comments(&script[start..])
+        .trim_end_matches(';')
+        .trim()
+        .is_empty()
+    {
+        statements.push(refused(start));
+    }
     statements
 }
 
-/// The bare words of the statement being split, as far as psql looks at them: enough to
-/// know whether it creates a routine and how deep its `BEGIN ATOMIC` body is nested.
-#[derive(Default)]
-struct StatementWords {
-    count: usize,
-    routine: bool,
-    prefix_ok: bool,
-    depth: usize,
+/// Why running `sql` would leave the principal it runs as, if it would: it sets or
+/// resets the role, the session authorization or a `request.*` setting (the claims,
+/// the headers), calls `set_config` with a name computed at run time, or runs code the
+/// parser cannot see into (a `DO` block, `query_to_xml`). SQL the parser refuses
+/// changes nothing: the server refuses it too.
+pub fn leaves_principal(sql: &str) -> Option<String> {
+    // Every construct below has one of these in its text, however it is quoted (a
+    // Unicode escape starts with `U&`); most requests have none and need no parse.
+    let lower = sql.to_ascii_lowercase();
+    if !["set", "do", "query_to_xml", "dblink", "u&"]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
+        return None;
+    }
+    let tree = pg_query::parse(sql, ParserOptions::DEFAULT).ok()?;
+    // The protocol buffer types serialize whole; walking that value reaches every node
+    // of every statement, where the crate's own iterator visits only some kinds.
+    let tree = serde_json::to_value(&tree.protobuf).ok()?;
+    let mut why = None;
+    walk(&tree, &mut |kind, node| {
+        if why.is_none() {
+            why = leaves_at(kind, node);
+        }
+    });
+    why
 }
 
-impl StatementWords {
-    fn see(&mut self, word: &str) {
-        let word = word.to_ascii_lowercase();
-        // The statement must start with CREATE [OR REPLACE] FUNCTION|PROCEDURE.
-        match (self.count, word.as_str()) {
-            (0, "create") => self.prefix_ok = true,
-            (1 | 3, "function" | "procedure") if self.prefix_ok => self.routine = true,
-            (1, "or") | (2, "replace") if self.prefix_ok => {}
-            (0..=3, _) if !self.routine => self.prefix_ok = false,
-            _ => {}
-        }
-        self.count += 1;
-        if self.routine {
-            match word.as_str() {
-                "begin" | "case" => self.depth += 1,
-                "end" => self.depth = self.depth.saturating_sub(1),
-                _ => {}
+/// Calls `visit` with every `{"Kind": {...}}` object in `value`.
+fn walk(value: &serde_json::Value, visit: &mut impl FnMut(&str, &serde_json::Value)) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                if key.starts_with(char::is_uppercase) {
+                    visit(key, inner);
+                }
+                walk(inner, visit);
             }
         }
+        serde_json::Value::Array(items) => items.iter().for_each(|item| walk(item, visit)),
+        _ => {}
     }
 }
 
-fn is_ident_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
+/// Settings a principal's request must not write: they say who it is.
+fn names_the_principal(setting: &str) -> bool {
+    let setting = setting.to_ascii_lowercase();
+    setting == "role" || setting == "session_authorization" || setting.starts_with("request.")
 }
 
-/// Index just past the quoted text opening at `open`; a doubled quote is an escape.
-fn end_of_quoted(bytes: &[u8], open: usize, quote: u8, backslash_escapes: bool) -> usize {
-    let mut i = open + 1;
-    while i < bytes.len() {
-        if backslash_escapes && bytes[i] == b'\\' {
-            i += 2;
-        } else if bytes[i] == quote {
-            if bytes.get(i + 1) == Some(&quote) {
-                i += 2;
-            } else {
-                return i + 1;
-            }
-        } else {
-            i += 1;
+/// Functions that run SQL given to them as text, which the parse tree cannot show.
+const RUNS_TEXT: [&str; 5] = [
+    "query_to_xml",
+    "query_to_xmlschema",
+    "query_to_xml_and_xmlschema",
+    "dblink",
+    "dblink_exec",
+];
+
+fn leaves_at(kind: &str, node: &serde_json::Value) -> Option<String> {
+    match kind {
+        "VariableSetStmt" => {
+            let name = node["name"].as_str().unwrap_or_default();
+            let reset_all = node["kind"].as_i64() == Some(6);
+            (reset_all || names_the_principal(name)).then(|| {
+                if reset_all {
+                    "RESET ALL".to_owned()
+                } else {
+                    format!("SET or RESET of {name}")
+                }
+            })
         }
+        "DoStmt" => Some("a DO block, whose code the harness cannot read".to_owned()),
+        "FuncCall" => {
+            let name = node["funcname"]
+                .as_array()
+                .and_then(|parts| parts.last())
+                .and_then(|last| last["node"]["String"]["sval"].as_str())
+                .unwrap_or_default();
+            if RUNS_TEXT.contains(&name) {
+                return Some(format!("{name}(), which runs SQL the harness cannot read"));
+            }
+            if name != "set_config" {
+                return None;
+            }
+            match constant_text(&node["args"][0]) {
+                Some(setting) if !names_the_principal(setting) => None,
+                Some(setting) => Some(format!("set_config('{setting}', ...)")),
+                None => Some("set_config() of a setting named at run time".to_owned()),
+            }
+        }
+        _ => None,
     }
-    bytes.len()
+}
+
+/// The text of a string constant, through any casts (`'role'::text`).
+fn constant_text(node: &serde_json::Value) -> Option<&str> {
+    let inner = &node["node"];
+    if let Some(cast) = inner.get("TypeCast") {
+        return constant_text(&cast["arg"]);
+    }
+    inner["AConst"]["val"]["Sval"]["sval"].as_str()
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -222,82 +319,5 @@ pub fn byte_of_position(statement: &str, position: u32) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn texts(script: &str) -> Vec<&str> {
-        split(script).into_iter().map(|s| s.text.trim()).collect()
-    }
-
-    #[test]
-    fn splits_on_top_level_semicolons_only() {
-        let script = "create table a (x text default ';');\n\
-                      select 'it''s; fine', \"we;ird\";\n\
-                      -- a comment; with a semicolon\n\
-                      /* block; /* nested; */ still; */ select 1;\n\
-                      do $body$ begin perform 1; end $body$;\n\
-                      select $$a;b$$, E'\\';', $1;";
-        assert_eq!(
-            texts(script),
-            vec![
-                "create table a (x text default ';')",
-                "select 'it''s; fine', \"we;ird\"",
-                "-- a comment; with a semicolon\n/* block; /* nested; */ still; */ select 1",
-                "do $body$ begin perform 1; end $body$",
-                "select $$a;b$$, E'\\';', $1",
-            ]
-        );
-    }
-
-    #[test]
-    fn empty_statements_and_trailing_comments_are_dropped() {
-        assert_eq!(texts(";;  -- nothing here\n"), Vec::<&str>::new());
-        assert_eq!(texts("select 1;\n-- done"), vec!["select 1"]);
-    }
-
-    #[test]
-    fn keyword_and_code_offset_skip_comments() {
-        let script = "select 1;\n-- start a transaction\n  BEGIN;";
-        let second = &split(script)[1];
-        assert_eq!(second.keyword(), "begin");
-        assert_eq!(line_column(script, second.code_offset()), (3, 3));
-    }
-
-    #[test]
-    fn server_positions_map_to_lines_and_columns() {
-        let script = "select 1;\nselect é,\n  nope from t;";
-        let second = &split(script)[1];
-        let position = second.text.find("nope").unwrap() as u32; // bytes; é is 2 bytes
-        let byte = second.offset + byte_of_position(second.text, position);
-        assert_eq!(line_column(script, byte), (3, 3));
-    }
-
-    #[test]
-    fn every_routine_body_form_stays_one_statement() {
-        let script = "create function a() returns int language sql\n\
-                        begin atomic select 1; select case when true then 2 end; end;\n\
-                      CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC insert into t values (1); END;\n\
-                      create function b() returns text language plpgsql as $outer$\n\
-                        begin return $inner$ ; $inner$; end $outer$;\n\
-                      create procedure q() language plpgsql as $$ begin commit; end $$;\n\
-                      do $$ begin perform 1; end $$;\n\
-                      begin; select 1; end;\n\
-                      create table begin_end (x int);\n\
-                      select 3";
-        let texts = texts(script);
-        assert_eq!(texts.len(), 10, "{texts:#?}");
-        assert!(texts[0].ends_with("select case when true then 2 end; end"));
-        assert!(texts[1].ends_with("insert into t values (1); END"));
-        assert!(texts[2].ends_with("end $outer$"));
-        assert_eq!(&texts[5..8], ["begin", "select 1", "end"]);
-        assert_eq!(split(script)[7].keyword(), "end");
-    }
-
-    #[test]
-    fn identifiers_with_dollars_are_not_dollar_quotes() {
-        assert_eq!(
-            texts("select a$b; select 2"),
-            vec!["select a$b", "select 2"]
-        );
-    }
-}
+#[path = "script_tests.rs"]
+mod tests;

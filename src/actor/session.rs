@@ -308,38 +308,17 @@ fn refuse_role_switch(request: &Request) -> Result<()> {
                 statement.keyword().to_uppercase()
             ));
         }
-        if request.who.role().is_none() {
-            continue;
-        }
-        let code = statement.text.to_ascii_lowercase();
-        let words: Vec<&str> = code.split_whitespace().collect();
-        let switches = matches!(words.first(), Some(&"set") | Some(&"reset"))
-            && words
-                .iter()
-                .skip(1)
-                .take(3)
-                .any(|w| *w == "role" || *w == "authorization");
-        let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let forges_claims = compact.contains("set_config('request.jwt")
-            || (words.first() == Some(&"set")
-                && words
-                    .iter()
-                    .skip(1)
-                    .take(2)
-                    .any(|w| w.starts_with("request.jwt")));
-        if switches
-            || forges_claims
-            || compact.contains("set_config('role'")
-            || compact.contains("set_config('session_authorization'")
-        {
-            return refuse(format!(
-                "the step's SQL switches role or claims ({}); it would not run as {}",
-                words.join(" "),
-                request.who
-            ));
-        }
     }
-    Ok(())
+    if request.who.role().is_none() {
+        return Ok(());
+    }
+    match crate::script::leaves_principal(&request.sql) {
+        None => Ok(()),
+        Some(how) => refuse(format!(
+            "the step's SQL changes who it runs as ({how}); it would not run as {}",
+            request.who
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -94,6 +94,15 @@ fn step_sql_that_switches_role_is_refused() {
         "select set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-000000000001', true)",
         "set local request.jwt.claims = '{}'",
         "commit",
+        // Set and undone within the request, so that the session looks right after it.
+        "select 1, set_config(E'request.jwt.claim.sub', '00000000-0000-0000-0000-000000000009', true), \
+         (select count(*) from agents where name = 'North Private'), \
+         set_config(E'request.jwt.claim.sub', '', true)",
+        "select set_config(E'role', 'service_role', true), \
+         (select count(*) from get_accessible_agents('00000000-0000-0000-0000-000000000004')), \
+         set_config(E'role', 'authenticated', true)",
+        "set \"request.jwt.claim.sub\" = '00000000-0000-0000-0000-000000000009'; \
+         select count(*) from agents; set \"request.jwt.claim.sub\" = ''",
     ] {
         let error = refuse_role_switch(&request(mo(), sql))
             .unwrap_err()

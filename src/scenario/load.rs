@@ -345,8 +345,8 @@ impl Reader<'_> {
         let placeholders: Vec<String> = names.iter().map(|(_, p)| p.clone()).collect();
         let expand = |text: &Spanned<String>| self.expand(text, &names, &placeholders);
         scenario.fixtures = raw.fixtures.as_ref().map(expand).transpose()?;
-        if let Some(fixtures) = &raw.fixtures {
-            self.refuse_transaction_control(fixtures)?;
+        if let (Some(fixtures), Some(expanded)) = (&raw.fixtures, &scenario.fixtures) {
+            self.refuse_transaction_control(fixtures, expanded)?;
         }
 
         if raw.step.is_empty() {
@@ -444,8 +444,14 @@ impl Reader<'_> {
 
     /// Fixtures run inside the scenario's transaction on a clone that must stay equal to
     /// its template: a COMMIT there would make the rest of the scenario autocommit.
-    fn refuse_transaction_control(&self, fixtures: &Spanned<String>) -> Result<(), ScenarioError> {
-        let text = fixtures.get_ref();
+    /// `expanded` is the fixtures' SQL with its placeholders replaced, which is what
+    /// the parser can read.
+    fn refuse_transaction_control(
+        &self,
+        fixtures: &Spanned<String>,
+        expanded: &str,
+    ) -> Result<(), ScenarioError> {
+        let text = expanded;
         let Some(statement) = crate::script::split(text)
             .into_iter()
             .find(|statement| statement.controls_transaction())

@@ -124,10 +124,33 @@ async fn a_step_that_switches_to_a_bypassing_role_is_refused_not_evaluated() {
         )
         .await
         .unwrap();
-    // Spelled so that no text check can see it: only the session check after the
-    // statement catches it.
-    let sneaky =
+    // Read from the parse tree, a switch is refused before anything is sent.
+    let spelled =
         "select set_config('ro' || 'le', 'service_role', true); select count(*) from agents";
+    let error = actor
+        .run(spelled, None, Finish::Rollback)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("set_config() of a setting named at run time"),
+        "{error}"
+    );
+    // Hidden in a function of the schema, where no reading of the SQL sees it: only
+    // the session check after the statement catches it.
+    database
+        .owner()
+        .await
+        .unwrap()
+        .batch(
+            "create function public.become(target text) returns text language sql \
+             as $$ select set_config('role', target, true) $$; \
+             grant execute on function public.become(text) to authenticated",
+        )
+        .await
+        .unwrap();
+    let sneaky = "select public.become('service_role'); select count(*) from agents";
     let error = actor.run(sneaky, None, Finish::Rollback).await.unwrap_err();
     assert!(matches!(error, Error::UnsafePrincipal { .. }), "{error}");
     assert!(

@@ -115,6 +115,52 @@ async fn a_migration_that_commits_itself_is_refused_before_it_runs() {
 }
 
 #[tokio::test]
+async fn copy_from_stdin_is_refused_at_its_line_before_anything_runs() {
+    let sql = "create table public.copied (id int);\n\ncopy public.copied from stdin;\n1\n2\n\\.\n";
+    let (error, path, exists) = apply_broken("0001_copy.sql", sql, "public.copied").await;
+    let error = error.to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}:3:1: 0A000: COPY ... FROM STDIN",
+            path.display()
+        )),
+        "{error}"
+    );
+    assert!(!exists);
+}
+
+/// A session-level `SET ROLE` in one file ends with it: the next file runs as the
+/// owner again, and its objects are the owner's.
+#[tokio::test]
+async fn each_file_starts_from_the_owners_session() {
+    let database = harness().await.bare_database().await.unwrap();
+    let owner = database.owner().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "0001_role.sql",
+            "set role anon;\nset statement_timeout = 1;\n",
+        ),
+        ("0002_table.sql", "create table public.owned (id int);\n"),
+    ];
+    for (name, sql) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, sql).unwrap();
+        if let Err(error) = Migration::read(&path).unwrap().apply(&owner).await {
+            panic!("{name} must apply: {error}");
+        }
+    }
+    let row = owner
+        .query_one(
+            "select pg_get_userbyid(relowner)::text from pg_class where oid = 'public.owned'::regclass",
+            &[],
+        )
+        .await;
+    database.close().await.unwrap();
+    assert_eq!(row.unwrap().get::<_, String>(0), "postgres");
+}
+
+#[tokio::test]
 async fn every_function_body_form_applies() {
     let sql = "create table public.counted (n int);\n\
                create function public.standard_sql() returns int language sql\n\
@@ -124,7 +170,10 @@ async fn every_function_body_form_applies() {
                create function public.nested() returns text language plpgsql as $outer$\n\
                begin return $inner$;$inner$; end $outer$;\n\
                do $$ begin perform public.standard_sql(); end $$;\n\
-               call public.add_one();\n";
+               call public.add_one();\n\
+               create table public.echoed (n int);\n\
+               create rule echo as on insert to public.counted do also \
+               (insert into public.echoed values (new.n); insert into public.echoed values (new.n));\n";
     let database = harness().await.bare_database().await.unwrap();
     let owner = database.owner().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,140 @@
+use super::*;
+
+fn texts(script: &str) -> Vec<&str> {
+    split(script).into_iter().map(|s| s.text.trim()).collect()
+}
+
+#[test]
+fn splits_on_top_level_semicolons_only() {
+    let script = "create table a (x text default ';');\n\
+                  select 'it''s; fine', \"we;ird\";\n\
+                  -- a comment; with a semicolon\n\
+                  /* block; /* nested; */ still; */ select 1;\n\
+                  do $body$ begin perform 1; end $body$;\n\
+                  select $$a;b$$, E'\\';', $1;";
+    assert_eq!(
+        texts(script),
+        vec![
+            "create table a (x text default ';')",
+            "select 'it''s; fine', \"we;ird\"",
+            "select 1",
+            "do $body$ begin perform 1; end $body$",
+            "select $$a;b$$, E'\\';', $1",
+        ]
+    );
+}
+
+#[test]
+fn empty_statements_and_trailing_comments_are_dropped() {
+    assert_eq!(texts(";;  -- nothing here\n"), Vec::<&str>::new());
+    assert_eq!(texts("select 1;\n-- done"), vec!["select 1"]);
+}
+
+#[test]
+fn keyword_and_code_offset_skip_comments() {
+    let script = "select 1;\n-- start a transaction\n  BEGIN;";
+    let second = &split(script)[1];
+    assert_eq!(second.keyword(), "begin");
+    assert!(second.controls_transaction());
+    assert_eq!(line_column(script, second.code_offset()), (3, 3));
+}
+
+#[test]
+fn server_positions_map_to_lines_and_columns() {
+    let script = "select 1;\nselect é,\n  nope from t;";
+    let second = &split(script)[1];
+    let position = second.text.find("nope").unwrap() as u32; // bytes; é is 2 bytes
+    let byte = second.offset + byte_of_position(second.text, position);
+    assert_eq!(line_column(script, byte), (3, 3));
+}
+
+#[test]
+fn every_routine_body_form_stays_one_statement() {
+    let script = "create function a() returns int language sql\n\
+                    begin atomic select 1; select case when true then 2 end; end;\n\
+                  CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC insert into t values (1); END;\n\
+                  create function b() returns text language plpgsql as $outer$\n\
+                    begin return $inner$ ; $inner$; end $outer$;\n\
+                  create procedure q() language plpgsql as $$ begin commit; end $$;\n\
+                  do $$ begin perform 1; end $$;\n\
+                  begin; select 1; end;\n\
+                  create table begin_end (x int);\n\
+                  select 3";
+    let statements = split(script);
+    let texts = texts(script);
+    assert_eq!(texts.len(), 10, "{texts:#?}");
+    assert!(texts[0].ends_with("select case when true then 2 end; end"));
+    assert!(texts[1].ends_with("insert into t values (1); END"));
+    assert!(texts[2].ends_with("end $outer$"));
+    assert_eq!(&texts[5..8], ["begin", "select 1", "end"]);
+    let controlling: Vec<usize> = (0..10)
+        .filter(|&i| statements[i].controls_transaction())
+        .collect();
+    assert_eq!(
+        controlling,
+        [5, 7],
+        "only BEGIN and END control the transaction"
+    );
+}
+
+#[test]
+fn a_rule_with_several_actions_is_one_statement() {
+    let script = "create rule r as on insert to a do also (insert into b values (1); insert into b values (2));\nselect 1";
+    assert_eq!(texts(script).len(), 2, "{:#?}", texts(script));
+}
+
+#[test]
+fn a_refused_statement_goes_to_the_server_with_the_rest() {
+    let script =
+        "select 1;\ncreate function f() returns int language sql begin atomic select 1; end;\n\
+                  select from where;\nselect 2;";
+    let statements = split(script);
+    assert_eq!(statements.len(), 3, "{statements:#?}");
+    assert!(statements[1].text.ends_with("end"), "{statements:#?}");
+    assert_eq!(statements[2].text, "select from where;\nselect 2;");
+    assert_eq!(line_column(script, statements[2].offset), (3, 1));
+}
+
+#[test]
+fn copy_from_stdin_is_told_apart() {
+    let script = "copy a from stdin;\n1\n2\n\\.\nselect 1;";
+    let statements = split(script);
+    assert!(statements[0].copies_from_stdin(), "{statements:#?}");
+    assert!(!split("copy a to stdout")[0].copies_from_stdin());
+}
+
+#[test]
+fn identity_changes_are_found_however_they_are_written() {
+    let forged = [
+        "select 1, set_config(E'request.jwt.claim.sub', 'x', true), (select 2), set_config('request.jwt.claim.sub', '', true)",
+        "select set_config(E'role', 'service_role', true), (select count(*) from t), set_config(E'role', 'authenticated', true)",
+        "set \"request.jwt.claim.sub\" = 'x'",
+        "SET LOCAL ROLE service_role",
+        "reset role",
+        "reset all",
+        "set session authorization postgres",
+        "select pg_catalog.set_config('ro' || 'le', 'service_role', true)",
+        "select set_config(U&'r\\006fle', 'service_role', true)",
+        "with x as (select set_config('role'::text, 'a', true)) select * from x",
+        "select case when true then set_config('request.headers', '{}', true) end",
+        "select query_to_xml('select 1', false, false, '')",
+        "do $$ begin perform 1; end $$",
+        "select U&\"\\0073et_config\"('role', 'service_role', true)",
+    ];
+    for sql in forged {
+        assert!(leaves_principal(sql).is_some(), "{sql}");
+    }
+}
+
+#[test]
+fn ordinary_requests_and_the_tenant_context_stay_allowed() {
+    for sql in [
+        "select * from agents where name = 'set_config(''role'''",
+        "select set_config('app.current_tenant_id', '00000000-0000-0000-0000-000000000002', true)",
+        "update agents set name = 'x' where id = 1",
+        "select current_setting('role')",
+        "not sql at all",
+    ] {
+        assert_eq!(leaves_principal(sql), None, "{sql}");
+    }
+}
