@@ -27,11 +27,12 @@ pub enum Error {
     Config { name: String, message: String },
 
     /// A file could not be read.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be read. The OS error is part of the message and not a
+    /// `source`, so that a report that prints the chain says it once.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A migration failed; nothing of that file was applied.
@@ -102,7 +103,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

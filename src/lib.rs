@@ -49,7 +49,9 @@ pub use fingerprint::{difference as fingerprint_difference, fingerprint};
 pub use harness::{default_migrations_dir, Database, Harness, Lease, StartTimings, Template};
 pub use lint::{survey, Finding, Survey};
 pub use located::FileError;
-pub use migrate::{discover as discover_migrations, Applied, Migration};
+pub use migrate::{
+    discover as discover_migrations, ignored as ignored_migrations, Applied, Migration,
+};
 pub use model::{
     invariant_of_op, invariant_of_read, tenant_id, user_id, AuditAction, AuditRow, Context, Id,
     Kind, Mode, Object as ModelObject, Op, Outcome as ModelOutcome, Principal, Resource, Role,

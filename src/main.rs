@@ -382,6 +382,16 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     for error in malformed.iter().flatten() {
         eprintln!("error: {error}");
     }
+    if args.focused && files.is_empty() {
+        anyhow::bail!(
+            "no scenario files (*.toml) in {}: nothing to check",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if args.focused && !malformed.is_empty() && malformed.len() == files.len() {
         anyhow::bail!(
             "{} of {} scenario files are malformed ({} mistakes), and nothing else was asked for",
@@ -390,19 +400,33 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
             malformed.iter().map(Vec::len).sum::<usize>()
         );
     }
+    let migrations = read_migrations(&args.migrations)?;
     let options = backend_options(&args.config)?;
     let harness = Harness::start(&options).await?;
-    let outcome = run_checks(&harness, &args, started).await;
+    let outcome = run_checks(&harness, &args, &migrations, started).await;
     harness.shutdown().await.context("stopping the backend")?;
     outcome
 }
 
+/// The migrations in `dir`, read (and their encoding checked) before any server starts,
+/// with a warning for each file that looks like a migration but is not applied.
+fn read_migrations(dir: &std::path::Path) -> anyhow::Result<Vec<rls_harness::Migration>> {
+    for ignored in rls_harness::ignored_migrations(dir) {
+        eprintln!(
+            "warning: {} is not applied: only files ending in .sql are migrations",
+            ignored.display()
+        );
+    }
+    Ok(discover_migrations(dir)?)
+}
+
 async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bool> {
     let started = Instant::now();
+    let migrations = read_migrations(migrations)?;
     let options = backend_options(&config)?;
     let harness = Harness::start(&options).await?;
     let outcome = async {
-        let template = harness.template_from_dir(migrations).await?;
+        let template = harness.template(&migrations).await?;
         let survey = pipeline::survey_of(&template, &config)?;
         println!("rls-harness lint, {} backend", harness.backend());
         let (objects, findings) = record::survey(&survey);
@@ -421,9 +445,13 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
     outcome
 }
 
-async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> anyhow::Result<bool> {
-    let migrations = discover_migrations(&args.migrations)?;
-    let template = harness.template(&migrations).await?;
+async fn run_checks(
+    harness: &Harness,
+    args: &CheckArgs,
+    migrations: &[rls_harness::Migration],
+    started: Instant,
+) -> anyhow::Result<bool> {
+    let template = harness.template(migrations).await?;
     let files = scenario_files(args)?;
     let snapshots = SnapshotStore::new(&args.snapshots, args.write_pending);
     let check = pipeline::Check {
@@ -465,6 +493,10 @@ async fn run_checks(harness: &Harness, args: &CheckArgs, started: Instant) -> an
                 .with_context(|| format!("opening {}", PathBuf::from(&path).display()))?;
             std::io::Write::write_all(&mut file, report::ci::summary(&record).as_bytes())?;
         }
+    }
+    // A gate that checked nothing has proven nothing, whatever the reason.
+    if record.totals.checks == 0 && record.survey.is_none() {
+        anyhow::bail!("nothing was checked: no scenario step, property run or lint ran");
     }
     Ok(record.passed)
 }

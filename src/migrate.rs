@@ -29,7 +29,8 @@ pub struct Migration {
 impl Migration {
     /// Reads one migration file.
     pub fn read(path: &Path) -> Result<Migration> {
-        let sql = std::fs::read_to_string(path).map_err(|error| Error::io(path, error))?;
+        let bytes = std::fs::read(path).map_err(|error| Error::io(path, error))?;
+        let sql = String::from_utf8(bytes).map_err(|error| not_utf8(path, &error))?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -59,6 +60,46 @@ impl Migration {
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default()
     }
+}
+
+/// A migration that is not UTF-8, located at its first invalid byte.
+fn not_utf8(path: &Path, error: &std::string::FromUtf8Error) -> Error {
+    let valid = error.utf8_error().valid_up_to();
+    let before = String::from_utf8_lossy(&error.as_bytes()[..valid]);
+    let (line, column) = line_column(&before, before.len());
+    Error::Migration {
+        file: path.to_owned(),
+        line,
+        column,
+        sqlstate: "22021".into(),
+        message: format!(
+            "byte {valid} (0x{:02x}, counting from 0) is not UTF-8: save the file as UTF-8, as PostgreSQL reads it",
+            error.as_bytes()[valid]
+        ),
+        detail: None,
+    }
+}
+
+/// Files in `dir` that look like migrations but are not applied: `*.SQL` (the runner
+/// takes `*.sql` only) and backups such as `*.sql.bak`, for a warning.
+pub fn ignored(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file())
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            let applied = path.extension().is_some_and(|ext| ext == "sql");
+            !applied && (name.ends_with(".sql") || name.contains(".sql."))
+        })
+        .collect();
+    paths.sort();
+    paths
 }
 
 /// The `*.sql` files directly inside `dir` (not its subfolders), in lexical order.
@@ -275,5 +316,33 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("no *.sql migration files"), "{error}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_its_line_and_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1_latin1.sql");
+        std::fs::write(&path, b"select 1;\nselect 'caf\xe9';\n").unwrap();
+        let error = Migration::read(&path).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{}:2:12: 22021: byte 21 (0xe9, counting from 0) is not UTF-8",
+                path.display()
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn files_that_look_like_migrations_but_are_not_applied_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["1_a.sql", "2_b.SQL", "3_c.sql.bak", "notes.md"] {
+            std::fs::write(dir.path().join(name), "select 1;").unwrap();
+        }
+        let names: Vec<String> = ignored(dir.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["2_b.SQL", "3_c.sql.bak"]);
     }
 }

@@ -81,14 +81,20 @@ pub(super) struct RawStep {
     pub(super) transaction: bool,
 }
 
-/// The `*.toml` scenario files under `path` (or `path` itself), sorted.
+/// The `*.toml` scenario files under `path` (or `path` itself), sorted. A folder is
+/// read once, however many links lead to it, so that a link back up the tree neither
+/// loops nor runs a file twice.
 pub fn discover(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_owned()]);
     }
     let mut found = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     let mut pending = vec![path.to_owned()];
     while let Some(dir) = pending.pop() {
+        if !seen.insert(std::fs::canonicalize(&dir)?) {
+            continue;
+        }
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
             if path.is_dir() {
@@ -545,6 +551,16 @@ pub(super) fn unknown_placeholder(placeholder: &str, known: &[String]) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_back_up_the_tree_neither_loops_nor_repeats_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("attacks")).unwrap();
+        std::fs::write(dir.path().join("attacks/a.toml"), "").unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("attacks/up")).unwrap();
+        let found = discover(dir.path()).unwrap();
+        assert_eq!(found, [dir.path().join("attacks/a.toml")]);
+    }
 
     #[test]
     fn placeholders_are_found_in_order() {

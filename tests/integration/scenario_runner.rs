@@ -441,3 +441,23 @@ fn every_mistake_of_a_file_is_reported_before_any_server_starts() {
         ]
     );
 }
+
+/// A run that would check nothing has proven nothing: `check` of a folder without
+/// scenario files, or of a folder named like one, exits 2 and says so, before any
+/// server starts.
+#[test]
+fn check_of_nothing_exits_2_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("x.toml")).unwrap();
+    for target in [dir.path().to_owned(), dir.path().join("x.toml")] {
+        let output = crate::support::cli(&["check", target.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("no scenario files (*.toml)") && stderr.contains("nothing to check"),
+            "{stderr}"
+        );
+    }
+}
