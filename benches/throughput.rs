@@ -103,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    big_migration(&harness).await?;
     let pg_prove = pg_prove_rate(&harness, &template, &schema).await;
     harness.shutdown().await?;
     match (pg_prove?, default_rate) {
@@ -204,6 +205,58 @@ async fn pg_prove_rate(
     drop(owner);
     database.close().await?;
     measured.map(Some)
+}
+
+/// How many single-row INSERTs the big seed migration holds.
+const SEED_ROWS: usize = 48_000;
+
+/// A seed migration of [`SEED_ROWS`] single-row INSERTs, applied after the shipped
+/// migrations as `check` applies it (each statement sent alone, the objects' origins
+/// traced), side by side with psql applying the same file in one transaction to a bare
+/// database.
+async fn big_migration(harness: &Harness) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("20991231000000_seed.sql");
+    let mut sql = String::from("create table public.seed_rows (id int primary key, note text);\n");
+    for i in 0..SEED_ROWS {
+        sql.push_str(&format!(
+            "insert into public.seed_rows (id, note) values ({i}, 'row {i}');\n"
+        ));
+    }
+    std::fs::write(&path, &sql)?;
+    let mut migrations = rls_harness::discover_migrations(&default_migrations_dir())?;
+    migrations.push(rls_harness::Migration::read(&path)?);
+    let clock = Instant::now();
+    harness.template(&migrations).await?;
+    let ours = clock.elapsed().as_secs_f64();
+    println!(
+        "  big migration, {SEED_ROWS} single-row INSERTs: {ours:.2} s (on a clone of the template)"
+    );
+    let database = harness.bare_database().await?;
+    let endpoint = database.owner_endpoint();
+    let clock = Instant::now();
+    let psql = tokio::process::Command::new("psql")
+        .args(["-q", "-X", "-1", "-v", "ON_ERROR_STOP=1"])
+        .args(["-h", &endpoint.host, "-p", &endpoint.port.to_string()])
+        .args(["-U", &endpoint.user, "-d", &endpoint.dbname, "-f"])
+        .arg(&path)
+        .env("PGPASSWORD", endpoint.password.clone().unwrap_or_default())
+        .output()
+        .await;
+    let theirs = clock.elapsed().as_secs_f64();
+    database.close().await?;
+    match psql {
+        Ok(output) if output.status.success() => println!(
+            "  psql -1 -f, same file, bare database: {theirs:.2} s; ratio {:.2}x psql's time",
+            ours / theirs
+        ),
+        Ok(output) => println!(
+            "  psql: failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("  psql: not measured ({error})"),
+    }
+    Ok(())
 }
 
 /// Runs pg_prove on `file` against `endpoint` and returns its wall time; an error if

@@ -9,7 +9,9 @@
 //! before. An object new since the last
 //! statement was created there, a changed one was altered there. This finds the line
 //! of objects made by dynamic SQL in a `DO` block as well, which no reading of the text
-//! could, and it costs one small query per statement.
+//! could, and it costs one small query per statement that may make objects: statements
+//! that only write rows (`INSERT`, `UPDATE`, `DELETE`, `MERGE`) are not stamped, so an
+//! object a row trigger makes with dynamic SQL is dated to the next statement stamped.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -36,6 +36,8 @@ enum Kind {
     Transaction,
     /// `COPY ... FROM STDIN`, whose rows follow the statement in psql's protocol.
     CopyFromStdin,
+    /// `INSERT`, `UPDATE`, `DELETE` or `MERGE`: rows, not objects.
+    RowWrite,
     Other,
     /// The rest of a script from a statement the parser refused.
     Refused,
@@ -60,6 +62,12 @@ impl Statement<'_> {
     /// Whether the statement is `COPY ... FROM STDIN`, whose data only psql sends.
     pub fn copies_from_stdin(&self) -> bool {
         self.kind == Kind::CopyFromStdin
+    }
+
+    /// Whether the statement only writes rows (`INSERT`, `UPDATE`, `DELETE`, `MERGE`),
+    /// so that it creates and alters no object, short of a trigger that runs DDL.
+    pub fn writes_rows_only(&self) -> bool {
+        self.kind == Kind::RowWrite
     }
 
     /// Byte offset (in the script) of the first character that is not blank or comment.
@@ -132,6 +140,12 @@ fn parsed(script: &str, from: usize) -> Option<Vec<Statement<'_>>> {
                 {
                     Kind::CopyFromStdin
                 }
+                Some(
+                    NodeKind::InsertStmt(_)
+                    | NodeKind::UpdateStmt(_)
+                    | NodeKind::DeleteStmt(_)
+                    | NodeKind::MergeStmt(_),
+                ) => Kind::RowWrite,
                 _ => Kind::Other,
             };
             let statement = text.get(start..end)?;

@@ -96,6 +96,17 @@ fn a_refused_statement_goes_to_the_server_with_the_rest() {
 }
 
 #[test]
+fn row_writes_are_told_from_statements_that_may_make_objects() {
+    let script = "insert into a values (1); update a set x = 1; delete from a; \
+                  select f(); create table b (x int); do $$ begin null; end $$";
+    let kinds: Vec<bool> = split(script)
+        .iter()
+        .map(Statement::writes_rows_only)
+        .collect();
+    assert_eq!(kinds, [true, true, true, false, false, false]);
+}
+
+#[test]
 fn copy_from_stdin_is_told_apart() {
     let script = "copy a from stdin;\n1\n2\n\\.\nselect 1;";
     let statements = split(script);
