@@ -350,8 +350,14 @@ async fn main() -> ExitCode {
             }
         }
     };
-    // On Ctrl-C we simply exit: the backend's reaper removes the server, container or
-    // scratch databases once this process is gone, whatever it was doing.
+    // On Ctrl-C or SIGTERM we simply exit: the backend's reaper removes the server,
+    // container or scratch databases once this process is gone, whatever it was doing.
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => signal.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
     tokio::select! {
         outcome = job => match outcome {
             Ok(true) => ExitCode::SUCCESS,
@@ -364,6 +370,10 @@ async fn main() -> ExitCode {
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted; the backend is being removed");
             ExitCode::from(130)
+        }
+        _ = terminated => {
+            eprintln!("terminated (SIGTERM); the backend is being removed");
+            ExitCode::from(143)
         }
     }
 }

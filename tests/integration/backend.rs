@@ -196,6 +196,11 @@ fn backend_leaves_nothing_after_ctrl_c() {
 }
 
 #[test]
+fn backend_leaves_nothing_after_sigterm() {
+    interrupt_and_expect_no_leftovers(spawn_check(&[]), Signal::SIGTERM, false);
+}
+
+#[test]
 fn backend_leaves_nothing_after_sigkill() {
     interrupt_and_expect_no_leftovers(spawn_check(&[]), Signal::SIGKILL, false);
 }
