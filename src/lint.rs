@@ -92,11 +92,62 @@ pub fn lint(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> Vec<Fi
     for function in &catalog.functions {
         functions(function, &mut add);
     }
+    roles(catalog, &mut add);
     findings.sort_by(|a, b| (&a.object, a.lint).cmp(&(&b.object, b.lint)));
     findings
 }
 
 type Add<'a> = dyn FnMut(Lint, String, String, Option<&Location>) + 'a;
+
+/// An API role lifted past row security (its own BYPASSRLS, or membership of a role
+/// that bypasses it or is a superuser), or with row security switched off by a setting:
+/// every policy stops speaking for the requests that run as it.
+fn roles(catalog: &Catalog, add: &mut Add<'_>) {
+    for widening in &catalog.widened_roles {
+        let role = &widening.role;
+        let what = if widening.superuser {
+            "is a superuser"
+        } else {
+            "bypasses row security"
+        };
+        let message = if widening.through == *role {
+            format!("role {role}, which every API request of its kind runs as, {what}")
+        } else {
+            format!(
+                "role {role} is a member of {}, which {what}: it inherits that role's \
+                 privileges and every policy written for it",
+                widening.through
+            )
+        };
+        let location = catalog
+            .role_histories
+            .get(role)
+            .and_then(|h| h.changed.as_ref());
+        add(
+            Lint::ApiRoleWidened,
+            format!("role {role}"),
+            message,
+            location,
+        );
+    }
+    for (role, name, value) in &catalog.role_settings {
+        if name == "row_security" && value == "off" {
+            let location = catalog
+                .role_histories
+                .get(role)
+                .and_then(|h| h.changed.as_ref());
+            add(
+                Lint::ApiRoleWidened,
+                format!("role {role}"),
+                format!(
+                    "role {role} has row_security = off: its requests read past row security \
+                     where it bypasses it, and fail on every protected table where it does not"
+                ),
+                location,
+            );
+        }
+    }
+}
 
 /// `SELECT, INSERT to anon; SELECT to authenticated`, or that nobody holds anything.
 fn describe_reach(relation: &Relation) -> String {

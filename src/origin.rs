@@ -42,6 +42,9 @@ pub enum ObjectKind {
     Policy,
     /// A function or procedure: `schema.name(argument types)`.
     Function,
+    /// An API role (`anon`, `authenticated`): its attributes, the roles it is a member
+    /// of and its settings, which a migration may widen.
+    Role,
 }
 
 /// The migration history of one object.
@@ -107,6 +110,19 @@ select 'f', n.nspname || '.' || p.proname || '(' || pg_catalog.oidvectortypes(p.
        coalesce(p.proacl::text, ''), '', ''
   from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
  where n.nspname not in ('pg_catalog', 'information_schema')
+union all
+select 'a', r.rolname::text,
+       md5(r.rolsuper::text || r.rolbypassrls::text
+           || coalesce((select string_agg(a.roleid::text, ',' order by a.roleid)
+                          from pg_catalog.pg_auth_members a where a.member = r.oid), '')
+           || coalesce((select string_agg(s.setconfig::text, ';' order by s.setdatabase)
+                          from pg_catalog.pg_db_role_setting s
+                         where s.setrole = r.oid
+                           and s.setdatabase in (0, (select oid from pg_catalog.pg_database
+                                                      where datname = current_database()))), '')),
+       '', '', ''
+  from pg_catalog.pg_roles r
+ where r.rolname in ('anon', 'authenticated')
 "#;
 
 /// Follows the catalog through a run of migrations.
@@ -181,6 +197,7 @@ async fn stamps(connection: &Connection) -> Result<BTreeMap<(ObjectKind, String)
             let kind = match row.get::<_, &str>(0) {
                 "r" => ObjectKind::Relation,
                 "p" => ObjectKind::Policy,
+                "a" => ObjectKind::Role,
                 _ => ObjectKind::Function,
             };
             let stamp = Stamp {

@@ -132,10 +132,11 @@ pub enum Lint {
     PolicyForPublic,
     UnsafeTablePrivilege,
     AuthUsersExposed,
+    ApiRoleWidened,
 }
 
 impl Lint {
-    pub const ALL: [Lint; 13] = [
+    pub const ALL: [Lint; 14] = [
         Lint::Unclassified,
         Lint::RlsDisabled,
         Lint::PoliciesWithoutRls,
@@ -149,6 +150,7 @@ impl Lint {
         Lint::PolicyForPublic,
         Lint::UnsafeTablePrivilege,
         Lint::AuthUsersExposed,
+        Lint::ApiRoleWidened,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -166,6 +168,7 @@ impl Lint {
             Lint::PolicyForPublic => "policy-for-public",
             Lint::UnsafeTablePrivilege => "unsafe-table-privilege",
             Lint::AuthUsersExposed => "auth-users-exposed",
+            Lint::ApiRoleWidened => "api-role-widened",
         }
     }
 
@@ -193,6 +196,7 @@ impl Lint {
             Lint::PolicyForPublic => "a policy for PUBLIC applies to anon too: name the roles (to authenticated)",
             Lint::UnsafeTablePrivilege => "TRUNCATE ignores row security and TRIGGER and REFERENCES are no business of API users: revoke them",
             Lint::AuthUsersExposed => "auth.users holds every user's email and metadata: expose only what the caller may see, through a table of your own",
+            Lint::ApiRoleWidened => "every API request runs as anon or authenticated: revoke the membership or attribute, or reset the setting, and grant what is needed table by table",
         }
     }
 

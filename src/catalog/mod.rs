@@ -13,7 +13,7 @@
 
 mod read;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::origin::History;
@@ -363,6 +363,24 @@ pub struct Catalog {
     pub functions: Vec<Function>,
     /// The API roles' own settings: `(role, name, value)`.
     pub role_settings: Vec<(String, String, String)>,
+    /// What lifts an API role past row security: its own attributes, or a role it is
+    /// a member of.
+    pub widened_roles: Vec<Widening>,
+    /// Where the migrations last changed each API role's attributes, memberships or
+    /// settings, by name.
+    pub role_histories: BTreeMap<String, History>,
+}
+
+/// An API role that bypasses row security itself, or is a member (directly or through
+/// others) of a role that does or that is a superuser: it inherits that role's
+/// privileges and every policy written for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widening {
+    pub role: String,
+    /// The role that bypasses row security or is a superuser (the API role itself when
+    /// its own attributes do).
+    pub through: String,
+    pub superuser: bool,
 }
 
 impl Catalog {

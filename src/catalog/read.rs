@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     ApiRole, Argument, Catalog, Check, Column, Command, ForeignKey, Function, Policy, Privilege,
-    Relation, RelationKind, View, NOT_OURS,
+    Relation, RelationKind, View, Widening, NOT_OURS,
 };
 use crate::connection::Connection;
 use crate::error::Result;
@@ -99,6 +99,21 @@ select reads.view, min(reads.depth), n.nspname::text || '.' || c.relname::text, 
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
  where c.relkind in ('r', 'p', 'v', 'm', 'f')
  group by reads.view, n.nspname, c.relname, c.relrowsecurity";
+
+/// The roles that lift an API role past row security: itself, or a role it is a
+/// member of, directly or through others, that bypasses row security or is a superuser.
+const WIDENED_ROLES: &str = "
+with recursive member_of(api, role) as (
+    select r.rolname::text, r.oid from pg_catalog.pg_roles r
+     where r.rolname in ('anon', 'authenticated')
+    union
+    select m.api, a.roleid
+      from member_of m join pg_catalog.pg_auth_members a on a.member = m.role
+)
+select m.api, g.rolname::text, g.rolsuper
+  from member_of m join pg_catalog.pg_roles g on g.oid = m.role
+ where g.rolsuper or g.rolbypassrls
+ order by 1, 2";
 
 /// The API roles' own settings (`alter role authenticated set statement_timeout = ...`),
 /// cluster-wide or for this database.
@@ -336,10 +351,29 @@ pub async fn read(connection: &Connection, origins: &Origins) -> Result<Catalog>
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
+    let widened_roles = connection
+        .query(WIDENED_ROLES, &[])
+        .await?
+        .iter()
+        .map(|row| Widening {
+            role: row.get(0),
+            through: row.get(1),
+            superuser: row.get(2),
+        })
+        .collect();
+    let role_histories = ApiRole::ALL
+        .iter()
+        .map(|role| {
+            let name = role.name().to_owned();
+            (name.clone(), history(origins, ObjectKind::Role, &name))
+        })
+        .collect();
     Ok(Catalog {
         exposed_schemas,
         relations,
         functions,
         role_settings,
+        widened_roles,
+        role_histories,
     })
 }

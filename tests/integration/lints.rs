@@ -277,3 +277,38 @@ fn lint_prints_classes_and_findings_and_fails_on_an_unclassified_object() {
         "{stdout}"
     );
 }
+
+/// A migration that lifts an API role past row security is a lint at the statement
+/// that did it. Roles are the cluster's, so this runs on a backend of its own, never on
+/// the server the other tests share.
+#[test]
+fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
+    let sql = "-- the API roles, widened\n\
+               grant service_role to authenticated;\n\
+               alter role anon set row_security = off;\n";
+    let migrations = migrations_with(&[("20991231000099_widen.sql", sql)]);
+    let output = crate::support::cli_own_backend(&[
+        "lint",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    for (line, what) in [
+        (
+            2,
+            "role authenticated is a member of service_role, which bypasses row security",
+        ),
+        (3, "role anon has row_security = off"),
+    ] {
+        assert!(
+            stdout.contains(&format!(
+                "api-role-widened {}:{line}: {what}",
+                migrations.path().join("20991231000099_widen.sql").display()
+            )),
+            "{stdout}"
+        );
+    }
+}
