@@ -208,11 +208,18 @@ impl Harness {
         if let Some(prefix) = prefix {
             tracker.origins = prefix.origins.clone();
         }
+        let acted_as = migrate::roles_acted_as(&connection).await?;
         for migration in &migrations[applied.len()..] {
             let done = migrate::apply(&connection, migration, Some(&mut tracker)).await?;
             migrate_time += done.duration;
             applied.push(done);
         }
+        migrate::refuse_lost_roles(
+            &acted_as,
+            &migrate::roles_acted_as(&connection).await?,
+            &self.owner_endpoint(name).user,
+            &tracker.origins,
+        )?;
         Ok(Template {
             name: name.to_owned(),
             applied,

@@ -125,6 +125,59 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>> {
     paths.iter().map(|path| Migration::read(path)).collect()
 }
 
+/// The API roles the migrating login may act as (`SET ROLE`), as scenario steps and
+/// probes in its transaction do.
+pub async fn roles_acted_as(connection: &Connection) -> Result<Vec<String>> {
+    let rows = connection
+        .query(
+            "select r from unnest(array['anon', 'authenticated', 'service_role']) r \
+             where pg_catalog.pg_has_role(current_user, r, 'MEMBER') order by 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Refuses migrations that took from the login that migrates an API role it could act
+/// as before them (`revoke authenticated from postgres`): nothing could be checked
+/// after that. The error names the statement that changed the login's memberships.
+pub fn refuse_lost_roles(
+    before: &[String],
+    after: &[String],
+    login: &str,
+    origins: &crate::origin::Origins,
+) -> Result<()> {
+    let lost: Vec<&str> = before
+        .iter()
+        .filter(|role| !after.contains(role))
+        .map(String::as_str)
+        .collect();
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "the migrations took {} from {login}, the login that migrates: the harness acts as the \
+         API roles through it, as Supabase's SQL editor does, so nothing could be checked; keep \
+         those grants",
+        lost.join(" and ")
+    );
+    let key = (crate::origin::ObjectKind::Role, login.to_owned());
+    match origins.get(&key).and_then(|h| h.changed.clone()) {
+        Some(location) => Err(Error::Migration {
+            file: location.file,
+            line: location.line,
+            column: 1,
+            sqlstate: "42501".into(),
+            message,
+            detail: None,
+        }),
+        None => Err(Error::Config {
+            name: "migrations".into(),
+            message,
+        }),
+    }
+}
+
 /// What applying one file produced.
 #[derive(Debug, Clone)]
 pub struct Applied {

@@ -42,8 +42,9 @@ pub enum ObjectKind {
     Policy,
     /// A function or procedure: `schema.name(argument types)`.
     Function,
-    /// An API role (`anon`, `authenticated`): its attributes, the roles it is a member
-    /// of and its settings, which a migration may widen.
+    /// An API role (`anon`, `authenticated`) or the login that migrates: its
+    /// attributes, the roles it is a member of and its settings, which a migration may
+    /// widen (or, for the login, narrow).
     Role,
 }
 
@@ -122,7 +123,7 @@ select 'a', r.rolname::text,
                                                       where datname = current_database()))), '')),
        '', '', ''
   from pg_catalog.pg_roles r
- where r.rolname in ('anon', 'authenticated')
+ where r.rolname in ('anon', 'authenticated') or r.rolname = current_user
 "#;
 
 /// Follows the catalog through a run of migrations.

@@ -312,3 +312,32 @@ fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
         );
     }
 }
+
+/// A migration that takes an API role from the login that migrates leaves the harness
+/// unable to act as anyone: the run stops at that statement, saying so, rather than at
+/// the first probe with a bare "permission denied". On a backend of its own, as roles
+/// are the cluster's.
+#[test]
+fn a_migration_that_takes_an_api_role_from_the_owner_stops_at_its_statement() {
+    let sql = "-- tidy up\nrevoke authenticated from postgres;\n";
+    let migrations = migrations_with(&[("20991231000099_revoke.sql", sql)]);
+    let output = crate::support::cli_own_backend(&[
+        "lint",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:1: 42501: the migrations took authenticated from postgres",
+            migrations
+                .path()
+                .join("20991231000099_revoke.sql")
+                .display()
+        )),
+        "{stderr}"
+    );
+}
