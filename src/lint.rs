@@ -103,6 +103,20 @@ type Add<'a> = dyn FnMut(Lint, String, String, Option<&Location>) + 'a;
 /// that bypasses it or is a superuser), or with row security switched off by a setting:
 /// every policy stops speaking for the requests that run as it.
 fn roles(catalog: &Catalog, add: &mut Add<'_>) {
+    // Located where the migrations last changed the role's attributes, memberships or
+    // settings.
+    let mut widened = |role: &str, message: String| {
+        let location = catalog
+            .role_histories
+            .get(role)
+            .and_then(|h| h.changed.as_ref());
+        add(
+            Lint::ApiRoleWidened,
+            format!("role {role}"),
+            message,
+            location,
+        );
+    };
     for widening in &catalog.widened_roles {
         let role = &widening.role;
         let what = if widening.superuser {
@@ -119,31 +133,16 @@ fn roles(catalog: &Catalog, add: &mut Add<'_>) {
                 widening.through
             )
         };
-        let location = catalog
-            .role_histories
-            .get(role)
-            .and_then(|h| h.changed.as_ref());
-        add(
-            Lint::ApiRoleWidened,
-            format!("role {role}"),
-            message,
-            location,
-        );
+        widened(role, message);
     }
     for (role, name, value) in &catalog.role_settings {
         if name == "row_security" && value == "off" {
-            let location = catalog
-                .role_histories
-                .get(role)
-                .and_then(|h| h.changed.as_ref());
-            add(
-                Lint::ApiRoleWidened,
-                format!("role {role}"),
+            widened(
+                role,
                 format!(
                     "role {role} has row_security = off: its requests read past row security \
                      where it bypasses it, and fail on every protected table where it does not"
                 ),
-                location,
             );
         }
     }

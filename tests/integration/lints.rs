@@ -278,15 +278,11 @@ fn lint_prints_classes_and_findings_and_fails_on_an_unclassified_object() {
     );
 }
 
-/// A migration that lifts an API role past row security is a lint at the statement
-/// that did it. Roles are the cluster's, so this runs on a backend of its own, never on
-/// the server the other tests share.
-#[test]
-fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
-    let sql = "-- the API roles, widened\n\
-               grant service_role to authenticated;\n\
-               alter role anon set row_security = off;\n";
-    let migrations = migrations_with(&[("20991231000099_widen.sql", sql)]);
+/// `rls-harness lint` of the shipped migrations and `sql` as one more, on a backend of
+/// its own (these migrations change roles, which are the cluster's, never on the server
+/// the other tests share): its output and the added file's path.
+fn lint_alone_with(name: &str, sql: &str) -> (std::process::Output, PathBuf) {
+    let migrations = migrations_with(&[(name, sql)]);
     let output = crate::support::cli_own_backend(&[
         "lint",
         "--migrations",
@@ -294,6 +290,17 @@ fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
     ])
     .output()
     .unwrap();
+    (output, migrations.path().join(name))
+}
+
+/// A migration that lifts an API role past row security is a lint at the statement
+/// that did it.
+#[test]
+fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
+    let sql = "-- the API roles, widened\n\
+               grant service_role to authenticated;\n\
+               alter role anon set row_security = off;\n";
+    let (output, file) = lint_alone_with("20991231000099_widen.sql", sql);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     for (line, what) in [
@@ -306,7 +313,7 @@ fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
         assert!(
             stdout.contains(&format!(
                 "api-role-widened {}:{line}: {what}",
-                migrations.path().join("20991231000099_widen.sql").display()
+                file.display()
             )),
             "{stdout}"
         );
@@ -315,28 +322,17 @@ fn a_migration_that_widens_an_api_role_is_named_at_its_statement() {
 
 /// A migration that takes an API role from the login that migrates leaves the harness
 /// unable to act as anyone: the run stops at that statement, saying so, rather than at
-/// the first probe with a bare "permission denied". On a backend of its own, as roles
-/// are the cluster's.
+/// the first probe with a bare "permission denied".
 #[test]
 fn a_migration_that_takes_an_api_role_from_the_owner_stops_at_its_statement() {
     let sql = "-- tidy up\nrevoke authenticated from postgres;\n";
-    let migrations = migrations_with(&[("20991231000099_revoke.sql", sql)]);
-    let output = crate::support::cli_own_backend(&[
-        "lint",
-        "--migrations",
-        migrations.path().to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let (output, file) = lint_alone_with("20991231000099_revoke.sql", sql);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "{}:2:1: 42501: the migrations took authenticated from postgres",
-            migrations
-                .path()
-                .join("20991231000099_revoke.sql")
-                .display()
+            file.display()
         )),
         "{stderr}"
     );
