@@ -405,7 +405,9 @@ impl Reader<'_> {
             }
             let control = self.control(span.clone(), step, &expect, &user_names, &find_tenant)?;
             let (line, _) = line_column(self.source, span.start);
-            let statements = crate::script::split(sql.get_ref()).len();
+            // Counted in the expanded SQL: the parser cannot read a `${...}` placeholder.
+            let expanded = expand(&sql)?;
+            let statements = crate::script::split(&expanded).len();
             if statements > 1 && !step.transaction {
                 return Err(self.at(
                     &sql,
@@ -432,7 +434,7 @@ impl Reader<'_> {
                     .unwrap_or_else(|| format!("step {}", index + 1)),
                 who,
                 context,
-                sql: expand(&sql)?,
+                sql: expanded,
                 apply,
                 expect,
                 invariant: step

@@ -37,6 +37,7 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::migration_as_a_user("migration_as_a_user")]
 #[case::migration_expects_rows("migration_expects_rows")]
 #[case::control_context_of_service_role("control_context_of_service_role")]
+#[case::two_statements("two_statements")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
     let error = load_scenario(
