@@ -3,8 +3,9 @@
 //! declared in `rls-harness.toml`, or it is unclassified, which fails the gate.
 //!
 //! Recognition never guesses beyond the access model's own rules: the profile's five
-//! sharing columns make a `resource`; a `tenant_id` with a foreign key to the profile's
-//! tenants table a `tenant` table; no tenant column and a not-null foreign key to a
+//! sharing columns make a `resource`; a column with a foreign key to the profile's
+//! tenants table a `tenant` table (a column named like the memberships' tenant column
+//! without that key is left unclassified); no tenant column and a not-null foreign key to a
 //! classed table a `child`; a `user_id` with a foreign key to `auth.users` a `user`
 //! table. Views, materialized views and functions that return a relation's rows are
 //! derived. The objects the profile names keep the model's exact rules (`exact`),
@@ -169,6 +170,10 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
         .profile
         .as_ref()
         .map(|p| p.tenants.table.name.as_str());
+    let tenant_column = config
+        .profile
+        .as_ref()
+        .map(|p| p.memberships.tenant.name.as_str());
     let mut classes = Classes::default();
     let mut pending: Vec<Object<'c>> = catalog
         .exposed_relations()
@@ -182,10 +187,12 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
             let class = match declaration.class {
                 ClassName::Resource => Class::Resource,
                 ClassName::Tenant => Class::Tenant {
-                    column: declaration
-                        .tenant_column
-                        .clone()
-                        .unwrap_or_else(|| "tenant_id".into()),
+                    column: declaration.tenant_column.clone().unwrap_or_else(|| {
+                        tenant_key(object, tenants)
+                            .or(tenant_column)
+                            .unwrap_or("tenant_id")
+                            .to_owned()
+                    }),
                     writers: declaration.writers,
                 },
                 ClassName::Child => match object {
@@ -233,7 +240,7 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
     loop {
         let before = pending.len();
         pending.retain(|object| {
-            let class = recognise(object, tenants, &sharing, &|parent| {
+            let class = recognise(object, tenants, tenant_column, &sharing, &|parent| {
                 classes.relation_class(parent).is_some_and(|c| {
                     matches!(
                         c,
@@ -270,6 +277,7 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
 fn recognise(
     object: &Object<'_>,
     tenants: Option<&str>,
+    tenant_column: Option<&str>,
     sharing: &[&str],
     classed_parent: &dyn Fn(&str) -> bool,
 ) -> Option<Class> {
@@ -289,13 +297,16 @@ fn recognise(
             .iter()
             .any(|fk| fk.columns == [column] && fk.target == target)
     };
-    if relation.column("tenant_id").is_some() {
-        return tenants
-            .is_some_and(|tenants| references("tenant_id", tenants))
-            .then(|| Class::Tenant {
-                column: "tenant_id".into(),
-                writers: Writers::Writers,
-            });
+    if let Some(column) = tenant_key(object, tenants) {
+        return Some(Class::Tenant {
+            column: column.to_owned(),
+            writers: Writers::Writers,
+        });
+    }
+    // A column named like the memberships' tenant column without that key is a tenant
+    // column nothing enforces: it is left for a person to class rather than guessed.
+    if tenant_column.is_some_and(|column| relation.column(column).is_some()) {
+        return None;
     }
     if let Some(child) = child_of(relation, classed_parent) {
         return Some(child);
@@ -303,6 +314,20 @@ fn recognise(
     references("user_id", "auth.users").then(|| Class::User {
         column: "user_id".into(),
     })
+}
+
+/// The tenant column of a table: the first one whose foreign key names the tenants
+/// table, whatever it is called (`tenant_id`, `account_id`, `org`).
+fn tenant_key<'o>(object: &Object<'o>, tenants: Option<&str>) -> Option<&'o str> {
+    let Object::Relation(relation) = object else {
+        return None;
+    };
+    let tenants = tenants?;
+    relation
+        .foreign_keys
+        .iter()
+        .find(|fk| fk.target == tenants && fk.columns.len() == 1)
+        .map(|fk| fk.columns[0].as_str())
 }
 
 /// A child class through the first not-null foreign key to a table `parent` accepts.
