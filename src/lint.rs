@@ -274,7 +274,10 @@ fn tables(relation: &Relation, classes: &Classes<'_>, add: &mut Add<'_>) {
                 location,
             );
         }
-        if policy.roles.iter().any(|r| r == "public") {
+        // Only a table anon holds a privilege on lets a PUBLIC policy reach anon; a
+        // later grant to anon is the moment it starts to matter, and is linted then.
+        let anon_reaches = !relation.privileges_of(ApiRole::Anon).is_empty();
+        if anon_reaches && policy.roles.iter().any(|r| r == "public") {
             add(
                 Lint::PolicyForPublic,
                 name.clone(),
