@@ -103,8 +103,14 @@ impl Endpoint {
             .dbname(&self.dbname)
             .application_name("rls-harness")
             .connect_timeout(CONNECT_TIMEOUT)
+            // Supabase's `postgres` has the `extensions` schema on its search path, so
+            // the owner's fixtures reach an extension's function unqualified, as the
+            // schema's own defaults do (`gen_random_bytes()`); API requests set theirs
+            // per request, as PostgREST does.
             .options(format!(
-                "-c statement_timeout={} -c lock_timeout=10000 -c idle_in_transaction_session_timeout=120000",
+                "-c statement_timeout={} -c lock_timeout=10000 \
+                 -c idle_in_transaction_session_timeout=120000 \
+                 -c search_path=\"$user\",public,extensions",
                 STATEMENT_TIMEOUT.as_millis()
             ));
         if let Some(password) = &self.password {

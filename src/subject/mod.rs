@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 
 mod population;
 
-pub use population::{fill, insert_one, load as populate, try_fill, Population, Row, Tenants};
+pub use population::{
+    as_writer, fill, insert_one, load as populate, try_fill, Population, Row, Tenants,
+};
 
 use crate::catalog::{Catalog, Column, Function, Object, Relation, RelationKind};
 use crate::class::{Class, Classes};

@@ -73,8 +73,40 @@ pub fn fill(table: &Table, tenants: Tenants<'_>, world: &World) -> Vec<String> {
     }
     let source = source(table, tenants);
     let (columns, values) = insert_parts(table);
+    // A table whose every column has a default (a settings row) is filled with its
+    // defaults, once per row the rule asks for (only public and internal tables have
+    // no owner column to give).
+    if columns.is_empty() {
+        let rows = match table.rule {
+            Rule::Public { .. } | Rule::Internal => 2,
+            _ => 1,
+        };
+        let insert = format!(
+            "insert into {} default values",
+            qualified_ident(&table.name)
+        );
+        return vec![insert; rows];
+    }
+    // A row that must point at another table's row has none to point at when that
+    // table is empty (no users yet): the world then holds no such row.
+    let targets: Vec<String> = table
+        .fills
+        .iter()
+        .filter_map(|(_, fill)| match fill {
+            Fill::Reference { target, .. } => Some(format!(
+                "exists (select 1 from {})",
+                qualified_ident(target)
+            )),
+            _ => None,
+        })
+        .collect();
+    let filter = if targets.is_empty() {
+        String::new()
+    } else {
+        format!(" where {}", targets.join(" and "))
+    };
     vec![format!(
-        "insert into {} ({}) select {} from ({source}) s",
+        "insert into {} ({}) select {} from ({source}) s{filter}",
         qualified_ident(&table.name),
         columns.join(", "),
         values.join(", ")
@@ -229,6 +261,40 @@ pub async fn load(
     if subjects.is_empty() {
         return Ok(Population::default());
     }
+    let (enter, leave) = as_writer(world);
+    owner.batch(&enter).await?;
+    let filled = fill_all(owner, subjects, tenants, world).await;
+    owner.batch(&leave).await?;
+    filled?;
+    read_back(owner, subjects).await
+}
+
+/// The owner's statements (local to its open transaction) that make `auth.uid()` the
+/// world's first user while the fills run, and that end it. Rows an app stores are
+/// written by a signed-in user, and triggers stamp them with `auth.uid()` (an inviter,
+/// a creator); the first user by id is also the one a reference to `auth.users` picks.
+/// Both are empty for a world without users.
+pub fn as_writer(world: &World) -> (String, String) {
+    match world.users.iter().map(|u| u.id).min() {
+        Some(id) => (
+            format!(
+                "select set_config('request.jwt.claim.sub', '{id}', true), \
+                        set_config('request.jwt.claims', '{{\"sub\": \"{id}\"}}', true)"
+            ),
+            "select set_config('request.jwt.claim.sub', '', true), \
+                    set_config('request.jwt.claims', '', true)"
+                .to_owned(),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+async fn fill_all(
+    owner: &Connection,
+    subjects: &Subjects,
+    tenants: Tenants<'_>,
+    world: &World,
+) -> Result<()> {
     for table in &subjects.tables {
         for sql in fill(table, tenants, world) {
             if let Err(failure) = actor::statement(owner, &sql).await? {
@@ -243,6 +309,11 @@ pub async fn load(
             }
         }
     }
+    Ok(())
+}
+
+/// Refreshes the materialized views and reads every subject table back whole.
+async fn read_back(owner: &Connection, subjects: &Subjects) -> Result<Population> {
     for view in subjects.views.iter().filter(|v| v.materialized) {
         owner
             .batch(&format!(
