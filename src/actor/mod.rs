@@ -55,6 +55,11 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Whether it refuses: any 42501, or one of the `codes` a schema's guards raise.
+    pub fn refused(&self, codes: &[String]) -> bool {
+        self.sqlstate == "42501" || codes.contains(&self.sqlstate)
+    }
+
     /// For SQLSTATE 42501, which kind of denial it is: told by the routine that raised
     /// it, never by the message, which the server may have translated.
     pub fn denial(&self) -> Option<Denial> {

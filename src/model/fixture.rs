@@ -80,6 +80,7 @@ pub fn shape() -> Arc<Shape> {
             tenant: DH,
             roles: vec![ADMIN, MEMBER],
         }),
+        ..Shape::default()
     })
 }
 
@@ -156,10 +157,12 @@ pub fn seeded() -> World {
             Tenant {
                 id: PLATFORM,
                 slug: "vital-platform".into(),
+                ..Default::default()
             },
             Tenant {
                 id: DH,
                 slug: "digital-health-startup".into(),
+                ..Default::default()
             },
         ],
         users: Vec::new(),
@@ -188,6 +191,7 @@ pub fn world() -> World {
     world.tenants.push(Tenant {
         id: NORTH,
         slug: "north".into(),
+        ..Default::default()
     });
     let person = |name: &str, admin: bool, roles: &[(Id, Role)]| User {
         id: id(name),

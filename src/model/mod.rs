@@ -30,7 +30,9 @@ mod write;
 pub(crate) mod fixture;
 
 pub use invariant::{invariant_of_op, invariant_of_read, invariant_of_write};
-pub use shape::{Assign, Object, Role, RoleRights, Shape, Table};
+pub use shape::{
+    Assign, Creators, Editors, MembershipRules, Object, Role, RoleRights, Shape, Table,
+};
 pub use world::{Rights, World};
 
 /// Every id in the schema is a uuid.
@@ -101,11 +103,27 @@ impl Kind {
     }
 }
 
-/// A row of the tenants table; the model needs only what identifies it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A row of the tenants table; the model needs only what identifies it, who owns it
+/// and whether it is a user's personal tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tenant {
     pub id: Id,
     pub slug: String,
+    /// Where tenants have one ([`Shape::primary_owner`]).
+    pub primary_owner: Option<Id>,
+    /// Made for its owner at signup ([`Shape::personal`]).
+    pub personal: bool,
+}
+
+impl Tenant {
+    /// A tenant with no primary owner that is nobody's personal tenant.
+    pub fn new(id: Id, slug: String) -> Tenant {
+        Tenant {
+            id,
+            slug,
+            ..Tenant::default()
+        }
+    }
 }
 
 /// A row of `auth.users`, with its memberships (tenant → role) and whether it is a
@@ -299,9 +317,11 @@ pub enum Op {
         user: Id,
         role: Role,
     },
+    /// Insert a tenant; where tenants have a primary owner, `owner` is it.
     InsertTenant {
         id: Id,
         slug: String,
+        owner: Option<Id>,
     },
     /// Update a tenant row without changing it: whether the row may be updated at all.
     RenameTenant {

@@ -19,17 +19,24 @@ impl World {
             .collect()
     }
 
-    /// The tenants table: `P(u)` or the tenant is in `M(u)`, whatever the context.
+    /// The tenants table: `P(u)`, the tenant is in `M(u)`, or `u` is its primary owner,
+    /// whatever the context.
     pub fn readable_tenants(&self, who: &Principal) -> BTreeSet<Id> {
         let rights = self.rights(who);
-        self.tenant_ids()
-            .into_iter()
-            .filter(|t| rights.bypass_rls || rights.admin || rights.member.contains(t))
+        self.tenants
+            .iter()
+            .filter(|t| {
+                rights.bypass_rls
+                    || rights.admin
+                    || rights.member.contains(&t.id)
+                    || (rights.uid.is_some() && t.primary_owner == rights.uid)
+            })
+            .map(|t| t.id)
             .collect()
     }
 
     /// Memberships as `(user, tenant)`: `P(u)`, `u`'s own rows, and every row of a
-    /// tenant `u` manages.
+    /// tenant `u` manages (or, where teammates read each other, of every tenant of `u`).
     pub fn readable_memberships(&self, who: &Principal) -> BTreeSet<(Id, Id)> {
         let rights = self.rights(who);
         self.memberships()
@@ -39,6 +46,7 @@ impl World {
                     || rights.admin
                     || rights.uid == Some(*user)
                     || rights.manager.contains(tenant)
+                    || (self.shape.memberships.teammates_read && rights.member.contains(tenant))
             })
             .collect()
     }

@@ -43,6 +43,54 @@ pub struct Assign {
     pub roles: Vec<Role>,
 }
 
+/// Who creates tenants through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Creators {
+    /// Platform admins only (nobody, without platform admins).
+    #[default]
+    PlatformAdmins,
+    /// Any signed-in user, who becomes the new tenant's primary owner (where tenants
+    /// have one) and a member with the highest role.
+    SignedIn,
+}
+
+/// Who updates a tenant's own row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Editors {
+    /// Platform admins only (nobody, without platform admins).
+    #[default]
+    PlatformAdmins,
+    /// The tenant's writers (`W(u)`) too.
+    Writers,
+}
+
+/// What members may do with the memberships table itself, beyond their roles' rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipRules {
+    /// Members read every membership of their tenants (else their own, and those of
+    /// the tenants they manage).
+    pub teammates_read: bool,
+    /// Which writes managers make directly on the table: add a member, change a role,
+    /// remove a member. A schema that does the others through functions leaves them out.
+    pub add: bool,
+    pub change: bool,
+    pub remove: bool,
+    /// Managers write their own membership too (else never).
+    pub own: bool,
+}
+
+impl Default for MembershipRules {
+    fn default() -> MembershipRules {
+        MembershipRules {
+            teammates_read: false,
+            add: true,
+            change: true,
+            remove: true,
+            own: false,
+        }
+    }
+}
+
 /// The tenancy the model predicts, as positions and flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shape {
@@ -63,6 +111,14 @@ pub struct Shape {
     /// A function that makes a user a platform admin.
     pub grant_admin: bool,
     pub assign: Option<Assign>,
+    pub creators: Creators,
+    pub editors: Editors,
+    pub memberships: MembershipRules,
+    /// Each tenant has a primary owner, whose membership only platform admins touch
+    /// and who always reads the tenant.
+    pub primary_owner: bool,
+    /// Every user gets a personal tenant when it signs up (the schema makes it).
+    pub personal: bool,
 }
 
 impl Shape {

@@ -99,16 +99,6 @@ impl Rights {
             || r.tenant
                 .is_some_and(|t| self.effective_writer(ctx).contains(&t))
     }
-
-    /// The write rule of memberships, for one (old or new) row: a platform admin, or a
-    /// manager of the tenant, not on its own row, and never about a protected role.
-    pub fn may_write_membership(&self, user: Id, tenant: Id, role: Role) -> bool {
-        self.bypass_rls
-            || self.admin
-            || (self.manager.contains(&tenant)
-                && self.uid != Some(user)
-                && !self.protected.contains(&role))
-    }
 }
 
 impl World {
@@ -124,7 +114,7 @@ impl World {
         self.users.iter().find(|u| u.id == id)
     }
 
-    pub(super) fn user_mut(&mut self, id: Id) -> Option<&mut User> {
+    pub fn user_mut(&mut self, id: Id) -> Option<&mut User> {
         self.users.iter_mut().find(|u| u.id == id)
     }
 

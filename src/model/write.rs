@@ -10,7 +10,15 @@
 
 use super::world::Rights;
 use super::{AuditAction, AuditRow, Context, Denial, Id, Op, Outcome, Principal, Resource, Role};
-use super::{Tenant, World};
+use super::{Creators, Editors, Tenant, World};
+
+/// Which write of a membership row is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Add,
+    Role,
+    Remove,
+}
 
 const UNIQUE: Outcome = Outcome::SqlState("23505");
 const FOREIGN_KEY: Outcome = Outcome::SqlState("23503");
@@ -30,7 +38,7 @@ impl World {
                 _ => Outcome::Done(0),
             },
             Op::AddMember { user, tenant, role } => {
-                if !rights.may_write_membership(*user, *tenant, *role) {
+                if !self.may_write_membership(&rights, Change::Add, *user, *tenant, *role) {
                     POLICY
                 } else if self.role_of(*user, *tenant).is_some() {
                     UNIQUE
@@ -41,8 +49,10 @@ impl World {
                 }
             }
             Op::SetRole { user, tenant, role } => match self.role_of(*user, *tenant) {
-                Some(old) if rights.may_write_membership(*user, *tenant, old) => {
-                    if rights.may_write_membership(*user, *tenant, *role) {
+                Some(old)
+                    if self.may_write_membership(&rights, Change::Role, *user, *tenant, old) =>
+                {
+                    if self.may_write_membership(&rights, Change::Role, *user, *tenant, *role) {
                         Outcome::Done(1)
                     } else {
                         POLICY
@@ -51,7 +61,11 @@ impl World {
                 _ => Outcome::Done(0),
             },
             Op::RemoveMember { user, tenant } => match self.role_of(*user, *tenant) {
-                Some(old) if rights.may_write_membership(*user, *tenant, old) => Outcome::Done(1),
+                Some(old)
+                    if self.may_write_membership(&rights, Change::Remove, *user, *tenant, old) =>
+                {
+                    Outcome::Done(1)
+                }
                 _ => Outcome::Done(0),
             },
             Op::GrantAdmin { user } => {
@@ -76,18 +90,28 @@ impl World {
                 }
             }
             Op::Assign { user, role } => self.assign(&rights, *user, *role),
-            Op::InsertTenant { id, slug } => {
-                if !(rights.bypass_rls || rights.admin) {
+            Op::InsertTenant { id, slug, owner } => {
+                let creator = match self.shape.creators {
+                    Creators::PlatformAdmins => false,
+                    Creators::SignedIn => rights.uid.is_some(),
+                };
+                if !(rights.bypass_rls || rights.admin || creator) {
                     POLICY
                 } else if self.tenants.iter().any(|t| t.id == *id || t.slug == *slug) {
                     UNIQUE
+                } else if self.shape.primary_owner && owner.is_none_or(|o| self.user(o).is_none()) {
+                    FOREIGN_KEY
                 } else {
                     Outcome::Done(1)
                 }
             }
-            // Only platform admins pass USING; for anyone else the row is not there.
+            // Only those who may edit the row pass USING; for anyone else it is not there.
             Op::RenameTenant { id, .. } => {
-                let admin = rights.bypass_rls || rights.admin;
+                let editor = match self.shape.editors {
+                    Editors::PlatformAdmins => false,
+                    Editors::Writers => rights.writer.contains(id),
+                };
+                let admin = rights.bypass_rls || rights.admin || editor;
                 Outcome::Done(u64::from(admin && self.tenant(*id).is_some()))
             }
             Op::DeleteTenant { id } => {
@@ -180,6 +204,36 @@ impl World {
         }
     }
 
+    /// The write rule of memberships, for one (old or new) row: a platform admin, or a
+    /// manager of the tenant making a change the tenancy lets managers make, on another
+    /// member's row (or its own, where the tenancy allows), never about a protected
+    /// role nor the tenant's primary owner.
+    fn may_write_membership(
+        &self,
+        rights: &Rights,
+        change: Change,
+        user: Id,
+        tenant: Id,
+        role: Role,
+    ) -> bool {
+        let rules = &self.shape.memberships;
+        let allowed = match change {
+            Change::Add => rules.add,
+            Change::Role => rules.change,
+            Change::Remove => rules.remove,
+        };
+        let primary_owner = self
+            .tenant(tenant)
+            .is_some_and(|t| t.primary_owner == Some(user));
+        rights.bypass_rls
+            || rights.admin
+            || (allowed
+                && rights.manager.contains(&tenant)
+                && (rules.own || rights.uid != Some(user))
+                && !rights.protected.contains(&role)
+                && !primary_owner)
+    }
+
     /// Changes the world for an `op` already judged successful.
     fn perform(&mut self, actor: Option<Id>, op: &Op) {
         match op {
@@ -228,10 +282,20 @@ impl World {
                     self.set_membership(*user, assign.tenant, Some(*role));
                 }
             }
-            Op::InsertTenant { id, slug } => self.tenants.push(Tenant {
-                id: *id,
-                slug: slug.clone(),
-            }),
+            Op::InsertTenant { id, slug, owner } => {
+                self.tenants.push(Tenant {
+                    id: *id,
+                    slug: slug.clone(),
+                    primary_owner: owner.filter(|_| self.shape.primary_owner),
+                    personal: false,
+                });
+                // A signed-in creator joins its new tenant with the highest role.
+                if self.shape.creators == Creators::SignedIn {
+                    if let Some(creator) = actor.filter(|a| *owner == Some(*a)) {
+                        self.set_membership(creator, *id, Some(Role(0)));
+                    }
+                }
+            }
             // The model keeps no tenant names.
             Op::RenameTenant { .. } => {}
             Op::DeleteTenant { id } => {

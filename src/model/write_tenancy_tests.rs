@@ -92,6 +92,7 @@ fn nobody_escalates_through_memberships_or_roles() {
     let tenant = |slug: &str| Op::InsertTenant {
         id: Id::from_u128(0x77),
         slug: slug.into(),
+        owner: None,
     };
     assert_eq!(at(&bob, tenant("south-1")), POLICY);
     assert_eq!(at(&user("ada"), tenant("north")), UNIQUE);
@@ -195,6 +196,7 @@ fn anon_and_claims_without_sub_write_nothing() {
             Op::InsertTenant {
                 id: Id::from_u128(0x77),
                 slug: "x".into(),
+                owner: None,
             },
             POLICY,
         ),
@@ -217,6 +219,7 @@ fn only_platform_admins_rename_or_delete_tenants_and_admin_roles() {
     world.tenants.push(super::super::Tenant {
         id: empty,
         slug: "empty".into(),
+        ..Default::default()
     });
     let rename = |id| Op::RenameTenant { id };
     let at = |who: &str, op: Op| world.outcome(&user(who), &NONE, &op);
@@ -241,4 +244,107 @@ fn only_platform_admins_rename_or_delete_tenants_and_admin_roles() {
     assert!(!after.users[1].memberships.contains_key(&empty));
     after.apply(&user("ada"), &NONE, &demote("ada"));
     assert!(after.admins().is_empty());
+}
+
+/// An accounts-style tenancy: owners and members, a primary owner per account, any
+/// signed-in user opens an account, owners edit theirs and only remove members
+/// directly, teammates read each other's memberships.
+fn accounts() -> World {
+    use super::super::{Creators, Editors, MembershipRules, RoleRights, Shape, Tenant, User};
+    let role = |writes| RoleRights {
+        writes,
+        manages: writes,
+        protected: false,
+    };
+    let shape = Shape {
+        roles: vec![role(true), role(false)],
+        creators: Creators::SignedIn,
+        editors: Editors::Writers,
+        memberships: MembershipRules {
+            teammates_read: true,
+            add: false,
+            change: false,
+            remove: true,
+            own: true,
+        },
+        primary_owner: true,
+        ..Shape::default()
+    };
+    let acme = Tenant {
+        id: DH,
+        slug: "acme".into(),
+        primary_owner: Some(id("olga")),
+        personal: false,
+    };
+    let member = |name: &str, role: u8| User {
+        id: id(name),
+        name: name.into(),
+        memberships: [(DH, Role(role))].into(),
+        admin: false,
+    };
+    World {
+        shape: std::sync::Arc::new(shape),
+        tenants: vec![acme],
+        users: vec![member("olga", 0), member("otto", 0), member("mo", 1)],
+        ..World::default()
+    }
+}
+
+#[test]
+fn an_accounts_tenancy_follows_its_profile() {
+    let mut world = accounts();
+    let at = |world: &World, who: &str, op: Op| world.outcome(&user(who), &NONE, &op);
+    let remove = |who: &str| Op::RemoveMember {
+        user: id(who),
+        tenant: DH,
+    };
+    // Owners remove members and themselves, never the primary owner; members nobody.
+    assert_eq!(at(&world, "otto", remove("mo")), Outcome::Done(1));
+    assert_eq!(at(&world, "otto", remove("otto")), Outcome::Done(1));
+    assert_eq!(at(&world, "otto", remove("olga")), Outcome::Done(0));
+    assert_eq!(at(&world, "olga", remove("olga")), Outcome::Done(0));
+    assert_eq!(at(&world, "mo", remove("otto")), Outcome::Done(0));
+    // Adding and changing go through functions: refused or untouched for owners too.
+    let add = Op::AddMember {
+        user: id("eve"),
+        tenant: DH,
+        role: Role(1),
+    };
+    assert_eq!(at(&world, "olga", add), POLICY);
+    let promote = Op::SetRole {
+        user: id("mo"),
+        tenant: DH,
+        role: Role(0),
+    };
+    assert_eq!(at(&world, "olga", promote), Outcome::Done(0));
+    // Owners edit their account's row; members do not.
+    assert_eq!(
+        at(&world, "otto", Op::RenameTenant { id: DH }),
+        Outcome::Done(1)
+    );
+    assert_eq!(
+        at(&world, "mo", Op::RenameTenant { id: DH }),
+        Outcome::Done(0)
+    );
+    // Teammates read every membership of the account.
+    assert_eq!(world.readable_memberships(&user("mo")).len(), 3);
+    // Any signed-in user opens an account, becomes its primary owner and its owner.
+    let open = Op::InsertTenant {
+        id: NORTH,
+        slug: "north".into(),
+        owner: Some(id("mo")),
+    };
+    assert_eq!(world.apply(&user("mo"), &NONE, &open), Outcome::Done(1));
+    assert_eq!(world.role_of(id("mo"), NORTH), Some(Role(0)));
+    assert_eq!(world.tenant(NORTH).unwrap().primary_owner, Some(id("mo")));
+    assert_eq!(
+        world.outcome(&Principal::NoSub, &NONE, &Op::RenameTenant { id: NORTH }),
+        Outcome::Done(0)
+    );
+    // The primary owner reads its account even without a membership.
+    world.users.iter_mut().for_each(|u| u.memberships.clear());
+    assert_eq!(
+        world.readable_tenants(&user("mo")),
+        [NORTH].into_iter().collect()
+    );
 }

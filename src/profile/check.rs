@@ -96,6 +96,8 @@ impl Profile {
         let t = &self.tenants;
         let tenants = m.relation(&t.table, "tenants table");
         m.columns(tenants, &[&t.key, &t.slug]);
+        let owned: Vec<&Key> = t.primary_owner.iter().chain(&t.personal).collect();
+        m.columns(tenants, &owned);
         self.check_memberships(&mut m);
         if let Some(p) = &self.admins {
             let table = m.relation(&p.table, "platform-admin table");

@@ -12,7 +12,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::model::{self, Object, Role, RoleRights, Shape, Table};
+use crate::model::{self, Creators, Editors, MembershipRules, Object, Role, RoleRights};
+use crate::model::{Shape, Table};
 
 mod check;
 mod parse;
@@ -20,7 +21,7 @@ mod seed;
 mod sql;
 
 pub use parse::RawProfile;
-pub use seed::read as read_seed;
+pub use seed::{read as read_seed, with_personal};
 pub use sql::{insert_user, uuid, Sql};
 
 pub use crate::located::At;
@@ -40,6 +41,12 @@ pub struct Tenants {
     pub key: Key,
     /// The unique text column scenario files and reports name tenants by.
     pub slug: Key,
+    /// The column naming each tenant's primary owner (a user), if tenants have one.
+    pub primary_owner: Option<Key>,
+    /// The boolean column that marks a user's personal tenant, where signup makes one.
+    pub personal: Option<Key>,
+    pub creators: Creators,
+    pub editors: Editors,
 }
 
 /// The function that adds or changes a membership of one fixed tenant.
@@ -70,6 +77,8 @@ pub struct Memberships {
     /// The roles only platform admins give out or touch.
     pub protected: Vec<Key>,
     pub assign: Option<AssignFunction>,
+    /// Who reads which rows, and which writes managers make directly.
+    pub rules: MembershipRules,
 }
 
 /// How a user becomes a platform admin: a row of `table` with `role` = `value`.
@@ -164,6 +173,8 @@ pub struct Profile {
     pub admins: Option<Admins>,
     pub context: Option<TenantContext>,
     pub sharing: Option<Sharing>,
+    /// The SQLSTATEs a refusal may carry: a guard's `raise` as well as a policy's 42501.
+    pub refusals: Vec<String>,
 }
 
 /// `schema.name(types)` without its argument types.
@@ -212,6 +223,11 @@ impl Profile {
                         .filter_map(|r| self.role(&r.name))
                         .collect(),
                 }),
+            creators: self.tenants.creators,
+            editors: self.tenants.editors,
+            memberships: m.rules,
+            primary_owner: self.tenants.primary_owner.is_some(),
+            personal: self.tenants.personal.is_some(),
         })
     }
 

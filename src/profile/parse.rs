@@ -12,6 +12,7 @@ use super::{
     TenantContext, Tenants,
 };
 use crate::located::{unknown, FileError, Reader};
+use crate::model::{Creators, Editors, MembershipRules};
 
 type Name = Spanned<String>;
 
@@ -23,6 +24,7 @@ pub struct RawProfile {
     admins: Option<RawAdmins>,
     context: Option<RawContext>,
     sharing: Option<RawSharing>,
+    refusals: Option<Vec<Name>>,
 }
 
 #[derive(Deserialize)]
@@ -31,6 +33,10 @@ struct RawTenants {
     table: Name,
     key: Name,
     slug: Name,
+    primary_owner: Option<Name>,
+    personal: Option<Name>,
+    creators: Option<Name>,
+    editors: Option<Name>,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +53,11 @@ struct RawMemberships {
     #[serde(default)]
     protected: Vec<Name>,
     assign: Option<RawAssign>,
+    #[serde(default)]
+    teammates: bool,
+    managed: Option<Vec<Name>>,
+    #[serde(default)]
+    own: bool,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +173,22 @@ impl Keys<'_> {
     fn error(&mut self, at: &Name, message: String) {
         self.errors.push(self.reader.at(at, message));
     }
+
+    /// The value of a key that takes one of `choices`, the first when it is absent.
+    fn choice<T: Copy>(&mut self, name: Option<&Name>, choices: &[(&str, T)]) -> T {
+        let Some(name) = name else {
+            return choices[0].1;
+        };
+        match choices.iter().find(|(word, _)| word == name.get_ref()) {
+            Some((_, value)) => *value,
+            None => {
+                let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+                let message = unknown("value", name.get_ref(), &words);
+                self.error(name, message);
+                choices[0].1
+            }
+        }
+    }
 }
 
 impl RawProfile {
@@ -177,6 +204,47 @@ impl RawProfile {
             table: keys.qualified(&raw.table, "tenants table"),
             key: keys.key(&raw.key),
             slug: keys.key(&raw.slug),
+            primary_owner: raw.primary_owner.as_ref().map(|k| keys.key(k)),
+            personal: raw.personal.as_ref().map(|k| keys.key(k)),
+            creators: keys.choice(
+                raw.creators.as_ref(),
+                &[
+                    ("platform-admins", Creators::PlatformAdmins),
+                    ("signed-in", Creators::SignedIn),
+                ],
+            ),
+            editors: keys.choice(
+                raw.editors.as_ref(),
+                &[
+                    ("platform-admins", Editors::PlatformAdmins),
+                    ("writers", Editors::Writers),
+                ],
+            ),
+        };
+        let refusals = match &self.refusals {
+            Some(codes) => codes
+                .iter()
+                .map(|code| {
+                    let key = keys.key(code);
+                    let sqlstate = key.name.len() == 5
+                        && key
+                            .name
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+                    if !sqlstate {
+                        keys.error(
+                            code,
+                            format!(
+                                "\"{}\" is not a SQLSTATE: give five digits or capital letters, \
+                                 such as \"42501\" or \"P0001\"",
+                                key.name
+                            ),
+                        );
+                    }
+                    key.name
+                })
+                .collect(),
+            None => vec!["42501".to_owned()],
         };
         let memberships = memberships(&mut keys, &self.memberships);
         let admins = self.admins.as_ref().map(|raw| Admins {
@@ -210,9 +278,13 @@ impl RawProfile {
                 admins,
                 context,
                 sharing,
+                refusals,
             })
         } else {
-            Err(keys.errors)
+            // In the order a person reads the file.
+            let mut errors = keys.errors;
+            errors.sort_by_key(|e| (e.line, e.column));
+            Err(errors)
         }
     }
 }
@@ -256,6 +328,27 @@ fn memberships(keys: &mut Keys<'_>, raw: &RawMemberships) -> Memberships {
         None => writers.clone(),
     };
     let protected = ranked(keys, &raw.protected);
+    let mut managed = MembershipRules {
+        teammates_read: raw.teammates,
+        own: raw.own,
+        ..MembershipRules::default()
+    };
+    if let Some(changes) = &raw.managed {
+        managed.add = false;
+        managed.change = false;
+        managed.remove = false;
+        for change in changes {
+            match change.get_ref().as_str() {
+                "add" => managed.add = true,
+                "change" => managed.change = true,
+                "remove" => managed.remove = true,
+                other => {
+                    let message = unknown("change", other, &["add", "change", "remove"]);
+                    keys.error(change, message);
+                }
+            }
+        }
+    }
     let assign = raw.assign.as_ref().map(|raw| AssignFunction {
         function: keys.qualified(&raw.function, "function"),
         tenant: keys.key(&raw.tenant),
@@ -271,6 +364,7 @@ fn memberships(keys: &mut Keys<'_>, raw: &RawMemberships) -> Memberships {
         managers,
         protected,
         assign,
+        rules: managed,
     }
 }
 
@@ -366,6 +460,50 @@ roles = ["owner", "member"]
         assert!(!shape.roles[1].writes && !shape.roles[1].manages);
         assert!(!shape.admins && !shape.context);
         assert_eq!(profile.role("member"), Some(crate::model::Role(1)));
+    }
+
+    /// An accounts-style tenancy says who opens and edits tenants, which memberships
+    /// members read and which writes managers make; each value is checked at its key.
+    #[test]
+    fn the_tenancy_rules_read_as_written_and_are_checked() {
+        let accounts = format!(
+            "[profile]\nrefusals = [\"42501\", \"P0001\"]\n{}",
+            MINIMAL
+                .replace(
+                    "slug = \"slug\"",
+                    "slug = \"slug\"\nprimary_owner = \"primary_owner_user_id\"\n\
+                     creators = \"signed-in\"\neditors = \"writers\"",
+                )
+                .replace(
+                    "roles = [\"owner\", \"member\"]",
+                    "roles = [\"owner\", \"member\"]\nteammates = true\nmanaged = [\"remove\"]",
+                )
+        );
+        let profile = check(&accounts).unwrap();
+        let shape = profile.shape(None);
+        assert_eq!(shape.creators, Creators::SignedIn);
+        assert_eq!(shape.editors, Editors::Writers);
+        assert!(shape.primary_owner && !shape.personal);
+        let rules = shape.memberships;
+        assert!(rules.teammates_read && rules.remove && !rules.add && !rules.change);
+        assert_eq!(profile.refusals, ["42501", "P0001"]);
+        // The defaults are VITAL's rules.
+        let vital = check(MINIMAL).unwrap().shape(None);
+        assert_eq!(vital.creators, Creators::PlatformAdmins);
+        assert_eq!(vital.memberships, MembershipRules::default());
+
+        let wrong = accounts
+            .replace("\"P0001\"", "\"oops\"")
+            .replace("signed-in", "anyone")
+            .replace("[\"remove\"]", "[\"kick\"]");
+        assert_eq!(
+            check(&wrong).unwrap_err(),
+            [
+                "2:22: \"oops\" is not a SQLSTATE: give five digits or capital letters, such as \"42501\" or \"P0001\"",
+                "9:12: unknown value \"anyone\" (known: platform-admins, signed-in)",
+                "19:12: unknown change \"kick\" (known: add, change, remove)",
+            ]
+        );
     }
 
     #[test]

@@ -44,20 +44,10 @@ fn value<'r, T: FromSql<'r>>(
 
 /// Reads the seeded world from the database `owner` is on.
 pub async fn read(owner: &Connection, profile: &Profile) -> Result<World> {
-    let t = &profile.tenants;
-    let tenants = format!(
-        "select {}, {}::text from {} order by 2",
-        ident(&t.key.name),
-        ident(&t.slug.name),
-        qualified_ident(&t.table.name)
-    );
-    let mut world = World::default();
-    for row in owner.query(&tenants, &[]).await? {
-        world.tenants.push(Tenant {
-            id: value(&row, 0, profile, &t.key)?,
-            slug: value(&row, 1, profile, &t.slug)?,
-        });
-    }
+    let mut world = World {
+        tenants: read_tenants(owner, profile, false).await?,
+        ..World::default()
+    };
     let assign_tenant = profile.memberships.assign.as_ref().and_then(|assign| {
         world
             .tenants
@@ -83,6 +73,94 @@ pub async fn read(owner: &Connection, profile: &Profile) -> Result<World> {
     world.shape = profile.shape(assign_tenant);
     read_users(owner, profile, &mut world).await?;
     read_resources(owner, profile, &mut world).await?;
+    Ok(world)
+}
+
+/// The tenants (only the personal ones, if `personal_only`), with their primary owners.
+/// A personal tenant without a slug is named after its owner.
+async fn read_tenants(
+    owner: &Connection,
+    profile: &Profile,
+    personal_only: bool,
+) -> Result<Vec<Tenant>> {
+    let t = &profile.tenants;
+    let primary_owner = t
+        .primary_owner
+        .as_ref()
+        .map_or_else(|| "null::uuid".to_owned(), |k| ident(&k.name));
+    let personal = t
+        .personal
+        .as_ref()
+        .map_or_else(|| "false".to_owned(), |k| ident(&k.name));
+    let filter = if personal_only {
+        format!("where {personal}")
+    } else {
+        String::new()
+    };
+    let tenants = format!(
+        "select {}, coalesce({}::text, ''), {primary_owner}, {personal}
+           from {} {filter} order by 2, 1",
+        ident(&t.key.name),
+        ident(&t.slug.name),
+        qualified_ident(&t.table.name)
+    );
+    let mut read = Vec::new();
+    for row in owner.query(&tenants, &[]).await? {
+        let primary_owner: Option<Uuid> = match &t.primary_owner {
+            Some(key) => value(&row, 2, profile, key)?,
+            None => None,
+        };
+        let personal: bool = match &t.personal {
+            Some(key) => value(&row, 3, profile, key)?,
+            None => false,
+        };
+        let mut slug: String = value(&row, 1, profile, &t.slug)?;
+        if slug.is_empty() && personal {
+            slug = format!("personal-{}", primary_owner.unwrap_or_default());
+        }
+        read.push(Tenant {
+            id: value(&row, 0, profile, &t.key)?,
+            slug,
+            primary_owner,
+            personal,
+        });
+    }
+    Ok(read)
+}
+
+/// `world` with the personal tenants its users got at signup, which the schema made
+/// while it was loaded, and their memberships.
+pub async fn with_personal(owner: &Connection, profile: &Profile, world: World) -> Result<World> {
+    let mut world = world;
+    if profile.tenants.personal.is_none() {
+        return Ok(world);
+    }
+    let m = &profile.memberships;
+    for tenant in read_tenants(owner, profile, true).await? {
+        if world.tenant(tenant.id).is_some() {
+            continue;
+        }
+        let role = m
+            .role
+            .as_ref()
+            .map_or_else(|| "''".to_owned(), |r| format!("{}::text", ident(&r.name)));
+        let members = format!(
+            "select {}, {role} from {} where {} = {}",
+            ident(&m.user.name),
+            qualified_ident(&m.table.name),
+            ident(&m.tenant.name),
+            super::uuid(tenant.id)
+        );
+        for row in owner.query(&members, &[]).await? {
+            let user: Uuid = value(&row, 0, profile, &m.user)?;
+            let role: String = row.get(1);
+            let ranked = profile.role(&role).unwrap_or(crate::model::Role(0));
+            if let Some(member) = world.user_mut(user) {
+                member.memberships.insert(tenant.id, ranked);
+            }
+        }
+        world.tenants.push(tenant);
+    }
     Ok(world)
 }
 

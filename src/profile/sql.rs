@@ -198,6 +198,20 @@ impl Sql {
         )
     }
 
+    /// A tenant that is nobody's personal one, owned by `owner` where tenants have a
+    /// primary owner (given explicitly, as a client that sets it would).
+    pub fn insert_team_tenant(&self, id: Id, slug: &str, owner: Option<Id>) -> String {
+        let t = &self.profile.tenants;
+        let mut columns = Vec::new();
+        if let (Some(column), Some(owner)) = (&t.primary_owner, owner) {
+            columns.push((column.name.clone(), owner.to_string()));
+        }
+        if let Some(column) = &t.personal {
+            columns.push((column.name.clone(), "false".to_owned()));
+        }
+        self.insert_tenant(id, slug, &columns)
+    }
+
     /// A membership with `role` (the role column's value; ignored without a column).
     pub fn insert_membership(&self, user: Id, tenant: Id, role: &str) -> String {
         let m = &self.profile.memberships;
@@ -280,13 +294,36 @@ impl Sql {
                 sql.push_str(";\n");
             }
         };
-        for tenant in world.tenants.iter().filter(|t| !seeded.tenants.contains(t)) {
-            push(self.insert_tenant(tenant.id, &tenant.slug, &[]));
-        }
-        for user in world.users.iter().filter(|u| !seeded.users.contains(u)) {
+        // Users first: a tenant's primary owner is one. A personal tenant is the
+        // schema's to make when its user signs up.
+        let users: Vec<_> = world
+            .users
+            .iter()
+            .filter(|u| !seeded.users.contains(u))
+            .collect();
+        for user in &users {
             let email = format!("{}@example.test", user.name);
             push(insert_user(user.id, &email, "{}", "{}"));
-            for (tenant, role) in &user.memberships {
+        }
+        for tenant in world
+            .tenants
+            .iter()
+            .filter(|t| !t.personal && !seeded.tenants.contains(t))
+        {
+            push(self.insert_team_tenant(tenant.id, &tenant.slug, tenant.primary_owner));
+        }
+        let personal: Vec<Id> = world
+            .tenants
+            .iter()
+            .filter(|t| t.personal)
+            .map(|t| t.id)
+            .collect();
+        for user in &users {
+            for (tenant, role) in user
+                .memberships
+                .iter()
+                .filter(|(t, _)| !personal.contains(t))
+            {
                 push(self.insert_membership(user.id, *tenant, self.profile.role_name(*role)));
             }
             if user.admin {
@@ -361,7 +398,7 @@ impl Sql {
                 uuid(*user),
                 quote_literal(p.role_name(*role))
             ),
-            Op::InsertTenant { id, slug } => self.insert_tenant(*id, slug, &[]),
+            Op::InsertTenant { id, slug, owner } => self.insert_team_tenant(*id, slug, *owner),
             Op::RenameTenant { id } => format!(
                 "update {tenants} set {slug} = {slug} where {} = {}",
                 ident(&t.key.name),

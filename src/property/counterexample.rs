@@ -220,8 +220,13 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
     );
     // The objects the model does not name get their rows as in the generated world:
     // the same set-based inserts, from the tenants, users and resources above.
-    for table in &subjects.tables {
-        for statement in crate::subject::fill(table, schema.tenants_table(), world) {
+    let (enter, leave) = crate::subject::as_writer(world);
+    let statements = subjects
+        .tables
+        .iter()
+        .flat_map(|table| crate::subject::fill(table, schema.tenants_table(), world));
+    for statement in std::iter::once(enter).chain(statements).chain([leave]) {
+        if !statement.is_empty() {
             fixtures.push_str(&statement);
             fixtures.push_str(";\n");
         }
@@ -232,15 +237,30 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
             crate::connection::qualified_ident(&view.name)
         ));
     }
+    // A personal tenant is the schema's to make when its user signs up: the file names
+    // it (its reads show it) but does not declare it, nor its owner's membership.
+    let owner_column = sql.profile().tenants.primary_owner.as_ref();
     let tenants = world
         .tenants
         .iter()
         .map(|tenant| TenantSpec {
             slug: tenant.slug.clone(),
             id: tenant.id,
-            declared: (!seeded.tenants.contains(tenant)).then(Vec::new),
+            declared: (!tenant.personal && !seeded.tenants.contains(tenant)).then(|| {
+                owner_column
+                    .zip(tenant.primary_owner)
+                    .map(|(column, owner)| (column.name.clone(), owner.to_string()))
+                    .into_iter()
+                    .collect()
+            }),
             line: 1,
         })
+        .collect();
+    let personal: Vec<crate::model::Id> = world
+        .tenants
+        .iter()
+        .filter(|t| t.personal)
+        .map(|t| t.id)
         .collect();
     let mut users: Vec<UserSpec> = world
         .users
@@ -255,6 +275,7 @@ fn base(schema: &Schema, sql: &Sql, world: &World, mismatch: &Mismatch, nosub: b
                 memberships: user
                     .memberships
                     .iter()
+                    .filter(|(tenant, _)| !personal.contains(tenant))
                     .map(|(tenant, role)| (*tenant, sql.profile().role_name(*role).to_owned()))
                     .collect(),
                 admin: user.admin,

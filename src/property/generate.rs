@@ -153,10 +153,7 @@ impl Spec {
         let mut world = seeded.clone();
         for i in 0..self.extra_tenants {
             let slug = extra_slug(i);
-            world.tenants.push(Tenant {
-                id: tenant_id(&slug),
-                slug,
-            });
+            world.tenants.push(Tenant::new(tenant_id(&slug), slug));
         }
         let tenants: Vec<Id> = world.tenants.iter().map(|t| t.id).collect();
         let tenant_at = |index: usize| {
@@ -181,6 +178,25 @@ impl Spec {
                 memberships,
                 admin: spec.admin,
             });
+        }
+        if world.shape.primary_owner {
+            // Each new tenant's primary owner: a member with the highest role, else any
+            // member, else the first user (an owner who is not a member).
+            let new_tenants = seeded.tenants.len()..world.tenants.len();
+            for at in new_tenants {
+                let id = world.tenants[at].id;
+                let holding = |highest: bool| {
+                    world
+                        .users
+                        .iter()
+                        .find(|u| u.memberships.get(&id).is_some_and(|r| !highest || r.0 == 0))
+                };
+                let owner = holding(true)
+                    .or_else(|| holding(false))
+                    .or(world.users.first())
+                    .map(|u| u.id);
+                world.tenants[at].primary_owner = owner;
+            }
         }
         for (i, spec) in self.resources.iter().enumerate() {
             let mut shared_with: Vec<Id> = spec

@@ -278,6 +278,7 @@ async fn check_world(
     owner.batch("begin").await?;
     let outcome = async {
         owner.batch(&sql.load(&world, seeded)).await?;
+        let world = crate::profile::with_personal(owner, sql.profile(), world).await?;
         let population =
             crate::subject::populate(owner, &schema.subjects, schema.tenants_table(), &world)
                 .await?;

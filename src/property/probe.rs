@@ -300,11 +300,12 @@ fn judge(
     ask: &Ask,
     answer: &std::result::Result<Rows, Failure>,
 ) -> Verdict {
+    let refusals = &sql.profile().refusals;
     match ask {
         Ask::Resources(table) => {
             let expected = world.readable(who, context, *table);
             let object = Object::Resource(*table);
-            if expected.is_empty() && denied(answer) {
+            if expected.is_empty() && denied(answer, refusals) {
                 return None;
             }
             let Ok(rows) = answer else {
@@ -340,7 +341,7 @@ fn judge(
                     .map(|(user, tenant)| pair_id(user, tenant))
                     .collect(),
             };
-            if expected.is_empty() && denied(answer) {
+            if expected.is_empty() && denied(answer, refusals) {
                 return None;
             }
             let actual = match answer {
@@ -374,8 +375,8 @@ fn judge(
         }
         Ask::SharedView => {
             match (world.shared_view(who), answer) {
-                (Ok(rows), _) if rows.is_empty() && denied(answer) => return None,
-                (Err(outcome), _) if satisfies(&outcome, answer, false) => return None,
+                (Ok(rows), _) if rows.is_empty() && denied(answer, refusals) => return None,
+                (Err(outcome), _) if satisfies(&outcome, answer, false, refusals) => return None,
                 _ => {}
             }
             let (expected, actual) = match (world.shared_view(who), answer) {
@@ -404,7 +405,7 @@ fn judge(
                 .iter()
                 .map(|row| sql.audit_line(row))
                 .collect();
-            if expected.is_empty() && denied(answer) {
+            if expected.is_empty() && denied(answer, refusals) {
                 return None;
             }
             let actual: Vec<String> = match answer {
@@ -446,7 +447,7 @@ fn judge(
             let outcome = world.set_context(who, *tenant);
             let expected = outcome.to_string();
             let actual = observed(answer);
-            (!satisfies(&outcome, answer, true)).then(|| {
+            (!satisfies(&outcome, answer, true, refusals)).then(|| {
                 (
                     Probe::SetContext(*tenant),
                     model::invariant_of_read(Object::SetContext, who),
@@ -457,8 +458,8 @@ fn judge(
         }
         Ask::Accessible(table, tenant) => {
             match (world.accessible(who, *table, *tenant), answer) {
-                (Ok(ids), _) if ids.is_empty() && denied(answer) => return None,
-                (Err(outcome), _) if satisfies(&outcome, answer, false) => return None,
+                (Ok(ids), _) if ids.is_empty() && denied(answer, refusals) => return None,
+                (Err(outcome), _) if satisfies(&outcome, answer, false, refusals) => return None,
                 _ => {}
             }
             let (expected, actual) = match (world.accessible(who, *table, *tenant), answer) {
@@ -483,7 +484,7 @@ fn judge(
             let expected = outcome.to_string();
             let actual = observed(answer);
             // A function call answers with one row whatever it does: only success counts.
-            (!satisfies(&outcome, answer, op.is_call())).then(|| {
+            (!write_satisfies(who, &outcome, answer, op.is_call(), refusals)).then(|| {
                 (
                     Probe::Write(op.clone()),
                     model::invariant_of_write(world, who, context, op),
@@ -496,29 +497,51 @@ fn judge(
 }
 
 /// Whether the database's answer keeps the access model's contract where the model
-/// predicts `expected`. The contract names 42501, not which check raises it: a missing
-/// EXECUTE grant is as good a refusal as a guard's, and a missing table grant as a
-/// `WITH CHECK`. It does name the difference between a refusal and a row hidden by
-/// `USING` (`done, 0 rows`), which stays exact, as do counts and other SQLSTATEs. A
+/// predicts `expected`. The contract names a refusal, not which check raises it: a
+/// missing EXECUTE grant is as good a refusal as a guard's, a missing table grant as a
+/// `WITH CHECK`, and a guard may raise any of the profile's `refusals` codes. A row
+/// hidden by `USING` (`done, 0 rows`) and a refusal stay apart, since a `WITH CHECK`
+/// or a trigger that refuses has seen the row; only a missing grant, which sees no row
+/// at all, keeps a contract of "touches nothing". Counts and other SQLSTATEs stay exact. A
 /// function call answers with one row whatever it did, so for a `call` any success is
 /// success.
 pub(super) fn satisfies(
     expected: &Outcome,
     answer: &std::result::Result<Rows, Failure>,
     call: bool,
+    refusals: &[String],
 ) -> bool {
     match (expected, answer) {
         (Outcome::Done(n), Ok(rows)) => call || rows.affected == *n,
-        (Outcome::Denied(_), Err(failure)) => failure.denial().is_some(),
+        (Outcome::Done(0), Err(failure)) => {
+            !call && failure.denial() == Some(model::Denial::Privilege)
+        }
+        (Outcome::Denied(_), Err(failure)) => failure.refused(refusals),
         (Outcome::SqlState(code), Err(failure)) => failure.sqlstate == *code,
         _ => false,
     }
 }
 
-/// Whether the answer is a refusal (any 42501), which reads nothing: where the model
-/// says a read sees no row, a refusal keeps the contract as well as an empty result.
-fn denied(answer: &std::result::Result<Rows, Failure>) -> bool {
-    matches!(answer, Err(failure) if failure.denial().is_some())
+/// [`satisfies`] for a write by `who`. A caller with no identity (anon, claims without
+/// `sub`) may do nothing at all: where the model refuses its write, any error keeps the
+/// contract, whichever check of the schema stops it (a policy, or a NOT NULL owner
+/// column that defaults to `auth.uid()`).
+pub(super) fn write_satisfies(
+    who: &Principal,
+    expected: &Outcome,
+    answer: &std::result::Result<Rows, Failure>,
+    call: bool,
+    refusals: &[String],
+) -> bool {
+    let anonymous = matches!(who, Principal::Anon | Principal::NoSub);
+    satisfies(expected, answer, call, refusals)
+        || (anonymous && matches!(expected, Outcome::Denied(_)) && answer.is_err())
+}
+
+/// Whether the answer is a refusal, which reads nothing: where the model says a read
+/// sees no row, a refusal keeps the contract as well as an empty result.
+fn denied(answer: &std::result::Result<Rows, Failure>, refusals: &[String]) -> bool {
+    matches!(answer, Err(failure) if failure.refused(refusals))
 }
 
 /// An answer as the model writes outcomes, for reports.
@@ -593,35 +616,65 @@ mod tests {
     fn any_42501_keeps_a_contract_that_says_42501() {
         let guard = Outcome::Denied(Denial::Guard);
         // EXECUTE not granted: a privilege denial where the model expects the guard's.
-        assert!(satisfies(&guard, &refused("42501", "aclcheck_error"), true));
-        assert!(satisfies(&guard, &refused("42501", ""), true));
-        assert!(!satisfies(&guard, &done(1), true));
-        assert!(!satisfies(&guard, &refused("22023", ""), true));
+        let codes = &["42501".to_owned()];
+        assert!(satisfies(
+            &guard,
+            &refused("42501", "aclcheck_error"),
+            true,
+            codes
+        ));
+        assert!(satisfies(&guard, &refused("42501", ""), true, codes));
+        assert!(!satisfies(&guard, &done(1), true, codes));
+        assert!(!satisfies(&guard, &refused("22023", ""), true, codes));
+        assert!(!satisfies(&guard, &refused("P0001", ""), true, codes));
+    }
+
+    /// A guard that raises (`P0001`) refuses where the profile says it may.
+    #[test]
+    fn a_profile_refusal_code_is_a_refusal() {
+        let codes = &["42501".to_owned(), "P0001".to_owned()];
+        let guard = Outcome::Denied(Denial::Guard);
+        assert!(satisfies(&guard, &refused("P0001", ""), true, codes));
+        assert!(denied(&refused("P0001", ""), codes));
+        assert!(!denied(&refused("P0002", ""), codes));
     }
 
     #[test]
     fn a_refusal_and_a_row_hidden_by_using_stay_apart() {
+        let codes = &["42501".to_owned(), "P0001".to_owned()];
         let hidden = Outcome::Done(0);
-        assert!(satisfies(&hidden, &done(0), false));
+        assert!(satisfies(&hidden, &done(0), false, codes));
+        // A WITH CHECK or a trigger that refuses has seen the row USING should hide.
         assert!(!satisfies(
             &hidden,
             &refused("42501", "ExecWithCheckOptions"),
-            false
+            false,
+            codes
+        ));
+        assert!(!satisfies(&hidden, &refused("P0001", ""), false, codes));
+        // No grant on the table: no row is seen, and none is touched.
+        assert!(satisfies(
+            &hidden,
+            &refused("42501", "aclcheck_error"),
+            false,
+            codes
         ));
         assert!(!satisfies(
             &Outcome::Denied(Denial::Policy),
             &done(0),
-            false
+            false,
+            codes
         ));
-        assert!(!satisfies(&Outcome::Done(2), &done(1), false));
+        assert!(!satisfies(&Outcome::Done(2), &done(1), false, codes));
         // A function call answers with one row whatever it did.
-        assert!(satisfies(&Outcome::Done(1), &done(3), true));
+        assert!(satisfies(&Outcome::Done(1), &done(3), true, codes));
     }
 
     #[test]
     fn a_refusal_reads_nothing() {
-        assert!(denied(&refused("42501", "aclcheck_error")));
-        assert!(!denied(&refused("22P02", "")));
-        assert!(!denied(&done(0)));
+        let codes = &["42501".to_owned()];
+        assert!(denied(&refused("42501", "aclcheck_error"), codes));
+        assert!(!denied(&refused("22P02", ""), codes));
+        assert!(!denied(&done(0), codes));
     }
 }

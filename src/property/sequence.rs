@@ -107,10 +107,11 @@ async fn run_on(
 ) -> Result<Run> {
     let seeded = &schema.seeded;
     let labels = sql.labels();
-    let mut world = audit::loaded(spec.world(seeded, &labels), seeded);
+    let world = audit::loaded(spec.world(seeded, &labels), seeded);
     let owner = database.owner().await?;
     // One implicit transaction, committed: the steps start from a stored world.
     owner.batch(&sql.load(&world, seeded)).await?;
+    let mut world = crate::profile::with_personal(&owner, sql.profile(), world).await?;
     let mut run = Run::default();
     // The loaded world is not probed on its own: the snapshot properties do exactly
     // that, and a difference already there shows after the first step all the same.
@@ -144,7 +145,8 @@ async fn run_on(
             call,
         });
         let actual = super::probe::observed(&outcome.result);
-        if !super::probe::satisfies(&expected, &outcome.result, call) {
+        let refusals = &sql.profile().refusals;
+        if !super::probe::write_satisfies(&step.who, &expected, &outcome.result, call, refusals) {
             let mismatch = Mismatch {
                 invariant: step.invariant(&world),
                 who: step.who,

@@ -357,18 +357,14 @@ fn located(scenario: &Scenario, line: usize, part: &str, error: Error) -> Error 
     }
 }
 
-/// The owner's SQL that creates the scenario's tenants, users and memberships, through
+/// The owner's SQL that creates the scenario's users, tenants and memberships, through
 /// the profile's tables (a scenario that names none needs no profile: loading checked
-/// that): one batch per tenant and per user, with the line that declares it.
+/// that), with the line that declares each. Users come first, since a tenant's primary
+/// owner is one: a declared tenant's is the first of its users with the highest role,
+/// else its first member, else the file's first user, unless the file names it.
 fn setup_sql(schema: &Schema, scenario: &Scenario) -> Vec<(usize, String)> {
     let profile = schema.sql.as_ref();
     let mut batches = Vec::new();
-    for tenant in &scenario.tenants {
-        if let (Some(columns), Some(profile)) = (&tenant.declared, profile) {
-            let sql = profile.insert_tenant(tenant.id, &tenant.slug, columns);
-            batches.push((tenant.line, sql));
-        }
-    }
     for user in &scenario.users {
         let meta = |key: &str| {
             user.claims
@@ -377,12 +373,32 @@ fn setup_sql(schema: &Schema, scenario: &Scenario) -> Vec<(usize, String)> {
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "{}".into())
         };
-        let mut statements = vec![crate::profile::insert_user(
-            user.id,
-            &user.email,
-            &meta("app_metadata"),
-            &meta("user_metadata"),
-        )];
+        batches.push((
+            user.line,
+            crate::profile::insert_user(
+                user.id,
+                &user.email,
+                &meta("app_metadata"),
+                &meta("user_metadata"),
+            ),
+        ));
+    }
+    for tenant in &scenario.tenants {
+        if let (Some(columns), Some(profile)) = (&tenant.declared, profile) {
+            let mut columns = columns.clone();
+            if let Some(column) = &profile.profile().tenants.primary_owner {
+                if !columns.iter().any(|(given, _)| *given == column.name) {
+                    if let Some(owner) = primary_owner(profile, scenario, tenant.id) {
+                        columns.push((column.name.clone(), owner.to_string()));
+                    }
+                }
+            }
+            let sql = profile.insert_tenant(tenant.id, &tenant.slug, &columns);
+            batches.push((tenant.line, sql));
+        }
+    }
+    for user in &scenario.users {
+        let mut statements = Vec::new();
         if let Some(profile) = profile {
             for (tenant, role) in &user.memberships {
                 statements.push(profile.insert_membership(user.id, *tenant, role));
@@ -392,9 +408,31 @@ fn setup_sql(schema: &Schema, scenario: &Scenario) -> Vec<(usize, String)> {
             }
         }
         statements.retain(|s| !s.is_empty());
-        batches.push((user.line, statements.join(";\n")));
+        if !statements.is_empty() {
+            batches.push((user.line, statements.join(";\n")));
+        }
     }
     batches
+}
+
+/// The primary owner of a tenant the scenario declares, by the rule of [`setup_sql`].
+fn primary_owner(
+    profile: &crate::profile::Sql,
+    scenario: &Scenario,
+    tenant: uuid::Uuid,
+) -> Option<uuid::Uuid> {
+    let highest = profile.profile().role_name(crate::model::Role(0));
+    let holding = |role: Option<&str>| {
+        scenario.users.iter().find(|u| {
+            u.memberships
+                .iter()
+                .any(|(t, r)| *t == tenant && role.is_none_or(|role| role == r))
+        })
+    };
+    holding(Some(highest))
+        .or_else(|| holding(None))
+        .or(scenario.users.first())
+        .map(|u| u.id)
 }
 
 fn describe_failure(failure: &Failure) -> String {

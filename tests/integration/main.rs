@@ -1,6 +1,7 @@
 //! Integration tests. One test binary, so that every test of it shares the one
 //! PostgreSQL server of this process (see `Harness::shared`).
 
+mod accounts;
 mod actors;
 mod architecture;
 mod backend;

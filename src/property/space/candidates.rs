@@ -370,7 +370,16 @@ fn tenancy(
         WriteOp::Insert,
         RowKind::New,
         Some(id),
-        Op::InsertTenant { id, slug },
+        Op::InsertTenant {
+            id,
+            slug,
+            // A signed-in caller owns what it creates; the roles that bypass row
+            // security name an owner; a caller without identity names none.
+            owner: match who {
+                Principal::ServiceRole | Principal::Owner => world.users.first().map(|u| u.id),
+                _ => who.uid(),
+            },
+        },
     );
     for (kind, tenant) in [
         (RowKind::Writer, tenants.writer.first()),

@@ -1,0 +1,116 @@
+//! Another tenancy than VITAL's, checked with a profile alone: an accounts-style
+//! schema written for these tests (personal and team accounts with a primary owner,
+//! owners and members, teammates who read each other's memberships, no platform
+//! admins, context or sharing). `check` probes its tables through the profile and
+//! stays green; a planted leak in each kind of object fails it, naming the policy that
+//! admits it.
+
+use std::path::Path;
+
+use crate::support::cli;
+
+const ACCOUNTS: &str = "tests/fixtures/accounts";
+
+/// `check` on the accounts schema with `extra` migrations added, on the shared server.
+fn check_with(extra: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(ACCOUNTS).join("migrations");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    for (name, sql) in extra {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    let snapshots = tempfile::tempdir().unwrap();
+    let output = cli(&[
+        "check",
+        "--migrations",
+        dir.path().to_str().unwrap(),
+        "--config",
+        &format!("{ACCOUNTS}/rls-harness.toml"),
+        "--scenarios",
+        &format!("{ACCOUNTS}/scenarios"),
+        "--snapshots",
+        snapshots.path().to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), format!("{stdout}{stderr}"))
+}
+
+#[test]
+fn an_accounts_tenancy_is_probed_through_its_profile_and_stays_green() {
+    let (code, output) = check_with(&[]);
+    assert_eq!(code, Some(0), "{output}");
+    let class_of = |name: &str| {
+        output
+            .lines()
+            .find(|line| line.split_whitespace().nth(1) == Some(name))
+            .map(|line| {
+                line.split_whitespace()
+                    .skip(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+    };
+    let modelled = Some("modelled (named by the profile)".to_owned());
+    assert_eq!(class_of("teams.accounts"), modelled, "{output}");
+    assert_eq!(class_of("teams.account_members"), modelled, "{output}");
+    // A tenant table is recognised by its key to the accounts, not by its name.
+    assert_eq!(
+        class_of("teams.notes"),
+        Some("tenant (by account_id) (recognised)".to_owned()),
+        "{output}"
+    );
+    assert!(output.contains("teams.notes          "), "{output}");
+    assert!(
+        !output.contains("stricter than the class allows"),
+        "{output}"
+    );
+    assert!(output.contains("7 steps of 1 scenario file"), "{output}");
+}
+
+/// Each planted leak fails the gate at the policy that admits it.
+#[test]
+fn a_leak_in_an_accounts_tenancy_fails_at_the_admitting_policy() {
+    let leaks = [
+        (
+            "members may edit their account's row, which only owners may",
+            "create policy \"members edit accounts\" on teams.accounts\n\
+             for update to authenticated using (teams.has_role(id));",
+            "admitted by `members edit accounts` (",
+            1,
+        ),
+        (
+            "every signed-in user reads every membership",
+            "create policy \"everyone reads memberships\" on teams.account_members\n\
+             for select to authenticated using (true);",
+            "admitted by `everyone reads memberships` (",
+            1,
+        ),
+        (
+            "a new account table readable by every signed-in user",
+            "create table teams.invoices (\n\
+               id uuid primary key default gen_random_uuid(),\n\
+               account_id uuid not null references teams.accounts (id),\n\
+               total numeric\n\
+             );\n\
+             grant select on teams.invoices to authenticated;\n\
+             alter table teams.invoices enable row level security;\n\
+             create policy \"signed-in users read invoices\" on teams.invoices\n\
+             for select to authenticated using (auth.uid() is not null);",
+            "admitted by `signed-in users read invoices` (",
+            8,
+        ),
+    ];
+    for (what, sql, blame, line) in leaks {
+        let (code, output) = check_with(&[("20250201000000_leak.sql", sql)]);
+        assert_eq!(code, Some(1), "{what}:\n{output}");
+        assert!(output.contains(blame), "{what}:\n{output}");
+        let at = format!("20250201000000_leak.sql:{line})");
+        assert!(output.contains(&at), "{what}: {at}\n{output}");
+    }
+}
