@@ -12,6 +12,7 @@
 //! whatever their columns say. Without a profile there are no resource or tenant tables
 //! to recognise.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::catalog::{Catalog, Object, Relation};
@@ -38,6 +39,10 @@ pub enum Class {
     Public { anon: bool },
     /// Reached by nobody.
     Internal,
+    /// A function the API roles call with a tenant or user (or nothing): called with the
+    /// caller's, another's, NULL and an unknown id, it refuses or returns ids of rows
+    /// the caller may read, nothing else.
+    Guarded,
     /// A view, materialized view or function whose rows come from other objects: it
     /// must show nothing its bases hide.
     Derived,
@@ -55,6 +60,7 @@ impl Class {
             Class::User { .. } => "user",
             Class::Public { .. } => "public",
             Class::Internal => "internal",
+            Class::Guarded => "guarded",
             Class::Derived => "derived",
             Class::Modelled => "modelled",
         }
@@ -174,6 +180,7 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
         .profile
         .as_ref()
         .map(|p| p.memberships.tenant.name.as_str());
+    let keys = id_columns(catalog, tenants);
     let mut classes = Classes::default();
     let mut pending: Vec<Object<'c>> = catalog
         .exposed_relations()
@@ -209,6 +216,7 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
                     anon: declaration.anon,
                 },
                 ClassName::Internal => Class::Internal,
+                ClassName::Guarded => Class::Guarded,
             };
             let exact =
                 modelled.resources.contains(&object.qualified()) && class == Class::Resource;
@@ -240,7 +248,7 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
     loop {
         let before = pending.len();
         pending.retain(|object| {
-            let class = recognise(object, tenants, tenant_column, &sharing, &|parent| {
+            let class = recognise(object, tenants, tenant_column, &keys, &sharing, &|parent| {
                 classes.relation_class(parent).is_some_and(|c| {
                     matches!(
                         c,
@@ -278,12 +286,21 @@ fn recognise(
     object: &Object<'_>,
     tenants: Option<&str>,
     tenant_column: Option<&str>,
+    keys: &BTreeSet<String>,
     sharing: &[&str],
     classed_parent: &dyn Fn(&str) -> bool,
 ) -> Option<Class> {
     let relation = match object {
+        Object::Function(function) if function.returns_relation.is_some() => {
+            return Some(Class::Derived)
+        }
+        // A tenant or a user as an argument: what a guard must check.
         Object::Function(function) => {
-            return function.returns_relation.as_ref().map(|_| Class::Derived)
+            return function
+                .arguments
+                .iter()
+                .any(|a| a.type_name == "uuid" && keys.contains(&a.name))
+                .then_some(Class::Guarded)
         }
         Object::Relation(relation) if !relation.kind.is_table() => return Some(Class::Derived),
         Object::Relation(relation) => relation,
@@ -314,6 +331,20 @@ fn recognise(
     references("user_id", "auth.users").then(|| Class::User {
         column: "user_id".into(),
     })
+}
+
+/// The names of the columns that hold a tenant or a user: those whose foreign key
+/// names the tenants table or `auth.users`. A function argument named like one takes a
+/// tenant or a user.
+fn id_columns(catalog: &Catalog, tenants: Option<&str>) -> BTreeSet<String> {
+    catalog
+        .relations
+        .iter()
+        .flat_map(|r| &r.foreign_keys)
+        .filter(|fk| fk.columns.len() == 1)
+        .filter(|fk| fk.target == "auth.users" || Some(fk.target.as_str()) == tenants)
+        .map(|fk| fk.columns[0].clone())
+        .collect()
 }
 
 /// The tenant column of a table: the first one whose foreign key names the tenants

@@ -33,16 +33,18 @@ pub enum ClassName {
     User,
     Public,
     Internal,
+    Guarded,
 }
 
 impl ClassName {
-    pub const ALL: [ClassName; 6] = [
+    pub const ALL: [ClassName; 7] = [
         ClassName::Resource,
         ClassName::Tenant,
         ClassName::Child,
         ClassName::User,
         ClassName::Public,
         ClassName::Internal,
+        ClassName::Guarded,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -53,6 +55,7 @@ impl ClassName {
             ClassName::User => "user",
             ClassName::Public => "public",
             ClassName::Internal => "internal",
+            ClassName::Guarded => "guarded",
         }
     }
 }
@@ -387,11 +390,14 @@ impl Config {
                     }
                 }
                 Ok(Object::Function(_)) => {
-                    if !matches!(declaration.class, ClassName::Public | ClassName::Internal) {
+                    if !matches!(
+                        declaration.class,
+                        ClassName::Public | ClassName::Internal | ClassName::Guarded
+                    ) {
                         errors.push(error(
                             declaration.at,
                             format!(
-                                "{} is a function: its class is \"public\" or \"internal\", not \"{}\"",
+                                "{} is a function: its class is \"guarded\", \"public\" or \"internal\", not \"{}\"",
                                 declaration.object,
                                 declaration.class.name()
                             ),

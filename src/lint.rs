@@ -74,7 +74,7 @@ pub fn lint(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> Vec<Fi
                 "{object} is {reach} and fits no class; declare it: [objects.\"{}\"] class = \"{}\"",
                 object.qualified(),
                 match object {
-                    Object::Function(_) => "public",
+                    Object::Function(_) => "guarded",
                     Object::Relation(_) => "tenant",
                 }
             ),

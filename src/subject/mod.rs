@@ -164,10 +164,19 @@ pub struct Callable {
     pub path: String,
     /// Argument names and types.
     pub arguments: Vec<(String, String)>,
-    /// Derived: the rows it returns map to this base. `None` for an `internal`
-    /// function, which nobody may call at all.
-    pub mapping: Option<Mapping>,
+    pub held: Held,
     pub location: Option<Location>,
+}
+
+/// What a callable function is held to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Held {
+    /// `internal`: nobody may call it at all.
+    Internal,
+    /// Derived: the rows it returns map to this base.
+    Derived(Mapping),
+    /// `guarded`: it refuses, or returns only ids of rows the caller may read.
+    Guarded,
 }
 
 /// Everything the generic probes check, in fill order (a parent before its children).
@@ -213,17 +222,22 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
                 subjects.declared.push(function.qualified())
             }
             (Object::Function(function), Class::Internal) => {
-                subjects.functions.push(callable(function, None))
+                subjects.functions.push(callable(function, Held::Internal))
+            }
+            (Object::Function(function), Class::Guarded) => {
+                subjects.functions.push(callable(function, Held::Guarded))
             }
             (Object::Function(function), Class::Derived) => {
                 match function_mapping(catalog, function) {
-                    Ok(mapping) => subjects.functions.push(callable(function, Some(mapping))),
+                    Ok(mapping) => subjects
+                        .functions
+                        .push(callable(function, Held::Derived(mapping))),
                     Err(error) => errors.push(error),
                 }
             }
             (Object::Function(function), class) => errors.push(format!(
                 "{}function {}: declared {}, which bounds table rows; a function is \
-                 `public`, `internal`, or derived from the relation it returns",
+                 `public`, `internal`, `guarded`, or derived from the relation it returns",
                 at(&function.history.created),
                 function.qualified(),
                 class.name()
@@ -243,7 +257,7 @@ fn at(location: &Option<Location>) -> String {
         .map_or_else(String::new, |l| format!("{l}: "))
 }
 
-fn callable(function: &Function, mapping: Option<Mapping>) -> Callable {
+fn callable(function: &Function, held: Held) -> Callable {
     Callable {
         name: function.qualified(),
         call: qualified_ident(&format!("{}.{}", function.schema, function.name)),
@@ -253,7 +267,7 @@ fn callable(function: &Function, mapping: Option<Mapping>) -> Callable {
             .iter()
             .map(|a| (a.name.clone(), a.type_name.clone()))
             .collect(),
-        mapping,
+        held,
         location: function.history.created.clone(),
     }
 }
@@ -292,9 +306,9 @@ fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, S
         },
         Class::Public { anon } => Rule::Public { anon: *anon },
         Class::Internal => Rule::Internal,
-        Class::Derived | Class::Modelled => {
+        Class::Derived | Class::Modelled | Class::Guarded => {
             return Err(format!(
-                "table {name}: a table is never derived or modelled"
+                "table {name}: a table is never derived, modelled or guarded"
             ))
         }
     };

@@ -65,7 +65,21 @@ fn an_accounts_tenancy_is_probed_through_its_profile_and_stays_green() {
         Some("tenant (by account_id) (recognised)".to_owned()),
         "{output}"
     );
-    assert!(output.contains("teams.notes          "), "{output}");
+    // A function that takes an account is recognised as guarded by its argument,
+    // named like a column that references the accounts, and probed.
+    assert_eq!(
+        class_of("teams.account_summary(uuid)"),
+        Some("guarded (recognised)".to_owned()),
+        "{output}"
+    );
+    for probed in ["teams.notes  ", "teams.account_summary(uuid)  "] {
+        assert!(
+            output
+                .lines()
+                .any(|l| l.trim_start().starts_with(probed) && l.ends_with(" probes")),
+            "{probed}\n{output}"
+        );
+    }
     assert!(
         !output.contains("stricter than the class allows"),
         "{output}"
@@ -106,6 +120,18 @@ fn a_leak_in_an_accounts_tenancy_fails_at_the_admitting_policy() {
             8,
         ),
     ];
+    // A guarded function without its guard names an account the caller may not read.
+    let unguarded = "create or replace function teams.account_summary(account_id uuid) \
+                     returns jsonb language sql stable security definer set search_path = '' \
+                     as $$ select jsonb_build_object('id', a.id, 'slug', a.slug) \
+                     from teams.accounts a where a.id = account_summary.account_id $$;";
+    let (code, output) = check_with(&[("20250201000000_leak.sql", unguarded)]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("invariant: class-bound") && output.contains("teams.account_summary("),
+        "{output}"
+    );
+    assert!(output.contains("which it may not read"), "{output}");
     for (what, sql, blame, line) in leaks {
         let (code, output) = check_with(&[("20250201000000_leak.sql", sql)]);
         assert_eq!(code, Some(1), "{what}:\n{output}");

@@ -20,7 +20,7 @@ use crate::connection::{qualified_ident, quote_ident, quote_literal};
 use crate::model::{self, Context, Id, Mode, Principal, Resource, Rights, World};
 use crate::profile::Profile;
 use crate::subject::{insert_one, Population, Row, SharingColumns};
-use crate::subject::{Callable, Mapping, Rule, Subjects, Table};
+use crate::subject::{Callable, Held, Mapping, Rule, Subjects, Table};
 
 mod verdict;
 
@@ -50,6 +50,8 @@ pub enum Ask {
     Base { base: String, columns: Vec<String> },
     /// A call of a function nobody may call.
     Reach { name: String, object: String },
+    /// A call of a guarded function, its answer as text.
+    Guarded { name: String, object: String },
 }
 
 impl Ask {
@@ -60,7 +62,9 @@ impl Ask {
             Ask::Read { table } | Ask::Write { table, .. } => {
                 Some(subjects.tables[*table].name.clone())
             }
-            Ask::Derived { name, .. } | Ask::Reach { name, .. } => Some(name.clone()),
+            Ask::Derived { name, .. } | Ask::Reach { name, .. } | Ask::Guarded { name, .. } => {
+                Some(name.clone())
+            }
             Ask::Base { .. } => None,
         }
     }
@@ -209,6 +213,63 @@ impl<'a> Judge<'a> {
         self.verdict(table, &|c| row.text(c))
     }
 
+    /// What an id of the world is, for reports: a tenant by slug, a user by name.
+    fn describe(&self, id: Id) -> String {
+        if let Some(tenant) = self.world.tenant(id) {
+            return format!("tenant {} ({id}), which it may not read", tenant.slug);
+        }
+        if let Some(user) = self.world.user(id) {
+            return format!("user {} ({id}), whose rows it may not read", user.name);
+        }
+        format!("{id}, the id of a row it may not read")
+    }
+
+    /// The ids the principal may know, and every id of the world: those of the rows it
+    /// reads (tenants with their primary owners, memberships, platform admins,
+    /// resources, the subject tables' rows) and its own, and those of every row.
+    fn known_ids(&self) -> (BTreeSet<Id>, BTreeSet<Id>) {
+        let world = self.world;
+        let who = &self.who;
+        let mut readable: BTreeSet<Id> = self.rights.uid.into_iter().collect();
+        let mut all: BTreeSet<Id> = BTreeSet::new();
+        let readable_tenants = world.readable_tenants(who);
+        for tenant in &world.tenants {
+            let ids = std::iter::once(tenant.id).chain(tenant.primary_owner);
+            if readable_tenants.contains(&tenant.id) {
+                readable.extend(ids.clone());
+            }
+            all.extend(ids);
+        }
+        all.extend(world.users.iter().map(|u| u.id));
+        for (user, tenant) in world.readable_memberships(who) {
+            readable.extend([user, tenant]);
+        }
+        readable.extend(world.readable_admins(who));
+        for table in world.shape.tables() {
+            let seen = world.readable(who, &self.context, table);
+            for r in world.resources_of(table) {
+                let ids = [r.id]
+                    .into_iter()
+                    .chain(r.tenant)
+                    .chain(r.shared_with.clone());
+                if seen.contains(&r.id) {
+                    readable.extend(ids.clone());
+                }
+                all.extend(ids);
+            }
+        }
+        for (table, rows) in self.subjects.tables.iter().zip(&self.population.tables) {
+            for row in rows {
+                let ids = uuids(&row.json);
+                if self.row_verdict(table, row).0 {
+                    readable.extend(ids.iter().copied());
+                }
+                all.extend(ids);
+            }
+        }
+        (readable, all)
+    }
+
     /// What kind of principal it is, for notes.
     fn principal_kind(&self) -> &'static str {
         match self.who {
@@ -232,6 +293,14 @@ impl<'a> Judge<'a> {
         };
         format!("{who} in {context}")
     }
+}
+
+/// Every uuid written in `text` (a row as JSON, a function's answer).
+pub(super) fn uuids(text: &str) -> BTreeSet<Id> {
+    text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .filter(|token| token.len() == 36)
+        .filter_map(|token| uuid::Uuid::parse_str(token).ok())
+        .collect()
 }
 
 /// The sharing of a resource row as the model sees it. The table does not matter to the
@@ -326,8 +395,8 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
             }
             let call = format!("{}({})", function.call, arguments.join(", "));
             let object = format!("{}({})", function.path, arguments.join(", "));
-            match &function.mapping {
-                Some(mapping) => {
+            match &function.held {
+                Held::Derived(mapping) => {
                     asks.push((
                         Ask::Derived {
                             name: function.name.clone(),
@@ -341,12 +410,21 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
                     ));
                     bases.insert(mapping.clone());
                 }
-                None => asks.push((
+                Held::Internal => asks.push((
                     Ask::Reach {
                         name: function.name.clone(),
                         object: object.clone(),
                     },
                     format!("select {call}"),
+                )),
+                // Cast to text, whatever it returns (a row, JSON, a set of either): the
+                // ids in the text are what it tells.
+                Held::Guarded => asks.push((
+                    Ask::Guarded {
+                        name: function.name.clone(),
+                        object: object.clone(),
+                    },
+                    format!("select {call}::text"),
                 )),
             }
         }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{kind, literal, where_row, Ask, Judge, Verdicts};
+use super::{kind, literal, uuids, where_row, Ask, Judge, Verdicts};
 use crate::actor::{Failure, Rows};
 use crate::connection::quote_ident;
 use crate::property::compare::{Mismatch, Probe};
@@ -60,6 +60,10 @@ pub fn judge(
         });
     };
     let mut stricter = BTreeSet::new();
+    let known = asks
+        .iter()
+        .any(|(ask, _)| matches!(ask, Ask::Guarded { .. }))
+        .then(|| judge.known_ids());
     for ((ask, sql), answer) in asks.iter().zip(&answers) {
         match ask {
             Ask::Read { table: index } => {
@@ -213,6 +217,33 @@ pub fn judge(
                     );
                 }
             }
+            // A refusal (or any error) tells nothing; an answer may name only ids of rows
+            // the caller reads. Ids of nothing in the world (a fresh uuid) say nothing.
+            Ask::Guarded { object, .. } => {
+                let (Ok(result), Some((readable, all))) = (answer, &known) else {
+                    continue;
+                };
+                let text: Vec<&str> = result
+                    .rows
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                let leaked = uuids(&text.join(" "))
+                    .into_iter()
+                    .find(|id| all.contains(id) && !readable.contains(id));
+                if let Some(id) = leaked {
+                    fail(
+                        Invariant::ClassBound,
+                        object,
+                        "call".into(),
+                        (sql, sql.clone(), Expectation::Nothing),
+                        format!("a refusal, or only ids of rows {label} reads"),
+                        format!("it names {}", judge.describe(id)),
+                    );
+                }
+            }
             Ask::Base { .. } => {}
         }
     }
@@ -291,6 +322,12 @@ fn observations(
             Ask::Reach { name, .. } => {
                 observed.push((
                     key(name, "call", "internal"),
+                    observe::write_outcome(answer, true),
+                ));
+            }
+            Ask::Guarded { name, .. } => {
+                observed.push((
+                    key(name, "call", "guarded"),
                     observe::write_outcome(answer, true),
                 ));
             }
