@@ -129,38 +129,60 @@ async fn read_tenants(
 }
 
 /// `world` with the personal tenants its users got at signup, which the schema made
-/// while it was loaded, and their memberships.
+/// while it was loaded, and their memberships: two queries, whatever the world's size.
 pub async fn with_personal(owner: &Connection, profile: &Profile, world: World) -> Result<World> {
     let mut world = world;
-    if profile.tenants.personal.is_none() {
+    let Some(personal) = &profile.tenants.personal else {
+        return Ok(world);
+    };
+    let new: Vec<Tenant> = read_tenants(owner, profile, true)
+        .await?
+        .into_iter()
+        .filter(|t| world.tenant(t.id).is_none())
+        .collect();
+    if new.is_empty() {
         return Ok(world);
     }
-    let m = &profile.memberships;
-    for tenant in read_tenants(owner, profile, true).await? {
-        if world.tenant(tenant.id).is_some() {
+    let (m, t) = (&profile.memberships, &profile.tenants);
+    let role = m.role.as_ref().map_or_else(
+        || "''".to_owned(),
+        |r| format!("m.{}::text", ident(&r.name)),
+    );
+    let members = format!(
+        "select m.{user}, m.{tenant}, {role} from {} m join {} t on t.{key} = m.{tenant} \
+         where t.{personal}",
+        qualified_ident(&m.table.name),
+        qualified_ident(&t.table.name),
+        user = ident(&m.user.name),
+        tenant = ident(&m.tenant.name),
+        key = ident(&t.key.name),
+        personal = ident(&personal.name),
+    );
+    for row in owner.query(&members, &[]).await? {
+        let user: Uuid = value(&row, 0, profile, &m.user)?;
+        let tenant: Uuid = value(&row, 1, profile, &m.tenant)?;
+        if !new.iter().any(|t| t.id == tenant) {
             continue;
         }
-        let role = m
-            .role
-            .as_ref()
-            .map_or_else(|| "''".to_owned(), |r| format!("{}::text", ident(&r.name)));
-        let members = format!(
-            "select {}, {role} from {} where {} = {}",
-            ident(&m.user.name),
-            qualified_ident(&m.table.name),
-            ident(&m.tenant.name),
-            super::uuid(tenant.id)
-        );
-        for row in owner.query(&members, &[]).await? {
-            let user: Uuid = value(&row, 0, profile, &m.user)?;
-            let role: String = row.get(1);
-            let ranked = profile.role(&role).unwrap_or(crate::model::Role(0));
-            if let Some(member) = world.user_mut(user) {
-                member.memberships.insert(tenant.id, ranked);
-            }
+        let role: String = row.get(2);
+        let ranked = match &m.role {
+            None => crate::model::Role(0),
+            Some(column) => profile.role(&role).ok_or_else(|| {
+                unknown(
+                    profile,
+                    column,
+                    format!(
+                        "signup gave user {user} the role \"{role}\" in its personal tenant, \
+                         which the profile does not rank: add it to roles, highest rights first"
+                    ),
+                )
+            })?,
+        };
+        if let Some(member) = world.user_mut(user) {
+            member.memberships.insert(tenant, ranked);
         }
-        world.tenants.push(tenant);
     }
+    world.tenants.extend(new);
     Ok(world)
 }
 
