@@ -366,8 +366,10 @@ fn functions(function: &Function, add: &mut Add<'_>) {
     let ids: Vec<&str> = function
         .arguments
         .iter()
+        // Every uuid is the key of some row, whatever the argument is called
+        // (`p_id`, `account`, `tenant_id`): the function must check the caller may
+        // name it.
         .filter(|a| a.type_name == "uuid" || a.type_name == "uuid[]")
-        .filter(|a| a.name.is_empty() || a.name.contains("tenant") || a.name.contains("user"))
         .map(|a| {
             if a.name.is_empty() {
                 "an unnamed uuid"

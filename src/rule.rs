@@ -190,7 +190,7 @@ impl Lint {
             Lint::OwnerRightsView => "create it with (security_invoker = true), or allow it in rls-harness.toml with the reason its owner's rights are safe",
             Lint::MaterializedViewExposed => "a materialized view has no row security: move it to a schema the API roles cannot use, behind a view that filters",
             Lint::DefinerWithoutSearchPath => "pin its search path: alter function ... set search_path = ''",
-            Lint::DefinerTakesId => "it runs with its owner's rights: it must check that the caller may name that tenant or user",
+            Lint::DefinerTakesId => "it runs with its owner's rights: it must check that the caller may name the row that id keys (a tenant, a user or any other)",
             Lint::PolicyReadsUserMetadata => "users edit their own user_metadata: decide on app_metadata or a table the user cannot write",
             Lint::PermissiveTruePolicy => "a permissive policy is OR-ed with the others, so `true` opens every row: state the condition",
             Lint::PolicyForPublic => "a policy for PUBLIC applies to anon too: name the roles (to authenticated)",

@@ -14,12 +14,14 @@
 //! `rls-harness.toml` and which names them back for reports and SQL.
 //!
 //! This file holds the vocabulary; `shape` what the tenancy consists of, `world` the
-//! state and the caller's rights, `read` and `write` the predictions, `invariant` the
-//! names a mismatch is reported under.
+//! state and the caller's rights, `read` and `write` the predictions, `effect` the
+//! writes a function made on a caller's behalf, `invariant` the names a mismatch is
+//! reported under.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod effect;
 mod invariant;
 mod read;
 mod shape;

@@ -207,7 +207,7 @@ impl World {
     /// The write rule of memberships, for one (old or new) row: a platform admin, or a
     /// manager of the tenant making a change the tenancy lets managers make, on another
     /// member's row (or its own, where the tenancy allows), never about a protected
-    /// role nor the tenant's primary owner.
+    /// role nor the tenant's primary owner (whose own role only it changes).
     fn may_write_membership(
         &self,
         rights: &Rights,
@@ -222,9 +222,12 @@ impl World {
             Change::Role => rules.change,
             Change::Remove => rules.remove,
         };
+        // Nobody removes a tenant's primary owner or changes its role, but the primary
+        // owner itself may change its own role where members write their own rows.
         let primary_owner = self
             .tenant(tenant)
-            .is_some_and(|t| t.primary_owner == Some(user));
+            .is_some_and(|t| t.primary_owner == Some(user))
+            && !(change == Change::Role && rights.uid == Some(user));
         rights.bypass_rls
             || rights.admin
             || (allowed

@@ -141,6 +141,7 @@ pub async fn check_world(
         .await?
         .into_iter();
     let mut run = WorldRun::default();
+    let mut calls = Vec::new();
     for pair in pairs {
         let count = pair.statements.len();
         for cell in pair.cells() {
@@ -154,7 +155,20 @@ pub async fn check_world(
         for (object, count) in judged.objects {
             *run.objects.entry(object).or_default() += count;
         }
+        calls.extend(judged.calls);
     }
+    run.checks += calls.len() as u64;
+    run.mismatches.extend(
+        super::bound::judge_writes_through_functions(
+            connection,
+            &schema.api,
+            sql,
+            world,
+            subjects,
+            &calls,
+        )
+        .await?,
+    );
     Ok(run)
 }
 

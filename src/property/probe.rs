@@ -183,6 +183,28 @@ impl Pair<'_> {
             actor::Pipeline::new(&self.entry, self.requests.iter().collect())?.judge(answers)?;
         let checks = self.asks.len() as u64 + self.subject_asks.len() as u64;
         let subject_answers = answers.split_off(self.asks.len());
+        // Calls of functions that write as their owner and answered: made again by the
+        // owner, who reads what they wrote (see `bound::judge_writes_through_functions`).
+        let calls = self
+            .subject_asks
+            .iter()
+            .zip(&subject_answers)
+            .zip(&self.requests[self.asks.len()..])
+            .filter_map(|(((ask, _), answer), request)| match ask {
+                bound::Ask::Guarded {
+                    name,
+                    object,
+                    writes: true,
+                } if answer.is_ok() => Some(bound::Call {
+                    who: self.who,
+                    context: self.context,
+                    name: name.clone(),
+                    object: object.clone(),
+                    request: request.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
         let mut objects = BTreeMap::new();
         for (ask, _) in &self.subject_asks {
             if let Some(object) = ask.object(self.subjects.0) {
@@ -260,6 +282,7 @@ impl Pair<'_> {
             stricter: verdicts.stricter,
             objects,
             observed,
+            calls,
         })
     }
 }
@@ -273,6 +296,8 @@ pub struct Judged {
     pub objects: BTreeMap<String, u64>,
     /// What every resource read and write probe got, agreeing with the model or not.
     pub observed: Vec<(Key, &'static str)>,
+    /// The successful calls of functions that write as their owner.
+    pub calls: Vec<bound::Call>,
 }
 
 /// Sends `statements` pipelined and returns the answers in order.

@@ -146,6 +146,12 @@ async fn run_in(
         }
     }
     let names = scenario.names();
+    // What counts as a refusal: any 42501, and the codes the profile says its guards
+    // raise (a `raise exception` is P0001).
+    let refusals: Vec<String> = schema
+        .profile()
+        .map(|p| p.refusals.clone())
+        .unwrap_or_default();
     let mut reports = Vec::new();
     for step in &scenario.steps {
         let who = match &step.context {
@@ -162,7 +168,7 @@ async fn run_in(
         let verdict = match done {
             Ok(outcome) => {
                 got = summarize(&outcome);
-                let verdict = judge(step, &outcome, &names, &|name, rendered| {
+                let verdict = judge(step, &outcome, (&names, &refusals), &|name, rendered| {
                     let description =
                         format!("{}:{}: {}", scenario.path.display(), step.line, step.name);
                     let file = scenario.snapshot_name(name);
@@ -170,7 +176,7 @@ async fn run_in(
                 });
                 match (&verdict, &step.control) {
                     (Verdict::Passed, Some(control)) => {
-                        check_control(owner, api, scenario, step, control).await?
+                        check_control(owner, (api, &refusals), scenario, step, control).await?
                     }
                     _ => verdict,
                 }
@@ -458,7 +464,7 @@ fn describe_failure(failure: &Failure) -> String {
 fn judge(
     step: &Step,
     outcome: &Outcome,
-    names: &[(Uuid, String)],
+    (names, refusals): (&[(Uuid, String)], &[String]),
     snapshot: &dyn Fn(&str, &str) -> snapshot::Judgement,
 ) -> Verdict {
     let fail = |expected: String, actual: String| Verdict::Failed {
@@ -489,7 +495,7 @@ fn judge(
             return Verdict::Passed
         }
         (Expectation::Nothing | Expectation::Refused, Err(failure))
-            if failure.denial().is_some() =>
+            if failure.refused(refusals) =>
         {
             return Verdict::Passed
         }
@@ -608,7 +614,7 @@ fn describe(expect: &Expectation) -> String {
         Expectation::SqlState(code) => format!("error {code}"),
         Expectation::Notice(text) => format!("a NOTICE containing \"{text}\""),
         Expectation::Snapshot(name) => format!("snapshot {name}"),
-        Expectation::Nothing => "nothing (no row, or a denial)".to_owned(),
+        Expectation::Nothing => "nothing (no row, or a refusal)".to_owned(),
         Expectation::Refused => "denied (any 42501)".to_owned(),
     }
 }
@@ -633,7 +639,7 @@ fn named_rows(rows: &Rows, names: &[(Uuid, String)], redact: bool) -> Vec<Vec<St
 /// the control got something.
 async fn check_control(
     owner: &Connection,
-    api: &Api,
+    (api, refusals): (&Api, &[String]),
     scenario: &Scenario,
     step: &Step,
     control: &Control,
@@ -655,7 +661,7 @@ async fn check_control(
         // even if something else stops it later: `truncate agents` as service_role
         // passes the privilege check and may then fail on a child table's foreign key.
         (Expectation::Denied(kind), Err(failure)) => failure.denial() != Some(*kind),
-        (Expectation::Refused, Err(failure)) => failure.denial().is_none(),
+        (Expectation::Refused, Err(failure)) => !failure.refused(refusals),
         (Expectation::Refused, Ok(_)) => true,
         (_, Err(_)) => false,
         (Expectation::Affected(_), Ok(rows)) => rows.affected > 0,

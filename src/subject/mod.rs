@@ -7,12 +7,12 @@
 //! `property::population` fills the tables of each generated world by it, and
 //! `property::bound` probes and judges them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 mod population;
 
 pub use population::{
-    as_writer, fill, insert_one, load as populate, try_fill, Population, Row, Tenants,
+    as_writer, fill, insert_one, load as populate, read_rows, try_fill, Population, Row, Tenants,
 };
 
 use crate::catalog::{Catalog, Column, Function, Object, Relation, RelationKind};
@@ -162,10 +162,33 @@ pub struct Callable {
     pub call: String,
     /// `schema.name`, as reports show it.
     pub path: String,
-    /// Argument names and types.
-    pub arguments: Vec<(String, String)>,
+    pub arguments: Vec<Parameter>,
     pub held: Held,
+    /// A VOLATILE SECURITY DEFINER function: a call may write with its owner's rights,
+    /// so what a successful call changed is judged against the caller's own write
+    /// rules. An invoker function writes with the caller's rights, no more than the
+    /// caller's own requests, which the probes already judge.
+    pub writes_as_owner: bool,
     pub location: Option<Location>,
+}
+
+/// An argument of a callable function, with what the probes pass for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    pub name: String,
+    pub type_name: String,
+    /// What a uuid argument keys, by its name's foreign keys: a column named like it
+    /// references the tenants table or `auth.users`.
+    pub keys: Option<Keys>,
+    /// The labels of an enum type, in order: each is a value to pass.
+    pub labels: Vec<String>,
+}
+
+/// What a uuid argument is the key of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    Tenant,
+    User,
 }
 
 /// What a callable function is held to.
@@ -206,6 +229,11 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
     let mut subjects = Subjects::default();
     let mut errors = Vec::new();
     let mut tables = Vec::new();
+    let tenants = config
+        .profile
+        .as_ref()
+        .map(|p| p.tenants.table.name.as_str());
+    let known = Arguments::of(catalog, tenants);
     for classified in classes.classified.iter().filter(|c| !c.exact) {
         match (classified.object, &classified.class) {
             (Object::Relation(relation), Class::Derived) => {
@@ -222,16 +250,22 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
                 subjects.declared.push(function.qualified())
             }
             (Object::Function(function), Class::Internal) => {
-                subjects.functions.push(callable(function, Held::Internal))
+                subjects
+                    .functions
+                    .push(callable(function, Held::Internal, &known))
             }
             (Object::Function(function), Class::Guarded) => {
-                subjects.functions.push(callable(function, Held::Guarded))
+                subjects
+                    .functions
+                    .push(callable(function, Held::Guarded, &known))
             }
             (Object::Function(function), Class::Derived) => {
                 match function_mapping(catalog, function) {
-                    Ok(mapping) => subjects
-                        .functions
-                        .push(callable(function, Held::Derived(mapping))),
+                    Ok(mapping) => {
+                        subjects
+                            .functions
+                            .push(callable(function, Held::Derived(mapping), &known))
+                    }
                     Err(error) => errors.push(error),
                 }
             }
@@ -257,7 +291,41 @@ fn at(location: &Option<Location>) -> String {
         .map_or_else(String::new, |l| format!("{l}: "))
 }
 
-fn callable(function: &Function, held: Held) -> Callable {
+/// What the catalog tells of arguments: the columns whose single-column foreign key
+/// names the tenants table, those naming `auth.users`, and every enum's labels by
+/// type name.
+struct Arguments {
+    tenant_keys: BTreeSet<String>,
+    user_keys: BTreeSet<String>,
+    labels: BTreeMap<String, Vec<String>>,
+}
+
+impl Arguments {
+    fn of(catalog: &Catalog, tenants: Option<&str>) -> Arguments {
+        let keys = |target: Option<&str>| -> BTreeSet<String> {
+            catalog
+                .relations
+                .iter()
+                .flat_map(|r| &r.foreign_keys)
+                .filter(|fk| fk.columns.len() == 1 && Some(fk.target.as_str()) == target)
+                .map(|fk| fk.columns[0].clone())
+                .collect()
+        };
+        Arguments {
+            tenant_keys: keys(tenants),
+            user_keys: keys(Some("auth.users")),
+            labels: catalog
+                .relations
+                .iter()
+                .flat_map(|r| &r.columns)
+                .filter(|c| !c.enum_labels.is_empty())
+                .map(|c| (c.type_name.clone(), c.enum_labels.clone()))
+                .collect(),
+        }
+    }
+}
+
+fn callable(function: &Function, held: Held, known: &Arguments) -> Callable {
     Callable {
         name: function.qualified(),
         call: qualified_ident(&format!("{}.{}", function.schema, function.name)),
@@ -265,9 +333,25 @@ fn callable(function: &Function, held: Held) -> Callable {
         arguments: function
             .arguments
             .iter()
-            .map(|a| (a.name.clone(), a.type_name.clone()))
+            .map(|a| Parameter {
+                name: a.name.clone(),
+                type_name: a.type_name.clone(),
+                keys: (a.type_name == "uuid")
+                    .then(|| {
+                        if known.tenant_keys.contains(&a.name) {
+                            Some(Keys::Tenant)
+                        } else if known.user_keys.contains(&a.name) {
+                            Some(Keys::User)
+                        } else {
+                            None
+                        }
+                    })
+                    .flatten(),
+                labels: known.labels.get(&a.type_name).cloned().unwrap_or_default(),
+            })
             .collect(),
         held,
+        writes_as_owner: function.security_definer && function.volatility == 'v',
         location: function.history.created.clone(),
     }
 }

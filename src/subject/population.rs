@@ -322,30 +322,10 @@ async fn read_back(owner: &Connection, subjects: &Subjects) -> Result<Population
             ))
             .await?;
     }
-    let mut population = Population::default();
-    for table in &subjects.tables {
-        let rows = owner
-            .query(
-                &format!(
-                    "select to_jsonb(t)::text from {} t order by 1",
-                    qualified_ident(&table.name)
-                ),
-                &[],
-            )
-            .await?;
-        population.tables.push(
-            rows.iter()
-                .map(|row| {
-                    let json: String = row.get(0);
-                    let values = match serde_json::from_str(&json) {
-                        Ok(Value::Object(map)) => map,
-                        _ => Map::new(),
-                    };
-                    Row { json, values }
-                })
-                .collect(),
-        );
-    }
+    let mut population = Population {
+        tables: read_rows(owner, subjects).await?,
+        ..Population::default()
+    };
     for table in &subjects.tables {
         for (_, fill) in &table.fills {
             if let Fill::Reference { target, column } = fill {
@@ -370,6 +350,36 @@ async fn read_back(owner: &Connection, subjects: &Subjects) -> Result<Population
         }
     }
     Ok(population)
+}
+
+/// Every row of every subject table, in the order of [`Subjects::tables`], as the owner
+/// reads them now.
+pub async fn read_rows(owner: &Connection, subjects: &Subjects) -> Result<Vec<Vec<Row>>> {
+    let mut tables = Vec::with_capacity(subjects.tables.len());
+    for table in &subjects.tables {
+        let rows = owner
+            .query(
+                &format!(
+                    "select to_jsonb(t)::text from {} t order by 1",
+                    qualified_ident(&table.name)
+                ),
+                &[],
+            )
+            .await?;
+        tables.push(
+            rows.iter()
+                .map(|row| {
+                    let json: String = row.get(0);
+                    let values = match serde_json::from_str(&json) {
+                        Ok(Value::Object(map)) => map,
+                        _ => Map::new(),
+                    };
+                    Row { json, values }
+                })
+                .collect(),
+        );
+    }
+    Ok(tables)
 }
 
 /// Fills the subject tables once, in the world the migrations left (`seeded`), and rolls

@@ -84,7 +84,7 @@ fn an_accounts_tenancy_is_probed_through_its_profile_and_stays_green() {
         !output.contains("stricter than the class allows"),
         "{output}"
     );
-    assert!(output.contains("7 steps of 1 scenario file"), "{output}");
+    assert!(output.contains("9 steps of 1 scenario file"), "{output}");
 }
 
 /// Each planted leak fails the gate at the policy that admits it.
@@ -132,6 +132,21 @@ fn a_leak_in_an_accounts_tenancy_fails_at_the_admitting_policy() {
         "{output}"
     );
     assert!(output.contains("which it may not read"), "{output}");
+    // A function that writes as its owner without its guard changes a role the caller
+    // may not change itself; what it wrote is the finding.
+    let promoting = "create or replace function teams.set_member_role(account_id uuid, \
+                     user_id uuid, new_role teams.member_role) returns void language sql \
+                     security definer set search_path = '' as $$ update teams.account_members m \
+                     set member_role = set_member_role.new_role \
+                     where m.account_id = set_member_role.account_id \
+                     and m.user_id = set_member_role.user_id $$;";
+    let (code, output) = check_with(&[("20250201000000_leak.sql", promoting)]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("teams.set_member_role("), "{output}");
+    assert!(
+        output.contains("changed the role of user") && output.contains("may not do itself"),
+        "{output}"
+    );
     for (what, sql, blame, line) in leaks {
         let (code, output) = check_with(&[("20250201000000_leak.sql", sql)]);
         assert_eq!(code, Some(1), "{what}:\n{output}");

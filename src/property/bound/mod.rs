@@ -20,10 +20,12 @@ use crate::connection::{qualified_ident, quote_ident, quote_literal};
 use crate::model::{self, Context, Id, Mode, Principal, Resource, Rights, World};
 use crate::profile::Profile;
 use crate::subject::{insert_one, Population, Row, SharingColumns};
-use crate::subject::{Callable, Held, Mapping, Rule, Subjects, Table};
+use crate::subject::{Callable, Held, Keys, Mapping, Parameter, Rule, Subjects, Table};
 
+mod effect;
 mod verdict;
 
+pub use effect::{judge as judge_writes_through_functions, Call};
 pub use verdict::judge;
 
 /// What a probe of a subject asks.
@@ -50,8 +52,13 @@ pub enum Ask {
     Base { base: String, columns: Vec<String> },
     /// A call of a function nobody may call.
     Reach { name: String, object: String },
-    /// A call of a guarded function, its answer as text.
-    Guarded { name: String, object: String },
+    /// A call of a guarded function, its answer as text; `writes` when it writes as
+    /// its owner, so that a successful call is made again and what it wrote judged.
+    Guarded {
+        name: String,
+        object: String,
+        writes: bool,
+    },
 }
 
 impl Ask {
@@ -423,6 +430,7 @@ pub fn plan(judge: &Judge<'_>, budget: &mut Budget) -> Vec<(Ask, String)> {
                     Ask::Guarded {
                         name: function.name.clone(),
                         object: object.clone(),
+                        writes: function.writes_as_owner,
                     },
                     format!("select {call}::text"),
                 )),
@@ -662,7 +670,7 @@ fn calls(judge: &Judge<'_>, function: &Callable) -> Vec<(String, Vec<String>)> {
     let values: Vec<Vec<(&'static str, String)>> = function
         .arguments
         .iter()
-        .map(|(name, type_name)| argument_values(judge, name, type_name))
+        .map(|parameter| argument_values(judge, parameter))
         .collect();
     let first: Vec<String> = values.iter().map(|v| v[0].1.clone()).collect();
     let mut calls = vec![("every argument its first value".to_owned(), first.clone())];
@@ -670,54 +678,79 @@ fn calls(judge: &Judge<'_>, function: &Callable) -> Vec<(String, Vec<String>)> {
         for (label, value) in choices.iter().skip(1) {
             let mut arguments = first.clone();
             arguments[i] = value.clone();
-            let name = &function.arguments[i].0;
-            calls.push((format!("{name} = {label}"), arguments));
+            let name = &function.arguments[i].name;
+            calls.push((format!("{name} = {label} {value}"), arguments));
         }
     }
     calls
 }
 
-fn argument_values(judge: &Judge<'_>, name: &str, type_name: &str) -> Vec<(&'static str, String)> {
+/// The values a probe passes for an argument, its first the one a caller would pass
+/// for itself. A uuid gets the ids of the world of what it keys (recognised by its
+/// foreign keys): the caller or its tenant, another's, NULL and an unknown id; a uuid
+/// that keys neither gets the tenants' and the users' alike. An enum gets each label.
+fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(&'static str, String)> {
+    let type_name = parameter.type_name.as_str();
     let null = format!("null::{type_name}");
     let uuid = |id: Id| format!("'{id}'::uuid");
     let ghost = uuid(super::generate::GHOST_TENANT);
-    match type_name {
-        "uuid" if name.contains("user") => {
-            let me = judge.rights.uid;
-            let other = judge
-                .world
-                .users
-                .iter()
-                .map(|u| u.id)
-                .find(|u| Some(*u) != me);
-            let mut values = Vec::new();
-            if let Some(me) = me {
-                values.push(("the caller", uuid(me)));
-            }
-            if let Some(other) = other {
-                values.push(("another user", uuid(other)));
-            }
-            values.extend([("NULL", null), ("an unknown id", ghost)]);
-            values
+    let users = || {
+        let me = judge.rights.uid;
+        let other = judge
+            .world
+            .users
+            .iter()
+            .map(|u| u.id)
+            .find(|u| Some(*u) != me);
+        let mut values = Vec::new();
+        if let Some(me) = me {
+            values.push(("the caller", uuid(me)));
         }
+        if let Some(other) = other {
+            values.push(("another user", uuid(other)));
+        }
+        values
+    };
+    let tenants = || {
+        let mine = match judge.context {
+            Context::Tenant(t) => Some(t),
+            _ => judge.rights.member.iter().next().copied(),
+        };
+        let other = judge
+            .world
+            .tenants
+            .iter()
+            .map(|t| t.id)
+            .find(|t| !judge.rights.member.contains(t));
+        let mut values = Vec::new();
+        if let Some(mine) = mine {
+            values.push(("the caller's tenant", uuid(mine)));
+        }
+        if let Some(other) = other {
+            values.push(("another tenant", uuid(other)));
+        }
+        values
+    };
+    if !parameter.labels.is_empty() {
+        let mut values: Vec<(&'static str, String)> = parameter
+            .labels
+            .iter()
+            .map(|label| ("a label", format!("{}::{type_name}", quote_literal(label))))
+            .collect();
+        values.push(("NULL", null));
+        return values;
+    }
+    match type_name {
         "uuid" => {
-            let mine = match judge.context {
-                Context::Tenant(t) => Some(t),
-                _ => judge.rights.member.iter().next().copied(),
+            let mut values = match parameter.keys {
+                Some(Keys::User) => users(),
+                Some(Keys::Tenant) => tenants(),
+                None => {
+                    let mut both = tenants();
+                    both.extend(users());
+                    both
+                }
             };
-            let other = judge
-                .world
-                .tenants
-                .iter()
-                .map(|t| t.id)
-                .find(|t| !judge.rights.member.contains(t));
-            let mut values = Vec::new();
-            if let Some(mine) = mine {
-                values.push(("the caller's tenant", uuid(mine)));
-            }
-            if let Some(other) = other {
-                values.push(("another tenant", uuid(other)));
-            }
             values.extend([("NULL", null), ("an unknown id", ghost)]);
             values
         }
