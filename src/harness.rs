@@ -65,6 +65,8 @@ pub struct Harness {
     /// Clones that leases gave back, by template: their state is the template's,
     /// because whoever leased them only ever rolled back.
     idle: std::sync::Mutex<HashMap<String, Vec<String>>>,
+    /// The migration being applied, for whoever shows progress.
+    watch: migrate::Watch,
 }
 
 static SHARED: OnceCell<std::result::Result<Harness, Arc<Error>>> = OnceCell::const_new();
@@ -103,6 +105,7 @@ impl Harness {
         }
         server.freeze_template(&base).await?;
         Ok(Harness {
+            watch: migrate::Watch::default(),
             server,
             base,
             fidelity,
@@ -147,6 +150,11 @@ impl Harness {
     /// The template with the migrations of `dir` applied, built once per process.
     pub async fn template_from_dir(&self, dir: &Path) -> Result<Arc<Template>> {
         self.template(&migrate::discover(dir)?).await
+    }
+
+    /// The migration file a template build is applying now, and how far it has got.
+    pub fn applying(&self) -> Option<migrate::Applying> {
+        self.watch.applying()
     }
 
     /// The template with `migrations` applied in order, built once per process.
@@ -210,7 +218,8 @@ impl Harness {
         }
         let acted_as = migrate::roles_acted_as(&connection).await?;
         for migration in &migrations[applied.len()..] {
-            let done = migrate::apply(&connection, migration, Some(&mut tracker)).await?;
+            let done =
+                migrate::apply(&connection, migration, Some(&mut tracker), &self.watch).await?;
             migrate_time += done.duration;
             applied.push(done);
         }

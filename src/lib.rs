@@ -19,6 +19,7 @@ mod located;
 mod migrate;
 mod model;
 mod origin;
+mod output;
 pub mod pipeline;
 mod profile;
 mod property;
@@ -50,7 +51,7 @@ pub use harness::{default_migrations_dir, Database, Harness, Lease, StartTimings
 pub use lint::{survey, Finding, Survey};
 pub use located::FileError;
 pub use migrate::{
-    discover as discover_migrations, ignored as ignored_migrations, Applied, Migration,
+    discover as discover_migrations, ignored as ignored_migrations, Applied, Applying, Migration,
 };
 pub use model::{
     invariant_of_op, invariant_of_read, tenant_id, user_id, AuditAction, AuditRow, Context, Id,
@@ -58,6 +59,7 @@ pub use model::{
     Table, Tenant, User, World,
 };
 pub use origin::{History, Location, ObjectKind, Origins};
+pub use output::mark_run_start;
 pub use profile::{Profile, Sql as ProfileSql};
 pub use property::{
     check_sequences, check_worlds, coverage_gaps, diff_observed, required_cells, Cell, Change,

@@ -246,6 +246,8 @@ struct CheckArgs {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Files this run finds newer than this moment belong to a run beside it.
+    rls_harness::mark_run_start();
     let cli = Cli::parse();
     let job = async {
         match cli.command {
@@ -436,7 +438,7 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
     let options = backend_options(&config)?;
     let harness = Harness::start(&options).await?;
     let outcome = async {
-        let template = harness.template(&migrations).await?;
+        let template = template_with_progress(&harness, &migrations, false).await?;
         let survey = pipeline::survey_of(&template, &config)?;
         println!("rls-harness lint, {} backend", harness.backend());
         let (objects, findings) = record::survey(&survey);
@@ -455,13 +457,65 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
     outcome
 }
 
+/// Builds the template, and while a migration file takes more than two seconds says on
+/// stderr which and how far it has got: a line kept up to date on a terminal (even
+/// under `-q`), a line every ten seconds in a log.
+async fn template_with_progress(
+    harness: &Harness,
+    migrations: &[rls_harness::Migration],
+    quiet: bool,
+) -> anyhow::Result<std::sync::Arc<rls_harness::Template>> {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal();
+    let build = harness.template(migrations);
+    if quiet && !terminal {
+        return Ok(build.await?);
+    }
+    tokio::pin!(build);
+    let mut tick = tokio::time::interval(Duration::from_secs(if terminal { 1 } else { 10 }));
+    // The interval's first tick is immediate; a short run says nothing.
+    tick.tick().await;
+    let mut shown = false;
+    loop {
+        tokio::select! {
+            built = &mut build => {
+                if shown && terminal {
+                    eprint!("\r\x1b[K");
+                }
+                return Ok(built?);
+            }
+            _ = tick.tick() => {
+                let Some(now) = harness.applying() else { continue };
+                let elapsed = now.since.elapsed();
+                if elapsed < Duration::from_secs(2) {
+                    continue;
+                }
+                let line = format!(
+                    "applying {}: statement {} of {} ({:.0} s)",
+                    now.file.display(),
+                    now.done,
+                    now.statements,
+                    elapsed.as_secs_f64()
+                );
+                if terminal {
+                    eprint!("\r\x1b[K{line}");
+                } else {
+                    eprintln!("{line}");
+                }
+                shown = true;
+            }
+        }
+    }
+}
+
 async fn run_checks(
     harness: &Harness,
     args: &CheckArgs,
     migrations: &[rls_harness::Migration],
     started: Instant,
 ) -> anyhow::Result<bool> {
-    let template = harness.template(migrations).await?;
+    let quiet = matches!(args.verbosity, Verbosity::Quiet);
+    let template = template_with_progress(harness, migrations, quiet).await?;
     let files = scenario_files(args)?;
     let snapshots = SnapshotStore::new(&args.snapshots, args.write_pending);
     let check = pipeline::Check {

@@ -50,7 +50,7 @@ impl Migration {
 
     /// Applies this file in its own transaction; see [`apply`].
     pub async fn apply(&self, connection: &Connection) -> Result<Applied> {
-        apply(connection, self, None).await
+        apply(connection, self, None, &Watch::default()).await
     }
 
     /// The file name, for reports.
@@ -186,16 +186,77 @@ pub struct Applied {
     pub duration: Duration,
 }
 
+/// How far the file being applied has got, for a progress line on long files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applying {
+    pub file: PathBuf,
+    /// Statements done, of `statements`.
+    pub done: usize,
+    pub statements: usize,
+    pub since: Instant,
+}
+
+/// Where a migration run is, readable while it goes on (a 48,000-row seed file takes
+/// seconds, and a run that says nothing for that long looks hung).
+#[derive(Debug, Default)]
+pub struct Watch(std::sync::Mutex<Option<Applying>>);
+
+impl Watch {
+    /// The file being applied now, if any.
+    pub fn applying(&self) -> Option<Applying> {
+        self.0.lock().map(|now| now.clone()).unwrap_or(None)
+    }
+
+    fn set(&self, applying: Option<Applying>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = applying;
+        }
+    }
+
+    fn advance(&self) {
+        if let Ok(mut now) = self.0.lock() {
+            if let Some(now) = now.as_mut() {
+                now.done += 1;
+            }
+        }
+    }
+}
+
 /// Applies one file in its own transaction; on error, rolls it back and says where.
-/// With a `tracker`, notes after each statement which objects it created or changed.
+/// With a `tracker`, notes after each statement which objects it created or changed;
+/// `watch` follows it statement by statement.
 pub async fn apply(
     connection: &Connection,
     migration: &Migration,
     tracker: Option<&mut Tracker>,
+    watch: &Watch,
 ) -> Result<Applied> {
     let started = Instant::now();
     let statements = split(&migration.sql);
     refuse_unrunnable(migration, &statements)?;
+    watch.set(Some(Applying {
+        file: migration.path.clone(),
+        done: 0,
+        statements: statements.len(),
+        since: started,
+    }));
+    let applied = apply_whole(connection, migration, &statements, tracker, watch).await;
+    watch.set(None);
+    applied.map(|notices| Applied {
+        migration: migration.clone(),
+        notices,
+        duration: started.elapsed(),
+    })
+}
+
+/// The file's statements in one transaction, committed only if every one succeeds.
+async fn apply_whole(
+    connection: &Connection,
+    migration: &Migration,
+    statements: &[crate::script::Statement<'_>],
+    tracker: Option<&mut Tracker>,
+    watch: &Watch,
+) -> Result<Vec<Notice>> {
     connection.take_notices();
     // Each file starts from the login's own session, whatever the one before left
     // behind: a session-level SET ROLE there would otherwise run this file as that
@@ -205,17 +266,13 @@ pub async fn apply(
         .await?;
     connection.batch("begin").await?;
     connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
-    if let Err(error) = run(connection, migration, &statements, tracker).await {
+    if let Err(error) = run(connection, migration, statements, tracker, Some(watch)).await {
         let _ = connection.batch("rollback").await;
         return Err(error);
     }
     connection.batch("commit").await?;
     connection.sync_notices().await?;
-    Ok(Applied {
-        migration: migration.clone(),
-        notices: connection.take_notices(),
-        duration: started.elapsed(),
-    })
+    Ok(connection.take_notices())
 }
 
 /// The search path migrations run with on Supabase (`"$user", public, extensions`), so
@@ -265,7 +322,7 @@ pub async fn apply_within(connection: &Connection, migration: &Migration) -> Res
     let statements = split(&migration.sql);
     refuse_unrunnable(migration, &statements)?;
     connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
-    run(connection, migration, &statements, None).await
+    run(connection, migration, &statements, None, None).await
 }
 
 /// Runs the statements of `migration` one at a time, each error located at its line,
@@ -275,6 +332,7 @@ async fn run(
     migration: &Migration,
     statements: &[crate::script::Statement<'_>],
     mut tracker: Option<&mut Tracker>,
+    watch: Option<&Watch>,
 ) -> Result<()> {
     let located = |offset: usize, sqlstate: &str, message: String, detail: Option<String>| {
         let (line, column) = line_column(&migration.sql, offset);
@@ -289,6 +347,9 @@ async fn run(
     };
     for statement in statements {
         let answer = connection.simple_raw(statement.text).await;
+        if let Some(watch) = watch {
+            watch.advance();
+        }
         let error = match answer {
             Ok(Ok(_)) => {
                 // A statement that only writes rows makes no object, and reading the

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
+use crate::output::{self, Written};
+
 /// Renders rows as a psql-style aligned table.
 pub fn table(columns: &[String], rows: &[Vec<String>]) -> String {
     table_with_widths(columns, rows, &widths(columns, &[rows]))
@@ -148,28 +150,26 @@ pub fn compare(dir: &Path, name: &str, rendered: &str) -> Comparison {
 }
 
 /// Writes `dir/<name>.snap.new` with insta's header (`source`, `description`,
-/// `input_file`), for review; returns its path.
+/// `input_file`), for review. A pending file that a run beside this one wrote is kept,
+/// and this one goes next to it as `<name>.run-<pid>.snap.new` (see [`output`]).
 pub fn write_pending(
     dir: &Path,
     name: &str,
     rendered: &str,
     description: &str,
     input_file: &Path,
-) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let pending = dir.join(format!("{name}.snap.new"));
+) -> std::io::Result<Written> {
     // A JSON string is a YAML double-quoted scalar, which is how insta writes these.
     let quoted = |text: &str| serde_json::Value::from(text).to_string();
-    std::fs::write(
-        &pending,
-        format!(
+    output::write(
+        &dir.join(format!("{name}.snap.new")),
+        &format!(
             "---\nsource: rls-harness check\ndescription: {}\ninput_file: {}\n---\n{}\n",
             quoted(description),
             input_file.display(),
             rendered.trim_end()
         ),
-    )?;
-    Ok(pending)
+    )
 }
 
 /// Whether this is a CI run, as insta decides it: there a missing or changed snapshot
@@ -187,7 +187,8 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// The pending file for `path`, given as `x.snap.new`, `x.snap` or `x`.
+    /// The pending file for `path`, given as `x.snap.new`, `x.snap` or `x`; a run's
+    /// `x.run-<pid>.snap.new` would replace `x.snap` too.
     pub fn for_path(path: &Path) -> Option<Pending> {
         let text = path.to_string_lossy();
         let stem = text
@@ -196,7 +197,7 @@ impl Pending {
             .unwrap_or(&text);
         let pending = Pending {
             new: PathBuf::from(format!("{stem}.snap.new")),
-            stored: PathBuf::from(format!("{stem}.snap")),
+            stored: PathBuf::from(format!("{}.snap", output::untagged(stem))),
         };
         pending.new.is_file().then_some(pending)
     }
@@ -329,9 +330,21 @@ impl Store {
         };
         let next = if self.write_pending {
             match write_pending(&self.dir, name, rendered, description, input_file) {
-                Ok(pending) => format!(
+                Ok(Written {
+                    path,
+                    displaced: None,
+                }) => format!(
                     "wrote {}; review it with `rls-harness snapshots review`",
-                    pending.display()
+                    path.display()
+                ),
+                Ok(Written {
+                    path,
+                    displaced: Some(theirs),
+                }) => format!(
+                    "another run wrote {} while this one ran, so this run's result is in {}; \
+                     review both with `rls-harness snapshots review`",
+                    theirs.display(),
+                    path.display()
                 ),
                 Err(error) => format!("could not write the pending snapshot: {error}"),
             }
@@ -392,7 +405,7 @@ mod tests {
         let written = write_pending(dir.path(), "a", "x\ny", "a.toml:3: \"q\"", input).unwrap();
         let pending = self::pending(dir.path()).unwrap();
         assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].new, written);
+        assert_eq!(pending[0].new, written.path);
         assert_eq!(pending[0].diff().unwrap(), "@@ -0,0 +1,2 @@\n+x\n+y\n");
         pending[0].accept().unwrap();
         assert!(self::pending(dir.path()).unwrap().is_empty());
@@ -404,5 +417,33 @@ mod tests {
         let diff = diff("x\ny", "x\nz");
         assert!(diff.contains("-y\n+z"), "{diff}");
         assert!(!diff.contains("No newline"), "{diff}");
+    }
+
+    #[test]
+    fn a_concurrent_runs_pending_result_is_reviewed_beside_this_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = Path::new("scenarios/a.toml");
+        crate::output::mark_run_start();
+        // Another run wrote its result after this one began.
+        std::fs::write(dir.path().join("a.snap.new"), "---\n---\ntheirs\n").unwrap();
+        let store = Store {
+            dir: dir.path().to_owned(),
+            write_pending: true,
+        };
+        let Judgement::Differs { note, .. } = store.judge("a", "mine", "d", input) else {
+            panic!("a missing snapshot matched");
+        };
+        assert!(note.contains("another run wrote"), "{note}");
+        let pending = self::pending(dir.path()).unwrap();
+        assert_eq!(pending.len(), 2, "{pending:?}");
+        // Either one, accepted, becomes `a.snap`.
+        assert!(pending
+            .iter()
+            .all(|p| p.stored == dir.path().join("a.snap")));
+        let mine = pending
+            .iter()
+            .find(|p| p.new != dir.path().join("a.snap.new"));
+        mine.unwrap().accept().unwrap();
+        assert_eq!(compare(dir.path(), "a", "mine"), Comparison::Matches);
     }
 }

@@ -562,16 +562,18 @@ fn rng(seed: u64) -> TestRng {
 }
 
 /// Writes the counterexample under `target/rls-harness/counterexamples/`, its name
-/// starting with `prefix` (which says what kind of run found it).
+/// starting with `prefix` (which says what kind of run found it); a run beside this one
+/// that found a different counterexample under the same name keeps its file, and this
+/// one gets the process id in its name.
 fn write_counterexample(found: &Counterexample, prefix: &str) -> std::io::Result<PathBuf> {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let dir = target.join("rls-harness").join("counterexamples");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!(
-        "{prefix}{}-seed-{}.toml",
-        found.mismatch.invariant, found.seed
-    ));
-    std::fs::write(&path, found.file())?;
-    Ok(path)
+    let path = target
+        .join("rls-harness")
+        .join("counterexamples")
+        .join(format!(
+            "{prefix}{}-seed-{}.toml",
+            found.mismatch.invariant, found.seed
+        ));
+    Ok(crate::output::write(&path, &found.file())?.path)
 }

@@ -152,6 +152,68 @@ fn a_changed_snapshot_fails_check_under_ci_and_can_be_written_for_review() {
     assert!(pending.contains("Dr. Priya Raman"), "{pending}");
 }
 
+/// Two runs in one folder at once, with different results for one snapshot: the first
+/// to write keeps `<name>.snap.new`, the other's result goes beside it under its process
+/// id, and the reviewer is shown both.
+#[test]
+fn concurrent_runs_keep_both_pending_results() {
+    let snapshots = tempfile::tempdir().unwrap();
+    let renamed = migrations_with(&[(
+        "99_rename.sql",
+        "update agents set name = 'Dr. Renamed' where name = 'Dr. Priya Raman';",
+    )]);
+    let scenario = format!("{RUNNER}/snapshot.toml");
+    let run = |migrations: &str| {
+        cli(&[
+            "check",
+            &scenario,
+            "--scenarios",
+            RUNNER,
+            "--migrations",
+            migrations,
+            "--snapshots",
+            snapshots.path().to_str().unwrap(),
+        ])
+        .env_remove("CI")
+        .env_remove("TF_BUILD")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+    let runs = [run("migrations"), run(renamed.path().to_str().unwrap())];
+    for mut child in runs {
+        assert_eq!(
+            child.wait().unwrap().code(),
+            Some(1),
+            "a new snapshot fails"
+        );
+    }
+    let mut pending: Vec<String> = std::fs::read_dir(snapshots.path())
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    pending.sort();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert!(
+        pending.iter().any(|p| p.contains("Dr. Renamed")),
+        "{pending:?}"
+    );
+    assert!(
+        pending.iter().any(|p| p.contains("Dr. Priya Raman")),
+        "{pending:?}"
+    );
+    let show = cli(&[
+        "snapshots",
+        "--snapshots",
+        snapshots.path().to_str().unwrap(),
+        "show",
+    ])
+    .output()
+    .unwrap();
+    let listed = String::from_utf8_lossy(&show.stdout);
+    assert!(listed.contains("2 pending"), "{listed}");
+}
+
 /// A reviewer with only the binary: outside CI, `check` writes the new result for
 /// review, `snapshots accept` makes it the snapshot (a file insta reads back), and a
 /// pending file insta wrote is reviewed by the same commands.
