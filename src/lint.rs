@@ -91,10 +91,36 @@ pub fn lint(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> Vec<Fi
     }
     for function in &catalog.functions {
         functions(function, &mut add);
+        if let Some(table) = protected_rows_returned(catalog, function) {
+            add(
+                Lint::DefinerReturnsProtectedRows,
+                function.qualified(),
+                format!(
+                    "SECURITY DEFINER function {} returns rows of {table}, which has row security, with its owner's rights",
+                    function.qualified()
+                ),
+                function.history.created.as_ref(),
+            );
+        }
     }
     roles(catalog, &mut add);
     findings.sort_by(|a, b| (&a.object, a.lint).cmp(&(&b.object, b.lint)));
     findings
+}
+
+/// The table with row security whose rows an exposed SECURITY DEFINER function returns:
+/// its owner reads them past the policies, so only the function's own filter stands
+/// between the caller and every row.
+fn protected_rows_returned(catalog: &Catalog, function: &Function) -> Option<String> {
+    if !function.security_definer || !function.exposed() {
+        return None;
+    }
+    let returned = function.returns_relation.as_deref()?;
+    catalog
+        .relations
+        .iter()
+        .any(|r| r.rls_enabled && r.qualified() == returned)
+        .then(|| returned.to_owned())
 }
 
 type Add<'a> = dyn FnMut(Lint, String, String, Option<&Location>) + 'a;

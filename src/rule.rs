@@ -127,6 +127,7 @@ pub enum Lint {
     MaterializedViewExposed,
     DefinerWithoutSearchPath,
     DefinerTakesId,
+    DefinerReturnsProtectedRows,
     PolicyReadsUserMetadata,
     PermissiveTruePolicy,
     PolicyForPublic,
@@ -136,7 +137,7 @@ pub enum Lint {
 }
 
 impl Lint {
-    pub const ALL: [Lint; 14] = [
+    pub const ALL: [Lint; 15] = [
         Lint::Unclassified,
         Lint::RlsDisabled,
         Lint::PoliciesWithoutRls,
@@ -145,6 +146,7 @@ impl Lint {
         Lint::MaterializedViewExposed,
         Lint::DefinerWithoutSearchPath,
         Lint::DefinerTakesId,
+        Lint::DefinerReturnsProtectedRows,
         Lint::PolicyReadsUserMetadata,
         Lint::PermissiveTruePolicy,
         Lint::PolicyForPublic,
@@ -163,6 +165,7 @@ impl Lint {
             Lint::MaterializedViewExposed => "materialized-view-exposed",
             Lint::DefinerWithoutSearchPath => "definer-without-search-path",
             Lint::DefinerTakesId => "definer-takes-id",
+            Lint::DefinerReturnsProtectedRows => "definer-returns-protected-rows",
             Lint::PolicyReadsUserMetadata => "policy-reads-user-metadata",
             Lint::PermissiveTruePolicy => "permissive-true-policy",
             Lint::PolicyForPublic => "policy-for-public",
@@ -175,7 +178,7 @@ impl Lint {
     pub fn level(&self) -> Level {
         match self {
             Lint::RlsWithoutPolicy => Level::Info,
-            Lint::DefinerTakesId => Level::Warn,
+            Lint::DefinerTakesId | Lint::DefinerReturnsProtectedRows => Level::Warn,
             _ => Level::Error,
         }
     }
@@ -191,6 +194,7 @@ impl Lint {
             Lint::MaterializedViewExposed => "a materialized view has no row security: move it to a schema the API roles cannot use, behind a view that filters",
             Lint::DefinerWithoutSearchPath => "pin its search path: alter function ... set search_path = ''",
             Lint::DefinerTakesId => "it runs with its owner's rights: it must check that the caller may name the row that id keys (a tenant, a user or any other)",
+            Lint::DefinerReturnsProtectedRows => "it returns the rows with its owner's rights, past the table's policies: filter them as the policies would, or make it SECURITY INVOKER; the probes hold what it returns to what the caller reads",
             Lint::PolicyReadsUserMetadata => "users edit their own user_metadata: decide on app_metadata or a table the user cannot write",
             Lint::PermissiveTruePolicy => "a permissive policy is OR-ed with the others, so `true` opens every row: state the condition",
             Lint::PolicyForPublic => "a policy for PUBLIC applies to anon too: name the roles (to authenticated)",

@@ -1,6 +1,8 @@
 //! The values a probe calls a function with: for each argument, what a caller would
-//! pass for itself first, then another's, NULL, an unknown id and what its type allows,
-//! one argument varied at a time.
+//! pass for itself first, then another's, the ids of rows hidden from the caller, NULL,
+//! an unknown id and what its type allows, one argument varied at a time.
+
+use std::borrow::Cow;
 
 use super::Judge;
 use crate::connection::quote_literal;
@@ -9,9 +11,9 @@ use crate::subject::{Callable, Keys, Parameter};
 
 /// The calls of a function: every argument at its first value, then each argument in
 /// turn at each of its other values (the caller's tenant or self, another tenant or
-/// user, NULL, an unknown id; type-derived values for the rest).
+/// user, a hidden row's id, NULL, an unknown id; type-derived values for the rest).
 pub(super) fn calls(judge: &Judge<'_>, function: &Callable) -> Vec<(String, Vec<String>)> {
-    let values: Vec<Vec<(&'static str, String)>> = function
+    let values: Vec<Vec<(String, String)>> = function
         .arguments
         .iter()
         .map(|parameter| argument_values(judge, parameter))
@@ -32,8 +34,20 @@ pub(super) fn calls(judge: &Judge<'_>, function: &Callable) -> Vec<(String, Vec<
 /// The values a probe passes for an argument, its first the one a caller would pass
 /// for itself. A uuid gets the ids of the world of what it keys (recognised by its
 /// foreign keys): the caller or its tenant, another's, NULL and an unknown id; a uuid
-/// that keys neither gets the tenants' and the users' alike. An enum gets each label.
-fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(&'static str, String)> {
+/// that keys neither gets the tenants' and the users' alike, and the id of a row of each
+/// table that the caller may not read (a function that looks a row up by its own id
+/// must not hand it over). An enum gets each label.
+fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(String, String)> {
+    argument_values_of(judge, parameter)
+        .into_iter()
+        .map(|(label, value)| (label.into_owned(), value))
+        .collect()
+}
+
+fn argument_values_of<'a>(
+    judge: &'a Judge<'_>,
+    parameter: &Parameter,
+) -> Vec<(Cow<'a, str>, String)> {
     let type_name = parameter.type_name.as_str();
     let null = format!("null::{type_name}");
     let uuid = |id: Id| format!("'{id}'::uuid");
@@ -48,10 +62,10 @@ fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(&'static st
             .find(|u| Some(*u) != me);
         let mut values = Vec::new();
         if let Some(me) = me {
-            values.push(("the caller", uuid(me)));
+            values.push(("the caller".into(), uuid(me)));
         }
         if let Some(other) = other {
-            values.push(("another user", uuid(other)));
+            values.push(("another user".into(), uuid(other)));
         }
         values
     };
@@ -68,20 +82,25 @@ fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(&'static st
             .find(|t| !judge.rights.member.contains(t));
         let mut values = Vec::new();
         if let Some(mine) = mine {
-            values.push(("the caller's tenant", uuid(mine)));
+            values.push(("the caller's tenant".into(), uuid(mine)));
         }
         if let Some(other) = other {
-            values.push(("another tenant", uuid(other)));
+            values.push(("another tenant".into(), uuid(other)));
         }
         values
     };
     if !parameter.labels.is_empty() {
-        let mut values: Vec<(&'static str, String)> = parameter
+        let mut values: Vec<(Cow<'a, str>, String)> = parameter
             .labels
             .iter()
-            .map(|label| ("a label", format!("{}::{type_name}", quote_literal(label))))
+            .map(|label| {
+                (
+                    "a label".into(),
+                    format!("{}::{type_name}", quote_literal(label)),
+                )
+            })
             .collect();
-        values.push(("NULL", null));
+        values.push(("NULL".into(), null));
         return values;
     }
     match type_name {
@@ -90,31 +109,67 @@ fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(&'static st
                 Some(Keys::User) => users(),
                 Some(Keys::Tenant) => tenants(),
                 None => {
-                    let mut both = tenants();
-                    both.extend(users());
-                    both
+                    let mut all = tenants();
+                    all.extend(users());
+                    all.extend(
+                        hidden_rows(judge)
+                            .into_iter()
+                            .map(|(label, id)| (label.into(), uuid(id))),
+                    );
+                    all
                 }
             };
-            values.extend([("NULL", null), ("an unknown id", ghost)]);
+            values.extend([("NULL".into(), null), ("an unknown id".into(), ghost)]);
             values
         }
         "text" | "character varying" => vec![
-            ("empty text", "''::text".to_owned()),
-            ("a wildcard", "'%'::text".to_owned()),
-            ("NULL", null),
+            ("empty text".into(), "''::text".to_owned()),
+            ("a wildcard".into(), "'%'::text".to_owned()),
+            ("NULL".into(), null),
         ],
         "boolean" => vec![
-            ("true", "true".into()),
-            ("false", "false".into()),
-            ("NULL", null),
+            ("true".into(), "true".into()),
+            ("false".into(), "false".into()),
+            ("NULL".into(), null),
         ],
         "integer" | "bigint" | "smallint" | "numeric" => {
             vec![
-                ("1", format!("1::{type_name}")),
-                ("0", format!("0::{type_name}")),
-                ("NULL", null),
+                ("1".into(), format!("1::{type_name}")),
+                ("0".into(), format!("0::{type_name}")),
+                ("NULL".into(), null),
             ]
         }
-        _ => vec![("NULL", null)],
+        _ => vec![("NULL".into(), null)],
     }
+}
+
+/// For each table with rows in the world, the uuid key of one row the caller may not
+/// read: the model's resource tables by their read rule, the subject tables by their
+/// class. One per table keeps the calls few; which one does not matter, since the
+/// function is then judged on what it hands back.
+fn hidden_rows(judge: &Judge<'_>) -> Vec<(String, Id)> {
+    let mut hidden = Vec::new();
+    let world = judge.world;
+    for table in world.shape.tables() {
+        let seen = world.readable(&judge.who, &judge.context, table);
+        if let Some(r) = world.resources_of(table).find(|r| !seen.contains(&r.id)) {
+            hidden.push((format!("a row of {table} hidden from the caller"), r.id));
+        }
+    }
+    for (table, rows) in judge.subjects.tables.iter().zip(&judge.population.tables) {
+        let [key] = table.key.as_slice() else {
+            continue;
+        };
+        if table.type_of(key) != "uuid" {
+            continue;
+        }
+        let row = rows.iter().find(|row| !judge.row_verdict(table, row).0);
+        if let Some(id) = row.and_then(|row| row.text(key)?.parse().ok()) {
+            hidden.push((
+                format!("a row of {} hidden from the caller", table.name),
+                id,
+            ));
+        }
+    }
+    hidden
 }
