@@ -8,7 +8,8 @@
 //! without that key is left unclassified); no tenant column and a not-null foreign key to a
 //! classed table a `child`; a `user_id` with a foreign key to `auth.users` a `user`
 //! table. Views, materialized views and functions that return a relation's rows are
-//! derived. The objects the profile names keep the model's exact rules (`exact`),
+//! derived; any other SECURITY INVOKER function runs with the caller's rights
+//! (`invoker`). The objects the profile names keep the model's exact rules (`exact`),
 //! whatever their columns say. Without a profile there are no resource or tenant tables
 //! to recognise.
 
@@ -43,6 +44,11 @@ pub enum Class {
     /// caller's, another's, NULL and an unknown id, it refuses or returns ids of rows
     /// the caller may read, nothing else.
     Guarded,
+    /// A SECURITY INVOKER function that returns no relation's rows: it runs with the
+    /// caller's rights, so it can tell only what the caller reads (a policy restated
+    /// through a helper). It is called as a guarded function is, and held to the same
+    /// answer: ids of rows the caller reads, or a refusal.
+    Invoker,
     /// A view, materialized view or function whose rows come from other objects: it
     /// must show nothing its bases hide.
     Derived,
@@ -61,6 +67,7 @@ impl Class {
             Class::Public { .. } => "public",
             Class::Internal => "internal",
             Class::Guarded => "guarded",
+            Class::Invoker => "invoker",
             Class::Derived => "derived",
             Class::Modelled => "modelled",
         }
@@ -294,6 +301,9 @@ fn recognise(
         Object::Function(function) if function.returns_relation.is_some() => {
             return Some(Class::Derived)
         }
+        // With the caller's rights it can widen nothing; what it answers is still
+        // probed.
+        Object::Function(function) if !function.security_definer => return Some(Class::Invoker),
         // A tenant or a user as an argument: what a guard must check.
         Object::Function(function) => {
             return function

@@ -367,6 +367,11 @@ fn covered_by(classified: &Classified<'_>, scenarios: usize) -> String {
                 "containment probes (every row shown must be readable from its base)".to_owned()
             }
         }),
+        (Class::Invoker, false) => checks.push(
+            "call probes (it runs with the caller's rights: called with the caller's, \
+             another's and hidden ids, it names only rows the caller reads)"
+                .to_owned(),
+        ),
         (Class::Public { .. }, false) if matches!(classified.object, Object::Function(_)) => {
             checks.push("declared: answers for its caller only (not probed)".to_owned())
         }

@@ -254,11 +254,9 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
                     .functions
                     .push(callable(function, Held::Internal, &known))
             }
-            (Object::Function(function), Class::Guarded) => {
-                subjects
-                    .functions
-                    .push(callable(function, Held::Guarded, &known))
-            }
+            (Object::Function(function), Class::Guarded | Class::Invoker) => subjects
+                .functions
+                .push(callable(function, Held::Guarded, &known)),
             (Object::Function(function), Class::Derived) => {
                 match function_mapping(catalog, function) {
                     Ok(mapping) => {
@@ -390,7 +388,7 @@ fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, S
         },
         Class::Public { anon } => Rule::Public { anon: *anon },
         Class::Internal => Rule::Internal,
-        Class::Derived | Class::Modelled | Class::Guarded => {
+        Class::Derived | Class::Modelled | Class::Guarded | Class::Invoker => {
             return Err(format!(
                 "table {name}: a table is never derived, modelled or guarded"
             ))
