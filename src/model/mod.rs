@@ -241,6 +241,19 @@ pub enum Context {
     Malformed,
 }
 
+impl Context {
+    /// Whether the context names what the caller may not name: a value that is no uuid,
+    /// or a tenant it does not belong to. Such a context must grant nothing, and a
+    /// request refused outright grants nothing either.
+    pub fn is_forged_for(&self, rights: &Rights) -> bool {
+        match self {
+            Context::Empty => false,
+            Context::Malformed => true,
+            Context::Tenant(tenant) => !rights.member.contains(tenant),
+        }
+    }
+}
+
 /// The two kinds of SQLSTATE 42501 that a reviewer must tell apart, plus refusals
 /// raised by the schema's own guards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -68,7 +68,7 @@ fn of_outcome(outcome: &Outcome) -> Expectation {
     match outcome {
         Outcome::Done(n) => Expectation::Affected(*n),
         Outcome::Denied(denial) => Expectation::Denied(*denial),
-        Outcome::SqlState(code) => Expectation::SqlState((*code).to_owned()),
+        Outcome::SqlState(code) => Expectation::SqlState(vec![(*code).to_owned()]),
     }
 }
 

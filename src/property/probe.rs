@@ -326,6 +326,12 @@ fn judge(
     answer: &std::result::Result<Rows, Failure>,
 ) -> Verdict {
     let refusals = &sql.profile().refusals;
+    // A forged or malformed context must grant nothing, and refusing the whole request
+    // grants nothing: a pre-request function stricter than the model's (one that
+    // rejects a tenant the caller may not name) keeps the contract.
+    if context.is_forged_for(&world.rights(who)) && denied(answer, refusals) {
+        return None;
+    }
     match ask {
         Ask::Resources(table) => {
             let expected = world.readable(who, context, *table);
@@ -398,9 +404,14 @@ fn judge(
                 )
             })
         }
+        // The view's rule is containment, an upper bound: a refusal or an empty answer
+        // shows nothing the base tables hide (an implementation may not grant the view
+        // at all). An answer with rows must be the model's: a view that misses the
+        // world's new global rows is one its writes no longer refresh.
         Ask::SharedView => {
             match (world.shared_view(who), answer) {
-                (Ok(rows), _) if rows.is_empty() && denied(answer, refusals) => return None,
+                (Ok(_), _) if denied(answer, refusals) => return None,
+                (Ok(_), Ok(actual)) if actual.rows.is_empty() => return None,
                 (Err(outcome), _) if satisfies(&outcome, answer, false, refusals) => return None,
                 _ => {}
             }

@@ -146,7 +146,17 @@ async fn run_on(
         });
         let actual = super::probe::observed(&outcome.result);
         let refusals = &sql.profile().refusals;
-        if !super::probe::write_satisfies(&step.who, &expected, &outcome.result, call, refusals) {
+        // A forged or malformed context must grant nothing: refusing a write that the
+        // model says changes nothing keeps the contract (and the world the same).
+        let refused_in_forged_context = step.context.is_forged_for(&world.rights(&step.who))
+            && matches!(
+                expected,
+                crate::model::Outcome::Done(0) | crate::model::Outcome::Denied(_)
+            )
+            && matches!(&outcome.result, Err(failure) if failure.refused(refusals));
+        if !refused_in_forged_context
+            && !super::probe::write_satisfies(&step.who, &expected, &outcome.result, call, refusals)
+        {
             let mismatch = Mismatch {
                 invariant: step.invariant(&world),
                 who: step.who,

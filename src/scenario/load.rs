@@ -51,6 +51,14 @@ struct RawUser {
     without_claims: Vec<String>,
 }
 
+/// `sqlstate = "22P02"`, or `sqlstate = ["22P02", "42501"]` for any of them.
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Codes {
+    One(String),
+    Any(Vec<String>),
+}
+
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStep {
@@ -67,7 +75,7 @@ pub(super) struct RawStep {
     pub(super) count: Option<u64>,
     pub(super) affected: Option<u64>,
     pub(super) denied: Option<Spanned<String>>,
-    pub(super) sqlstate: Option<Spanned<String>>,
+    pub(super) sqlstate: Option<Spanned<Codes>>,
     pub(super) notice: Option<String>,
     pub(super) snapshot: Option<Spanned<String>>,
     pub(super) nothing: Option<Spanned<bool>>,

@@ -87,8 +87,9 @@ pub enum Expectation {
     /// SQLSTATE 42501 of any kind: where the access model names only the code, a
     /// missing grant refuses as well as a guard or a policy.
     Refused,
-    /// Any other SQLSTATE.
-    SqlState(String),
+    /// Another SQLSTATE, or one of several where the contract allows each (the
+    /// stricter of two correct implementations refuses where the other fails later).
+    SqlState(Vec<String>),
     /// A NOTICE (or WARNING) containing this text.
     Notice(String),
     /// The result, rendered as a table, matches `snapshots/<name>.snap`.

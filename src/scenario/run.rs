@@ -491,7 +491,7 @@ fn judge(
         (Expectation::Denied(kind), Err(failure)) if failure.denial() == Some(*kind) => {
             return Verdict::Passed
         }
-        (Expectation::SqlState(code), Err(failure)) if &failure.sqlstate == code => {
+        (Expectation::SqlState(codes), Err(failure)) if codes.contains(&failure.sqlstate) => {
             return Verdict::Passed
         }
         (Expectation::Nothing | Expectation::Refused, Err(failure))
@@ -611,7 +611,7 @@ fn describe(expect: &Expectation) -> String {
         Expectation::Count(count) => rows(*count),
         Expectation::Affected(count) => format!("{} written", rows(*count)),
         Expectation::Denied(kind) => format!("denied ({})", format!("{kind:?}").to_lowercase()),
-        Expectation::SqlState(code) => format!("error {code}"),
+        Expectation::SqlState(codes) => format!("error {}", codes.join(" or ")),
         Expectation::Notice(text) => format!("a NOTICE containing \"{text}\""),
         Expectation::Snapshot(name) => format!("snapshot {name}"),
         Expectation::Nothing => "nothing (no row, or a refusal)".to_owned(),

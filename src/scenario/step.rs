@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::load::{placeholders_in, unknown_placeholder, RawStep, DENIALS};
+use super::load::{placeholders_in, unknown_placeholder, Codes, RawStep, DENIALS};
 use super::{Control, Expectation, ScenarioError};
 use crate::actor::Denial;
 use crate::located::{unknown, Reader};
@@ -150,25 +150,33 @@ impl Reader<'_> {
                 "any" => Expectation::Refused,
                 other => return Err(self.at(kind, unknown("denial", other, &DENIALS))),
             }
-        } else if let Some(code) = &step.sqlstate {
-            let text = code.get_ref();
-            if text.len() != 5
-                || !text
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-            {
+        } else if let Some(codes) = &step.sqlstate {
+            let list = match codes.get_ref() {
+                Codes::One(code) => vec![code.clone()],
+                Codes::Any(list) => list.clone(),
+            };
+            if list.is_empty() {
+                return Err(self.at(codes, "give at least one SQLSTATE".to_owned()));
+            }
+            if let Some(text) = list.iter().find(|text| {
+                text.len() != 5
+                    || !text
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            }) {
                 return Err(self.at(
-                    code,
+                    codes,
                     format!("\"{text}\" is not a SQLSTATE (five digits or capitals, like 23505)"),
                 ));
             }
-            if text == "42501" {
+            // In a list, 42501 stands for a denial of any kind beside another outcome.
+            if list == ["42501"] {
                 return Err(self.at(
-                    code,
+                    codes,
                     "for 42501 say which denial: denied = \"policy\", \"privilege\" or \"guard\"",
                 ));
             }
-            Expectation::SqlState(text.clone())
+            Expectation::SqlState(list)
         } else if let Some(text) = &step.notice {
             Expectation::Notice(text.clone())
         } else if let Some(nothing) = &step.nothing {

@@ -196,7 +196,17 @@ fn expectation(expect: &Expectation) -> String {
             format!("denied = \"{kind}\"")
         }
         Expectation::Refused => "denied = \"any\"".into(),
-        Expectation::SqlState(code) => format!("sqlstate = {}", quote(code)),
+        Expectation::SqlState(codes) => match codes.as_slice() {
+            [code] => format!("sqlstate = {}", quote(code)),
+            codes => format!(
+                "sqlstate = [{}]",
+                codes
+                    .iter()
+                    .map(|c| quote(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
         Expectation::Notice(text) => format!("notice = {}", quote(text)),
         Expectation::Snapshot(name) => format!("snapshot = {}", quote(name)),
         Expectation::Nothing => "nothing = true".into(),

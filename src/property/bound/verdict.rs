@@ -64,7 +64,14 @@ pub fn judge(
         .iter()
         .any(|(ask, _)| matches!(ask, Ask::Guarded { .. }))
         .then(|| judge.known_ids());
+    let refusals: &[String] = judge.profile.map_or(&[], |p| p.refusals.as_slice());
+    let forged = judge.context.is_forged_for(&judge.rights);
     for ((ask, sql), answer) in asks.iter().zip(&answers) {
+        // A forged or malformed context must grant nothing; a request refused outright
+        // grants nothing (see `probe::judge`).
+        if forged && matches!(answer, Err(failure) if failure.refused(refusals)) {
+            continue;
+        }
         match ask {
             Ask::Read { table: index } => {
                 let table = &judge.subjects.tables[*index];
