@@ -254,7 +254,28 @@ pub fn classify<'c>(catalog: &'c Catalog, config: &Config) -> Classes<'c> {
     });
     loop {
         let before = pending.len();
+        let waiting: BTreeSet<String> = pending.iter().map(Object::qualified).collect();
         pending.retain(|object| {
+            // A partition holds its parent's rows: it keeps its parent's class, and waits
+            // for the parent to get one.
+            if let Object::Relation(Relation {
+                partition: Some(partition),
+                ..
+            }) = object
+            {
+                if let Some(class) = classes.relation_class(&partition.parent).cloned() {
+                    classes.classified.push(Classified {
+                        object: *object,
+                        class,
+                        source: Source::Recognised,
+                        exact: false,
+                    });
+                    return false;
+                }
+                if waiting.contains(&partition.parent) {
+                    return true;
+                }
+            }
             let class = recognise(object, tenants, tenant_column, &keys, &sharing, &|parent| {
                 classes.relation_class(parent).is_some_and(|c| {
                     matches!(

@@ -450,30 +450,38 @@ pub struct Survey<'c> {
     pub classes: Classes<'c>,
     pub findings: Vec<Finding>,
     pub config_errors: Vec<crate::located::FileError>,
-    /// Objects the probes cannot check (no rows can be made, no base to map to): no
-    /// probe can run until they are declared.
-    pub schema_errors: Vec<String>,
 }
 
 impl Survey<'_> {
     /// Whether the gate may pass on what the survey found: no unallowed error, no
     /// unclassified object, no mistake in the config.
     pub fn passed(&self) -> bool {
-        self.config_errors.is_empty()
-            && self.schema_errors.is_empty()
-            && !self.findings.iter().any(Finding::fails)
+        self.config_errors.is_empty() && !self.findings.iter().any(Finding::fails)
+    }
+}
+
+/// An object the probes cannot check, as the finding that fails the gate on it.
+pub fn unprobed_finding(unprobed: crate::subject::Unprobed) -> Finding {
+    Finding {
+        lint: Lint::Unprobed,
+        level: Lint::Unprobed.level(),
+        object: unprobed.object,
+        message: unprobed.message,
+        location: unprobed.location,
+        allowed: None,
     }
 }
 
 /// Classes the exposed objects of `catalog` and lints it.
 pub fn survey<'c>(catalog: &'c Catalog, config: &Config) -> Survey<'c> {
     let classes = crate::class::classify(catalog, config);
-    let findings = lint(catalog, &classes, config);
-    let schema_errors = crate::subject::plan(catalog, &classes, config).1;
+    let mut findings = lint(catalog, &classes, config);
+    let unprobed = crate::subject::plan(catalog, &classes, config).1;
+    findings.extend(unprobed.into_iter().map(unprobed_finding));
+    findings.sort_by(|a, b| (&a.object, a.lint).cmp(&(&b.object, b.lint)));
     Survey {
         classes,
         findings,
         config_errors: config.check_against(catalog),
-        schema_errors,
     }
 }

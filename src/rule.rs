@@ -120,6 +120,9 @@ impl Level {
 pub enum Lint {
     /// An exposed object fits no class and is declared in no config.
     Unclassified,
+    /// A classed object the probes cannot check: no row can be made for it, or no base
+    /// to map its rows to.
+    Unprobed,
     RlsDisabled,
     PoliciesWithoutRls,
     RlsWithoutPolicy,
@@ -137,8 +140,9 @@ pub enum Lint {
 }
 
 impl Lint {
-    pub const ALL: [Lint; 15] = [
+    pub const ALL: [Lint; 16] = [
         Lint::Unclassified,
+        Lint::Unprobed,
         Lint::RlsDisabled,
         Lint::PoliciesWithoutRls,
         Lint::RlsWithoutPolicy,
@@ -158,6 +162,7 @@ impl Lint {
     pub fn name(&self) -> &'static str {
         match self {
             Lint::Unclassified => "unclassified-object",
+            Lint::Unprobed => "unprobed-object",
             Lint::RlsDisabled => "rls-disabled",
             Lint::PoliciesWithoutRls => "policies-without-rls",
             Lint::RlsWithoutPolicy => "rls-without-policy",
@@ -187,6 +192,7 @@ impl Lint {
     pub fn remedy(&self) -> &'static str {
         match self {
             Lint::Unclassified => "give it the columns of a class, or declare its class in rls-harness.toml ([objects.\"<name>\"] class = \"...\")",
+            Lint::Unprobed => "give its rows by hand with [fixtures.\"<name>\"] sql = \"insert into ...\" in rls-harness.toml, or declare its class, so that the probes can check it",
             Lint::RlsDisabled => "enable row level security and add policies, or revoke the API roles' privileges",
             Lint::PoliciesWithoutRls => "its policies do nothing until row level security is enabled: alter table ... enable row level security",
             Lint::RlsWithoutPolicy => "the API roles can reach no row: add policies if they should",

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::harness::{Harness, Template};
 use crate::model::World;
 use crate::profile::{callable, Profile, Sql};
-use crate::subject::Subjects;
+use crate::subject::{Subjects, Unprobed};
 
 /// What the checks know of the migrated schema.
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct Schema {
     pub seeded: World,
     /// The objects the model does not name, which the generic probes check.
     pub subjects: Subjects,
+    /// Tables no fixture row could be made for in the seeded world, and what needed
+    /// their rows: taken out of `subjects`, failed by name, never silently skipped.
+    pub unprobed: Vec<Unprobed>,
 }
 
 impl Schema {
@@ -40,19 +43,21 @@ impl Schema {
             Some(profile) => crate::profile::read_seed(&owner, profile).await?,
             None => World::default(),
         };
-        let schema = Schema {
+        let mut schema = Schema {
             sql: config.profile.as_ref().map(|p| Sql::new(p, catalog)),
             api: api(catalog, config.profile.as_ref()),
             seeded,
-            subjects: subjects(catalog, config)?,
+            subjects: subjects(catalog, config),
+            unprobed: Vec::new(),
         };
-        crate::subject::try_fill(
+        let failed = crate::subject::try_fill(
             &owner,
             &schema.subjects,
             schema.tenants_table(),
             &schema.seeded,
         )
         .await?;
+        schema.unprobed = schema.subjects.without(failed);
         Ok(schema)
     }
 
@@ -93,18 +98,11 @@ impl Schema {
     }
 }
 
-/// The objects of `catalog` the model does not name, or why some cannot be checked.
-pub fn subjects(catalog: &Catalog, config: &Config) -> Result<Subjects> {
+/// The objects of `catalog` the model does not name that the probes can check; the
+/// survey reports the others (`unprobed-object`).
+pub fn subjects(catalog: &Catalog, config: &Config) -> Subjects {
     let classes = crate::class::classify(catalog, config);
-    let (subjects, errors) = crate::subject::plan(catalog, &classes, config);
-    if errors.is_empty() {
-        Ok(subjects)
-    } else {
-        Err(Error::Config {
-            name: "objects the probes cannot check".into(),
-            message: errors.join("\n  "),
-        })
-    }
+    crate::subject::plan(catalog, &classes, config).0
 }
 
 /// PostgREST as Supabase configures it in front of `catalog`: the `public` and
@@ -142,6 +140,7 @@ impl Schema {
             sql: Some(Sql::new(&profile, &Catalog::default())),
             seeded,
             subjects: Subjects::default(),
+            unprobed: Vec::new(),
         }
     }
 }

@@ -228,7 +228,79 @@ pub struct Relation {
     pub foreign_keys: Vec<ForeignKey>,
     pub checks: Vec<Check>,
     pub view: Option<View>,
+    /// The partitioned table it is a partition of, if it is one.
+    pub partition: Option<Partition>,
     pub history: History,
+}
+
+/// Where a partition sits: its parent, and the bound its rows must meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// `schema.name` of the partitioned table.
+    pub parent: String,
+    /// `pg_get_expr(relpartbound)`: `FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+    /// `FOR VALUES IN ('a', 'b')`, `FOR VALUES WITH (modulus 4, remainder 0)`, `DEFAULT`.
+    pub bound: String,
+    /// The parent's partition key columns (empty where the key is an expression).
+    pub key: Vec<String>,
+}
+
+impl Partition {
+    /// A value inside the bound for each key column whose bound names one: the lower
+    /// bound of a range (inclusive), the first value of a list. A hash or default
+    /// partition, or a range from MINVALUE, names none: any value, or none, fits.
+    pub fn values_inside(&self) -> Vec<(String, String)> {
+        let bound = self.bound.trim();
+        let list = ["FOR VALUES FROM (", "FOR VALUES IN ("]
+            .into_iter()
+            .find_map(|prefix| bound.strip_prefix(prefix));
+        let Some(list) = list else {
+            return Vec::new();
+        };
+        let values = literals(list);
+        // A list partition's values are of its one key column; a range's, one per column.
+        let values = if bound.starts_with("FOR VALUES IN") {
+            values.into_iter().take(1).collect()
+        } else {
+            values
+        };
+        self.key
+            .iter()
+            .zip(values)
+            .filter(|(_, value)| !matches!(value.as_str(), "MINVALUE" | "MAXVALUE" | "NULL"))
+            .map(|(column, value)| (column.clone(), value))
+            .collect()
+    }
+}
+
+/// The comma-separated SQL literals at the start of `text`, up to the closing
+/// parenthesis: `'a,b', 10)` gives `'a,b'` and `10`.
+fn literals(text: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' if quoted && chars.peek() == Some(&'\'') => {
+                current.push_str("''");
+                chars.next();
+            }
+            '\'' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' | ')' if !quoted => {
+                values.push(current.trim().to_owned());
+                current.clear();
+                if c == ')' {
+                    break;
+                }
+            }
+            _ => current.push(c),
+        }
+    }
+    values
 }
 
 impl Relation {
@@ -525,6 +597,38 @@ impl fmt::Display for Object<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partition_names_a_value_inside_its_bound() {
+        let partition = |bound: &str, key: &[&str]| Partition {
+            parent: "public.visits".into(),
+            bound: bound.into(),
+            key: key.iter().map(|k| k.to_string()).collect(),
+        };
+        let range = partition(
+            "FOR VALUES FROM ('2026-01-01', 7) TO ('2027-01-01', 9)",
+            &["visited_on", "site"],
+        );
+        assert_eq!(
+            range.values_inside(),
+            [
+                ("visited_on".to_owned(), "'2026-01-01'".to_owned()),
+                ("site".to_owned(), "7".to_owned())
+            ]
+        );
+        let list = partition("FOR VALUES IN ('it''s, here', 'b')", &["region"]);
+        assert_eq!(
+            list.values_inside(),
+            [("region".to_owned(), "'it''s, here'".to_owned())]
+        );
+        for none in [
+            "FOR VALUES FROM (MINVALUE) TO (10)",
+            "FOR VALUES WITH (modulus 4, remainder 0)",
+            "DEFAULT",
+        ] {
+            assert!(partition(none, &["n"]).values_inside().is_empty(), "{none}");
+        }
+    }
 
     #[test]
     fn every_listed_literal_is_found_in_a_check() {

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    ApiRole, Argument, Catalog, Check, Column, Command, ForeignKey, Function, Policy, Privilege,
-    Relation, RelationKind, View, Widening, NOT_OURS,
+    ApiRole, Argument, Catalog, Check, Column, Command, ForeignKey, Function, Partition, Policy,
+    Privilege, Relation, RelationKind, View, Widening, NOT_OURS,
 };
 use crate::connection::Connection;
 use crate::error::Result;
@@ -29,8 +29,19 @@ select c.oid, n.nspname::text, c.relname::text, c.relkind::text,
               where pg_catalog.has_table_privilege('authenticated', c.oid, p)),
        array(select distinct a.privilege_type::text
                from pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
-              where a.grantee = 0)
+              where a.grantee = 0),
+       pn.nspname::text || '.' || pc.relname::text,
+       case when c.relispartition then pg_catalog.pg_get_expr(c.relpartbound, c.oid) end,
+       array(select a.attname::text
+               from pg_catalog.pg_partitioned_table pt
+               cross join lateral unnest(pt.partattrs::int2[]) with ordinality u(num, i)
+               join pg_catalog.pg_attribute a on a.attrelid = pt.partrelid and a.attnum = u.num
+              where pt.partrelid = i.inhparent
+              order by u.i)
   from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  left join pg_catalog.pg_inherits i on i.inhrelid = c.oid and c.relispartition
+  left join pg_catalog.pg_class pc on pc.oid = i.inhparent
+  left join pg_catalog.pg_namespace pn on pn.oid = pc.relnamespace
  where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname = any ($1)
  order by 2, 3";
 
@@ -205,8 +216,17 @@ pub async fn read(connection: &Connection, origins: &Origins) -> Result<Catalog>
                 ..View::default()
             });
         let qualified = format!("{schema}.{name}");
+        let partition = row
+            .get::<_, Option<String>>(11)
+            .zip(row.get::<_, Option<String>>(12))
+            .map(|(parent, bound)| Partition {
+                parent,
+                bound,
+                key: row.get(13),
+            });
         oids.push(row.get(0));
         relations.push(Relation {
+            partition,
             history: history(origins, ObjectKind::Relation, &qualified),
             schema,
             name,

@@ -21,6 +21,37 @@ use crate::config::{Config, Writers};
 use crate::connection::{qualified_ident, quote_literal};
 use crate::origin::Location;
 
+/// An object the probes cannot check (no row can be made for it, no base to map it to):
+/// the gate fails on it by name, at the line that made it, and still probes the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unprobed {
+    /// `schema.name`, or `schema.name(types)` for a function.
+    pub object: String,
+    pub location: Option<Location>,
+    /// Why, and what to declare.
+    pub message: String,
+}
+
+impl Unprobed {
+    fn of(object: &Object<'_>, message: String) -> Unprobed {
+        let location = object.history().origin().cloned();
+        // The plan's messages lead with the location when they know it; it is kept
+        // apart here.
+        let message = match &location {
+            Some(at) => message
+                .strip_prefix(&format!("{at}: "))
+                .map(str::to_owned)
+                .unwrap_or(message),
+            None => message,
+        };
+        Unprobed {
+            object: object.qualified(),
+            location,
+            message,
+        }
+    }
+}
+
 /// The sharing columns of resource tables (the profile's), and the resource table whose
 /// rows a new resource table's fixture rows copy their sharing from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,11 +252,77 @@ impl Subjects {
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
     }
+
+    /// Takes out the tables in `failed` (no row could be made for them) and whatever
+    /// depends on their rows: tables that point at them or sit under them, views and
+    /// functions that map to them. Probes of those would pass on no rows, which proves
+    /// nothing, so each is returned as unprobed, with the table it waited for.
+    pub fn without(&mut self, failed: Vec<Unprobed>) -> Vec<Unprobed> {
+        let mut gone: BTreeSet<String> = failed.iter().map(|u| u.object.clone()).collect();
+        let mut unprobed = failed;
+        let because = |base: &str| {
+            format!("its rows come from {base}, for which no fixture row could be made")
+        };
+        // A table goes when one it needs goes, and so on down (fill order: parents first).
+        let mut kept = Vec::new();
+        for table in std::mem::take(&mut self.tables) {
+            if gone.contains(&table.name) {
+                continue;
+            }
+            let needs = table.fills.iter().find_map(|(_, fill)| match fill {
+                Fill::Reference { target, .. } if gone.contains(target) => Some(target.clone()),
+                _ => None,
+            });
+            let parent = match &table.rule {
+                Rule::Child { parent, .. } if gone.contains(parent) => Some(parent.clone()),
+                _ => None,
+            };
+            match needs.or(parent) {
+                Some(base) => {
+                    gone.insert(table.name.clone());
+                    unprobed.push(Unprobed {
+                        object: table.name.clone(),
+                        location: table.location.clone(),
+                        message: because(&base),
+                    });
+                }
+                None => kept.push(table),
+            }
+        }
+        self.tables = kept;
+        let mut lost = |name: &str, location: &Option<Location>, bases: Vec<&str>| {
+            let base = bases.into_iter().find(|b| gone.contains(*b));
+            if let Some(base) = base {
+                unprobed.push(Unprobed {
+                    object: name.to_owned(),
+                    location: location.clone(),
+                    message: because(base),
+                });
+            }
+            base.is_none()
+        };
+        self.views.retain(|v| {
+            lost(
+                &v.name,
+                &v.location,
+                v.mappings.iter().map(|m| m.base.as_str()).collect(),
+            )
+        });
+        self.functions.retain(|f| match &f.held {
+            Held::Derived(mapping) => lost(&f.name, &f.location, vec![mapping.base.as_str()]),
+            _ => true,
+        });
+        unprobed
+    }
 }
 
 /// The subjects of a classed catalog, and every object that cannot be checked, as an
 /// error that names it, its line and what to declare.
-pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subjects, Vec<String>) {
+pub fn plan(
+    catalog: &Catalog,
+    classes: &Classes<'_>,
+    config: &Config,
+) -> (Subjects, Vec<Unprobed>) {
     let mut subjects = Subjects::default();
     let mut errors = Vec::new();
     let mut tables = Vec::new();
@@ -239,12 +336,17 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
             (Object::Relation(relation), Class::Derived) => {
                 match view(catalog, classes, relation) {
                     Ok(view) => subjects.views.push(view),
-                    Err(error) => errors.push(error),
+                    Err(error) => errors.push(Unprobed::of(&classified.object, error)),
                 }
             }
-            (Object::Relation(relation), class) => match table(config, relation, class) {
+            (Object::Relation(relation), class) => match table(
+                config,
+                relation,
+                class,
+                &inside_partition(catalog, relation),
+            ) {
                 Ok(table) => tables.push(table),
-                Err(error) => errors.push(error),
+                Err(error) => errors.push(Unprobed::of(&classified.object, error)),
             },
             (Object::Function(function), Class::Public { .. }) => {
                 subjects.declared.push(function.qualified())
@@ -264,21 +366,28 @@ pub fn plan(catalog: &Catalog, classes: &Classes<'_>, config: &Config) -> (Subje
                             .functions
                             .push(callable(function, Held::Derived(mapping), &known))
                     }
-                    Err(error) => errors.push(error),
+                    Err(error) => errors.push(Unprobed::of(&classified.object, error)),
                 }
             }
-            (Object::Function(function), class) => errors.push(format!(
-                "{}function {}: declared {}, which bounds table rows; a function is \
+            (Object::Function(function), class) => errors.push(Unprobed::of(
+                &classified.object,
+                format!(
+                    "{}function {}: declared {}, which bounds table rows; a function is \
                  `public`, `internal`, `guarded`, or derived from the relation it returns",
-                at(&function.history.created),
-                function.qualified(),
-                class.name()
+                    at(&function.history.created),
+                    function.qualified(),
+                    class.name()
+                ),
             )),
         }
     }
     match fill_order(tables) {
         Ok(ordered) => subjects.tables = ordered,
-        Err(error) => errors.push(error),
+        Err(error) => errors.push(Unprobed {
+            object: "the subject tables".into(),
+            location: None,
+            message: error,
+        }),
     }
     (subjects, errors)
 }
@@ -355,7 +464,30 @@ fn callable(function: &Function, held: Held, known: &Arguments) -> Callable {
 }
 
 /// The rule of a classed table and how to fill it.
-fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, String> {
+/// Values inside a partition's bound for its key columns, so that its fixture rows
+/// belong there; for a partitioned table, those of its first partition, so that its rows
+/// have somewhere to go.
+fn inside_partition(catalog: &Catalog, relation: &Relation) -> Vec<(String, String)> {
+    if let Some(partition) = &relation.partition {
+        return partition.values_inside();
+    }
+    let name = relation.qualified();
+    catalog
+        .relations
+        .iter()
+        .filter_map(|r| r.partition.as_ref())
+        .filter(|p| p.parent == name)
+        .map(|p| p.values_inside())
+        .find(|values| !values.is_empty())
+        .unwrap_or_default()
+}
+
+fn table(
+    config: &Config,
+    relation: &Relation,
+    class: &Class,
+    inside: &[(String, String)],
+) -> Result<Table, String> {
     let name = relation.qualified();
     let rule = match class {
         Class::Resource => match config.profile.as_ref().and_then(SharingColumns::of) {
@@ -436,8 +568,14 @@ fn table(config: &Config, relation: &Relation, class: &Class) -> Result<Table, S
         {
             continue;
         }
+        let bound = inside.iter().find(|(key, _)| *key == column.name);
         if owners.contains(&column.name) {
             fills.push((column.name.clone(), Fill::Owner));
+        } else if let Some((_, value)) = bound {
+            fills.push((
+                column.name.clone(),
+                Fill::Value(format!("{value}::{}", column.type_name)),
+            ));
         } else if matches!(&rule, Rule::Resource(sharing) if sharing.copied().contains(&column.name.as_str()))
         {
             fills.push((column.name.clone(), Fill::Sharing));

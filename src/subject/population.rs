@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{Fill, Rule, Subjects, Table};
+use super::{Fill, Rule, Subjects, Table, Unprobed};
 use crate::actor;
 use crate::connection::{qualified_ident, quote_ident, quote_literal, Connection};
 use crate::error::{Error, Result};
@@ -382,17 +382,48 @@ pub async fn read_rows(owner: &Connection, subjects: &Subjects) -> Result<Vec<Ve
     Ok(tables)
 }
 
-/// Fills the subject tables once, in the world the migrations left (`seeded`), and rolls
-/// it back: a table no row can be made for is an error before any probe, naming the
-/// table, what PostgreSQL refused and the config key to give rows by hand.
+/// Fills the subject tables once, in the world the migrations left (`seeded`), each in
+/// a savepoint, and rolls it all back: the tables no row can be made for, each naming
+/// what PostgreSQL refused and the config key to give rows by hand.
 pub async fn try_fill(
     owner: &Connection,
     subjects: &Subjects,
     tenants: Tenants<'_>,
     seeded: &World,
-) -> Result<()> {
+) -> Result<Vec<Unprobed>> {
     owner.batch("begin").await?;
-    let filled = load(owner, subjects, tenants, seeded).await;
+    let failed = fill_each(owner, subjects, tenants, seeded).await;
     owner.batch("rollback").await?;
-    filled.map(|_| ())
+    failed
+}
+
+async fn fill_each(
+    owner: &Connection,
+    subjects: &Subjects,
+    tenants: Tenants<'_>,
+    seeded: &World,
+) -> Result<Vec<Unprobed>> {
+    let (enter, _) = as_writer(seeded);
+    owner.batch(&enter).await?;
+    let mut failed = Vec::new();
+    for table in &subjects.tables {
+        owner.batch("savepoint fill").await?;
+        for sql in fill(table, tenants, seeded) {
+            if let Err(failure) = actor::statement(owner, &sql).await? {
+                failed.push(Unprobed {
+                    object: table.name.clone(),
+                    location: table.location.clone(),
+                    message: format!(
+                        "no fixture row can be made: {}: {} ({sql}); give rows by hand with \
+                         [fixtures.\"{}\"] in rls-harness.toml",
+                        failure.sqlstate, failure.message, table.name
+                    ),
+                });
+                owner.batch("rollback to savepoint fill").await?;
+                break;
+            }
+        }
+        owner.batch("release savepoint fill").await?;
+    }
+    Ok(failed)
 }

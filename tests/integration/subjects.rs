@@ -3,11 +3,24 @@
 //! to declare, never a silent skip; rows given by hand in the config fill such a
 //! table, and its probes run.
 
-use rls_harness::{check_worlds, survey, PropertyConfig, Schema};
+use rls_harness::{check_worlds, survey, PropertyConfig, Schema, Survey};
 
 use crate::support::{config_with, explain, template_with, vital};
 
 /// A tenant table with a column of a type the harness cannot make a value of.
+/// The objects the probes cannot check, as the report shows them: `file:line: message`.
+fn unprobed(survey: &Survey<'_>) -> Vec<String> {
+    survey
+        .findings
+        .iter()
+        .filter(|f| f.lint.name() == "unprobed-object")
+        .map(|f| match &f.location {
+            Some(at) => format!("{at}: {}", f.message),
+            None => f.message.clone(),
+        })
+        .collect()
+}
+
 const READINGS: &str = "create table public.readings (\n\
     id        uuid primary key default gen_random_uuid(),\n\
     tenant_id uuid not null references public.tenants (id),\n\
@@ -29,8 +42,9 @@ async fn a_table_no_row_can_be_made_for_names_the_column_and_the_config_key() {
     let (_dir, template) = template_with("20991231000099_readings.sql", READINGS).await;
     let (_c, config) = config_with("");
     let survey = survey(&template.catalog, &config);
-    let [error] = survey.schema_errors.as_slice() else {
-        panic!("one schema error expected: {:?}", survey.schema_errors);
+    let found = unprobed(&survey);
+    let [error] = found.as_slice() else {
+        panic!("one unprobed object expected: {found:?}");
     };
     for needle in [
         "20991231000099_readings.sql:1",
@@ -53,12 +67,7 @@ async fn rows_given_by_hand_fill_a_table_and_its_probes_run() {
          sql = \"insert into public.readings (tenant_id, terms) values (${tenant}, to_tsvector('simple', 'x'))\"\n",
     );
     let survey = survey(&template.catalog, &config);
-    assert!(
-        survey.passed(),
-        "{:?} {:?}",
-        survey.schema_errors,
-        survey.findings
-    );
+    assert!(survey.passed(), "{:?}", survey.findings);
     let (harness, _) = vital().await;
     let schema = Schema::read(harness, &template, &config).await.unwrap();
     let report = check_worlds(
@@ -81,8 +90,9 @@ async fn rows_given_by_hand_fill_a_table_and_its_probes_run() {
     );
 }
 
-/// A CHECK the derived row does not meet stops the run before any probe, naming the
-/// table, the constraint and the config key.
+/// A CHECK the derived row does not meet makes that table unprobed, named with the
+/// constraint and the config key; the run goes on (every other object is probed) and
+/// fails on it.
 #[tokio::test]
 async fn a_check_the_derived_row_fails_names_the_constraint() {
     let sql = "create table public.codes (\n\
@@ -97,16 +107,20 @@ async fn a_check_the_derived_row_fails_names_the_constraint() {
     let (_dir, template) = template_with("20991231000099_codes.sql", sql).await;
     let (_c, config) = config_with("");
     let (harness, _) = vital().await;
-    let error = Schema::read(harness, &template, &config)
-        .await
-        .expect_err("the derived row breaks the check")
-        .to_string();
-    for needle in [
-        "public.codes",
-        "codes_code_is_eight",
-        "[fixtures.\"public.codes\"]",
-    ] {
-        assert!(error.contains(needle), "{needle} missing from: {error}");
+    let schema = Schema::read(harness, &template, &config).await.unwrap();
+    let [unprobed] = schema.unprobed.as_slice() else {
+        panic!("one unprobed table expected: {:?}", schema.unprobed);
+    };
+    assert_eq!(unprobed.object, "public.codes");
+    assert!(schema.subjects.table("public.codes").is_none());
+    let location = unprobed.location.as_ref().expect("the table's line");
+    assert!(
+        location.to_string().ends_with("20991231000099_codes.sql:1"),
+        "{location}"
+    );
+    for needle in ["codes_code_is_eight", "[fixtures.\"public.codes\"]"] {
+        let message = &unprobed.message;
+        assert!(message.contains(needle), "{needle} missing from: {message}");
     }
 }
 
@@ -120,8 +134,9 @@ async fn a_view_that_cannot_be_mapped_must_be_declared() {
     let (_dir, template) = template_with("20991231000099_names.sql", sql).await;
     let (_c, config) = config_with("");
     let survey = survey(&template.catalog, &config);
-    let [error] = survey.schema_errors.as_slice() else {
-        panic!("one schema error expected: {:?}", survey.schema_errors);
+    let found = unprobed(&survey);
+    let [error] = found.as_slice() else {
+        panic!("one unprobed object expected: {found:?}");
     };
     for needle in [
         "20991231000099_names.sql:1",
@@ -134,9 +149,46 @@ async fn a_view_that_cannot_be_mapped_must_be_declared() {
         "[objects.\"public.agent_names\"]\nclass = \"public\"\nreason = \"names and modes only\"\n",
     );
     let survey = rls_harness::survey(&template.catalog, &declared);
+    assert!(unprobed(&survey).is_empty(), "{:?}", survey.findings);
+}
+
+/// One object the generator cannot fill hides no other finding: `check` names it (exit
+/// 1, not 2) beside the lints, and the scenarios and properties still run.
+#[test]
+fn an_object_no_row_can_be_made_for_fails_by_name_and_the_rest_still_runs() {
+    let migrations = crate::support::migrations_with(&[(
+        "20991231000099_codes.sql",
+        "create table public.codes (\n\
+             id        uuid primary key default gen_random_uuid(),\n\
+             tenant_id uuid not null references public.tenants (id),\n\
+             code      text not null constraint codes_code_is_eight check (length(code) = 8)\n\
+         );\n\
+         alter table public.codes enable row level security;\n\
+         grant select on public.codes to authenticated;\n\
+         create policy codes_read on public.codes for select to authenticated\n\
+             using (tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));\n\
+         create table public.open_notes (id uuid primary key default gen_random_uuid(), body text);\n\
+         grant select on public.open_notes to authenticated;\n",
+    )]);
+    let output = crate::support::cli(&[
+        "check",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+        "--property-cases",
+        "2",
+        "--sequence-cases",
+        "1",
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
-        survey.schema_errors.is_empty(),
-        "{:?}",
-        survey.schema_errors
+        stdout.contains("unprobed-object") && stdout.contains("codes_code_is_eight"),
+        "{stdout}"
     );
+    assert!(stdout.contains("20991231000099_codes.sql:1"), "{stdout}");
+    // The other finding, and the other checks, are still there.
+    assert!(stdout.contains("rls-disabled"), "{stdout}");
+    assert!(stdout.contains("2 property runs"), "{stdout}");
 }
