@@ -24,6 +24,10 @@ use tokio_postgres::SimpleQueryMessage;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    // `cargo bench -- --scale` prints the scale curve alone.
+    if std::env::args().any(|arg| arg == "--scale") {
+        return scale_curve();
+    }
     let cases: u32 = std::env::args()
         .skip_while(|arg| arg != "--cases")
         .nth(1)
@@ -104,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     big_migration(&harness).await?;
+    scale_curve()?;
     let pg_prove = pg_prove_rate(&harness, &template, &schema).await;
     harness.shutdown().await?;
     match (pg_prove?, default_rate) {
@@ -205,6 +210,91 @@ async fn pg_prove_rate(
     drop(owner);
     database.close().await?;
     measured.map(Some)
+}
+
+/// `check` end to end (its own server, lints, scenarios, properties) on the shipped
+/// migrations plus 0, 20 and 80 generated correct tables, half tenant tables and half
+/// their children: the wall time and the harness's peak memory for each.
+fn scale_curve() -> anyhow::Result<()> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    for tables in [0, 20, 80] {
+        let dir = tempfile::tempdir()?;
+        for migration in rls_harness::discover_migrations(&default_migrations_dir())? {
+            std::fs::write(dir.path().join(migration.file_name()), &migration.sql)?;
+        }
+        std::fs::write(
+            dir.path().join("20991231000000_scale.sql"),
+            scale_migration(tables / 2),
+        )?;
+        let clock = Instant::now();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_rls-harness"))
+            .args(["check", "-q", "--migrations"])
+            .arg(dir.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("RLS_HARNESS_BACKEND", "local")
+            .output()?;
+        let seconds = clock.elapsed().as_secs_f64();
+        // The children's peak so far: the runs grow, so it is this run's.
+        let peak_mb = getrusage(UsageWho::RUSAGE_CHILDREN)?.max_rss() as f64 / 1024.0;
+        let verdict = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        println!(
+            "  scale: check on the shipped migrations + {tables:>2} tables: {seconds:>5.1} s, \
+             peak {peak_mb:.0} MB ({verdict})"
+        );
+    }
+    Ok(())
+}
+
+/// `pairs` tenant tables, each secured as the tenant class asks, and a child table
+/// under each, secured through its parent.
+fn scale_migration(pairs: usize) -> String {
+    let mut sql = String::new();
+    for i in 0..pairs {
+        sql.push_str(&format!(
+            "create table public.scale_{i} (
+    id uuid primary key default gen_random_uuid(),
+    tenant_id uuid not null references public.tenants (id),
+    body text not null default ''
+);
+alter table public.scale_{i} enable row level security;
+grant select, insert, update, delete on public.scale_{i} to authenticated;
+revoke truncate, references, trigger on public.scale_{i} from anon, authenticated;
+create policy scale_{i}_read on public.scale_{i} for select to authenticated
+    using ((select public.is_platform_admin())
+           or tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));
+create policy scale_{i}_write on public.scale_{i} for all to authenticated
+    using ((select public.is_platform_admin())
+           or tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]))
+    with check ((select public.is_platform_admin())
+                or tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));
+create table public.scale_{i}_items (
+    id uuid primary key default gen_random_uuid(),
+    parent_id uuid not null references public.scale_{i} (id) on delete cascade,
+    note text
+);
+alter table public.scale_{i}_items enable row level security;
+grant select, insert, update, delete on public.scale_{i}_items to authenticated;
+revoke truncate, references, trigger on public.scale_{i}_items from anon, authenticated;
+create policy scale_{i}_items_read on public.scale_{i}_items for select to authenticated
+    using (exists (select 1 from public.scale_{i} p where p.id = parent_id));
+create policy scale_{i}_items_write on public.scale_{i}_items for all to authenticated
+    using (exists (select 1 from public.scale_{i} p where p.id = parent_id
+                   and ((select public.is_platform_admin())
+                        or p.tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]))))
+    with check (exists (select 1 from public.scale_{i} p where p.id = parent_id
+                   and ((select public.is_platform_admin())
+                        or p.tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]))));
+"
+        ));
+    }
+    sql
 }
 
 /// How many single-row INSERTs the big seed migration holds.

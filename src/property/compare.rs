@@ -108,6 +108,7 @@ pub async fn check_world(
     world: &World,
     population: &Population,
     selection: Selection,
+    mut budget: super::bound::Budget,
 ) -> Result<WorldRun> {
     let everyone = principals(world);
     let writes = select_writes(world, &everyone, selection, &sql.labels());
@@ -116,7 +117,6 @@ pub async fn check_world(
         Selection::EveryCell | Selection::Like(Focus::Subjects) => (&schema.subjects, population),
         Selection::Reads | Selection::Like(_) => (&no_subjects, population),
     };
-    let mut budget = super::bound::Budget::default();
     let mut pairs = Vec::new();
     for ((who, contexts), mut writes) in everyone.into_iter().zip(writes) {
         let identity = identity(world, &who);

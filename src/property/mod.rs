@@ -263,14 +263,15 @@ pub struct PropertyReport {
     pub observed: Observed,
 }
 
-/// Loads `world` in an open transaction, probes it as `selection` says, and rolls
-/// everything back.
+/// Loads `world` in an open transaction, probes it as `selection` and `budget` say, and
+/// rolls everything back.
 async fn check_world(
     owner: &Connection,
     schema: &Schema,
     sql: &Sql,
     world: &World,
     selection: compare::Selection,
+    budget: bound::Budget,
 ) -> Result<compare::WorldRun> {
     let seeded = &schema.seeded;
     // The trigger writes an audit row for every resource the owner loads.
@@ -282,7 +283,7 @@ async fn check_world(
         let population =
             crate::subject::populate(owner, &schema.subjects, schema.tenants_table(), &world)
                 .await?;
-        compare::check_world(owner, schema, sql, &world, &population, selection).await
+        compare::check_world(owner, schema, sql, &world, &population, selection, budget).await
     }
     .await;
     owner.batch("rollback").await?;
@@ -298,6 +299,7 @@ pub async fn check_worlds(
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     let started = Instant::now();
+    let stride = bound::stride_for(schema.subjects.tables.len());
     let sql = schema.sql_for("the generated worlds")?;
     let labels = &sql.labels();
     let report_labels = &Labels::of(sql, &schema.seeded.shape);
@@ -348,6 +350,7 @@ pub async fn check_worlds(
                         let harness_error: Mutex<Option<Error>> = Mutex::new(None);
                         // After the first failure, proptest calls back only to shrink it.
                         let focus = std::cell::Cell::new(None);
+                        let explored = std::cell::Cell::new(0_u64);
                         // The last world that failed every probe, with its disagreements:
                         // when shrinking is off or finds nothing smaller, it is the
                         // counterexample, and need not be probed again.
@@ -362,9 +365,19 @@ pub async fn check_worlds(
                             let selection = focus
                                 .get()
                                 .map_or(compare::Selection::EveryCell, compare::Selection::Like);
-                            match runtime
-                                .block_on(check_world(&owner, schema, sql, &world, selection))
-                            {
+                            // While exploring, the subject tables' probes take turns across
+                            // this worker's worlds; a shrink probes every one of them.
+                            let budget = match focus.get() {
+                                None => {
+                                    let turn = explored.get();
+                                    explored.set(turn + 1);
+                                    bound::Budget::taking_turns(turn, stride)
+                                }
+                                Some(_) => bound::Budget::default(),
+                            };
+                            match runtime.block_on(check_world(
+                                &owner, schema, sql, &world, selection, budget,
+                            )) {
                                 Ok(run) => {
                                     checks.fetch_add(run.checks, Ordering::Relaxed);
                                     merge(&mut coverage.lock().expect("coverage"), &run.coverage);
@@ -426,6 +439,7 @@ pub async fn check_worlds(
                                             sql,
                                             &world,
                                             compare::Selection::EveryCell,
+                                            bound::Budget::default(),
                                         ))?
                                         .mismatches
                                 }

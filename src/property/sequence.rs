@@ -203,6 +203,7 @@ async fn recheck(
             world,
             &crate::subject::Population::default(),
             compare::Selection::Reads,
+            super::bound::Budget::default(),
         )
         .await;
         owner.batch("rollback").await?;
