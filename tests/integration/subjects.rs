@@ -90,12 +90,8 @@ async fn rows_given_by_hand_fill_a_table_and_its_probes_run() {
     );
 }
 
-/// A CHECK the derived row does not meet makes that table unprobed, named with the
-/// constraint and the config key; the run goes on (every other object is probed) and
-/// fails on it.
-#[tokio::test]
-async fn a_check_the_derived_row_fails_names_the_constraint() {
-    let sql = "create table public.codes (\n\
+/// A tenant table whose CHECK the generated row does not meet.
+const CODES: &str = "create table public.codes (\n\
         id        uuid primary key default gen_random_uuid(),\n\
         tenant_id uuid not null references public.tenants (id),\n\
         code      text not null constraint codes_code_is_eight check (length(code) = 8)\n\
@@ -104,7 +100,13 @@ async fn a_check_the_derived_row_fails_names_the_constraint() {
     grant select on public.codes to authenticated;\n\
     create policy codes_read on public.codes for select to authenticated\n\
         using (tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));\n";
-    let (_dir, template) = template_with("20991231000099_codes.sql", sql).await;
+
+/// A CHECK the derived row does not meet makes that table unprobed, named with the
+/// constraint and the config key; the run goes on (every other object is probed) and
+/// fails on it.
+#[tokio::test]
+async fn a_check_the_derived_row_fails_names_the_constraint() {
+    let (_dir, template) = template_with("20991231000099_codes.sql", CODES).await;
     let (_c, config) = config_with("");
     let (harness, _) = vital().await;
     let schema = Schema::read(harness, &template, &config).await.unwrap();
@@ -156,20 +158,11 @@ async fn a_view_that_cannot_be_mapped_must_be_declared() {
 /// 1, not 2) beside the lints, and the scenarios and properties still run.
 #[test]
 fn an_object_no_row_can_be_made_for_fails_by_name_and_the_rest_still_runs() {
-    let migrations = crate::support::migrations_with(&[(
-        "20991231000099_codes.sql",
-        "create table public.codes (\n\
-             id        uuid primary key default gen_random_uuid(),\n\
-             tenant_id uuid not null references public.tenants (id),\n\
-             code      text not null constraint codes_code_is_eight check (length(code) = 8)\n\
-         );\n\
-         alter table public.codes enable row level security;\n\
-         grant select on public.codes to authenticated;\n\
-         create policy codes_read on public.codes for select to authenticated\n\
-             using (tenant_id = any ((select public.user_effective_tenant_ids())::uuid[]));\n\
-         create table public.open_notes (id uuid primary key default gen_random_uuid(), body text);\n\
-         grant select on public.open_notes to authenticated;\n",
-    )]);
+    let sql = format!(
+        "{CODES}create table public.open_notes (id uuid primary key default gen_random_uuid(), body text);\n\
+         grant select on public.open_notes to authenticated;\n"
+    );
+    let migrations = crate::support::migrations_with(&[("20991231000099_codes.sql", &sql)]);
     let output = crate::support::cli(&[
         "check",
         "--migrations",

@@ -715,10 +715,7 @@ mod tests {
 
     #[test]
     fn every_combination_has_one_turn_in_every_stride_of_worlds() {
-        assert_eq!(
-            [0, 10, 11, 20, 35, 80].map(stride_for),
-            [1, 1, 2, 2, 4, 4]
-        );
+        assert_eq!([0, 10, 11, 20, 35, 80].map(stride_for), [1, 1, 2, 2, 4, 4]);
         for key in ["public.a|read|a user in no context", "public.b|insert|x|y"] {
             for start in 0..8 {
                 let turns = (start..start + 4)
