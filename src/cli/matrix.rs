@@ -13,8 +13,8 @@ use rls_harness::{
 /// Where and how a matrix or a diff is written.
 #[derive(clap::Args)]
 pub struct MatrixOutput {
-    /// markdown (fits a pull request comment), json, or html (the matrix only).
-    #[arg(long, default_value = "markdown", value_parser = ["markdown", "json", "html"])]
+    /// markdown or md (fits a pull request comment), json, or html (the matrix only).
+    #[arg(long, default_value = "markdown", value_parser = ["markdown", "md", "json", "html"])]
     format: String,
     /// Write it here instead of to stdout.
     #[arg(long, value_name = "PATH")]
@@ -115,5 +115,14 @@ pub async fn diff(
         "json" => serde_json::to_string_pretty(&render::diff_json(&changes))? + "\n",
         _ => render::diff_markdown(&changes),
     })?;
-    Ok(!(fail_on_widening && changes.iter().any(|change| change.widens)))
+    let widening = changes.iter().filter(|change| change.widens).count();
+    if fail_on_widening && widening > 0 {
+        // The diff may have gone to a file: the reason for exit 1 goes to the terminal.
+        eprintln!(
+            "exit 1: {widening} change{} widen access, and --fail-on-widening was given",
+            if widening == 1 { "" } else { "s" }
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -100,3 +100,37 @@ async fn objects_beyond_the_model_are_in_the_matrix() {
     );
     assert!(matrix::markdown(&record::observed(&observed)).contains("### public.datasets"));
 }
+
+/// `diff --fail-on-widening` exits 1 and says why on stderr, whatever the diff's format
+/// (`md` is `markdown`) and wherever it went.
+#[test]
+fn a_failing_diff_says_why_it_exits_1() {
+    let widened = migrations_with(&[("20991231000099_viewers_insert.sql", VIEWERS_INSERT_AGENTS)]);
+    let out = tempfile::tempdir().unwrap();
+    let diff = out.path().join("diff.md");
+    let output = crate::support::cli(&[
+        "diff",
+        "--base",
+        "migrations",
+        "--migrations",
+        widened.path().to_str().unwrap(),
+        "--fail-on-widening",
+        "--format",
+        "md",
+        "--worlds",
+        "8",
+        "--output",
+        diff.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("exit 1: ") && last.contains("--fail-on-widening"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&diff).unwrap();
+    assert!(text.contains("**widened**"), "{text}");
+}
