@@ -329,7 +329,8 @@ fn judge(
     // A forged or malformed context must grant nothing, and refusing the whole request
     // grants nothing: a pre-request function stricter than the model's (one that
     // rejects a tenant the caller may not name) keeps the contract.
-    if context.is_forged_for(&world.rights(who)) && denied(answer, refusals) {
+    // (The answer first: the caller's rights are worked out only for a refusal.)
+    if denied(answer, refusals) && context.is_forged_for(&world.rights(who)) {
         return None;
     }
     match ask {

@@ -2,8 +2,6 @@
 //! pass for itself first, then another's, the ids of rows hidden from the caller, NULL,
 //! an unknown id and what its type allows, one argument varied at a time.
 
-use std::borrow::Cow;
-
 use super::Judge;
 use crate::connection::quote_literal;
 use crate::model::{Context, Id};
@@ -38,16 +36,6 @@ pub(super) fn calls(judge: &Judge<'_>, function: &Callable) -> Vec<(String, Vec<
 /// table that the caller may not read (a function that looks a row up by its own id
 /// must not hand it over). An enum gets each label.
 fn argument_values(judge: &Judge<'_>, parameter: &Parameter) -> Vec<(String, String)> {
-    argument_values_of(judge, parameter)
-        .into_iter()
-        .map(|(label, value)| (label.into_owned(), value))
-        .collect()
-}
-
-fn argument_values_of<'a>(
-    judge: &'a Judge<'_>,
-    parameter: &Parameter,
-) -> Vec<(Cow<'a, str>, String)> {
     let type_name = parameter.type_name.as_str();
     let null = format!("null::{type_name}");
     let uuid = |id: Id| format!("'{id}'::uuid");
@@ -90,7 +78,7 @@ fn argument_values_of<'a>(
         values
     };
     if !parameter.labels.is_empty() {
-        let mut values: Vec<(Cow<'a, str>, String)> = parameter
+        let mut values: Vec<(String, String)> = parameter
             .labels
             .iter()
             .map(|label| {
@@ -114,7 +102,7 @@ fn argument_values_of<'a>(
                     all.extend(
                         hidden_rows(judge)
                             .into_iter()
-                            .map(|(label, id)| (label.into(), uuid(id))),
+                            .map(|(label, id)| (label, uuid(id))),
                     );
                     all
                 }
