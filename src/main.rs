@@ -416,7 +416,19 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     let options = backend_options(&args.config)?;
     let harness = Harness::start(&options).await?;
     let outcome = run_checks(&harness, &args, &migrations, started).await;
-    harness.shutdown().await.context("stopping the backend")?;
+    stop(harness, outcome).await
+}
+
+/// Stops the backend after `outcome` is known. A verdict already reached stands when
+/// the cleanup fails: what was left is the reaper's (or the next run's sweep's) to
+/// remove, and it is said on stderr rather than turned into exit 2.
+pub(crate) async fn stop<T>(harness: Harness, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+    if let Err(error) = harness.shutdown().await {
+        eprintln!(
+            "warning: stopping the backend: {error}; the reaper or the next run's sweep \
+             removes what is left"
+        );
+    }
     outcome
 }
 
@@ -453,8 +465,7 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
         Ok::<bool, anyhow::Error>(survey.passed())
     }
     .await;
-    harness.shutdown().await.context("stopping the backend")?;
-    outcome
+    stop(harness, outcome).await
 }
 
 /// Builds the template, and while a migration file takes more than two seconds says on
@@ -639,8 +650,7 @@ async fn fuzz(
         Ok::<bool, anyhow::Error>(recorded.failure.is_none())
     }
     .await;
-    harness.shutdown().await.context("stopping the backend")?;
-    outcome
+    stop(harness, outcome).await
 }
 
 #[cfg(test)]

@@ -370,7 +370,8 @@ async fn choose(options: &BackendOptions, image: &str) -> Result<(BackendKind, S
 
 /// Drops a scratch database, template or not. A database whose earlier drop was
 /// interrupted is left "invalid" by PostgreSQL: it can no longer be altered, only
-/// dropped, which is all that is left to do.
+/// dropped, which is all that is left to do. One that is already gone (a reaper or
+/// another run's sweep got there first) is fine.
 pub(crate) async fn drop_scratch_database(admin: &Connection, name: &str) -> Result<()> {
     let unfreeze = admin
         .housekeeping(&format!(
@@ -379,7 +380,7 @@ pub(crate) async fn drop_scratch_database(admin: &Connection, name: &str) -> Res
         ))
         .await;
     match unfreeze {
-        Err(error) if error.sqlstate() == Some("55000") => {}
+        Err(error) if matches!(error.sqlstate(), Some("55000" | "3D000")) => {}
         other => other?,
     }
     admin

@@ -78,8 +78,7 @@ pub async fn matrix(
 ) -> anyhow::Result<bool> {
     let harness = Harness::start(&crate::backend_options(config)?).await?;
     let observed = observe(&harness, migrations, config, worlds).await;
-    harness.shutdown().await.context("stopping the backend")?;
-    let observed = record::observed(&observed?);
+    let observed = record::observed(&crate::stop(harness, observed).await?);
     output.write(&match output.format.as_str() {
         "json" => serde_json::to_string_pretty(&render::json(&observed))? + "\n",
         "html" => render::html(&observed),
@@ -108,8 +107,7 @@ pub async fn diff(
         Ok::<_, anyhow::Error>((before, after))
     }
     .await;
-    harness.shutdown().await.context("stopping the backend")?;
-    let (before, after) = observed?;
+    let (before, after) = crate::stop(harness, observed).await?;
     let changes = record::changes(&before, &after);
     output.write(&match output.format.as_str() {
         "json" => serde_json::to_string_pretty(&render::diff_json(&changes))? + "\n",

@@ -412,7 +412,8 @@ fn a_failing_run_reports_every_file_in_junit_json_annotations_and_a_summary() {
     .output()
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
         stdout.contains(&format!("FAIL {broken}: could not run: {broken}:")),
         "{stdout}"
