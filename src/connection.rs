@@ -239,6 +239,25 @@ impl Connection {
             .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
     }
 
+    /// Prepares `sql` once, for the many runs of [`Connection::query_prepared`].
+    pub async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement> {
+        self.within_deadline(sql, self.client.prepare(sql))
+            .await?
+            .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
+    }
+
+    /// Runs a statement [`Connection::prepare`] made on this connection.
+    pub async fn query_prepared(
+        &self,
+        statement: &tokio_postgres::Statement,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let what = "a prepared statement";
+        self.within_deadline(what, self.client.query(statement, params))
+            .await?
+            .map_err(|error| Error::sql(format!("{}: {what}", self.label), &error))
+    }
+
     /// Like [`Connection::query`], for exactly one row.
     pub async fn query_one(
         &self,

@@ -266,6 +266,10 @@ async fn apply_whole(
         .await?;
     connection.batch("begin").await?;
     connection.batch(SEARCH_PATH_AS_SUPABASE).await?;
+    let mut tracker = tracker;
+    if let Some(tracker) = tracker.as_deref_mut() {
+        tracker.begin_transaction();
+    }
     if let Err(error) = run(connection, migration, statements, tracker, Some(watch)).await {
         let _ = connection.batch("rollback").await;
         return Err(error);
@@ -364,7 +368,9 @@ async fn run(
                         file: migration.path.clone(),
                         line,
                     };
-                    tracker.observe(connection, &here).await?;
+                    tracker
+                        .observe(connection, &here, statement.changes_in_place())
+                        .await?;
                 }
                 continue;
             }

@@ -38,6 +38,9 @@ enum Kind {
     CopyFromStdin,
     /// `INSERT`, `UPDATE`, `DELETE` or `MERGE`: rows, not objects.
     RowWrite,
+    /// DDL that makes objects or changes them where they stand (`CREATE`, `ALTER
+    /// TABLE`, `GRANT`, `COMMENT`, ...), and so renames and moves none.
+    InPlace,
     Other,
     /// The rest of a script from a statement the parser refused.
     Refused,
@@ -68,6 +71,14 @@ impl Statement<'_> {
     /// so that it creates and alters no object, short of a trigger that runs DDL.
     pub fn writes_rows_only(&self) -> bool {
         self.kind == Kind::RowWrite
+    }
+
+    /// Whether the statement makes or changes objects only where they stand: it
+    /// renames and moves none (`ALTER ... RENAME`, `SET SCHEMA`), is not `DROP`, and
+    /// runs no code of its own (`DO`, a `SELECT` of a function), so that what it did
+    /// can be read from the catalog rows it wrote.
+    pub fn changes_in_place(&self) -> bool {
+        self.kind == Kind::InPlace
     }
 
     /// Byte offset (in the script) of the first character that is not blank or comment.
@@ -146,6 +157,31 @@ fn parsed(script: &str, from: usize) -> Option<Vec<Statement<'_>>> {
                     | NodeKind::DeleteStmt(_)
                     | NodeKind::MergeStmt(_),
                 ) => Kind::RowWrite,
+                Some(
+                    NodeKind::CreateStmt(_)
+                    | NodeKind::AlterTableStmt(_)
+                    | NodeKind::IndexStmt(_)
+                    | NodeKind::CreatePolicyStmt(_)
+                    | NodeKind::AlterPolicyStmt(_)
+                    | NodeKind::GrantStmt(_)
+                    | NodeKind::GrantRoleStmt(_)
+                    | NodeKind::AlterDefaultPrivilegesStmt(_)
+                    | NodeKind::AlterOwnerStmt(_)
+                    | NodeKind::CreateFunctionStmt(_)
+                    | NodeKind::AlterFunctionStmt(_)
+                    | NodeKind::ViewStmt(_)
+                    | NodeKind::RuleStmt(_)
+                    | NodeKind::CreateTrigStmt(_)
+                    | NodeKind::CommentStmt(_)
+                    | NodeKind::CreateSeqStmt(_)
+                    | NodeKind::AlterSeqStmt(_)
+                    | NodeKind::CreateEnumStmt(_)
+                    | NodeKind::CompositeTypeStmt(_)
+                    | NodeKind::CreateDomainStmt(_)
+                    | NodeKind::CreateSchemaStmt(_)
+                    | NodeKind::CreateExtensionStmt(_)
+                    | NodeKind::VariableSetStmt(_),
+                ) => Kind::InPlace,
                 _ => Kind::Other,
             };
             let statement = text.get(start..end)?;

@@ -215,3 +215,46 @@ async fn the_seed_is_read_from_the_template() {
         .all(|a| a.actor.is_none() && a.tenant == Some(crate::support::PLATFORM)));
     assert!(world.users.is_empty());
 }
+
+/// Each object's line is the statement that made it, however it was made: plain DDL,
+/// dynamic SQL in a `DO` block, a rename, a view made again after an `ALTER TABLE` that
+/// dropped it, and a table made early in a file after a long file before it.
+#[tokio::test]
+async fn origins_follow_renames_drops_dynamic_sql_and_the_next_file() {
+    let (harness, _) = vital().await;
+    let first = "\
+create table public.origin_a (id int primary key, note text);
+grant select on public.origin_a to authenticated;
+do $$ begin execute 'create table public.origin_b (id int)'; end $$;
+alter table public.origin_a rename to origin_c;
+create view public.origin_v as select id, note from public.origin_c;
+alter table public.origin_c drop column note cascade;
+create view public.origin_v as select id from public.origin_c;
+alter table public.origin_c enable row level security;
+create function public.origin_f() returns int language sql as 'select 1';
+";
+    let second = "create table public.origin_d (id int);\n";
+    let migrations = crate::support::migrations_with(&[
+        ("20991231000001_origins.sql", first),
+        ("20991231000002_origins_next.sql", second),
+    ]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    let catalog = &template.catalog;
+    let first_file = "20991231000001_origins.sql".to_owned();
+    let at = |line| (first_file.clone(), line);
+    assert!(catalog.relation("public.origin_a").is_none());
+    let renamed = catalog.relation("public.origin_c").unwrap();
+    assert_eq!(line_of(&renamed.history.created), at(4));
+    assert_eq!(line_of(&renamed.history.row_security), at(8));
+    let dynamic = catalog.relation("public.origin_b").unwrap();
+    assert_eq!(line_of(&dynamic.history.created), at(3));
+    let remade = catalog.relation("public.origin_v").unwrap();
+    assert_eq!(line_of(&remade.history.created), at(7));
+    let function = catalog.function("public.origin_f()").unwrap();
+    assert_eq!(line_of(&function.history.created), at(9));
+    let next = catalog.relation("public.origin_d").unwrap();
+    assert_eq!(
+        line_of(&next.history.created),
+        ("20991231000002_origins_next.sql".into(), 1)
+    );
+}
