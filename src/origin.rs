@@ -94,7 +94,7 @@ struct Stamp {
     options: String,
 }
 
-/// The stamps of every object (`$2`) or only of those whose catalog rows this
+/// The stamps of every object (`$2` true) or only of those whose catalog rows this
 /// transaction wrote at a command id above `$1`; each row also carries the highest such
 /// command id and the transaction's count of deleted relation, policy and function rows.
 const STAMPS: &str = r#"
@@ -172,8 +172,12 @@ select 'a', r.rolname::text,
 pub struct Tracker {
     last: BTreeMap<(ObjectKind, String), Stamp>,
     pub origins: Origins,
-    /// [`STAMPS`], prepared on the connection [`Tracker::start`] was given.
-    stamps: tokio_postgres::Statement,
+    /// [`STAMPS`] of every object, prepared on the connection [`Tracker::start`] was
+    /// given.
+    whole: tokio_postgres::Statement,
+    /// [`STAMPS`] of the objects written since, prepared apart so that the server
+    /// plans it once rather than for each statement.
+    fresh: tokio_postgres::Statement,
     /// The highest command id of a catalog row this transaction wrote, as far as seen.
     seen: i64,
     /// The transaction's count of deleted catalog rows at the last stamp.
@@ -191,12 +195,14 @@ impl Tracker {
     /// Starts from what the database holds now (the shim's objects have no origin).
     /// Every later call must be given the same connection.
     pub async fn start(connection: &Connection) -> Result<Tracker> {
-        let stamps = connection.prepare(STAMPS).await?;
-        let reading = read(connection, &stamps, -1, true).await?;
+        let whole = connection.prepare(&STAMPS.replace("$2", "true")).await?;
+        let fresh = connection.prepare(&STAMPS.replace("$2", "false")).await?;
+        let reading = read(connection, &whole, -1).await?;
         Ok(Tracker {
             last: reading.stamps,
             origins: Origins::new(),
-            stamps,
+            whole,
+            fresh,
             seen: -1,
             dropped: 0,
         })
@@ -216,10 +222,11 @@ impl Tracker {
         location: &Location,
         in_place: bool,
     ) -> Result<()> {
-        let mut reading = read(connection, &self.stamps, self.seen, !in_place).await?;
+        let first = if in_place { &self.fresh } else { &self.whole };
+        let mut reading = read(connection, first, self.seen).await?;
         let whole = !in_place || reading.dropped != self.dropped;
         if in_place && whole {
-            reading = read(connection, &self.stamps, self.seen, true).await?;
+            reading = read(connection, &self.whole, self.seen).await?;
         }
         (self.seen, self.dropped) = (reading.seen, reading.dropped);
         for (key, stamp) in &reading.stamps {
@@ -273,17 +280,14 @@ impl Tracker {
     }
 }
 
-/// Reads the stamps of every object (`whole`) or of those written above command id
-/// `seen`.
+/// Reads the stamps `statement` (whole or fresh) gives, `seen` the command id above
+/// which rows are fresh.
 async fn read(
     connection: &Connection,
     statement: &tokio_postgres::Statement,
     seen: i64,
-    whole: bool,
 ) -> Result<Reading> {
-    let rows = connection
-        .query_prepared(statement, &[&seen, &whole])
-        .await?;
+    let rows = connection.query_prepared(statement, &[&seen]).await?;
     let mut reading = Reading {
         stamps: BTreeMap::new(),
         seen,

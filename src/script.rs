@@ -16,6 +16,9 @@
 //! does is read from the parse tree, walked whole, so that no quoting (`E'...'`,
 //! `U&'...'`, a quoted name in `SET`) and no computed name hides it.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use pg_query::protobuf::node::Node as NodeKind;
 use pg_query::ParserOptions;
 
@@ -263,6 +266,25 @@ pub fn leaves_principal(sql: &str) -> Option<String> {
     {
         return None;
     }
+    // A world's probes send the same statement for every principal and context (an
+    // UPDATE has `set` in it): each text is parsed once, not once per request.
+    static READ: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let read = READ.get_or_init(Mutex::default);
+    if let Some(known) = read.lock().ok().and_then(|read| read.get(sql).cloned()) {
+        return known;
+    }
+    let why = parse_for_leaving(sql);
+    if let Ok(mut read) = read.lock() {
+        // Bounded: a long fuzz run sends millions of distinct texts.
+        if read.len() >= 8192 {
+            read.clear();
+        }
+        read.insert(sql.to_owned(), why.clone());
+    }
+    why
+}
+
+fn parse_for_leaving(sql: &str) -> Option<String> {
     let tree = pg_query::parse(sql, ParserOptions::DEFAULT).ok()?;
     // The protocol buffer types serialize whole; walking that value reaches every node
     // of every statement, where the crate's own iterator visits only some kinds.
