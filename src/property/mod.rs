@@ -299,7 +299,7 @@ pub async fn check_worlds(
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<PropertyReport> {
     let started = Instant::now();
-    let stride = bound::stride_for(schema.subjects.tables.len());
+    let stride = bound::stride_for(schema.subjects.tables.len(), config.cases);
     let sql = schema.sql_for("the generated worlds")?;
     let labels = &sql.labels();
     let report_labels = &Labels::of(sql, &schema.seeded.shape);

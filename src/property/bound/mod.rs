@@ -379,10 +379,12 @@ impl Budget {
 }
 
 /// In how many worlds each probe of a subject table runs once: every world for up to
-/// ten tables, one in two up to twenty, and so on up to one in four (each combination
-/// still runs in four of the sixteen worlds of a `check`).
-pub fn stride_for(tables: usize) -> u64 {
-    (tables as u64).div_ceil(10).clamp(1, 4)
+/// ten tables, one in two up to twenty, and so on, so that the probes of a world stay
+/// about as many as ten tables have; but each combination runs in two worlds of the run
+/// at least (two of the sixteen of a `check` from 80 tables on, more in a longer run).
+pub fn stride_for(tables: usize, worlds: u32) -> u64 {
+    let most = (u64::from(worlds) / 2).max(1);
+    (tables as u64).div_ceil(10).clamp(1, most)
 }
 
 /// The probes of the subjects for one principal in one context. Reads run in every
@@ -715,7 +717,14 @@ mod tests {
 
     #[test]
     fn every_combination_has_one_turn_in_every_stride_of_worlds() {
-        assert_eq!([0, 10, 11, 20, 35, 80].map(stride_for), [1, 1, 2, 2, 4, 4]);
+        let check = |tables| stride_for(tables, 16);
+        assert_eq!(
+            [0, 10, 11, 20, 35, 80, 200].map(check),
+            [1, 1, 2, 2, 4, 8, 8]
+        );
+        // A longer run spreads more widely; a run of one world probes everything.
+        assert_eq!(stride_for(200, 256), 20);
+        assert_eq!(stride_for(80, 1), 1);
         for key in ["public.a|read|a user in no context", "public.b|insert|x|y"] {
             for start in 0..8 {
                 let turns = (start..start + 4)
