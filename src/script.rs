@@ -298,6 +298,31 @@ fn parse_for_leaving(sql: &str) -> Option<String> {
     why
 }
 
+/// The command (`UPDATE` or `DELETE`) of the first write in `sql` that has no `WHERE`,
+/// top level or in a `WITH`, if there is one: Supabase loads pg-safeupdate for the API's
+/// login, which refuses such a statement before it runs (and every PostgREST filter is a
+/// `WHERE`, so no API request sends one).
+pub fn unfiltered_write(sql: &str) -> Option<&'static str> {
+    let lower = sql.to_ascii_lowercase();
+    if !lower.contains("update") && !lower.contains("delete") {
+        return None;
+    }
+    let tree = pg_query::parse(sql, ParserOptions::DEFAULT).ok()?;
+    let tree = serde_json::to_value(&tree.protobuf).ok()?;
+    let mut found = None;
+    walk(&tree, &mut |kind, node| {
+        let command = match kind {
+            "UpdateStmt" => "UPDATE",
+            "DeleteStmt" => "DELETE",
+            _ => return,
+        };
+        if found.is_none() && node["where_clause"].is_null() {
+            found = Some(command);
+        }
+    });
+    found
+}
+
 /// Calls `visit` with every `{"Kind": {...}}` object in `value`.
 fn walk(value: &serde_json::Value, visit: &mut impl FnMut(&str, &serde_json::Value)) {
     match value {

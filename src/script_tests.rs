@@ -149,3 +149,30 @@ fn ordinary_requests_and_the_tenant_context_stay_allowed() {
         assert_eq!(leaves_principal(sql), None, "{sql}");
     }
 }
+
+#[test]
+fn writes_without_a_where_are_found_wherever_they_are() {
+    for (sql, command) in [
+        ("delete from agents", "DELETE"),
+        ("update agents set name = 'x'", "UPDATE"),
+        (
+            "with gone as (delete from agents returning id) select count(*) from gone",
+            "DELETE",
+        ),
+        (
+            "update agents set name = 'x' where id = 1; delete from tools",
+            "DELETE",
+        ),
+    ] {
+        assert_eq!(unfiltered_write(sql), Some(command), "{sql}");
+    }
+    for sql in [
+        "delete from agents where id = 1",
+        "update agents set name = 'x' where true",
+        "select 'delete from agents'",
+        "insert into agents (name) values ('update')",
+        "not sql at all",
+    ] {
+        assert_eq!(unfiltered_write(sql), None, "{sql}");
+    }
+}

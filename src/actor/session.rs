@@ -124,7 +124,10 @@ async fn act(
             ..failure
         }));
     }
-    let result = statement(connection, &request.sql).await?;
+    let result = match safeupdate(request) {
+        Some(refusal) => Err(refusal),
+        None => statement(connection, &request.sql).await?,
+    };
     // The login may switch to service_role (or is the owner), so SQL that switched role
     // or claims would have run with row security bypassed: such a step proves nothing.
     if result.is_ok() && request.who.role().is_some() {
@@ -134,6 +137,21 @@ async fn act(
         }
     }
     Ok(result)
+}
+
+/// What Supabase's pg-safeupdate answers `request`, if it refuses it: the library is
+/// preloaded for the API's login, and refuses an UPDATE or DELETE without a `WHERE`
+/// before it runs (the library is not packaged for plain PostgreSQL, so the harness
+/// answers for it, from the parse tree).
+fn safeupdate(request: &Request) -> Option<Failure> {
+    request.who.role()?;
+    let command = crate::script::unfiltered_write(&request.sql)?;
+    Some(Failure {
+        sqlstate: "21000".into(),
+        message: format!("{command} requires a WHERE clause"),
+        routine: String::new(),
+        while_setting_context: false,
+    })
 }
 
 fn cannot_check(request: &Request, failure: &Failure) -> Error {
@@ -185,11 +203,13 @@ impl<'r> Pipeline<'r> {
             } else {
                 "rollback to savepoint request"
             };
-            statements.push(format!(
-                "{reset}; {}; {}",
-                request.call_sql(api),
-                request.sql
-            ));
+            // A request safeupdate refuses is not sent; its answer is put in by
+            // [`Pipeline::judge`].
+            let sql = match safeupdate(request) {
+                Some(_) => "select 1",
+                None => &request.sql,
+            };
+            statements.push(format!("{reset}; {}; {sql}", request.call_sql(api)));
         }
         statements.push(format!("rollback to savepoint request; {SESSION_SQL}"));
         statements.push("rollback to savepoint principal".into());
@@ -218,7 +238,15 @@ impl<'r> Pipeline<'r> {
                 message: failure.message,
             });
         }
-        Ok(answers)
+        Ok(answers
+            .into_iter()
+            .zip(&self.requests)
+            .map(|(answer, request)| match (answer, safeupdate(request)) {
+                // A failure while setting the context comes first, as on the server.
+                (Ok(_), Some(refusal)) => Err(refusal),
+                (answer, _) => answer,
+            })
+            .collect())
     }
 }
 

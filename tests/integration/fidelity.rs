@@ -276,7 +276,7 @@ async fn denial_kinds_hold_on_a_server_with_translated_messages() {
     for sql in [
         "insert into agents (tenant_id, name, sharing_mode, is_shared, resource_type) \
          values ('00000000-0000-0000-0000-000000000001', 'planted', 'private', false, 'custom')",
-        "delete from resource_sharing_audit",
+        "delete from resource_sharing_audit where id is not null",
         &format!("select public.grant_platform_admin('{dana}')"),
     ] {
         let outcome = actor.run(sql, None, Finish::Rollback).await.unwrap();
@@ -304,4 +304,53 @@ async fn denial_kinds_hold_on_a_server_with_translated_messages() {
         ],
         "{failures:?}"
     );
+}
+
+/// A write is judged as PostgREST's committed request would end: a deferred constraint
+/// trigger fires on it though the harness rolls it back; and an UPDATE or DELETE without
+/// a filter is refused before it runs, as Supabase's pg-safeupdate refuses it.
+#[tokio::test]
+async fn deferred_checks_fire_and_unfiltered_writes_are_refused_as_on_supabase() {
+    let sql = "create table public.ledger (id int primary key, amount int not null);\n\
+               grant select, insert, update, delete on public.ledger to service_role;\n\
+               create function public.ledger_balanced() returns trigger language plpgsql as $$\n\
+               begin if (select sum(amount) from public.ledger) <> 0 then\n\
+                   raise exception 'ledger does not balance' using errcode = '23514';\n\
+               end if; return null; end $$;\n\
+               create constraint trigger ledger_balanced after insert or update on public.ledger\n\
+                   deferrable initially deferred for each row execute function public.ledger_balanced();";
+    let (harness, _) = vital().await;
+    let migrations = migrations_with(&[("20251027000099_ledger.sql", sql)]);
+    let template = harness.template_from_dir(migrations.path()).await.unwrap();
+    let schema = schema(&template).await;
+    let database = harness.database(&template).await.unwrap();
+    let actor = database
+        .actor(Identity::of(Principal::ServiceRole, "", ""), &schema.api)
+        .await
+        .unwrap();
+    let run = |sql: &'static str| actor.run(sql, None, Finish::Rollback);
+    let unbalanced = run("insert into ledger values (1, 5)").await.unwrap();
+    assert_eq!(unbalanced.result.unwrap_err().sqlstate, "23514");
+    let balanced = run("insert into ledger values (1, 5), (2, -5)")
+        .await
+        .unwrap();
+    assert_eq!(balanced.result.unwrap().affected, 2);
+    for (unfiltered, message) in [
+        ("delete from ledger", "DELETE requires a WHERE clause"),
+        (
+            "update ledger set amount = 0",
+            "UPDATE requires a WHERE clause",
+        ),
+    ] {
+        let refused = run(unfiltered).await.unwrap().result.unwrap_err();
+        assert_eq!(
+            (refused.sqlstate.as_str(), refused.message.as_str()),
+            ("21000", message)
+        );
+    }
+    let filtered = run("delete from ledger where id is not null")
+        .await
+        .unwrap();
+    assert!(filtered.result.is_ok());
+    database.close().await.unwrap();
 }
