@@ -323,6 +323,54 @@ pub fn unfiltered_write(sql: &str) -> Option<&'static str> {
     found
 }
 
+/// What a one-statement write is, as PostgREST's preferences tell its forms apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteForm {
+    /// `INSERT`, `UPDATE` or `DELETE`.
+    pub command: &'static str,
+    /// Whether it has a `RETURNING` (PostgREST's `return=representation`).
+    pub returns_rows: bool,
+    /// `ON CONFLICT DO UPDATE` (`resolution=merge-duplicates`) or `DO NOTHING`
+    /// (`resolution=ignore-duplicates`), for an INSERT that has one.
+    pub on_conflict: Option<&'static str>,
+}
+
+/// The form of `sql` when it is one INSERT, UPDATE or DELETE.
+pub fn write_form(sql: &str) -> Option<WriteForm> {
+    use pg_query::protobuf::OnConflictAction;
+    let tree = pg_query::parse(sql, ParserOptions::DEFAULT).ok()?;
+    let [raw] = tree.protobuf.stmts.as_slice() else {
+        return None;
+    };
+    let returns = |clause: &Option<pg_query::protobuf::ReturningClause>| {
+        clause.as_ref().is_some_and(|c| !c.exprs.is_empty())
+    };
+    match raw.stmt.as_ref()?.node.as_ref()? {
+        NodeKind::InsertStmt(insert) => Some(WriteForm {
+            command: "INSERT",
+            returns_rows: returns(&insert.returning_clause),
+            on_conflict: insert.on_conflict_clause.as_ref().and_then(|clause| {
+                match OnConflictAction::try_from(clause.action) {
+                    Ok(OnConflictAction::OnconflictUpdate) => Some("DO UPDATE"),
+                    Ok(OnConflictAction::OnconflictNothing) => Some("DO NOTHING"),
+                    _ => None,
+                }
+            }),
+        }),
+        NodeKind::UpdateStmt(update) => Some(WriteForm {
+            command: "UPDATE",
+            returns_rows: returns(&update.returning_clause),
+            on_conflict: None,
+        }),
+        NodeKind::DeleteStmt(delete) => Some(WriteForm {
+            command: "DELETE",
+            returns_rows: returns(&delete.returning_clause),
+            on_conflict: None,
+        }),
+        _ => None,
+    }
+}
+
 /// Calls `visit` with every `{"Kind": {...}}` object in `value`.
 fn walk(value: &serde_json::Value, visit: &mut impl FnMut(&str, &serde_json::Value)) {
     match value {

@@ -176,3 +176,33 @@ fn writes_without_a_where_are_found_wherever_they_are() {
         assert_eq!(unfiltered_write(sql), None, "{sql}");
     }
 }
+
+#[test]
+fn write_forms_are_read_from_the_parse_tree() {
+    let form = |sql| write_form(sql).map(|f| (f.command, f.returns_rows, f.on_conflict));
+    assert_eq!(
+        form("insert into agents (name) values ('x') returning *"),
+        Some(("INSERT", true, None))
+    );
+    assert_eq!(
+        form("insert into agents (id, name) values (1, 'x') on conflict (id) do update set name = excluded.name"),
+        Some(("INSERT", false, Some("DO UPDATE")))
+    );
+    assert_eq!(
+        form("insert into agents (id) values (1) on conflict do nothing"),
+        Some(("INSERT", false, Some("DO NOTHING")))
+    );
+    assert_eq!(
+        form("update agents set name = 'x' where id = 1"),
+        Some(("UPDATE", false, None))
+    );
+    assert_eq!(
+        form("delete from agents where id = 1 returning id"),
+        Some(("DELETE", true, None))
+    );
+    assert_eq!(form("select 1"), None);
+    assert_eq!(
+        form("delete from a where id = 1; delete from b where id = 1"),
+        None
+    );
+}

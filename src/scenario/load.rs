@@ -87,6 +87,8 @@ pub(super) struct RawStep {
     pub(super) headers: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub(super) transaction: bool,
+    /// PostgREST's `Prefer` header for a write (`return=representation`, ...).
+    pub(super) prefer: Option<Spanned<String>>,
 }
 
 /// The `*.toml` scenario files under `path` (or `path` itself), sorted. A folder is
@@ -428,6 +430,13 @@ impl Reader<'_> {
                 ));
             }
             let mut headers = Vec::new();
+            let expanded = match &step.prefer {
+                Some(prefer) => {
+                    headers.push(("prefer".to_owned(), prefer.get_ref().clone()));
+                    self.preferred(prefer, expanded)?
+                }
+                None => expanded,
+            };
             for (name, value) in &step.headers {
                 headers.push((
                     name.to_ascii_lowercase(),

@@ -273,4 +273,63 @@ impl Reader<'_> {
             }
         }
     }
+
+    /// The step's SQL as PostgREST sends a write with the `Prefer` header `prefer`:
+    /// `return=representation` (supabase-js's `.insert(...).select()`) returns the
+    /// written rows, so the SELECT policy must admit them too, and the harness adds the
+    /// `RETURNING *` PostgREST adds; `return=minimal` returns nothing. A `resolution`
+    /// is PostgREST's `ON CONFLICT`, which the step's INSERT must say itself.
+    pub(super) fn preferred(
+        &self,
+        prefer: &Spanned<String>,
+        sql: String,
+    ) -> Result<String, ScenarioError> {
+        let Some(form) = crate::script::write_form(&sql) else {
+            return Err(self.at(
+                prefer,
+                "prefer is for a write: the step's SQL must be one INSERT, UPDATE or DELETE",
+            ));
+        };
+        let mut sent = sql.trim_end().trim_end_matches(';').trim_end().to_owned();
+        for preference in prefer.get_ref().split(',').map(str::trim) {
+            match preference {
+                "return=representation" if !form.returns_rows => sent.push_str(" returning *"),
+                "return=representation" => {}
+                "return=minimal" if form.returns_rows => {
+                    return Err(self.at(
+                        prefer,
+                        "return=minimal returns no rows, and the SQL has a RETURNING: drop one",
+                    ))
+                }
+                "return=minimal" => {}
+                "resolution=merge-duplicates" | "resolution=ignore-duplicates" => {
+                    let wanted = if preference.ends_with("merge-duplicates") {
+                        "DO UPDATE"
+                    } else {
+                        "DO NOTHING"
+                    };
+                    if form.on_conflict != Some(wanted) {
+                        return Err(self.at(
+                            prefer,
+                            format!(
+                                "{preference} is PostgREST's INSERT ... ON CONFLICT ... {wanted}: \
+                                 write that clause in the step's SQL"
+                            ),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(self.at(
+                        prefer,
+                        format!(
+                            "unknown preference \"{other}\": a step sends return=minimal or \
+                             return=representation, and resolution=merge-duplicates or \
+                             resolution=ignore-duplicates"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(sent)
+    }
 }

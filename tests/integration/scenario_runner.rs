@@ -38,6 +38,8 @@ const RUNNER: &str = "tests/fixtures/runner";
 #[case::migration_expects_rows("migration_expects_rows")]
 #[case::control_context_of_service_role("control_context_of_service_role")]
 #[case::two_statements("two_statements")]
+#[case::unknown_preference("unknown_preference")]
+#[case::upsert_without_on_conflict("upsert_without_on_conflict")]
 fn a_malformed_file_is_an_error_with_file_line_and_column(#[case] name: &str) {
     let path = Path::new(MALFORMED).join(format!("{name}.toml"));
     let error = load_scenario(
@@ -524,4 +526,58 @@ fn check_of_nothing_exits_2_saying_so() {
             "{stderr}"
         );
     }
+}
+
+/// supabase-js's `.insert(...).select()` asks for the written row back: a table whose
+/// INSERT policy admits a writer but whose SELECT policy hides the new row takes the
+/// minimal insert and refuses the one that returns it, as PostgREST does.
+#[tokio::test]
+async fn a_write_that_returns_its_rows_needs_the_select_policy_too() {
+    let sql = "create table public.dropbox (\n\
+                   id uuid primary key default gen_random_uuid(),\n\
+                   tenant_id uuid not null references public.tenants (id),\n\
+                   body text not null);\n\
+               alter table public.dropbox enable row level security;\n\
+               grant select, insert on public.dropbox to authenticated;\n\
+               create policy dropbox_in on public.dropbox for insert to authenticated\n\
+                   with check (tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n\
+               create policy dropbox_out on public.dropbox for select to authenticated\n\
+                   using ((select public.is_platform_admin()));\n";
+    let (_dir, template) = crate::support::template_with("20991231000097_dropbox.sql", sql).await;
+    let schema = crate::support::schema(&template).await;
+    let scenarios = tempfile::tempdir().unwrap();
+    let file = scenarios.path().join("dropbox.toml");
+    std::fs::write(
+        &file,
+        r#"invariant = "write-isolation"
+
+[users.dana]
+tenants = { digital-health-startup = "admin" }
+
+[[step]]
+name = "the minimal insert is admitted"
+as = "dana"
+sql = "insert into dropbox (tenant_id, body) values (${tenant.digital-health-startup}, 'a')"
+affected = 1
+
+[[step]]
+name = "the insert that reads its row back is refused"
+as = "dana"
+sql = "insert into dropbox (tenant_id, body) values (${tenant.digital-health-startup}, 'b')"
+prefer = "return=representation"
+denied = "policy"
+no_control = "nobody but a platform admin reads the box"
+"#,
+    )
+    .unwrap();
+    let report = run_file(&template, &schema, scenarios.path(), &file)
+        .await
+        .unwrap();
+    let verdicts: Vec<&Verdict> = report.steps.iter().map(|step| &step.verdict).collect();
+    assert_eq!(verdicts, [&Verdict::Passed, &Verdict::Passed]);
+    assert!(
+        report.steps[1].sql.ends_with(" returning *"),
+        "{}",
+        report.steps[1].sql
+    );
 }
