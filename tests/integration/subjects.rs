@@ -254,3 +254,45 @@ fn a_leak_in_one_of_many_tables_is_named_while_their_probes_take_turns() {
     );
     assert!(stdout.contains("invariant: class-bound"), "{stdout}");
 }
+
+/// A table whose INSERT policy admits a writer but whose SELECT policy hides the new
+/// row takes the minimal insert, and refuses the one supabase-js's `.insert().select()`
+/// sends: that one is reported (as stricter than the class, not as a leak).
+#[test]
+fn an_insert_the_app_reads_back_is_probed_in_that_form() {
+    let sql = "create table public.dropbox (\n\
+                   id uuid primary key default gen_random_uuid(),\n\
+                   tenant_id uuid not null references public.tenants (id),\n\
+                   body text not null default '');\n\
+               alter table public.dropbox enable row level security;\n\
+               grant select, insert on public.dropbox to authenticated;\n\
+               create policy dropbox_in on public.dropbox for insert to authenticated\n\
+                   with check (tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n\
+               create policy dropbox_out on public.dropbox for select to authenticated\n\
+                   using ((select public.is_platform_admin()));\n";
+    let migrations = crate::support::migrations_with(&[("20991231000097_dropbox.sql", sql)]);
+    let output = crate::support::cli(&[
+        "check",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+        "--property-cases",
+        "4",
+        "--sequence-cases",
+        "1",
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "public.dropbox: a user cannot insert with return=representation a new row like a row it may write"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("public.dropbox: a user cannot insert a new row"),
+        "{stdout}"
+    );
+}

@@ -594,6 +594,17 @@ fn writes(
             &judge.population.references,
             1_000_000 + *serial,
         ) {
+            // supabase-js's `.insert(...).select()` reads the new row back (PostgREST
+            // adds a RETURNING), so the SELECT policy must admit it too: a row the
+            // principal may write and then read is inserted in that form as well.
+            if *new && *read {
+                found.push((
+                    "insert with return=representation",
+                    format!("a new row like {row_kind}"),
+                    true,
+                    format!("{sql} returning *"),
+                ));
+            }
             found.push(("insert", format!("a new row like {row_kind}"), *new, sql));
         }
     }
