@@ -169,6 +169,8 @@ pub struct Pipeline<'r> {
     /// The principal's identity as every request of the pipeline sets it.
     entry: &'r Request,
     requests: Vec<&'r Request>,
+    /// What safeupdate answers each request it refuses, read once from its parse tree.
+    refused: Vec<Option<Failure>>,
 }
 
 impl<'r> Pipeline<'r> {
@@ -187,7 +189,12 @@ impl<'r> Pipeline<'r> {
                 });
             }
         }
-        Ok(Pipeline { entry, requests })
+        let refused = requests.iter().map(|request| safeupdate(request)).collect();
+        Ok(Pipeline {
+            entry,
+            requests,
+            refused,
+        })
     }
 
     /// The statements, in order: the entry and its check; each request's call and
@@ -197,7 +204,7 @@ impl<'r> Pipeline<'r> {
             "savepoint principal; {}; {SESSION_SQL}",
             self.entry.identity_sql(api)
         )];
-        for (i, request) in self.requests.iter().enumerate() {
+        for (i, (request, refused)) in self.requests.iter().zip(&self.refused).enumerate() {
             let reset = if i == 0 {
                 "savepoint request"
             } else {
@@ -205,7 +212,7 @@ impl<'r> Pipeline<'r> {
             };
             // A request safeupdate refuses is not sent; its answer is put in by
             // [`Pipeline::judge`].
-            let sql = match safeupdate(request) {
+            let sql = match refused {
                 Some(_) => "select 1",
                 None => &request.sql,
             };
@@ -240,10 +247,10 @@ impl<'r> Pipeline<'r> {
         }
         Ok(answers
             .into_iter()
-            .zip(&self.requests)
-            .map(|(answer, request)| match (answer, safeupdate(request)) {
+            .zip(&self.refused)
+            .map(|(answer, refused)| match (answer, refused) {
                 // A failure while setting the context comes first, as on the server.
-                (Ok(_), Some(refusal)) => Err(refusal),
+                (Ok(_), Some(refusal)) => Err(refusal.clone()),
                 (answer, _) => answer,
             })
             .collect())
