@@ -533,17 +533,8 @@ fn check_of_nothing_exits_2_saying_so() {
 /// minimal insert and refuses the one that returns it, as PostgREST does.
 #[tokio::test]
 async fn a_write_that_returns_its_rows_needs_the_select_policy_too() {
-    let sql = "create table public.dropbox (\n\
-                   id uuid primary key default gen_random_uuid(),\n\
-                   tenant_id uuid not null references public.tenants (id),\n\
-                   body text not null);\n\
-               alter table public.dropbox enable row level security;\n\
-               grant select, insert on public.dropbox to authenticated;\n\
-               create policy dropbox_in on public.dropbox for insert to authenticated\n\
-                   with check (tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n\
-               create policy dropbox_out on public.dropbox for select to authenticated\n\
-                   using ((select public.is_platform_admin()));\n";
-    let (_dir, template) = crate::support::template_with("20991231000097_dropbox.sql", sql).await;
+    let (_dir, template) =
+        crate::support::template_with("20991231000097_dropbox.sql", crate::support::DROPBOX).await;
     let schema = crate::support::schema(&template).await;
     let scenarios = tempfile::tempdir().unwrap();
     let file = scenarios.path().join("dropbox.toml");

@@ -162,20 +162,8 @@ fn an_object_no_row_can_be_made_for_fails_by_name_and_the_rest_still_runs() {
         "{CODES}create table public.open_notes (id uuid primary key default gen_random_uuid(), body text);\n\
          grant select on public.open_notes to authenticated;\n"
     );
-    let migrations = crate::support::migrations_with(&[("20991231000099_codes.sql", &sql)]);
-    let output = crate::support::cli(&[
-        "check",
-        "--migrations",
-        migrations.path().to_str().unwrap(),
-        "--property-cases",
-        "2",
-        "--sequence-cases",
-        "1",
-    ])
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = check_with("20991231000099_codes.sql", &sql, 2);
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("unprobed-object") && stdout.contains("codes_code_is_eight"),
         "{stdout}"
@@ -184,6 +172,29 @@ fn an_object_no_row_can_be_made_for_fails_by_name_and_the_rest_still_runs() {
     // The other finding, and the other checks, are still there.
     assert!(stdout.contains("rls-disabled"), "{stdout}");
     assert!(stdout.contains("2 property runs"), "{stdout}");
+}
+
+/// `check` on the shipped migrations plus `sql` in `file`, with `worlds` generated
+/// worlds and one sequence: the exit code, and stdout followed by stderr.
+fn check_with(file: &str, sql: &str, worlds: u32) -> (Option<i32>, String) {
+    let migrations = crate::support::migrations_with(&[(file, sql)]);
+    let output = crate::support::cli(&[
+        "check",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+        "--property-cases",
+        &worlds.to_string(),
+        "--sequence-cases",
+        "1",
+    ])
+    .output()
+    .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
 }
 
 /// `pairs` tenant tables secured as the tenant class asks, each with a child table
@@ -224,20 +235,8 @@ create policy many_{i}_items_read on public.many_{i}_items for select to authent
 #[test]
 fn a_leak_in_one_of_many_tables_is_named_while_their_probes_take_turns() {
     let sql = tenant_tables(8, 5);
-    let migrations = crate::support::migrations_with(&[("20991231000098_many.sql", &sql)]);
-    let output = crate::support::cli(&[
-        "check",
-        "--migrations",
-        migrations.path().to_str().unwrap(),
-        "--property-cases",
-        "4",
-        "--sequence-cases",
-        "1",
-    ])
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let (code, stdout) = check_with("20991231000098_many.sql", &sql, 4);
+    assert_eq!(code, Some(1), "{stdout}");
     let failures: Vec<&str> = stdout
         .lines()
         .filter(|line| {
@@ -260,31 +259,8 @@ fn a_leak_in_one_of_many_tables_is_named_while_their_probes_take_turns() {
 /// sends: that one is reported (as stricter than the class, not as a leak).
 #[test]
 fn an_insert_the_app_reads_back_is_probed_in_that_form() {
-    let sql = "create table public.dropbox (\n\
-                   id uuid primary key default gen_random_uuid(),\n\
-                   tenant_id uuid not null references public.tenants (id),\n\
-                   body text not null default '');\n\
-               alter table public.dropbox enable row level security;\n\
-               grant select, insert on public.dropbox to authenticated;\n\
-               create policy dropbox_in on public.dropbox for insert to authenticated\n\
-                   with check (tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n\
-               create policy dropbox_out on public.dropbox for select to authenticated\n\
-                   using ((select public.is_platform_admin()));\n";
-    let migrations = crate::support::migrations_with(&[("20991231000097_dropbox.sql", sql)]);
-    let output = crate::support::cli(&[
-        "check",
-        "--migrations",
-        migrations.path().to_str().unwrap(),
-        "--property-cases",
-        "4",
-        "--sequence-cases",
-        "1",
-    ])
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (code, stdout) = check_with("20991231000097_dropbox.sql", crate::support::DROPBOX, 4);
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains(
             "public.dropbox: a user cannot insert with return=representation a new row like a row it may write"

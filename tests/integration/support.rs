@@ -164,3 +164,16 @@ pub async fn template_with(name: &str, sql: &str) -> (tempfile::TempDir, Arc<Tem
     let template = harness.template_from_dir(migrations.path()).await.unwrap();
     (migrations, template)
 }
+
+/// A tenant table whose INSERT policy admits a writer but whose SELECT policy shows
+/// rows to platform admins only: the minimal insert works, `.insert().select()` fails.
+pub const DROPBOX: &str = "create table public.dropbox (\n\
+               id uuid primary key default gen_random_uuid(),\n\
+               tenant_id uuid not null references public.tenants (id),\n\
+               body text not null default '');\n\
+           alter table public.dropbox enable row level security;\n\
+           grant select, insert on public.dropbox to authenticated;\n\
+           create policy dropbox_in on public.dropbox for insert to authenticated\n\
+               with check (tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n\
+           create policy dropbox_out on public.dropbox for select to authenticated\n\
+               using ((select public.is_platform_admin()));\n";
