@@ -371,6 +371,28 @@ pub fn write_form(sql: &str) -> Option<WriteForm> {
     }
 }
 
+/// `sql` up to the end of its last token: without the comments and `;` after it, so that
+/// a clause appended to it is not commented out.
+pub fn up_to_last_token(sql: &str) -> &str {
+    use pg_query::protobuf::Token;
+    let Ok(scanned) = pg_query::scan(sql) else {
+        return sql.trim_end();
+    };
+    let end = scanned
+        .tokens
+        .iter()
+        .filter(|token| {
+            !matches!(
+                Token::try_from(token.token),
+                Ok(Token::SqlComment | Token::CComment | Token::Ascii59)
+            )
+        })
+        .filter_map(|token| usize::try_from(token.end).ok())
+        .max()
+        .unwrap_or(0);
+    sql.get(..end).unwrap_or(sql)
+}
+
 /// Calls `visit` with every `{"Kind": {...}}` object in `value`.
 fn walk(value: &serde_json::Value, visit: &mut impl FnMut(&str, &serde_json::Value)) {
     match value {

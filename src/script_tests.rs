@@ -206,3 +206,15 @@ fn write_forms_are_read_from_the_parse_tree() {
         None
     );
 }
+
+#[test]
+fn a_statement_ends_at_its_last_token() {
+    assert_eq!(
+        up_to_last_token("insert into a values (1) -- note\n;\n/* more */"),
+        "insert into a values (1)"
+    );
+    assert_eq!(
+        up_to_last_token("delete from a where b = ';'"),
+        "delete from a where b = ';'"
+    );
+}

@@ -290,7 +290,8 @@ impl Reader<'_> {
                 "prefer is for a write: the step's SQL must be one INSERT, UPDATE or DELETE",
             ));
         };
-        let mut sent = sql.trim_end().trim_end_matches(';').trim_end().to_owned();
+        // Up to the last token: a trailing `-- comment` would swallow a RETURNING.
+        let mut sent = crate::script::up_to_last_token(&sql).to_owned();
         for preference in prefer.get_ref().split(',').map(str::trim) {
             match preference {
                 "return=representation" if !form.returns_rows => sent.push_str(" returning *"),
