@@ -107,12 +107,19 @@ impl Endpoint {
             // the owner's fixtures reach an extension's function unqualified, as the
             // schema's own defaults do (`gen_random_bytes()`); API requests set theirs
             // per request, as PostgREST does.
-            .options(format!(
-                "-c statement_timeout={} -c lock_timeout=10000 \
-                 -c idle_in_transaction_session_timeout=120000 \
-                 -c search_path=\"$user\",public,extensions",
-                STATEMENT_TIMEOUT.as_millis()
-            ));
+            .options(if self.user == "authenticator" {
+                // PostgREST's login keeps its role's own timeouts (Supabase's are 8 s),
+                // which are the only ones service_role's requests run under; the
+                // client's deadline stays the last resort.
+                "-c idle_in_transaction_session_timeout=120000".to_owned()
+            } else {
+                format!(
+                    "-c statement_timeout={} -c lock_timeout=10000 \
+                     -c idle_in_transaction_session_timeout=120000 \
+                     -c search_path=\"$user\",public,extensions",
+                    STATEMENT_TIMEOUT.as_millis()
+                )
+            });
         if let Some(password) = &self.password {
             config.password(password);
         }

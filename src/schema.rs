@@ -121,7 +121,18 @@ fn api(catalog: &Catalog, profile: Option<&Profile>) -> Api {
             function: qualified_ident(callable(&c.function.name)),
             setting: c.setting.name.clone(),
         }),
-        role_settings: catalog.role_settings.clone(),
+        role_settings: catalog
+            .request_settings
+            .iter()
+            .filter(|(_, name, _)| name != "default_transaction_isolation")
+            .cloned()
+            .collect(),
+        isolation: catalog
+            .request_settings
+            .iter()
+            .filter(|(_, name, _)| name == "default_transaction_isolation")
+            .map(|(role, _, level)| (role.clone(), level.clone()))
+            .collect(),
         volatility: catalog
             .exposed_functions()
             .map(|f| (format!("{}.{}", f.schema, f.name), f.volatility))

@@ -133,7 +133,8 @@ pub async fn prepare(
 }
 
 /// Creates `postgres` as Supabase has it: it logs in, owns the databases and runs the
-/// migrations, bypasses row security as the owner of everything, and is no superuser
+/// migrations, bypasses row security as the owner of everything, is a member of
+/// `pg_read_all_data`, and is no superuser
 /// (so that grant checks inside SECURITY DEFINER functions it owns are enforced, as on
 /// Supabase). Returns its password.
 async fn bootstrap_owner(connection: &Connection) -> Result<String> {
@@ -152,6 +153,10 @@ async fn bootstrap_owner(connection: &Connection) -> Result<String> {
             quote_ident(OWNER),
             quote_literal(&password)
         ))
+        .await?;
+    // Supabase's `postgres` reads everything, whatever the grants, as the dashboard does.
+    connection
+        .batch(&format!("grant pg_read_all_data to {}", quote_ident(OWNER)))
         .await?;
     Ok(password)
 }

@@ -27,7 +27,11 @@ begin
             (2, 'authenticated', 'create role authenticated nologin inherit;
                                   alter role authenticated set statement_timeout = ''8s'''),
             (3, 'service_role',  'create role service_role nologin inherit bypassrls'),
-            (4, 'authenticator', 'create role authenticator login noinherit'),
+            -- PostgREST's login, with Supabase's timeouts for its sessions (service_role's
+            -- requests have no others).
+            (4, 'authenticator', 'create role authenticator login noinherit;
+                                  alter role authenticator set statement_timeout = ''8s'';
+                                  alter role authenticator set lock_timeout = ''8s'''),
             (5, 'supabase_auth_admin', 'create role supabase_auth_admin nologin noinherit createrole')
         ) as v(ord, rolname, ddl)
         order by ord

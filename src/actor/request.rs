@@ -54,8 +54,12 @@ pub struct Api {
     /// How a tenant context travels, when the schema has one.
     pub context: Option<ContextApi>,
     /// The API roles' own settings (`alter role anon set statement_timeout = '3s'`),
-    /// which PostgREST applies to each request of the role.
+    /// which PostgREST applies to each request of the role, as it reads them (see
+    /// `catalog`): `(role, name, value)`.
     pub role_settings: Vec<(String, String, String)>,
+    /// Each role's `default_transaction_isolation`, which PostgREST makes the isolation
+    /// level of the role's requests.
+    pub isolation: BTreeMap<String, String>,
     /// The volatility (`v`, `s`, `i`) of every function the API exposes, by name:
     /// a call of a stable or immutable one runs READ ONLY.
     pub volatility: BTreeMap<String, char>,
@@ -80,6 +84,7 @@ impl Default for Api {
             pre_request: None,
             context: None,
             role_settings: Vec::new(),
+            isolation: BTreeMap::new(),
             volatility: BTreeMap::new(),
         }
     }
@@ -196,19 +201,37 @@ impl Request {
                 .collect(),
         )
         .to_string();
-        let mut settings = vec![
-            setting("search_path", &api.search_path),
-            setting("role", role),
-            setting("request.jwt.claims", &claims),
-            setting("request.headers", &headers),
-            setting("request.cookies", &cookies),
-        ];
+        // In PostgREST's order: the role's settings go before the switch to the role, so
+        // that a setting `authenticator` was granted SET on is set with its rights.
+        let mut settings = vec![setting("search_path", &api.search_path)];
         for (who, name, value) in &api.role_settings {
             if who == role {
                 settings.push(setting(name, value));
             }
         }
+        settings.extend([
+            setting("role", role),
+            setting("request.jwt.claims", &claims),
+            setting("request.headers", &headers),
+            setting("request.cookies", &cookies),
+        ]);
         format!("select {}", settings.join(", "))
+    }
+
+    /// What opens the request's own transaction, as PostgREST opens it: at the role's
+    /// `default_transaction_isolation` (PostgREST reads `serializable` and `repeatable
+    /// read`; anything else is read committed), stated whatever the login's default.
+    pub fn begin_sql(&self, api: &Api) -> &'static str {
+        let level = self
+            .who
+            .role()
+            .and_then(|role| api.isolation.get(role))
+            .map(|level| level.trim().to_ascii_lowercase());
+        match level.as_deref() {
+            Some("serializable") => "begin isolation level serializable",
+            Some("repeatable read") => "begin isolation level repeatable read",
+            _ => "begin isolation level read committed",
+        }
     }
 
     /// What ends the request's effect on the transaction once its savepoint is released:
@@ -398,6 +421,7 @@ fn calls_function(sql: &str, qualified: &str) -> bool {
 mod tests {
     use super::*;
     use crate::actor::Claims;
+    use crate::model::Principal;
 
     fn api() -> Api {
         Api {
@@ -472,6 +496,25 @@ mod tests {
     }
 
     #[test]
+    fn a_request_s_transaction_opens_at_its_role_s_isolation_level() {
+        let mut api = api();
+        api.isolation
+            .insert("authenticated".into(), "Repeatable Read".into());
+        api.isolation.insert("anon".into(), "snapshot".into());
+        let as_user = Request::new(&api, user(), "select 1");
+        assert_eq!(
+            as_user.begin_sql(&api),
+            "begin isolation level repeatable read"
+        );
+        // PostgREST reads any other value as read committed, and states it.
+        let as_anon = Request::new(&api, Identity::of(Principal::Anon, "", ""), "select 1");
+        assert_eq!(
+            as_anon.begin_sql(&api),
+            "begin isolation level read committed"
+        );
+    }
+
+    #[test]
     fn identity_and_call_settings_are_postgrest_s() {
         let api = api();
         let request = Request::new(&api, user(), "select 1 from agents").in_context(&api, "t-1");
@@ -483,6 +526,12 @@ mod tests {
         assert!(identity.contains("set_config('search_path', 'public, extensions', true)"));
         assert!(identity.contains(r#""x-tenant-id":"t-1""#), "{identity}");
         assert!(identity.contains("set_config('statement_timeout', '8s', true)"));
+        // The role's settings are made before the switch to the role, with the login's
+        // rights, as PostgREST makes them.
+        assert!(
+            identity.find("statement_timeout") < identity.find("set_config('role'"),
+            "{identity}"
+        );
         let claims: Value = serde_json::from_str(&request.claims().unwrap()).unwrap();
         assert_eq!(claims["role"], "authenticated");
         let call = request.call_sql(&api);

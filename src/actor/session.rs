@@ -52,7 +52,7 @@ pub async fn send(
     connection.take_notices();
     connection
         .batch(match frame {
-            Frame::Transaction { .. } => "begin",
+            Frame::Transaction { .. } => request.begin_sql(api),
             Frame::Savepoint { .. } => "savepoint request",
         })
         .await?;

@@ -433,8 +433,11 @@ pub struct Catalog {
     pub relations: Vec<Relation>,
     /// Every function of the exposed schemas.
     pub functions: Vec<Function>,
-    /// The API roles' own settings: `(role, name, value)`.
+    /// The API roles' own settings, as the migrations made them: `(role, name, value)`.
     pub role_settings: Vec<(String, String, String)>,
+    /// The settings PostgREST applies to a request of each role, as it reads them
+    /// (`default_transaction_isolation` among them): `(role, name, value)`.
+    pub request_settings: Vec<(String, String, String)>,
     /// What lifts an API role past row security: its own attributes, or a role it is
     /// a member of.
     pub widened_roles: Vec<Widening>,

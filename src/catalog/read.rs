@@ -127,7 +127,8 @@ select m.api, g.rolname::text, g.rolsuper
  order by 1, 2";
 
 /// The API roles' own settings (`alter role authenticated set statement_timeout = ...`),
-/// cluster-wide or for this database.
+/// cluster-wide or for this database, whoever may apply them: what the migrations said
+/// of the roles, for the lints.
 const ROLE_SETTINGS: &str = "
 select r.rolname::text, split_part(c, '=', 1), substr(c, strpos(c, '=') + 1)
   from pg_catalog.pg_db_role_setting s
@@ -136,6 +137,30 @@ select r.rolname::text, split_part(c, '=', 1), substr(c, strpos(c, '=') + 1)
  where r.rolname in ('anon', 'authenticated', 'service_role')
    and s.setdatabase in (0, (select oid from pg_catalog.pg_database where datname = current_database()))
  order by 1, 2";
+
+/// The settings PostgREST applies to the requests of each role it switches to, read as
+/// PostgREST reads them when it starts: the cluster-wide settings (not those `in
+/// database`) of the roles `authenticator` is a member of, those of context `user` or
+/// that `authenticator` was granted SET on (PostgreSQL 15 on), and, apart, the
+/// role's `default_transaction_isolation`. Any other (`session_preload_libraries` on
+/// Supabase's `authenticated`) PostgREST leaves out, so it never reaches a request.
+fn request_settings_sql(server_version: u32) -> String {
+    let granted = if server_version >= 150_000 {
+        "or pg_catalog.has_parameter_privilege(m.member, p.name, 'SET')"
+    } else {
+        ""
+    };
+    format!(
+        "select r.rolname::text, split_part(c, '=', 1), substr(c, strpos(c, '=') + 1)
+           from pg_catalog.pg_auth_members m
+           join pg_catalog.pg_roles r on r.oid = m.roleid
+          cross join lateral unnest(r.rolconfig) c
+           join pg_catalog.pg_settings p on p.name = split_part(c, '=', 1)
+          where m.member = (select oid from pg_catalog.pg_roles where rolname = 'authenticator')
+            and (p.context = 'user' {granted})
+          order by 1, 2"
+    )
+}
 
 const FUNCTIONS: &str = "
 select n.nspname::text, p.proname::text,
@@ -371,6 +396,18 @@ pub async fn read(connection: &Connection, origins: &Origins) -> Result<Catalog>
         .iter()
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
+    let server_version: u32 = connection
+        .query_one("select current_setting('server_version_num')", &[])
+        .await?
+        .get::<_, String>(0)
+        .parse()
+        .unwrap_or_default();
+    let request_settings = connection
+        .query(&request_settings_sql(server_version), &[])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
     let widened_roles = connection
         .query(WIDENED_ROLES, &[])
         .await?
@@ -393,6 +430,7 @@ pub async fn read(connection: &Connection, origins: &Origins) -> Result<Catalog>
         relations,
         functions,
         role_settings,
+        request_settings,
         widened_roles,
         role_histories,
     })

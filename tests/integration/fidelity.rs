@@ -94,13 +94,20 @@ async fn requests_carry_the_roles_own_settings_and_search_path() {
     let schema = schema(&template).await;
     let database = harness.database(&template).await.unwrap();
     let settings = "select current_setting('statement_timeout'), current_setting('search_path'), \
-                    auth.role()";
+                    auth.role(), current_setting('lock_timeout')";
     for (principal, timeout, role) in [
         (Identity::of(Principal::Anon, "", ""), "3s", "anon"),
         (
             Identity::of(Principal::User(user_id("kim")), "kim", "kim@x"),
             "8s",
             "authenticated",
+        ),
+        // service_role has no timeout of its own: its requests run under those of
+        // PostgREST's login, as on Supabase.
+        (
+            Identity::of(Principal::ServiceRole, "", ""),
+            "8s",
+            "service_role",
         ),
     ] {
         let actor = database.actor(principal, &schema.api).await.unwrap();
@@ -111,11 +118,64 @@ async fn requests_carry_the_roles_own_settings_and_search_path() {
             [
                 Some(timeout.to_owned()),
                 Some("public, extensions".to_owned()),
-                Some(role.to_owned())
+                Some(role.to_owned()),
+                Some("8s".to_owned())
             ]
         );
     }
     database.close().await.unwrap();
+}
+
+/// Role settings reach a request as PostgREST reads them: a setting `authenticator` may
+/// not make (`session_preload_libraries`, which a Supabase image sets on
+/// `authenticated`) is left out rather than failing every request with "permission
+/// denied to set parameter", and `default_transaction_isolation` is the isolation
+/// level of the request's transaction. The settings need a superuser, so the test has
+/// a cluster of its own.
+#[tokio::test]
+async fn role_settings_reach_requests_as_postgrest_applies_them() {
+    let options = BackendOptions {
+        kind: BackendKind::Local,
+        ..BackendOptions::from_env().unwrap()
+    };
+    let harness = Harness::start(&options).await.unwrap();
+    let bare = harness.bare_database().await.unwrap();
+    let superuser = bare.owner_endpoint().with_login("supabase_admin", None);
+    rls_harness::Connection::open(&superuser)
+        .await
+        .unwrap()
+        .batch(
+            "alter role authenticated set session_preload_libraries = 'safeupdate';
+             alter role authenticated set default_transaction_isolation = 'serializable'",
+        )
+        .await
+        .unwrap();
+    bare.close().await.unwrap();
+    let template = harness
+        .template_from_dir(&rls_harness::default_migrations_dir())
+        .await
+        .unwrap();
+    let schema = Schema::read(&harness, &template, &config()).await.unwrap();
+    let database = harness.database(&template).await.unwrap();
+    let kim = Identity::of(Principal::User(user_id("kim")), "kim", "kim@x");
+    let actor = database.actor(kim, &schema.api).await.unwrap();
+    let outcome = actor
+        .run(
+            "select current_setting('transaction_isolation'), current_setting('statement_timeout')",
+            None,
+            Finish::Rollback,
+        )
+        .await
+        .unwrap();
+    // Only authenticator's own sessions may read the library setting; that the request
+    // ran at all shows it was not set.
+    let row = outcome.result.expect("the request ran").rows.remove(0);
+    assert_eq!(
+        row,
+        [Some("serializable".to_owned()), Some("8s".to_owned())]
+    );
+    database.close().await.unwrap();
+    harness.shutdown().await.unwrap();
 }
 
 /// Roles and the auth schema as Supabase has them: the API roles inherit,
@@ -134,7 +194,8 @@ async fn roles_and_auth_schema_are_supabase_s() {
                     current_user::text, r.rolsuper, r.rolbypassrls,
                     (select pg_get_userbyid(relowner)::text from pg_class where oid = 'auth.users'::regclass),
                     (select relrowsecurity from pg_class where oid = 'auth.users'::regclass),
-                    (select count(*) from pg_policy where polrelid = 'auth.users'::regclass)
+                    (select count(*) from pg_policy where polrelid = 'auth.users'::regclass),
+                    pg_has_role(current_user, 'pg_read_all_data', 'MEMBER')
                from pg_roles r where r.rolname = current_user",
             &[],
         )
@@ -150,6 +211,7 @@ async fn roles_and_auth_schema_are_supabase_s() {
         );
         let owner_of_users: String = row.get(5);
         assert_eq!(owner_of_users, "supabase_auth_admin");
+        assert!(row.get::<_, bool>(8), "postgres reads all data");
     }
     assert!(row.get::<_, bool>(6), "row security on auth.users");
     assert_eq!(row.get::<_, i64>(7), 0, "and no policy");
