@@ -66,6 +66,11 @@ enum Command {
         /// Write the run's record as JSON here (README.md, "Use it in CI").
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
+        /// The repository's top folder, which SARIF, JUnit, annotations and the step
+        /// summary name files from (default: the nearest folder up holding .git, else
+        /// the working directory).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         /// Write new or changed snapshots as .snap.new files even under CI (outside CI
         /// they are always written), for `rls-harness snapshots review`.
         #[arg(long)]
@@ -209,11 +214,8 @@ impl ConfigArg {
             .config
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-        let mut config =
-            Config::load_or_default(&path, self.config.is_some()).map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                anyhow::anyhow!("{}", lines.join("\n"))
-            })?;
+        let mut config = Config::load_or_default(&path, self.config.is_some())
+            .map_err(rls_harness::Error::Files)?;
         config.grants = self.grants.or(config.grants);
         Ok(config)
     }
@@ -237,11 +239,82 @@ struct CheckArgs {
     scenarios: PathBuf,
     snapshots: PathBuf,
     write_pending: bool,
+    property: PropertyConfig,
+    sequences: PropertyConfig,
+}
+
+/// The reports a `check` run was asked for, written for every run that gets as far as
+/// parsing its arguments: a verdict's record, or why the run stopped (exit 2).
+struct Reports {
     junit: Option<PathBuf>,
     sarif: Option<PathBuf>,
     json: Option<PathBuf>,
-    property: PropertyConfig,
-    sequences: PropertyConfig,
+    root: report::Root,
+    /// Where a result without a line of its own is placed: the config file.
+    config_file: PathBuf,
+    /// GitHub Actions: annotations on stdout and the step summary.
+    github: bool,
+}
+
+impl Reports {
+    /// Writes every requested report of `record`; annotations go to stdout first, so
+    /// that the terminal report's last line stays the verdict.
+    fn annotate(&self, record: &rls_harness::record::Record) {
+        if self.github {
+            print!("{}", report::ci::annotations(record, &self.root));
+        }
+    }
+
+    fn write(&self, record: &rls_harness::record::Record) -> anyhow::Result<()> {
+        let files = [
+            (&self.json, serde_json::to_string_pretty(record)?),
+            (
+                &self.sarif,
+                report::ci::sarif(record, &self.root, &self.config_file),
+            ),
+            (&self.junit, report::ci::junit(record, &self.root)),
+        ];
+        for (path, text) in files {
+            if let Some(path) = path {
+                std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        if self.github {
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| format!("opening {}", PathBuf::from(&path).display()))?;
+                std::io::Write::write_all(
+                    &mut file,
+                    report::ci::summary(record, &self.root).as_bytes(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a run `error` stopped before its verdict: every requested report says
+    /// so, at the error's file and line where it has one, so that a CI job's upload
+    /// steps find their files and the pull request shows the line.
+    fn stopped(&self, error: &anyhow::Error) {
+        let record = match error.downcast_ref::<rls_harness::Error>() {
+            Some(error) => rls_harness::record::Record::stopped("none", error),
+            None => rls_harness::record::Record::stopped(
+                "none",
+                &rls_harness::Error::Config {
+                    name: "rls-harness check".into(),
+                    message: format!("{error:#}"),
+                },
+            ),
+        };
+        self.annotate(&record);
+        if let Err(error) = self.write(&record) {
+            eprintln!("warning: {error:#}");
+        }
+    }
 }
 
 #[tokio::main]
@@ -263,6 +336,7 @@ async fn main() -> ExitCode {
                 junit,
                 sarif,
                 json,
+                root,
                 property_cases,
                 sequence_cases,
                 seed,
@@ -285,22 +359,37 @@ async fn main() -> ExitCode {
                     (_, true) => Verbosity::Quiet,
                     _ => Verbosity::Normal,
                 };
-                let args = CheckArgs {
-                    config: config.load()?,
-                    paths,
-                    focused,
-                    verbosity,
-                    migrations,
-                    scenarios,
-                    snapshots,
-                    write_pending,
+                let reports = Reports {
                     junit,
                     sarif,
                     json,
-                    property,
-                    sequences,
+                    root: root.map_or_else(report::Root::discover, |dir| report::Root::at(&dir)),
+                    config_file: config
+                        .config
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)),
+                    github: std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
                 };
-                check(args).await
+                let outcome = async {
+                    let args = CheckArgs {
+                        config: config.load()?,
+                        paths,
+                        focused,
+                        verbosity,
+                        migrations,
+                        scenarios,
+                        snapshots,
+                        write_pending,
+                        property,
+                        sequences,
+                    };
+                    check(args, &reports).await
+                }
+                .await;
+                if let Err(error) = &outcome {
+                    reports.stopped(error);
+                }
+                outcome
             }
             Command::Fuzz {
                 cases,
@@ -380,7 +469,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn check(args: CheckArgs) -> anyhow::Result<bool> {
+async fn check(args: CheckArgs, reports: &Reports) -> anyhow::Result<bool> {
     let started = Instant::now();
     // Every file is read before any server starts, and every mistake printed at once:
     // a typo costs milliseconds, not a server start.
@@ -415,7 +504,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<bool> {
     let migrations = read_migrations(&args.migrations)?;
     let options = backend_options(&args.config)?;
     let harness = Harness::start(&options).await?;
-    let outcome = run_checks(&harness, &args, &migrations, started).await;
+    let outcome = run_checks(&harness, &args, reports, &migrations, started).await;
     stop(harness, outcome).await
 }
 
@@ -522,6 +611,7 @@ async fn template_with_progress(
 async fn run_checks(
     harness: &Harness,
     args: &CheckArgs,
+    reports: &Reports,
     migrations: &[rls_harness::Migration],
     started: Instant,
 ) -> anyhow::Result<bool> {
@@ -541,38 +631,13 @@ async fn run_checks(
     };
     let announce = announce_first_failure(args.property.shrink_time);
     let record = pipeline::check(harness, &template, &check, &announce).await?;
-    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
-    if github {
-        // Workflow commands first, so that the report's last line stays the verdict.
-        print!("{}", report::ci::annotations(&record));
-    }
-    print!("{}", report::check(&record, args.verbosity));
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&record)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.sarif {
-        std::fs::write(path, report::ci::sarif(&record))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.junit {
-        std::fs::write(path, report::ci::junit(&record))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if github {
-        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("opening {}", PathBuf::from(&path).display()))?;
-            std::io::Write::write_all(&mut file, report::ci::summary(&record).as_bytes())?;
-        }
-    }
     // A gate that checked nothing has proven nothing, whatever the reason.
     if record.totals.checks == 0 && record.survey.is_none() {
         anyhow::bail!("nothing was checked: no scenario step, property run or lint ran");
     }
+    reports.annotate(&record);
+    print!("{}", report::check(&record, args.verbosity));
+    reports.write(&record)?;
     Ok(record.passed)
 }
 

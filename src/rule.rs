@@ -61,6 +61,35 @@ impl Invariant {
     pub fn names() -> Vec<&'static str> {
         Invariant::ALL.iter().map(Invariant::name).collect()
     }
+
+    /// What must hold, as the access model states it.
+    pub fn statement(&self) -> &'static str {
+        match self {
+            Invariant::GlobalVisibility => "A global resource is readable by every authenticated user, whatever their tenant or context.",
+            Invariant::PrivateHiding => "A private resource is readable only by the members of its tenant (with the context the model asks for) and by platform admins.",
+            Invariant::SelectiveSharing => "A selectively shared resource is readable by exactly its tenant and the tenants it is shared with.",
+            Invariant::PlatformAdminOverride => "A platform admin reads and writes every row.",
+            Invariant::WriteIsolation => "Inserts, updates and deletes follow the read rules and the tenant roles, moves between tenants included.",
+            Invariant::ContextForgery => "Setting the tenant context to a tenant one does not belong to grants nothing.",
+            Invariant::NoEscalation => "No user can grant itself a tenant role or the platform-admin role.",
+            Invariant::FunctionGuard => "Every function that takes a tenant or user id refuses callers without the right to name it.",
+            Invariant::DerivedContainment => "Views, materialized views and functions expose nothing the base tables' policies hide.",
+            Invariant::ClassBound => "An object the access model does not name reads and writes no more than its class allows.",
+            Invariant::AnonDenied => "anon and claims without sub read nothing and write nothing protected.",
+            Invariant::AuditTrail => "Every sharing change leaves exactly one audit row naming its actor.",
+        }
+    }
+
+    /// How grave a break is, on code scanning's `security-severity` scale (0 to 10):
+    /// a leak or a write past the rules is critical, an access the model grants but
+    /// the database refuses is a fault of availability.
+    pub fn severity(&self) -> f32 {
+        match self {
+            Invariant::GlobalVisibility | Invariant::PlatformAdminOverride => 4.0,
+            Invariant::AuditTrail => 6.5,
+            _ => 9.1,
+        }
+    }
 }
 
 impl From<Invariant> for &'static str {
@@ -213,6 +242,38 @@ impl Lint {
     /// Every name, for suggestions in errors.
     pub fn names() -> Vec<&'static str> {
         Lint::ALL.iter().map(Lint::name).collect()
+    }
+
+    /// What the lint finds, in a sentence.
+    pub fn finding(&self) -> &'static str {
+        match self {
+            Lint::Unclassified => "An object the API roles can reach fits no class and no config entry declares one, so nothing holds it to any rule.",
+            Lint::Unprobed => "A classed object the probes cannot check: no row can be made for it, or its rows map to no base.",
+            Lint::RlsDisabled => "A table the API roles hold privileges on has row level security disabled: every row is open to them.",
+            Lint::PoliciesWithoutRls => "A table has policies but row level security is disabled, so the policies do nothing.",
+            Lint::RlsWithoutPolicy => "A table has row level security enabled and no policy: the API roles reach no row.",
+            Lint::OwnerRightsView => "An exposed view runs with its owner's rights, past the policies of the tables it reads.",
+            Lint::MaterializedViewExposed => "An exposed materialized view has no row security: every row it holds is readable.",
+            Lint::DefinerWithoutSearchPath => "A SECURITY DEFINER function has no pinned search path, so a caller's objects can stand in for the ones it means.",
+            Lint::DefinerTakesId => "An exposed SECURITY DEFINER function takes an id and runs with its owner's rights: it must check that the caller may name that row.",
+            Lint::DefinerReturnsProtectedRows => "An exposed SECURITY DEFINER function returns rows of a protected table with its owner's rights.",
+            Lint::PolicyReadsUserMetadata => "A policy reads the JWT's user_metadata, which users edit themselves.",
+            Lint::PermissiveTruePolicy => "A permissive policy's condition is true, which opens every row whatever the other policies say.",
+            Lint::PolicyForPublic => "A policy applies to PUBLIC, so anon gets it too.",
+            Lint::UnsafeTablePrivilege => "An API role holds TRUNCATE, TRIGGER or REFERENCES on a table: TRUNCATE ignores row security.",
+            Lint::AuthUsersExposed => "auth.users is reachable through the API, with every user's email and metadata.",
+            Lint::ApiRoleWidened => "A migration lifted an API role past row security: a BYPASSRLS attribute, a membership of a role that bypasses it, or row_security = off.",
+        }
+    }
+
+    /// How grave a finding is, on code scanning's `security-severity` scale (0 to 10),
+    /// by its level.
+    pub fn severity(&self) -> f32 {
+        match self.level() {
+            Level::Error => 7.5,
+            Level::Warn => 5.0,
+            Level::Info => 2.0,
+        }
     }
 }
 

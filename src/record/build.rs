@@ -163,6 +163,7 @@ impl Run<'_> {
             })
             .collect(),
             observations: observations(self.properties),
+            stopped: None,
             items,
         }
     }

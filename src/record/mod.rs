@@ -52,6 +52,9 @@ pub struct Record {
     /// What the property worlds' probes observed, agreeing with the model or not: the
     /// access matrix's cells (`rls-harness matrix` renders them).
     pub observations: Vec<Observation>,
+    /// Why the run stopped before a verdict (exit 2); `None` when it reached one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// One cell of the access matrix: what a class of principal got when it tried an
@@ -203,6 +206,8 @@ pub enum Kind {
     Scenario,
     Lint,
     Property,
+    /// The run itself, when it stopped before a verdict (exit 2).
+    Run,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -313,7 +318,7 @@ impl Totals {
                     true
                 }
                 Kind::Scenario | Kind::Property => true,
-                Kind::Migration | Kind::Lint => false,
+                Kind::Migration | Kind::Lint | Kind::Run => false,
             };
             if !counted {
                 continue;
@@ -336,9 +341,68 @@ impl Record {
         items.iter().all(|item| !item.outcome.fails())
     }
 
-    /// The exit code the verdict means.
+    /// The exit code the verdict means: 2 when the run stopped before one.
     pub fn exit_code(&self) -> u8 {
-        u8::from(!self.passed)
+        if self.stopped.is_some() {
+            2
+        } else {
+            u8::from(!self.passed)
+        }
+    }
+
+    /// Whether the run reached a verdict.
+    pub fn completed(&self) -> bool {
+        self.stopped.is_none()
+    }
+
+    /// The record of a run that `error` stopped before a verdict, so that every report
+    /// a CI job asked for still says why, at the error's file and line where it has
+    /// one: the failing migration statement, or each mistake of a malformed file.
+    pub fn stopped(backend: &str, error: &crate::Error) -> Record {
+        let mut items = Vec::new();
+        match error {
+            crate::Error::Migration { file, line, .. } => {
+                let mut item = Item::new(
+                    Kind::Migration,
+                    "migrations",
+                    file.display().to_string(),
+                    Outcome::Error,
+                );
+                item.location = Some(Place {
+                    file: file.clone(),
+                    line: *line,
+                });
+                item.message = Some(error.to_string());
+                items.push(item);
+            }
+            crate::Error::Files(errors) => {
+                for located in errors {
+                    let group = located.file.display().to_string();
+                    let mut item = Item::new(Kind::Scenario, group.clone(), group, Outcome::Error);
+                    item.location = Some(Place {
+                        file: located.file.clone(),
+                        line: located.line,
+                    });
+                    item.message = Some(located.to_string());
+                    items.push(item);
+                }
+            }
+            _ => {}
+        }
+        if items.is_empty() {
+            let mut item = Item::new(Kind::Run, "run", "rls-harness check", Outcome::Error);
+            item.message = Some(error.to_string());
+            items.push(item);
+        }
+        Record {
+            version: RECORD_VERSION,
+            passed: false,
+            backend: backend.to_owned(),
+            totals: Totals::of(&items),
+            items,
+            stopped: Some(error.to_string()),
+            ..Record::default()
+        }
     }
 }
 

@@ -6,11 +6,13 @@ use std::fmt::Write;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+pub use super::sarif::sarif;
+use super::Root;
 use crate::record::{Item, Kind, Outcome, Record};
 
 /// JUnit XML: one test suite per group (migrations, plan, lints, each scenario file,
 /// properties), one test case per check, a failure with its text and its `file:line`.
-pub fn junit(record: &Record) -> String {
+pub fn junit(record: &Record, root: &Root) -> String {
     let mut report = Report::new("rls-harness");
     let mut suites: Vec<TestSuite> = Vec::new();
     for item in &record.items {
@@ -40,7 +42,7 @@ pub fn junit(record: &Record) -> String {
         case.set_classname(format!("{}.{}", kebab_kind(item.kind), item.group));
         if let Some(place) = &item.location {
             case.extra
-                .insert("file".into(), place.file.display().to_string().into());
+                .insert("file".into(), root.relative(&place.file).into());
             case.extra
                 .insert("line".into(), place.line.to_string().into());
         }
@@ -52,87 +54,9 @@ pub fn junit(record: &Record) -> String {
         .unwrap_or_else(|error| format!("<!-- cannot write JUnit XML: {error} -->"))
 }
 
-/// SARIF 2.1.0 for code scanning: one result per failing check and lint finding, its
-/// rule the invariant or lint (else the kind of check), located at its line.
-pub fn sarif(record: &Record) -> String {
-    use serde_json::json;
-    let mut rules: Vec<String> = Vec::new();
-    let mut results = Vec::new();
-    for item in record
-        .items
-        .iter()
-        .filter(|item| item.outcome != Outcome::Passed)
-    {
-        let rule = item.rule.clone().unwrap_or_else(|| kebab_kind(item.kind));
-        if !rules.contains(&rule) {
-            rules.push(rule.clone());
-        }
-        let level = if item.outcome == Outcome::Warning {
-            "warning"
-        } else {
-            "error"
-        };
-        let mut result = json!({
-            "ruleId": rule,
-            "level": level,
-            "message": { "text": description(item) },
-        });
-        if let Some(place) = &item.location {
-            result["locations"] = json!([{
-                "physicalLocation": {
-                    "artifactLocation": { "uri": uri(&place.file) },
-                    "region": { "startLine": place.line.max(1) },
-                }
-            }]);
-        }
-        results.push(result);
-    }
-    let rules: Vec<serde_json::Value> = rules
-        .iter()
-        .map(|id| json!({ "id": id, "shortDescription": { "text": rule_text(id) } }))
-        .collect();
-    let log = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "rls-harness",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
-    });
-    serde_json::to_string_pretty(&log).unwrap_or_default()
-}
-
-/// A path as a SARIF artifact URI: relative to the working directory when it is
-/// inside it (code scanning resolves those against the repository), with `/`.
-fn uri(path: &std::path::Path) -> String {
-    let relative = std::env::current_dir()
-        .ok()
-        .and_then(|dir| path.strip_prefix(dir).ok().map(|p| p.to_owned()))
-        .unwrap_or_else(|| path.to_owned());
-    relative
-        .to_string_lossy()
-        .trim_start_matches("./")
-        .replace('\\', "/")
-}
-
-/// What a rule id means, for the SARIF rule list.
-fn rule_text(id: &str) -> String {
-    if let Ok(invariant) = id.parse::<crate::rule::Invariant>() {
-        return format!("access-model invariant {invariant}");
-    }
-    if let Ok(lint) = id.parse::<crate::rule::Lint>() {
-        return format!("catalog lint {lint}");
-    }
-    format!("rls-harness {id} check")
-}
-
 /// GitHub Actions workflow commands: an `::error` for each failing check and an
 /// `::warning` for each lint warning, on the line the item points at.
-pub fn annotations(record: &Record) -> String {
+pub fn annotations(record: &Record, root: &Root) -> String {
     let mut out = String::new();
     for item in &record.items {
         let level = match item.outcome {
@@ -142,10 +66,7 @@ pub fn annotations(record: &Record) -> String {
         };
         let mut properties = Vec::new();
         if let Some(place) = &item.location {
-            properties.push(format!(
-                "file={}",
-                property(&place.file.display().to_string())
-            ));
+            properties.push(format!("file={}", property(&root.relative(&place.file))));
             properties.push(format!("line={}", place.line));
         }
         properties.push(format!("title={}", property(&title_of_kind(item))));
@@ -160,14 +81,18 @@ pub fn annotations(record: &Record) -> String {
 }
 
 /// The job summary: the verdict, the counts, and every failure with its line.
-pub fn summary(record: &Record) -> String {
+pub fn summary(record: &Record, root: &Root) -> String {
     let mut out = String::new();
     let failing: Vec<&Item> = record
         .items
         .iter()
         .filter(|item| item.outcome.fails())
         .collect();
-    let verdict = if record.passed { "passed" } else { "FAILED" };
+    let verdict = match (&record.stopped, record.passed) {
+        (Some(_), _) => "STOPPED before a verdict (exit 2)",
+        (None, true) => "passed",
+        (None, false) => "FAILED",
+    };
     let _ = writeln!(out, "## rls-harness check: {verdict}\n");
     let count = |kind: Kind| record.items.iter().filter(|i| i.kind == kind).count();
     let _ = writeln!(
@@ -184,10 +109,9 @@ pub fn summary(record: &Record) -> String {
     if !failing.is_empty() {
         let _ = writeln!(out, "| outcome | check | rule | where |\n|---|---|---|---|");
         for item in failing {
-            let place = item
-                .location
-                .as_ref()
-                .map_or_else(String::new, |place| format!("`{place}`"));
+            let place = item.location.as_ref().map_or_else(String::new, |place| {
+                format!("`{}:{}`", root.relative(&place.file), place.line)
+            });
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {place} |",
@@ -212,7 +136,7 @@ fn title_of_kind(item: &Item) -> String {
     }
 }
 
-fn description(item: &Item) -> String {
+pub(super) fn description(item: &Item) -> String {
     let mut text = title(item);
     if let Some(detail) = &item.detail {
         text.push('\n');
@@ -228,7 +152,7 @@ fn kebab(outcome: Outcome) -> String {
         .unwrap_or_default()
 }
 
-fn kebab_kind(kind: Kind) -> String {
+pub(super) fn kebab_kind(kind: Kind) -> String {
     serde_json::to_value(kind)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
@@ -256,6 +180,11 @@ fn property(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::record::Place;
+    use std::path::Path;
+
+    fn root() -> Root {
+        Root::fixed("/repo", "/repo")
+    }
 
     fn record() -> Record {
         let failing = Item {
@@ -292,7 +221,7 @@ mod tests {
 
     #[test]
     fn junit_reads_back_with_the_failure_and_its_line() {
-        let xml = junit(&record());
+        let xml = junit(&record(), &root());
         let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
         let suite = &report.test_suites[0];
         assert_eq!(suite.name.as_str(), "scenarios/a.toml");
@@ -315,7 +244,7 @@ mod tests {
     #[test]
     fn annotations_escape_newlines_and_percent_signs() {
         assert_eq!(
-            annotations(&record()),
+            annotations(&record(), &root()),
             "::error file=scenarios/a.toml,line=7,title=rls-harness step%3A tenant-isolation::\
              mo reads: expected 0 rows, got 1 row%0Asql: select 1%0A100%25 wrong, really\n"
         );
@@ -323,7 +252,9 @@ mod tests {
 
     #[test]
     fn sarif_has_the_required_fields_rules_and_locations() {
-        let log: serde_json::Value = serde_json::from_str(&sarif(&record())).unwrap();
+        let log: serde_json::Value =
+            serde_json::from_str(&sarif(&record(), &root(), Path::new("rls-harness.toml")))
+                .unwrap();
         assert_eq!(log["version"], "2.1.0");
         let run = &log["runs"][0];
         assert_eq!(run["tool"]["driver"]["name"], "rls-harness");
@@ -343,7 +274,7 @@ mod tests {
 
     #[test]
     fn the_summary_lists_failures_with_their_lines() {
-        let summary = summary(&record());
+        let summary = summary(&record(), &root());
         assert!(
             summary.starts_with("## rls-harness check: FAILED"),
             "{summary}"

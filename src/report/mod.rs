@@ -12,9 +12,12 @@ use crate::record::{Item, Kind, Outcome, Record};
 pub mod ci;
 pub mod matrix;
 mod property;
+mod root;
+mod sarif;
 mod survey;
 
 pub use property::{coverage, first_failure, run as property, subjects};
+pub use root::Root;
 pub use survey::survey;
 
 /// How much `rls-harness check` prints.

@@ -95,6 +95,7 @@ fn check_puts_the_blame_on_the_policy_line_in_every_output() {
         stdout.contains(&format!("::error file={},line=4,", policy_file.display())),
         "{stdout}"
     );
+    crate::support::assert_code_scanning_accepts(&sarif);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let property = record["items"]

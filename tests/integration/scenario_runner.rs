@@ -383,6 +383,92 @@ async fn a_refused_tenant_names_the_line_that_declares_it() {
     );
 }
 
+/// A run that stops before its verdict (exit 2) still writes every report it was asked
+/// for, with the error at its line: a CI job's upload steps find their files, code
+/// scanning accepts the log, and the pull request shows the failing statement. Paths
+/// are named from `--root`.
+#[test]
+fn a_run_stopped_by_a_migration_still_writes_every_report_at_the_failing_line() {
+    let file = "20991231000099_broken,v1.sql";
+    let sql = "-- a typo in a type\nselect 1;\ncreate table public.x (id int primary key, y no_such_type);\n";
+    let migrations = migrations_with(&[(file, sql)]);
+    let root = migrations.path().parent().unwrap();
+    let folder = migrations.path().file_name().unwrap().to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (junit, json, sarif, summary) = (
+        out.path().join("r.xml"),
+        out.path().join("r.json"),
+        out.path().join("r.sarif"),
+        out.path().join("summary.md"),
+    );
+    let output = cli(&[
+        "check",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--sarif",
+        sarif.to_str().unwrap(),
+    ])
+    .env("GITHUB_ACTIONS", "true")
+    .env("GITHUB_STEP_SUMMARY", &summary)
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    let relative = format!("{folder}/{file}");
+    assert!(
+        stdout.contains(&format!(
+            "::error file={}%2Cv1.sql,line=3,title=rls-harness migration::",
+            relative.trim_end_matches(",v1.sql")
+        )),
+        "{stdout}"
+    );
+
+    crate::support::assert_code_scanning_accepts(&sarif);
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let run = &log["runs"][0];
+    assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "migration");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        format!("{folder}/20991231000099_broken%2Cv1.sql")
+    );
+    assert_eq!(location["region"]["startLine"], 3);
+    assert!(result["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("42704"));
+
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(record["passed"], false);
+    assert!(record["stopped"].as_str().unwrap().contains("42704"));
+    assert_eq!(record["items"][0]["location"]["line"], 3);
+
+    let report =
+        quick_junit::Report::deserialize_from_str(&std::fs::read_to_string(&junit).unwrap())
+            .unwrap();
+    let case = &report.test_suites[0].test_cases[0];
+    assert_eq!(
+        case.extra.get("file").map(|f| f.as_str()),
+        Some(relative.as_str())
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.starts_with("## rls-harness check: STOPPED"),
+        "{summary}"
+    );
+}
+
 /// The gate speaks CI: a run with a failing step and a scenario whose fixtures fail
 /// reports both (the broken file hides no other verdict), writes JUnit a parser reads
 /// back with the failing case and its line, a JSON record, annotations on the lines,

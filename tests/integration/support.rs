@@ -177,3 +177,73 @@ pub const DROPBOX: &str = "create table public.dropbox (\n\
                with check (tenant_id = any ((select public.user_effective_writer_tenant_ids())::uuid[]));\n\
            create policy dropbox_out on public.dropbox for select to authenticated\n\
                using ((select public.is_platform_admin()));\n";
+
+/// Holds the SARIF log at `path` to what GitHub's code scanning ingests (the rules
+/// `Sarif.Multitool validate --rule-kind "Sarif;Gh"` checks): every result located at a
+/// line, with a fingerprint, under a rule that has its full description, help and
+/// severity, and no relative URI starting with `/`. Where `SARIF_MULTITOOL` names
+/// Microsoft's validator (CI installs it from npm), the log must also pass it, schema
+/// included, without an error.
+pub fn assert_code_scanning_accepts(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let log: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for rule in rules {
+        for field in [
+            "/shortDescription/text",
+            "/fullDescription/text",
+            "/help/text",
+        ] {
+            assert!(
+                rule.pointer(field)
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|t| !t.is_empty()),
+                "rule {} lacks {field}",
+                rule["id"]
+            );
+        }
+        let severity = rule["properties"]["security-severity"].as_str().unwrap();
+        assert!(severity
+            .parse::<f32>()
+            .is_ok_and(|s| (0.0..=10.0).contains(&s)));
+    }
+    for result in run["results"].as_array().unwrap() {
+        let location = &result["locations"][0]["physicalLocation"];
+        let uri = location["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!uri.is_empty() && !uri.starts_with('/'), "{result}");
+        assert!(
+            location["region"]["startLine"].as_u64().unwrap_or(0) >= 1,
+            "{result}"
+        );
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        assert!(result["partialFingerprints"]["rlsHarness/v1"].is_string());
+    }
+    let Some(tool) = std::env::var_os("SARIF_MULTITOOL") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let findings = out.path().join("validation.sarif");
+    let status = Command::new(tool)
+        .args(["validate", "--rule-kind", "Sarif;Gh", "--output"])
+        .arg(&findings)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let validation: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&findings).unwrap()).unwrap();
+    let errors: Vec<String> = validation["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|run| run["results"].as_array().cloned().unwrap_or_default())
+        .filter(|result| result["level"] == "error")
+        .map(|result| format!("{}: {}", result["ruleId"], result["message"]))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
