@@ -55,22 +55,8 @@ enum Command {
         /// The folder of snapshot files.
         #[arg(long, default_value = "snapshots")]
         snapshots: PathBuf,
-        /// Write a JUnit XML report here: one test case per migration, scenario step,
-        /// lint finding and property run.
-        #[arg(long, value_name = "PATH")]
-        junit: Option<PathBuf>,
-        /// Write SARIF 2.1.0 here, for code scanning: every failing check and lint
-        /// finding at its line.
-        #[arg(long, value_name = "PATH")]
-        sarif: Option<PathBuf>,
-        /// Write the run's record as JSON here (README.md, "Use it in CI").
-        #[arg(long, value_name = "PATH")]
-        json: Option<PathBuf>,
-        /// The repository's top folder, which SARIF, JUnit, annotations and the step
-        /// summary name files from (default: the nearest folder up holding .git, else
-        /// the working directory).
-        #[arg(long, value_name = "DIR")]
-        root: Option<PathBuf>,
+        #[command(flatten)]
+        reports: ReportArgs,
         /// Write new or changed snapshots as .snap.new files even under CI (outside CI
         /// they are always written), for `rls-harness snapshots review`.
         #[arg(long)]
@@ -98,6 +84,8 @@ enum Command {
         migrations: PathBuf,
         #[command(flatten)]
         config: ConfigArg,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Review the pending snapshots (.snap.new files written by `check` or by
     /// `cargo test`): show, accept or reject them.
@@ -165,6 +153,55 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+/// The reports a run writes for CI.
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Write a JUnit XML report here (`-`: stdout, the text report then on stderr): one
+    /// test case per migration, scenario step, lint finding and property run.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write SARIF 2.1.0 here (`-`: stdout), for code scanning: every failing check and
+    /// lint finding at its line.
+    #[arg(long, value_name = "PATH")]
+    sarif: Option<PathBuf>,
+    /// Write the run's record as JSON here (`-`: stdout; README.md, "Use it in CI").
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// The repository's top folder, which SARIF, JUnit, annotations and the step
+    /// summary name files from (default: the nearest folder up holding .git, else the
+    /// working directory).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// The reports, their files named from the root; at most one goes to stdout.
+    fn reports(self, config: &ConfigArg) -> anyhow::Result<Reports> {
+        let dash = |path: &Option<PathBuf>| path.as_deref() == Some(std::path::Path::new("-"));
+        let to_stdout = [&self.junit, &self.sarif, &self.json]
+            .into_iter()
+            .filter(|path| dash(path))
+            .count();
+        if to_stdout > 1 {
+            anyhow::bail!("only one of --junit, --sarif and --json can write to stdout (-)");
+        }
+        Ok(Reports {
+            to_stdout: to_stdout == 1,
+            junit: self.junit,
+            sarif: self.sarif,
+            json: self.json,
+            root: self
+                .root
+                .map_or_else(report::Root::discover, |dir| report::Root::at(&dir)),
+            config_file: config
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)),
+            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
+        })
+    }
 }
 
 /// How long a failure is shrunk.
@@ -246,6 +283,8 @@ struct CheckArgs {
 /// The reports a `check` run was asked for, written for every run that gets as far as
 /// parsing its arguments: a verdict's record, or why the run stopped (exit 2).
 struct Reports {
+    /// Whether one report goes to stdout: then every line of text goes to stderr.
+    to_stdout: bool,
     junit: Option<PathBuf>,
     sarif: Option<PathBuf>,
     json: Option<PathBuf>,
@@ -261,7 +300,16 @@ impl Reports {
     /// that the terminal report's last line stays the verdict.
     fn annotate(&self, record: &rls_harness::record::Record) {
         if self.github {
-            print!("{}", report::ci::annotations(record, &self.root));
+            self.say(&report::ci::annotations(record, &self.root));
+        }
+    }
+
+    /// Prints text for people: on stdout, unless a report goes there.
+    fn say(&self, text: &str) {
+        if self.to_stdout {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
         }
     }
 
@@ -275,9 +323,17 @@ impl Reports {
             (&self.junit, report::ci::junit(record, &self.root)),
         ];
         for (path, text) in files {
-            if let Some(path) = path {
-                std::fs::write(path, text)
-                    .with_context(|| format!("writing {}", path.display()))?;
+            match path {
+                Some(path) if path.as_os_str() == "-" => {
+                    use std::io::Write;
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(text.as_bytes())?;
+                    stdout.write_all(b"\n")?;
+                    stdout.flush()?;
+                }
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => {}
             }
         }
         if self.github {
@@ -333,10 +389,7 @@ async fn main() -> ExitCode {
                 scenarios,
                 snapshots,
                 write_pending,
-                junit,
-                sarif,
-                json,
-                root,
+                reports,
                 property_cases,
                 sequence_cases,
                 seed,
@@ -359,17 +412,7 @@ async fn main() -> ExitCode {
                     (_, true) => Verbosity::Quiet,
                     _ => Verbosity::Normal,
                 };
-                let reports = Reports {
-                    junit,
-                    sarif,
-                    json,
-                    root: root.map_or_else(report::Root::discover, |dir| report::Root::at(&dir)),
-                    config_file: config
-                        .config
-                        .clone()
-                        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)),
-                    github: std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
-                };
+                let reports = reports.reports(&config)?;
                 let outcome = async {
                     let args = CheckArgs {
                         config: config.load()?,
@@ -412,7 +455,18 @@ async fn main() -> ExitCode {
                 };
                 fuzz(&migrations, gate.load()?, config).await
             }
-            Command::Lint { migrations, config } => lint(&migrations, config.load()?).await,
+            Command::Lint {
+                migrations,
+                config,
+                reports,
+            } => {
+                let reports = reports.reports(&config)?;
+                let outcome = async { lint(&migrations, config.load()?, &reports).await }.await;
+                if let Err(error) = &outcome {
+                    reports.stopped(error);
+                }
+                outcome
+            }
             Command::Snapshots { snapshots, action } => cli::snapshots::review(&snapshots, action),
             Command::Matrix {
                 migrations,
@@ -533,7 +587,11 @@ fn read_migrations(dir: &std::path::Path) -> anyhow::Result<Vec<rls_harness::Mig
     Ok(discover_migrations(dir)?)
 }
 
-async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bool> {
+async fn lint(
+    migrations: &std::path::Path,
+    config: Config,
+    reports: &Reports,
+) -> anyhow::Result<bool> {
     let started = Instant::now();
     let migrations = read_migrations(migrations)?;
     let options = backend_options(&config)?;
@@ -541,17 +599,23 @@ async fn lint(migrations: &std::path::Path, config: Config) -> anyhow::Result<bo
     let outcome = async {
         let template = template_with_progress(&harness, &migrations, false).await?;
         let survey = pipeline::survey_of(&template, &config)?;
-        println!("rls-harness lint, {} backend", harness.backend());
         let (objects, findings) = record::survey(&survey);
-        print!("{}", report::survey(&objects, &findings));
         let failed = survey.findings.iter().filter(|f| f.fails()).count();
-        println!(
-            "\n{} objects, {} findings, {failed} failing, in {:.1} s",
+        let record = record::Record::lint(&harness.backend().to_string(), objects, findings);
+        reports.annotate(&record);
+        reports.say(&format!(
+            "rls-harness lint, {} backend\n{}\n{} objects, {} findings, {failed} failing, in {:.1} s\n",
+            harness.backend(),
+            report::survey(
+                record.survey.as_ref().expect("a lint record holds its survey"),
+                &record.items
+            ),
             survey.classes.classified.len() + survey.classes.unclassified.len(),
             survey.findings.len(),
             started.elapsed().as_secs_f64()
-        );
-        Ok::<bool, anyhow::Error>(survey.passed())
+        ));
+        reports.write(&record)?;
+        Ok::<bool, anyhow::Error>(record.passed)
     }
     .await;
     stop(harness, outcome).await
@@ -636,7 +700,7 @@ async fn run_checks(
         anyhow::bail!("nothing was checked: no scenario step, property run or lint ran");
     }
     reports.annotate(&record);
-    print!("{}", report::check(&record, args.verbosity));
+    reports.say(&report::check(&record, args.verbosity));
     reports.write(&record)?;
     Ok(record.passed)
 }

@@ -267,7 +267,8 @@ pub async fn check(
                         let proptest_config = Config {
                             cases: per_worker,
                             max_shrink_iters: config.shrink_iters(64),
-                            max_shrink_time: config.shrink_time.as_millis() as u32,
+                            // Kept below, as for worlds (see `check_worlds`).
+                            max_shrink_time: 0,
                             failure_persistence: None,
                             ..Config::default()
                         };
@@ -279,6 +280,10 @@ pub async fn check(
                         let shrinking: std::cell::Cell<Option<Recheck>> = Default::default();
                         let result = runner.run(&strategy::sequences(shape), |(spec, seeds)| {
                             if shrinking.get().is_none() && super::another_failed(failed_at) {
+                                return Ok(());
+                            }
+                            if shrinking.get().is_some() && super::shrink_was_cut(config, failed_at)
+                            {
                                 return Ok(());
                             }
                             let mut slot = harness_error.lock().expect("error slot");

@@ -350,6 +350,22 @@ impl Record {
         }
     }
 
+    /// The record of a `lint` run: the survey of the exposed objects and the lint
+    /// findings, whose verdict is the run's.
+    pub fn lint(backend: &str, survey: SurveyRecord, findings: Vec<Item>) -> Record {
+        let mut totals = Totals::of(&findings);
+        totals.failing_lints = Some(findings.iter().filter(|i| i.outcome.fails()).count());
+        Record {
+            version: RECORD_VERSION,
+            passed: Record::verdict(&findings),
+            backend: backend.to_owned(),
+            totals,
+            items: findings,
+            survey: Some(survey),
+            ..Record::default()
+        }
+    }
+
     /// Whether the run reached a verdict.
     pub fn completed(&self) -> bool {
         self.stopped.is_none()

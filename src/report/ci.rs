@@ -15,6 +15,7 @@ use crate::record::{Item, Kind, Outcome, Record};
 pub fn junit(record: &Record, root: &Root) -> String {
     let mut report = Report::new("rls-harness");
     let mut suites: Vec<TestSuite> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for item in &record.items {
         let index = match suites.iter().position(|s| s.name.as_str() == item.group) {
             Some(index) => index,
@@ -38,8 +39,25 @@ pub fn junit(record: &Record, root: &Root) -> String {
                 status
             }
         };
-        let mut case = TestCase::new(item.name.as_str(), status);
-        case.set_classname(format!("{}.{}", kebab_kind(item.kind), item.group));
+        // A dashboard keys a case's history on its class and name, so two steps a file
+        // names alike are told apart by their lines.
+        let classname = format!("{}.{}", kebab_kind(item.kind), item.group);
+        let mut name = item.name.clone();
+        if !seen.insert((classname.clone(), name.clone())) {
+            if let Some(place) = &item.location {
+                name = format!("{name} (line {})", place.line);
+            }
+            let mut n = 2;
+            while !seen.insert((classname.clone(), name.clone())) {
+                name = format!("{} ({n})", item.name);
+                n += 1;
+            }
+        }
+        let mut case = TestCase::new(name.as_str(), status);
+        if let Some(ms) = item.duration_ms {
+            case.set_time(std::time::Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+        }
+        case.set_classname(classname);
         if let Some(place) = &item.location {
             case.extra
                 .insert("file".into(), root.relative(&place.file).into());
@@ -239,6 +257,21 @@ mod tests {
             Some("7"),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn junit_cases_have_times_and_names_unique_in_their_class() {
+        let mut record = record();
+        for item in &mut record.items {
+            item.name = "mo reads".into();
+            item.duration_ms = Some(1500.0);
+        }
+        let xml = junit(&record, &root());
+        let report = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let cases = &report.test_suites[0].test_cases;
+        let names: Vec<&str> = cases.iter().map(|case| case.name.as_str()).collect();
+        assert_eq!(names, ["mo reads", "mo reads (line 7)"]);
+        assert_eq!(cases[0].time, Some(std::time::Duration::from_millis(1500)));
     }
 
     #[test]

@@ -140,3 +140,40 @@ fn check_puts_the_blame_on_the_policy_line_in_every_output() {
                     .is_some_and(|text| text.contains("Enable read access for all users"))
         ));
 }
+
+/// A shrink cut short by `--shrink-time` is said once, in the harness's words (the
+/// counterexample names the flag); proptest's own advice about its environment
+/// variables, which `check` does not read, stays out of stderr.
+#[test]
+fn a_shrink_cut_short_is_reported_in_the_harness_s_words_only() {
+    let file = "20991231000099_members_delete.sql";
+    let sql = std::fs::read_to_string("tests/mutants/09_members_delete.sql").unwrap();
+    let migrations = migrations_with(&[(file, &sql)]);
+    let output = crate::support::cli(&[
+        "check",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+        "--sequence-cases",
+        "0",
+        "--shrink-time",
+        "1",
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("proptest:"), "{stderr}");
+    let counterexample = stdout
+        .lines()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|word| word.ends_with(".toml") && word.contains("counterexamples/"))
+        })
+        .expect("the counterexample's path");
+    let text = std::fs::read_to_string(counterexample).unwrap();
+    assert!(
+        text.contains("Shrinking stopped after 1 s (--shrink-time)"),
+        "{text}"
+    );
+}

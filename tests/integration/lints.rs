@@ -384,3 +384,44 @@ fn a_migration_that_takes_an_api_role_from_the_owner_stops_at_its_statement() {
         "{stderr}"
     );
 }
+
+/// `lint` writes the reports `check` does: its record as JSON on stdout with `-` (the
+/// text report then on stderr) and SARIF that code scanning accepts, each finding at
+/// the statement that made it.
+#[test]
+fn lint_writes_json_to_stdout_and_sarif_code_scanning_accepts() {
+    // A table of this database only: a role's change would reach every test on the
+    // shared server.
+    let file = "20991231000099_open_notes.sql";
+    let sql = "-- notes anyone may read\n\
+               create table public.open_notes (id int primary key, body text);\n\
+               grant select on public.open_notes to anon;\n";
+    let migrations = migrations_with(&[(file, sql)]);
+    let out = tempfile::tempdir().unwrap();
+    let sarif = out.path().join("lint.sarif");
+    let output = crate::support::cli(&[
+        "lint",
+        "--migrations",
+        migrations.path().to_str().unwrap(),
+        "--json",
+        "-",
+        "--sarif",
+        sarif.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("rls-harness lint"), "{stderr}");
+    let record: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("stdout is the JSON record alone ({error})"));
+    assert_eq!(record["passed"], false);
+    let open = record["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["rule"] == "rls-disabled")
+        .expect("the finding");
+    assert_eq!(open["location"]["line"], 2, "{open}");
+    crate::support::assert_code_scanning_accepts(&sarif);
+}
