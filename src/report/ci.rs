@@ -72,30 +72,89 @@ pub fn junit(record: &Record, root: &Root) -> String {
         .unwrap_or_else(|error| format!("<!-- cannot write JUnit XML: {error} -->"))
 }
 
-/// GitHub Actions workflow commands: an `::error` for each failing check and an
-/// `::warning` for each lint warning, on the line the item points at.
+/// GitHub Actions workflow commands, ordered for a person (GitHub shows the first ten
+/// of a step): root causes first (migrations that failed, lint errors, property failures
+/// at the policy or statement they were blamed on, files that could not run), then
+/// failing scenario steps, folded into one annotation per file where a file has
+/// several, then lint warnings.
 pub fn annotations(record: &Record, root: &Root) -> String {
     let mut out = String::new();
-    for item in &record.items {
-        let level = match item.outcome {
-            Outcome::Passed => continue,
-            Outcome::Warning => "warning",
-            _ => "error",
-        };
-        let mut properties = Vec::new();
-        if let Some(place) = &item.location {
-            properties.push(format!("file={}", property(&root.relative(&place.file))));
-            properties.push(format!("line={}", place.line));
+    let failing = |item: &&Item| item.outcome.fails();
+    for item in record
+        .items
+        .iter()
+        .filter(failing)
+        .filter(|item| item.kind != Kind::Step)
+    {
+        annotate(
+            &mut out,
+            "error",
+            item,
+            root,
+            &title_of_kind(item),
+            &description(item),
+        );
+    }
+    let mut files: Vec<(&str, Vec<&Item>)> = Vec::new();
+    for step in record
+        .items
+        .iter()
+        .filter(failing)
+        .filter(|item| item.kind == Kind::Step)
+    {
+        match files.iter_mut().find(|(group, _)| *group == step.group) {
+            Some((_, steps)) => steps.push(step),
+            None => files.push((&step.group, vec![step])),
         }
-        properties.push(format!("title={}", property(&title_of_kind(item))));
-        let _ = writeln!(
-            out,
-            "::{level} {}::{}",
-            properties.join(","),
-            data(&description(item))
+    }
+    for (group, steps) in files {
+        let [step] = steps.as_slice() else {
+            let lines: Vec<String> = steps
+                .iter()
+                .map(|step| {
+                    let line = step.location.as_ref().map_or(0, |place| place.line);
+                    format!("line {line}: {}", title(step))
+                })
+                .collect();
+            let title = format!("rls-harness step: {} failing steps in {group}", steps.len());
+            annotate(&mut out, "error", steps[0], root, &title, &lines.join("\n"));
+            continue;
+        };
+        annotate(
+            &mut out,
+            "error",
+            step,
+            root,
+            &title_of_kind(step),
+            &description(step),
+        );
+    }
+    for item in record
+        .items
+        .iter()
+        .filter(|item| item.outcome == Outcome::Warning)
+    {
+        annotate(
+            &mut out,
+            "warning",
+            item,
+            root,
+            &title_of_kind(item),
+            &description(item),
         );
     }
     out
+}
+
+/// One workflow command at `item`'s line.
+fn annotate(out: &mut String, level: &str, item: &Item, root: &Root, title: &str, text: &str) {
+    let mut properties = Vec::new();
+    if let Some(place) = &item.location {
+        properties.push(format!("file={}", property(&root.relative(&place.file))));
+        properties.push(format!("line={}", place.line));
+    }
+    properties.push(format!("title={}", property(title)));
+    let _ = writeln!(out, "::{level} {}::{}", properties.join(","), data(text));
 }
 
 /// The job summary: the verdict, the counts, and every failure with its line.
@@ -124,6 +183,24 @@ pub fn summary(record: &Record, root: &Root) -> String {
         count(Kind::Property),
         record.backend
     );
+    let causes: Vec<&&Item> = failing
+        .iter()
+        .filter(|item| item.kind != Kind::Step)
+        .collect();
+    if !causes.is_empty() {
+        let _ = writeln!(out, "**Start here:**\n");
+        for item in causes {
+            let place = item.location.as_ref().map_or_else(String::new, |place| {
+                format!(" at `{}:{}`", root.relative(&place.file), place.line)
+            });
+            let rule = item
+                .rule
+                .as_deref()
+                .map_or_else(String::new, |rule| format!(" ({rule})"));
+            let _ = writeln!(out, "- {}{rule}{place}", cell(&title(item)));
+        }
+        let _ = writeln!(out);
+    }
     if !failing.is_empty() {
         let _ = writeln!(out, "| outcome | check | rule | where |\n|---|---|---|---|");
         for item in failing {
@@ -303,6 +380,56 @@ mod tests {
         let location = &results[0]["locations"][0]["physicalLocation"];
         assert_eq!(location["artifactLocation"]["uri"], "scenarios/a.toml");
         assert_eq!(location["region"]["startLine"], 7);
+    }
+
+    #[test]
+    fn annotations_put_root_causes_first_and_fold_a_file_s_failing_steps() {
+        let mut record = record();
+        let step = record.items[1].clone();
+        let second = Item {
+            location: Some(Place {
+                file: "scenarios/a.toml".into(),
+                line: 12,
+            }),
+            message: Some("olga writes: expected a refusal".into()),
+            ..step.clone()
+        };
+        let policy = Item {
+            kind: Kind::Property,
+            group: "properties".into(),
+            name: "generated worlds against the access model".into(),
+            rule: Some("private-hiding".into()),
+            location: Some(Place {
+                file: "migrations/3.sql".into(),
+                line: 40,
+            }),
+            message: Some("anon reads a private agent".into()),
+            detail: None,
+            ..step.clone()
+        };
+        record.items = vec![step, second, policy];
+        let lines: Vec<String> = annotations(&record, &root())
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("::error file=migrations/3.sql,line=40,"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            "::error file=scenarios/a.toml,line=7,title=rls-harness step%3A 2 failing steps in \
+             scenarios/a.toml::line 7: mo reads: expected 0 rows, got 1 row%0Aline 12: olga \
+             writes: expected a refusal"
+        );
+        let summary = summary(&record, &root());
+        assert!(
+            summary.contains(
+                "**Start here:**\n\n- anon reads a private agent (private-hiding) at `migrations/3.sql:40`"
+            ),
+            "{summary}"
+        );
     }
 
     #[test]
