@@ -809,38 +809,95 @@ mod tests {
         assert_eq!(partition_seed(seed, 1), seed);
     }
 
-    /// The example workflow stays true: every rls-harness command in it is one the CLI
-    /// accepts (GitHub expressions stand in as plain values).
-    #[test]
-    fn the_example_workflow_runs_commands_that_exist() {
-        let workflow = include_str!("../examples/github-actions/rls-gate.yml");
-        let joined = workflow.replace("\\\n", " ");
-        let commands: Vec<Vec<String>> = joined
-            .lines()
-            .filter_map(|line| {
-                let rest = line
-                    .split_once("rls-harness ")
-                    .filter(|(before, _)| before.trim_end().ends_with("release/"))
-                    .map(|(_, rest)| rest)
-                    .or_else(|| line.split_once("cargo run --release -- ").map(|(_, r)| r))?;
-                let mut words = vec!["rls-harness".to_owned()];
-                let mut rest = rest.to_owned();
-                while let Some(start) = rest.find("${{") {
-                    let end = rest[start..]
-                        .find("}}")
-                        .map_or(rest.len(), |e| start + e + 2);
-                    rest.replace_range(start..end, "1");
+    /// Shell words with the action's variables as plain values: `"${config[@]}"` as a
+    /// config flag, `$ARGS` as `extra`, any other `"$NAME"` as `x`.
+    fn shell_words(line: &str, extra: &str) -> Vec<String> {
+        let line = line
+            .replace("\"${config[@]}\"", "--config rls-harness.toml")
+            .replace("$ARGS", extra);
+        line.split_whitespace()
+            .map(|word| {
+                let bare = word.trim_matches('"');
+                if bare.contains('$') {
+                    bare.split('/').next_back().unwrap_or("x").replace('$', "x")
+                } else {
+                    bare.to_owned()
                 }
-                words.extend(rest.split_whitespace().map(str::to_owned));
-                Some(words)
             })
+            .collect()
+    }
+
+    /// The reusable action stays true: every rls-harness command it runs is one the CLI
+    /// accepts, and so is each command with the `args` the example workflow gives it.
+    #[test]
+    fn the_action_and_the_example_workflow_run_commands_that_exist() {
+        let action = include_str!("../action.yml");
+        let workflow = include_str!("../examples/github-actions/rls-gate.yml");
+        let joined = action.replace("\\\n", " ");
+        let commands: Vec<&str> = joined
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("rls-harness "))
             .collect();
-        assert_eq!(commands.len(), 3, "{commands:?}");
-        for words in commands {
-            if let Err(error) = Cli::try_parse_from(&words) {
-                panic!("{words:?}: {error}");
+        let verbs: Vec<&str> = commands
+            .iter()
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .collect();
+        assert_eq!(verbs, ["check", "fuzz", "diff"], "{commands:?}");
+        let args_of = |verb: &str| -> Vec<String> {
+            workflow
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("args:"))
+                .filter(|args| verb == "fuzz" && args.contains("--cases"))
+                .map(|args| {
+                    args.replace("${{ github.run_id }}", "1")
+                        .replace("${{ matrix.job }}", "1")
+                })
+                .collect()
+        };
+        for command in commands {
+            let verb = command.split_whitespace().nth(1).unwrap();
+            let mut extras = args_of(verb);
+            extras.push(String::new());
+            for extra in extras {
+                let words = shell_words(command, &extra);
+                if let Err(error) = Cli::try_parse_from(&words) {
+                    panic!("{words:?}: {error}");
+                }
             }
         }
+        // Every input the example gives the action is one the action declares.
+        let declared: Vec<&str> = action
+            .split("\noutputs:")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+            .filter_map(|line| line.trim().strip_suffix(':'))
+            .collect();
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        let mut given = 0;
+        // The indentation of the `with:` of a step that uses the action, while inside it.
+        let (mut uses_action, mut with_at) = (false, None);
+        for line in workflow.lines().filter(|line| !line.trim().is_empty()) {
+            let trimmed = line.trim().trim_start_matches("- ");
+            if let Some(at) = with_at {
+                if indent(line) > at {
+                    let key = trimmed.split_once(':').map_or(trimmed, |(key, _)| key);
+                    assert!(declared.contains(&key), "{key} is no input of action.yml");
+                    given += 1;
+                    continue;
+                }
+                with_at = None;
+            }
+            if trimmed.starts_with("uses: ") {
+                uses_action = trimmed.starts_with("uses: OWNER/rls-harness@");
+            } else if trimmed == "with:" && uses_action {
+                with_at = Some(indent(line));
+                uses_action = false;
+            }
+        }
+        assert!(given >= 4, "{given}");
     }
 
     #[test]
