@@ -10,6 +10,7 @@ mod cli;
 
 use cli::fuzz::{parse_partition, partition_seed};
 use cli::matrix::{MatrixOutput, MatrixWorlds};
+use cli::reports::{ReportArgs, Reports};
 use cli::snapshots::SnapshotAction;
 use rls_harness::{
     check_worlds, discover_migrations, discover_scenarios, pipeline, record, report,
@@ -155,55 +156,6 @@ enum Command {
     },
 }
 
-/// The reports a run writes for CI.
-#[derive(clap::Args)]
-struct ReportArgs {
-    /// Write a JUnit XML report here (`-`: stdout, the text report then on stderr): one
-    /// test case per migration, scenario step, lint finding and property run.
-    #[arg(long, value_name = "PATH")]
-    junit: Option<PathBuf>,
-    /// Write SARIF 2.1.0 here (`-`: stdout), for code scanning: every failing check and
-    /// lint finding at its line.
-    #[arg(long, value_name = "PATH")]
-    sarif: Option<PathBuf>,
-    /// Write the run's record as JSON here (`-`: stdout; README.md, "Use it in CI").
-    #[arg(long, value_name = "PATH")]
-    json: Option<PathBuf>,
-    /// The repository's top folder, which SARIF, JUnit, annotations and the step
-    /// summary name files from (default: the nearest folder up holding .git, else the
-    /// working directory).
-    #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
-}
-
-impl ReportArgs {
-    /// The reports, their files named from the root; at most one goes to stdout.
-    fn reports(self, config: &ConfigArg) -> anyhow::Result<Reports> {
-        let dash = |path: &Option<PathBuf>| path.as_deref() == Some(std::path::Path::new("-"));
-        let to_stdout = [&self.junit, &self.sarif, &self.json]
-            .into_iter()
-            .filter(|path| dash(path))
-            .count();
-        if to_stdout > 1 {
-            anyhow::bail!("only one of --junit, --sarif and --json can write to stdout (-)");
-        }
-        Ok(Reports {
-            to_stdout: to_stdout == 1,
-            junit: self.junit,
-            sarif: self.sarif,
-            json: self.json,
-            root: self
-                .root
-                .map_or_else(report::Root::discover, |dir| report::Root::at(&dir)),
-            config_file: config
-                .config
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG)),
-            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
-        })
-    }
-}
-
 /// How long a failure is shrunk.
 #[derive(clap::Args)]
 struct ShrinkArg {
@@ -280,99 +232,6 @@ struct CheckArgs {
     sequences: PropertyConfig,
 }
 
-/// The reports a `check` run was asked for, written for every run that gets as far as
-/// parsing its arguments: a verdict's record, or why the run stopped (exit 2).
-struct Reports {
-    /// Whether one report goes to stdout: then every line of text goes to stderr.
-    to_stdout: bool,
-    junit: Option<PathBuf>,
-    sarif: Option<PathBuf>,
-    json: Option<PathBuf>,
-    root: report::Root,
-    /// Where a result without a line of its own is placed: the config file.
-    config_file: PathBuf,
-    /// GitHub Actions: annotations on stdout and the step summary.
-    github: bool,
-}
-
-impl Reports {
-    /// Writes every requested report of `record`; annotations go to stdout first, so
-    /// that the terminal report's last line stays the verdict.
-    fn annotate(&self, record: &rls_harness::record::Record) {
-        if self.github {
-            self.say(&report::ci::annotations(record, &self.root));
-        }
-    }
-
-    /// Prints text for people: on stdout, unless a report goes there.
-    fn say(&self, text: &str) {
-        if self.to_stdout {
-            eprint!("{text}");
-        } else {
-            print!("{text}");
-        }
-    }
-
-    fn write(&self, record: &rls_harness::record::Record) -> anyhow::Result<()> {
-        let files = [
-            (&self.json, serde_json::to_string_pretty(record)?),
-            (
-                &self.sarif,
-                report::ci::sarif(record, &self.root, &self.config_file),
-            ),
-            (&self.junit, report::ci::junit(record, &self.root)),
-        ];
-        for (path, text) in files {
-            match path {
-                Some(path) if path.as_os_str() == "-" => {
-                    use std::io::Write;
-                    let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(text.as_bytes())?;
-                    stdout.write_all(b"\n")?;
-                    stdout.flush()?;
-                }
-                Some(path) => std::fs::write(path, text)
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => {}
-            }
-        }
-        if self.github {
-            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .with_context(|| format!("opening {}", PathBuf::from(&path).display()))?;
-                std::io::Write::write_all(
-                    &mut file,
-                    report::ci::summary(record, &self.root).as_bytes(),
-                )?;
-            }
-        }
-        Ok(())
-    }
-
-    /// After a run `error` stopped before its verdict: every requested report says
-    /// so, at the error's file and line where it has one, so that a CI job's upload
-    /// steps find their files and the pull request shows the line.
-    fn stopped(&self, error: &anyhow::Error) {
-        let record = match error.downcast_ref::<rls_harness::Error>() {
-            Some(error) => rls_harness::record::Record::stopped("none", error),
-            None => rls_harness::record::Record::stopped(
-                "none",
-                &rls_harness::Error::Config {
-                    name: "rls-harness check".into(),
-                    message: format!("{error:#}"),
-                },
-            ),
-        };
-        self.annotate(&record);
-        if let Err(error) = self.write(&record) {
-            eprintln!("warning: {error:#}");
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     // Files this run finds newer than this moment belong to a run beside it.
@@ -412,7 +271,7 @@ async fn main() -> ExitCode {
                     (_, true) => Verbosity::Quiet,
                     _ => Verbosity::Normal,
                 };
-                let reports = reports.reports(&config)?;
+                let reports = reports.reports("check", config.config.as_deref())?;
                 let outcome = async {
                     let args = CheckArgs {
                         config: config.load()?,
@@ -460,7 +319,7 @@ async fn main() -> ExitCode {
                 config,
                 reports,
             } => {
-                let reports = reports.reports(&config)?;
+                let reports = reports.reports("lint", config.config.as_deref())?;
                 let outcome = async { lint(&migrations, config.load()?, &reports).await }.await;
                 if let Err(error) = &outcome {
                     reports.stopped(error);

@@ -3,4 +3,5 @@
 
 pub mod fuzz;
 pub mod matrix;
+pub mod reports;
 pub mod snapshots;

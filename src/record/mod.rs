@@ -406,7 +406,7 @@ impl Record {
             _ => {}
         }
         if items.is_empty() {
-            let mut item = Item::new(Kind::Run, "run", "rls-harness check", Outcome::Error);
+            let mut item = Item::new(Kind::Run, "run", "the run", Outcome::Error);
             item.message = Some(error.to_string());
             items.push(item);
         }
@@ -428,6 +428,34 @@ mod tests {
 
     fn item(kind: Kind, outcome: Outcome) -> Item {
         Item::new(kind, "", "", outcome)
+    }
+
+    /// A stopped run's record fails with exit 2 and places each mistake of a file at
+    /// its line, or, for an error without a place, holds one item for the run.
+    #[test]
+    fn a_stopped_run_is_recorded_at_its_errors_lines() {
+        let mistakes = crate::Error::Files(vec![crate::located::FileError {
+            file: "rls-harness.toml".into(),
+            line: 4,
+            column: 1,
+            message: "unknown key \"grnats\"".into(),
+        }]);
+        let record = Record::stopped("none", &mistakes);
+        assert_eq!((record.passed, record.exit_code()), (false, 2));
+        assert_eq!(
+            record.items[0].location,
+            Some(Place {
+                file: "rls-harness.toml".into(),
+                line: 4
+            })
+        );
+        let no_server = Record::stopped("none", &crate::Error::NoBackend("no docker".into()));
+        assert_eq!(no_server.items.len(), 1);
+        assert_eq!(
+            (no_server.items[0].kind, no_server.items[0].location.clone()),
+            (Kind::Run, None)
+        );
+        assert!(no_server.stopped.unwrap().contains("no docker"));
     }
 
     #[test]

@@ -158,7 +158,7 @@ fn annotate(out: &mut String, level: &str, item: &Item, root: &Root, title: &str
 }
 
 /// The job summary: the verdict, the counts, and every failure with its line.
-pub fn summary(record: &Record, root: &Root) -> String {
+pub fn summary(record: &Record, root: &Root, command: &str) -> String {
     let mut out = String::new();
     let failing: Vec<&Item> = record
         .items
@@ -170,7 +170,7 @@ pub fn summary(record: &Record, root: &Root) -> String {
         (None, true) => "passed",
         (None, false) => "FAILED",
     };
-    let _ = writeln!(out, "## rls-harness check: {verdict}\n");
+    let _ = writeln!(out, "## rls-harness {command}: {verdict}\n");
     let count = |kind: Kind| record.items.iter().filter(|i| i.kind == kind).count();
     let _ = writeln!(
         out,
@@ -423,7 +423,7 @@ mod tests {
              scenarios/a.toml::line 7: mo reads: expected 0 rows, got 1 row%0Aline 12: olga \
              writes: expected a refusal"
         );
-        let summary = summary(&record, &root());
+        let summary = summary(&record, &root(), "check");
         assert!(
             summary.contains(
                 "**Start here:**\n\n- anon reads a private agent (private-hiding) at `migrations/3.sql:40`"
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn the_summary_lists_failures_with_their_lines() {
-        let summary = summary(&record(), &root());
+        let summary = summary(&record(), &root(), "check");
         assert!(
             summary.starts_with("## rls-harness check: FAILED"),
             "{summary}"
