@@ -52,7 +52,10 @@ enum Kind {
 impl Statement<'_> {
     /// The first keyword, lowercased (`create`, `begin`, ...), after comments.
     pub fn keyword(&self) -> String {
-        let code = skip_comments(self.text);
+        // A set operation may open with its first operand in parentheses:
+        // `(select ...) except (select ...)` is a SELECT.
+        let code =
+            skip_comments(self.text).trim_start_matches(|c: char| c == '(' || c.is_whitespace());
         code.chars()
             .take_while(|c| c.is_ascii_alphabetic())
             .collect::<String>()

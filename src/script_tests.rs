@@ -37,6 +37,9 @@ fn keyword_and_code_offset_skip_comments() {
     assert_eq!(second.keyword(), "begin");
     assert!(second.controls_transaction());
     assert_eq!(line_column(script, second.code_offset()), (3, 3));
+    let set_operation =
+        "-- what the functions return beyond the tables\n(select 1) except (select 2)";
+    assert_eq!(split(set_operation)[0].keyword(), "select");
 }
 
 #[test]

@@ -280,6 +280,7 @@ fn step_item(path: &std::path::Path, step: &StepReport) -> Item {
         expected,
         actual,
         note,
+        unreachable: step.unreachable.clone(),
     });
     entry
 }

@@ -184,6 +184,10 @@ pub struct StepDetail {
     pub expected: Option<String>,
     pub actual: Option<String>,
     pub note: Option<String>,
+    /// Why no client of the API can send the step's request, if none can: what it
+    /// proves holds for SQL the API never runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
 }
 
 /// A lint finding's own words.

@@ -217,6 +217,9 @@ fn explanation(item: &Item) -> String {
     }
     let _ = writeln!(out, "     as:  {}", step.who);
     let _ = writeln!(out, "     sql: {}", indent(step.sql.trim(), "          "));
+    if let Some(why) = &step.unreachable {
+        let _ = writeln!(out, "     not reachable through the API: {why}");
+    }
     let _ = writeln!(out, "     {}", indent(&text, "     "));
     out
 }
@@ -234,8 +237,12 @@ fn verbose_steps(steps: &[&Item]) -> String {
             let _ = writeln!(out, "     control:  {control}");
         }
         let _ = writeln!(out, "     got:      {}", step.got);
+        if let Some(why) = &step.unreachable {
+            let _ = writeln!(out, "     not reachable through the API: {why}");
+        }
         for line in explanation(item).lines() {
-            if !line.trim_start().starts_with("as:") {
+            let line_start = line.trim_start();
+            if !line_start.starts_with("as:") && !line_start.starts_with("not reachable") {
                 let _ = writeln!(out, "{line}");
             }
         }

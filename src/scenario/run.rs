@@ -59,6 +59,9 @@ pub struct StepReport {
     /// What the request got, in words (`2 rows`, `error 42501 (policy): ...`).
     pub outcome: String,
     pub verdict: Verdict,
+    /// Why no client of the API can send this step's request, if none can (several
+    /// statements in one transaction, a statement PostgREST does not send).
+    pub unreachable: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +203,11 @@ async fn run_in(
             control: step.control.as_ref().map(describe_control),
             outcome: got,
             verdict,
+            unreachable: step
+                .apply
+                .is_none()
+                .then(|| request.unreachable.clone())
+                .flatten(),
         });
     }
     Ok(reports)

@@ -383,6 +383,29 @@ async fn a_refused_tenant_names_the_line_that_declares_it() {
     );
 }
 
+/// `check -v` says which steps send what no client of the API can (several statements
+/// in one transaction), and not of a read that merely opens with a parenthesis.
+#[test]
+fn verbose_steps_say_which_requests_the_api_cannot_send() {
+    let output = cli(&[
+        "check",
+        "-v",
+        "scenarios/visibility/derived-containment.toml",
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "not reachable through the API: several statements in one transaction: PostgREST \
+             runs one statement per request"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("PostgREST sends no ``"), "{stdout}");
+}
+
 /// A run that stops before its verdict (exit 2) still writes every report it was asked
 /// for, with the error at its line: a CI job's upload steps find their files, code
 /// scanning accepts the log, and the pull request shows the failing statement. Paths
