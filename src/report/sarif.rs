@@ -100,7 +100,10 @@ fn level(item: &Item) -> &'static str {
 /// numbers (world counts, seeds, lines) taken out of the check's name.
 fn fingerprint(item: &Item, rule: &str, uri: &str) -> String {
     let name: String = item.name.chars().filter(|c| !c.is_ascii_digit()).collect();
-    let key = format!("{rule}\n{uri}\n{:?}\n{name}", item.kind);
+    let key = format!(
+        "{rule}\n{uri}\n{}\n{name}",
+        super::ci::kebab_kind(item.kind)
+    );
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes())
         .simple()
         .to_string()
