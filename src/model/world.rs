@@ -145,6 +145,26 @@ impl World {
             .and_then(|u| u.memberships.get(&tenant).copied())
     }
 
+    /// The tenant whose row `op` acts on, where it has one: the tenant the caller's role
+    /// there is judged in. A new tenant, and platform-admin rows, belong to none.
+    pub fn tenant_of(&self, op: &super::Op) -> Option<Id> {
+        use super::Op;
+        match op {
+            Op::Insert(row) => row.tenant,
+            Op::Update { id, new } => self.resource(new.table, *id).and_then(|r| r.tenant),
+            Op::Delete { table, id } => self.resource(*table, *id).and_then(|r| r.tenant),
+            Op::AddMember { tenant, .. }
+            | Op::SetRole { tenant, .. }
+            | Op::RemoveMember { tenant, .. } => Some(*tenant),
+            Op::RenameTenant { id } | Op::DeleteTenant { id } => Some(*id),
+            Op::Assign { .. } => self.shape.assign.as_ref().map(|assign| assign.tenant),
+            Op::InsertTenant { .. }
+            | Op::GrantAdmin { .. }
+            | Op::AddAdmin { .. }
+            | Op::RemoveAdmin { .. } => None,
+        }
+    }
+
     /// The users who are platform admins.
     pub fn admins(&self) -> BTreeSet<Id> {
         self.users

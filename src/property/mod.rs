@@ -36,7 +36,8 @@ use crate::schema::Schema;
 
 pub use compare::{Coverage, Mismatch, Probe};
 pub use observe::{
-    diff as diff_observed, grants, merge_observed, Change, Key as MatrixKey, Observed,
+    cell_verdict, diff as diff_observed, grants, merge_observed, outcomes, Change,
+    Key as MatrixKey, Observed,
 };
 pub use space::{
     gaps as coverage_gaps, possible_pairs, required_cells, Actor as CoverageActor, Cell,

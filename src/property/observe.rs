@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::space::{resource_kind, Actor, Cell, ContextKind};
 use crate::actor::{Denial, Failure, Rows};
-use crate::model::{Context, Principal, Table, World};
+use crate::model::{Context, Id, Principal, Table, World};
+use crate::profile::Profile;
 
 /// One cell of the access matrix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,20 +29,116 @@ pub struct Key {
     /// principal's tenants (the row kind already says how the row relates to it).
     pub context: ContextKind,
     pub actor: Actor,
+    /// The principal as a reviewer names it: a plain user by its role in the row's
+    /// tenant (the profile's name, or `outsider` without one).
+    pub who: Who,
+    /// Judged against the class bound of an object the model does not name, not
+    /// against the model.
+    pub beyond_model: bool,
 }
 
 impl Key {
-    /// The matrix cell of a write probe's cell, its object named `object`.
-    pub fn of(cell: Cell, object: String) -> Key {
+    /// The matrix cell of a write probe's cell, its object named `object`, acted on by
+    /// `who`.
+    pub fn of(cell: Cell, object: String, who: Who) -> Key {
         Key {
             object,
             op: cell.op.name(),
             kind: cell.kind.name(),
             context: cell.context,
             actor: cell.actor,
+            who,
+            beyond_model: false,
         }
     }
 }
+
+/// A principal as the matrix's rows name it, ranked: the tenancy's roles from the
+/// fewest rights up, then users with no role in the row's tenant, platform admins,
+/// anon and claims without `sub`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Who {
+    pub rank: u8,
+    pub name: String,
+}
+
+impl Who {
+    /// `who` acting on a row of `tenant` (none for rows outside any tenant): a plain
+    /// user by its role there, named as the profile names roles.
+    pub fn of(world: &World, who: &Principal, tenant: Option<Id>, profile: &Profile) -> Who {
+        let actor = Actor::of(world, who);
+        let fixed = |rank: u8| Who {
+            rank,
+            name: actor.name().to_owned(),
+        };
+        match (actor, who, tenant) {
+            (Actor::User, Principal::User(user), Some(tenant)) => {
+                match world.role_of(*user, tenant) {
+                    // Ranked from the fewest rights up: role 0 is the highest.
+                    Some(role) => Who {
+                        rank: 100u8.saturating_sub(role.0),
+                        name: profile.role_name(role).to_owned(),
+                    },
+                    None => Who {
+                        rank: 110,
+                        name: OUTSIDER.to_owned(),
+                    },
+                }
+            }
+            (Actor::User, ..) => fixed(120),
+            (Actor::PlatformAdmin, ..) => fixed(130),
+            (Actor::Anon, ..) => fixed(140),
+            (Actor::NoSub, ..) => fixed(150),
+            (Actor::ServiceRole, ..) => fixed(160),
+        }
+    }
+}
+
+/// A signed-in user with no role in the row's tenant.
+pub const OUTSIDER: &str = "outsider";
+
+/// How an observation stands against the model (or, for an object the model does not
+/// name, against its class bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// What the model says.
+    AsModel,
+    /// Grants what the model withholds: a leak.
+    Wider,
+    /// Withholds, or answers otherwise, what the model grants.
+    Narrower,
+    /// Beyond the model: withholds what the object's class would allow, which no rule
+    /// requires.
+    Stricter,
+}
+
+impl Verdict {
+    /// Whether it departs from the model: a failure of the check.
+    pub fn deviates(self) -> bool {
+        matches!(self, Verdict::Wider | Verdict::Narrower)
+    }
+
+    /// The verdict of `outcome` where the judge found a disagreement (`disagrees`).
+    pub fn judged(outcome: &str, disagrees: bool) -> Verdict {
+        match (disagrees, grants(outcome)) {
+            (false, _) => Verdict::AsModel,
+            (true, true) => Verdict::Wider,
+            (true, false) => Verdict::Narrower,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::AsModel => "as the model says",
+            Verdict::Wider => "wider than the model",
+            Verdict::Narrower => "narrower than the model",
+            Verdict::Stricter => "stricter than its class",
+        }
+    }
+}
+
+/// One outcome of a cell and how it stands against the model.
+pub type Seen = (&'static str, Verdict);
 
 /// The context of a probe of an object beyond the model, which has no tenant relation
 /// of its own to the context (see [`Key::context`]).
@@ -53,8 +150,28 @@ pub fn principal_context(rights: &crate::model::Rights, context: &Context) -> Co
     }
 }
 
-/// Outcomes per cell, over every world probed.
-pub type Observed = BTreeMap<Key, BTreeSet<&'static str>>;
+/// Outcomes per cell, over every world probed, each with its verdict.
+pub type Observed = BTreeMap<Key, BTreeSet<Seen>>;
+
+/// How a cell stands against the model: the furthest any of its outcomes departs (a
+/// leak before a refusal the model does not make, before a stricter object).
+pub fn cell_verdict(seen: &BTreeSet<Seen>) -> Verdict {
+    let severity = |verdict: &Verdict| match verdict {
+        Verdict::AsModel => 0,
+        Verdict::Stricter => 1,
+        Verdict::Narrower => 2,
+        Verdict::Wider => 3,
+    };
+    seen.iter()
+        .map(|(_, verdict)| *verdict)
+        .max_by_key(severity)
+        .unwrap_or(Verdict::AsModel)
+}
+
+/// The outcomes of a cell, verdicts aside.
+pub fn outcomes(seen: &BTreeSet<Seen>) -> BTreeSet<&'static str> {
+    seen.iter().map(|(outcome, _)| *outcome).collect()
+}
 
 /// An outcome that grants something: what a widening is made of.
 pub fn grants(outcome: &str) -> bool {
@@ -82,17 +199,22 @@ pub fn write_outcome(answer: &std::result::Result<Rows, Failure>, call: bool) ->
 }
 
 /// What `who` in `context` saw of resource table `table`: for every row of it in the
-/// world, whether the answer (the ids read) held it. `labels` name the tables.
+/// world, whether the answer (the ids read) held it, and whether the model lets `who`
+/// read it there. `labels` name the tables.
 pub fn reads(
     world: &World,
-    who: &Principal,
-    context: &Context,
+    (who, context): (&Principal, &Context),
     table: Table,
     answer: &std::result::Result<Rows, Failure>,
-    labels: &[String],
-) -> Vec<(Key, &'static str)> {
+    (profile, labels): (&Profile, &[String]),
+) -> Vec<(Key, Seen)> {
     let actor = Actor::of(world, who);
     let rights = world.rights(who);
+    let readable = world.readable(who, context, table);
+    // A refusal of a forged or malformed context grants nothing, which is all the
+    // model asks of one (see `probe::judge`).
+    let refused = matches!(answer, Err(failure) if failure.refused(&profile.refusals));
+    let forgiven = refused && context.is_forged_for(&rights);
     let seen: BTreeSet<Uuid> = match answer {
         Ok(rows) => rows
             .rows
@@ -113,30 +235,37 @@ pub fn reads(
                 kind: resource_kind(&rights, row).name(),
                 context: ContextKind::of(&rights, context, row.tenant),
                 actor,
+                who: Who::of(world, who, row.tenant, profile),
+                beyond_model: false,
             };
             let outcome = match answer {
                 Err(failure) if failure.denial().is_some() => "denied: no privilege",
                 _ if seen.contains(&row.id) => SEES,
                 _ => HIDDEN,
             };
-            (key, outcome)
+            let verdict = match (seen.contains(&row.id), readable.contains(&row.id)) {
+                (true, false) => Verdict::Wider,
+                (false, true) if !forgiven => Verdict::Narrower,
+                _ => Verdict::AsModel,
+            };
+            (key, (outcome, verdict))
         })
         .collect()
 }
 
 /// Adds `more` to `into`.
-pub fn merge(into: &mut Observed, more: Vec<(Key, &'static str)>) {
-    for (key, outcome) in more {
-        into.entry(key).or_default().insert(outcome);
+pub fn merge(into: &mut Observed, more: Vec<(Key, Seen)>) {
+    for (key, seen) in more {
+        into.entry(key).or_default().insert(seen);
     }
 }
 
 /// Adds every outcome of `more` to `into`.
 pub fn merge_observed(into: &mut Observed, more: &Observed) {
-    for (key, outcomes) in more {
+    for (key, seen) in more {
         into.entry(key.clone())
             .or_default()
-            .extend(outcomes.iter().copied());
+            .extend(seen.iter().copied());
     }
 }
 
@@ -164,8 +293,8 @@ pub fn diff(base: &Observed, head: &Observed) -> Vec<Change> {
     let mut changes: Vec<Change> = keys
         .into_iter()
         .filter_map(|key| {
-            let before = base.get(key).cloned().unwrap_or_default();
-            let after = head.get(key).cloned().unwrap_or_default();
+            let before = base.get(key).map(outcomes).unwrap_or_default();
+            let after = head.get(key).map(outcomes).unwrap_or_default();
             (before != after).then(|| Change {
                 key: (*key).clone(),
                 before,
@@ -189,6 +318,11 @@ mod tests {
             kind: RowKind::Member.name(),
             context: ContextKind::Own,
             actor: Actor::User,
+            who: Who {
+                rank: 98,
+                name: "member".into(),
+            },
+            beyond_model: false,
         }
     }
 
@@ -200,10 +334,18 @@ mod tests {
             (&mut base, "denied by policy", HIDDEN),
             (&mut head, ALLOWED, HIDDEN),
         ] {
-            observed.entry(key("read")).or_default().insert(read);
-            observed.entry(key("insert")).or_default().insert(insert);
+            observed
+                .entry(key("read"))
+                .or_default()
+                .insert((read, Verdict::AsModel));
+            observed
+                .entry(key("insert"))
+                .or_default()
+                .insert((insert, Verdict::judged(insert, insert == ALLOWED)));
         }
-        head.entry(key("delete")).or_default().insert(NO_ROW);
+        head.entry(key("delete"))
+            .or_default()
+            .insert((NO_ROW, Verdict::AsModel));
         let changes = diff(&base, &head);
         assert_eq!(changes.len(), 2, "{changes:?}");
         assert_eq!(changes[0].key.op, "insert");
@@ -213,6 +355,23 @@ mod tests {
             "a new cell touching no row widens nothing"
         );
         assert!(diff(&base, &base).is_empty());
+        assert_eq!(cell_verdict(&head[&key("insert")]), Verdict::Wider);
+        assert_eq!(cell_verdict(&head[&key("read")]), Verdict::AsModel);
+    }
+
+    #[test]
+    fn a_cell_stands_as_far_from_the_model_as_its_furthest_outcome() {
+        assert_eq!(Verdict::judged(SEES, true), Verdict::Wider);
+        assert_eq!(Verdict::judged(HIDDEN, true), Verdict::Narrower);
+        assert_eq!(Verdict::judged(SEES, false), Verdict::AsModel);
+        let seen = BTreeSet::from([
+            (SEES, Verdict::AsModel),
+            (HIDDEN, Verdict::Stricter),
+            ("denied by policy", Verdict::Narrower),
+        ]);
+        assert_eq!(cell_verdict(&seen), Verdict::Narrower);
+        assert!(cell_verdict(&seen).deviates());
+        assert!(!Verdict::Stricter.deviates());
     }
 
     #[test]
@@ -240,6 +399,9 @@ mod tests {
             context: ContextKind::Own,
             actor: Actor::User,
         };
-        assert_eq!(Key::of(cell, "tenants".into()).op, WriteOp::Insert.name());
+        assert_eq!(
+            Key::of(cell, "tenants".into(), key("x").who).op,
+            WriteOp::Insert.name()
+        );
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::bound;
 use super::compare::{context_value, Mismatch, Probe};
 use super::generate::GHOST_TENANT;
-use super::observe::{self, Key};
+use super::observe::{self, Key, Seen, Who};
 use super::space::{Candidate, Cell};
 use crate::actor::{self, Api, Failure, Identity, Request, Rows};
 use crate::connection::Connection;
@@ -230,41 +230,49 @@ impl Pair<'_> {
         // referential integrity, which the model does not speak of, not access.
         let fixture_rows = self.subjects.1.tables.iter().any(|rows| !rows.is_empty());
         // The write probes come last, one per cell, in order.
-        let mut cells = self.cells.iter();
+        let mut cells = self.cells.iter().peekable();
         let profile = self.sql.profile();
         let labels = self.sql.labels();
         for ((ask, sql), answer) in self.asks.into_iter().zip(answers) {
-            match &ask {
-                Ask::Write(op) => {
-                    if let Some(cell) = cells.next() {
-                        let key = Key::of(*cell, profile.label(cell.object));
-                        observed.push((key, observe::write_outcome(&answer, op.is_call())));
-                    }
-                }
-                Ask::Resources(table) => observed.extend(observe::reads(
+            if let Ask::Resources(table) = &ask {
+                observed.extend(observe::reads(
                     self.world,
-                    &self.who,
-                    &self.context,
+                    (&self.who, &self.context),
                     *table,
                     &answer,
-                    &labels,
-                )),
-                _ => {}
+                    (profile, &labels),
+                ));
             }
             let kept_by_a_foreign_key = fixture_rows
                 && matches!(ask, Ask::Write(_))
                 && matches!(&answer, Err(failure) if failure.sqlstate == "23503");
-            if kept_by_a_foreign_key {
-                continue;
+            let verdict = if kept_by_a_foreign_key {
+                None
+            } else {
+                judge(
+                    self.sql,
+                    self.world,
+                    &self.who,
+                    &self.context,
+                    &ask,
+                    &answer,
+                )
+            };
+            if let (Ask::Write(op), Some(cell)) = (&ask, cells.peek()) {
+                // The write probes come one per cell, in order.
+                let who = Who::of(self.world, &self.who, self.world.tenant_of(op), profile);
+                let key = Key::of(**cell, profile.label(cell.object), who);
+                let outcome = observe::write_outcome(&answer, op.is_call());
+                observed.push((
+                    key,
+                    (
+                        outcome,
+                        observe::Verdict::judged(outcome, verdict.is_some()),
+                    ),
+                ));
+                cells.next();
             }
-            if let Some((probe, invariant, expected, actual)) = judge(
-                self.sql,
-                self.world,
-                &self.who,
-                &self.context,
-                &ask,
-                &answer,
-            ) {
+            if let Some((probe, invariant, expected, actual)) = verdict {
                 found.push(Mismatch {
                     invariant,
                     who: self.who,
@@ -295,7 +303,7 @@ pub struct Judged {
     /// Probes per object the model does not name.
     pub objects: BTreeMap<String, u64>,
     /// What every resource read and write probe got, agreeing with the model or not.
-    pub observed: Vec<(Key, &'static str)>,
+    pub observed: Vec<(Key, Seen)>,
     /// The successful calls of functions that write as their owner.
     pub calls: Vec<bound::Call>,
 }

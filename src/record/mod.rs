@@ -65,8 +65,21 @@ pub struct Observation {
     pub operation: String,
     pub row: String,
     pub context: String,
+    /// The principal as a reviewer names it: a plain user by its role in the row's
+    /// tenant (`outsider` without one), else `platform admin`, `anon`, `claims without
+    /// sub`, or `user` for objects beyond the model.
     pub principal: String,
+    /// Where the principal's row goes in the matrix: roles from the fewest rights up.
+    #[serde(skip)]
+    pub rank: u8,
+    /// Judged against the class of an object the model does not name.
+    pub beyond_model: bool,
     pub outcomes: Vec<String>,
+    /// How the cell stands against the model (`as the model says`, `wider than the
+    /// model`, `narrower than the model`, `stricter than its class`): the furthest any
+    /// of its outcomes departs. `None` in a diff, which compares outcomes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
 }
 
 /// A cell of the access matrix that a migration change altered.
@@ -105,8 +118,11 @@ pub fn changes(
                 operation: change.key.op.to_owned(),
                 row: change.key.kind.to_owned(),
                 context: change.key.context.name().to_owned(),
-                principal: change.key.actor.name().to_owned(),
+                principal: change.key.who.name.clone(),
+                rank: change.key.who.rank,
+                beyond_model: change.key.beyond_model,
                 outcomes: Vec::new(),
+                verdict: None,
             },
             before: change.before.iter().map(|o| (*o).to_owned()).collect(),
             after: change.after.iter().map(|o| (*o).to_owned()).collect(),

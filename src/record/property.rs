@@ -294,13 +294,19 @@ pub fn coverage(reports: &[&PropertyReport]) -> CoverageRecord {
 pub(super) fn observations(observed: &Observed) -> Vec<Observation> {
     observed
         .iter()
-        .map(|(key, outcomes)| Observation {
+        .map(|(key, seen)| Observation {
             object: key.object.clone(),
             operation: key.op.to_owned(),
             row: key.kind.to_owned(),
             context: key.context.name().to_owned(),
-            principal: key.actor.name().to_owned(),
-            outcomes: outcomes.iter().map(|o| (*o).to_owned()).collect(),
+            principal: key.who.name.clone(),
+            rank: key.who.rank,
+            beyond_model: key.beyond_model,
+            outcomes: crate::property::outcomes(seen)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            verdict: Some(crate::property::cell_verdict(seen).name().to_owned()),
         })
         .collect()
 }

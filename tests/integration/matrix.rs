@@ -47,14 +47,15 @@ async fn the_diff_shows_exactly_the_widening_a_migration_makes() {
             change.widens
                 && change.cell.object == "agents"
                 && change.cell.operation == "insert"
-                && change.cell.row == "member",
+                && change.cell.row == "member"
+                && ["member", "viewer"].contains(&change.cell.principal.as_str()),
             "only members' and viewers' inserts into agents may change: {change:?}"
         );
         assert!(change.after.iter().any(|o| o == "allowed"), "{change:?}");
     }
     let text = matrix::diff_markdown(&changes);
     assert!(
-        text.contains("**widened**: user: insert member row of agents"),
+        text.contains("**widened**: viewer: insert member row of agents"),
         "{text}"
     );
 }
@@ -65,16 +66,73 @@ async fn the_matrix_renders_as_markdown_json_and_a_page_without_scripts() {
     let observed = record::observed(&observed(&shipped).await);
     let markdown = matrix::markdown(&observed);
     assert!(
-        markdown.contains("| read | foreign | hidden |"),
-        "a user never sees another tenant's private agents: {markdown}"
+        markdown.starts_with("## Access matrix\n\n**No deviation**"),
+        "the shipped migrations keep the model: {markdown}"
+    );
+    let agents = &markdown[markdown.find("\n### agents\n").expect("a table for agents")..];
+    let rows: Vec<&str> = agents
+        .lines()
+        .skip(5)
+        .take_while(|line| line.starts_with("| **"))
+        .map(|line| line.split("**").nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "viewer",
+            "member",
+            "admin",
+            "owner",
+            "outsider",
+            "platform admin",
+            "anon",
+            "claims without sub"
+        ],
+        "principals by role, from the fewest rights up: {agents}"
+    );
+    let outsider = agents
+        .lines()
+        .find(|l| l.starts_with("| **outsider**"))
+        .unwrap();
+    assert!(
+        outsider.contains("✓ foreign private: hidden"),
+        "a user never sees another tenant's private agents: {outsider}"
     );
     let json = matrix::json(&observed);
+    assert_eq!(json["deviations"], 0);
     assert!(json["cells"]
         .as_array()
-        .is_some_and(|cells| !cells.is_empty()));
+        .is_some_and(|cells| cells.iter().all(|c| c["verdict"] == "as the model says")));
     let html = matrix::html(&observed);
     assert!(html.starts_with("<!doctype html>") && html.ends_with("</html>\n"));
     assert!(!html.contains("<script") && !html.contains("http"));
+    assert!(!html.contains("class=\"deviation\""), "no cell deviates");
+}
+
+/// A leak opens the page: the deviations come first, each naming who got what, and
+/// the cells that show it are marked and coloured as deviations, not as "allowed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leak_opens_the_matrix_with_its_deviations() {
+    let sql = std::fs::read_to_string("tests/mutants/06_legacy_policy_left_in_place.sql").unwrap();
+    let (_dir, template) = crate::support::template_with("20991231000099_legacy.sql", &sql).await;
+    let observed = record::observed(&observed(&template).await);
+    let markdown = matrix::markdown(&observed);
+    let opening: Vec<&str> = markdown.lines().take(7).collect();
+    assert!(opening[2].contains("deviate from the model"), "{markdown}");
+    assert_eq!(opening[4], "### Deviations", "{markdown}");
+    assert!(
+        markdown.lines().nth(8).is_some_and(|first| first
+            .starts_with("| agents | anon | read (foreign private) | none, forged |")
+            && first.ends_with("sees, wider than the model |")),
+        "anon reading another tenant's agents is the first deviation: {markdown}"
+    );
+    let html = matrix::html(&observed);
+    assert!(
+        html.contains("<td class=\"deviation\">")
+            && html.contains("<div class=\"deviation\">✗ foreign private: sees</div>"),
+        "{html}"
+    );
+    assert!(html.find("<h2>Deviations</h2>") < html.find("<h2>agents</h2>"));
 }
 
 /// Objects beyond the model are tabulated too, by what their class bound lets each
@@ -89,16 +147,25 @@ async fn objects_beyond_the_model_are_in_the_matrix() {
         .filter(|(key, _)| key.object == "public.datasets")
         .collect();
     assert!(
-        datasets.iter().any(|(key, outcomes)| key.op == "read"
+        datasets.iter().any(|(key, seen)| key.op == "read"
             && key.kind == "a row hidden from it"
-            && outcomes.iter().all(|o| *o == "hidden")),
+            && seen
+                .iter()
+                .all(|(o, verdict)| *o == "hidden" && !verdict.deviates())),
         "{datasets:#?}"
     );
     assert!(
         datasets.iter().any(|(key, _)| key.op != "read"),
         "writes too"
     );
-    assert!(matrix::markdown(&record::observed(&observed)).contains("### public.datasets"));
+    let markdown = matrix::markdown(&record::observed(&observed));
+    assert!(
+        markdown
+            .contains("### Objects beyond the model\n\n- `public.datasets`: judged by its class"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("### public.datasets"));
+    assert!(markdown.contains("| **user** |"), "{markdown}");
 }
 
 /// `diff --fail-on-widening` exits 1 and says why on stderr, whatever the diff's format

@@ -87,7 +87,7 @@ pub struct Verdicts {
     /// Where the object allows less than its class: reported, never failed.
     pub stricter: BTreeSet<String>,
     /// What every probe got, for the access matrix.
-    pub observed: Vec<(observe::Key, &'static str)>,
+    pub observed: Vec<(observe::Key, observe::Seen)>,
 }
 
 /// What the rules say of one principal in one context.

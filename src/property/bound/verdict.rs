@@ -10,7 +10,7 @@ use super::{kind, literal, uuids, where_row, Ask, Judge, Verdicts};
 use crate::actor::{Failure, Rows};
 use crate::connection::quote_ident;
 use crate::property::compare::{Mismatch, Probe};
-use crate::property::observe;
+use crate::property::observe::{self, Seen, Verdict};
 use crate::property::space::Actor;
 use crate::rule::Invariant;
 use crate::scenario::Expectation;
@@ -22,10 +22,9 @@ pub fn judge(
     asks: Vec<(Ask, String)>,
     answers: Vec<std::result::Result<Rows, Failure>>,
 ) -> Verdicts {
-    let mut verdicts = Verdicts {
-        observed: observations(judge, &asks, &answers),
-        ..Verdicts::default()
-    };
+    let mut verdicts = Verdicts::default();
+    // How each probe (a read aside, judged row by row) stands against its class.
+    let mut verdict_of = vec![Verdict::AsModel; asks.len()];
     let label = judge.label();
     let bases: BTreeMap<(String, Vec<String>), BTreeSet<Vec<String>>> = asks
         .iter()
@@ -66,7 +65,7 @@ pub fn judge(
         .then(|| judge.known_ids());
     let refusals: &[String] = judge.profile.map_or(&[], |p| p.refusals.as_slice());
     let forged = judge.context.is_forged_for(&judge.rights);
-    for ((ask, sql), answer) in asks.iter().zip(&answers) {
+    for (at, ((ask, sql), answer)) in asks.iter().zip(&answers).enumerate() {
         // A forged or malformed context must grant nothing; a request refused outright
         // grants nothing (see `probe::judge`).
         if forged && matches!(answer, Err(failure) if failure.refused(refusals)) {
@@ -136,6 +135,7 @@ pub fn judge(
                 let done = matches!(answer, Ok(rows) if rows.affected > 0);
                 let action = format!("{op} of {row}");
                 if done && !allowed {
+                    verdict_of[at] = Verdict::Wider;
                     fail(
                         Invariant::ClassBound,
                         &table.name,
@@ -146,6 +146,7 @@ pub fn judge(
                     );
                 } else if !done && *allowed {
                     if matches!(table.rule, Rule::Resource(_)) {
+                        verdict_of[at] = Verdict::Narrower;
                         fail(
                             Invariant::ClassBound,
                             &table.name,
@@ -155,6 +156,7 @@ pub fn judge(
                             observed(answer),
                         );
                     } else {
+                        verdict_of[at] = Verdict::Stricter;
                         stricter.insert(format!(
                             "{}: {} cannot {op} {row}, which the {} class allows",
                             table.name,
@@ -187,6 +189,7 @@ pub fn judge(
                     mapped && !contained
                 });
                 if let Some(row) = leaked {
+                    verdict_of[at] = Verdict::Wider;
                     let bases: Vec<&str> = mappings.iter().map(|m| m.base.as_str()).collect();
                     let columns = mappings.iter().flat_map(|m| m.columns.iter());
                     let matches: Vec<String> = columns
@@ -214,6 +217,7 @@ pub fn judge(
             }
             Ask::Reach { object, .. } => {
                 if answer.is_ok() {
+                    verdict_of[at] = Verdict::Wider;
                     fail(
                         Invariant::ClassBound,
                         object,
@@ -241,6 +245,7 @@ pub fn judge(
                     .into_iter()
                     .find(|id| all.contains(id) && !readable.contains(id));
                 if let Some(id) = leaked {
+                    verdict_of[at] = Verdict::Wider;
                     fail(
                         Invariant::ClassBound,
                         object,
@@ -255,6 +260,7 @@ pub fn judge(
         }
     }
     verdicts.stricter = stricter;
+    verdicts.observed = observations(judge, &asks, &answers, &verdict_of);
     verdicts
 }
 
@@ -264,18 +270,39 @@ fn observations(
     judge: &Judge<'_>,
     asks: &[(Ask, String)],
     answers: &[std::result::Result<Rows, Failure>],
-) -> Vec<(observe::Key, &'static str)> {
+    verdict_of: &[Verdict],
+) -> Vec<(observe::Key, Seen)> {
     let actor = Actor::of(judge.world, &judge.who);
     let context = observe::principal_context(&judge.rights, &judge.context);
+    let who = observe::Who {
+        rank: match actor {
+            Actor::User => 120,
+            Actor::PlatformAdmin => 130,
+            Actor::Anon => 140,
+            Actor::NoSub => 150,
+            Actor::ServiceRole => 160,
+        },
+        name: actor.name().to_owned(),
+    };
     let key = |object: &str, op: &'static str, kind: &'static str| observe::Key {
         object: object.to_owned(),
         op,
         kind,
         context,
         actor,
+        who: who.clone(),
+        beyond_model: true,
     };
+    let refusals: &[String] = judge.profile.map_or(&[], |p| p.refusals.as_slice());
+    let forged = judge.context.is_forged_for(&judge.rights);
     let mut observed = Vec::new();
-    for ((ask, _), answer) in asks.iter().zip(answers) {
+    for (at, ((ask, _), answer)) in asks.iter().zip(answers).enumerate() {
+        let forgiven = forged && matches!(answer, Err(failure) if failure.refused(refusals));
+        let verdict = if forgiven {
+            Verdict::AsModel
+        } else {
+            verdict_of[at]
+        };
         match ask {
             Ask::Read { table: index } => {
                 let table = &judge.subjects.tables[*index];
@@ -294,7 +321,20 @@ fn observations(
                         _ if seen.contains(row.json.as_str()) => observe::SEES,
                         _ => observe::HIDDEN,
                     };
-                    observed.push((key(&table.name, "read", kind(read, write)), outcome));
+                    let visible = seen.contains(row.json.as_str());
+                    let verdict = match (visible, read) {
+                        _ if forgiven => Verdict::AsModel,
+                        (true, false) => Verdict::Wider,
+                        (false, true) if matches!(table.rule, Rule::Resource(_)) => {
+                            Verdict::Narrower
+                        }
+                        (false, true) => Verdict::Stricter,
+                        _ => Verdict::AsModel,
+                    };
+                    observed.push((
+                        key(&table.name, "read", kind(read, write)),
+                        (outcome, verdict),
+                    ));
                 }
             }
             Ask::Write {
@@ -323,19 +363,19 @@ fn observations(
                 };
                 observed.push((
                     key(&table.name, op, kind),
-                    observe::write_outcome(answer, false),
+                    (observe::write_outcome(answer, false), verdict),
                 ));
             }
             Ask::Reach { name, .. } => {
                 observed.push((
                     key(name, "call", "internal"),
-                    observe::write_outcome(answer, true),
+                    (observe::write_outcome(answer, true), verdict),
                 ));
             }
             Ask::Guarded { name, .. } => {
                 observed.push((
                     key(name, "call", "guarded"),
-                    observe::write_outcome(answer, true),
+                    (observe::write_outcome(answer, true), verdict),
                 ));
             }
             Ask::Derived { name, .. } => {
@@ -344,7 +384,7 @@ fn observations(
                     Ok(_) => observe::HIDDEN,
                     Err(_) => "denied: no privilege",
                 };
-                observed.push((key(name, "read", "its rows"), outcome));
+                observed.push((key(name, "read", "its rows"), (outcome, verdict)));
             }
             Ask::Base { .. } => {}
         }
