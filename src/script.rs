@@ -374,6 +374,29 @@ pub fn write_form(sql: &str) -> Option<WriteForm> {
     }
 }
 
+/// The tables and views `sql` reads or writes, schema-qualified (an unqualified name
+/// is taken as `public`'s, as the API's search path finds it); empty for SQL that
+/// does not parse.
+pub fn relations(sql: &str) -> Vec<String> {
+    let Ok(tree) = pg_query::parse(sql, ParserOptions::DEFAULT) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = tree
+        .tables()
+        .into_iter()
+        .map(|name| {
+            if name.contains('.') {
+                name
+            } else {
+                format!("public.{name}")
+            }
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// `sql` up to the end of its last token: without the comments and `;` after it, so that
 /// a clause appended to it is not commented out.
 pub fn up_to_last_token(sql: &str) -> &str {

@@ -221,3 +221,17 @@ fn a_statement_ends_at_its_last_token() {
         "delete from a where b = ';'"
     );
 }
+
+#[test]
+fn relations_are_qualified_and_listed_once() {
+    assert_eq!(
+        relations("select a.name from agents a join public.tools t on true where a.id in (select id from agents)"),
+        ["public.agents", "public.tools"]
+    );
+    assert_eq!(
+        relations("update auth.users set email = 'x' where id = 1"),
+        ["auth.users"]
+    );
+    assert!(relations("select 1").is_empty());
+    assert!(relations("selec nothing").is_empty());
+}

@@ -270,6 +270,7 @@ fn step_item(path: &std::path::Path, step: &StepReport) -> Item {
             detail.push_str(note);
         }
         entry.detail = Some(format!("sql: {}\n{detail}", step.sql.trim()));
+        entry.tables = crate::script::relations(&step.sql);
     }
     entry.step = Some(StepDetail {
         who: step.who.clone(),

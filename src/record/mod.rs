@@ -154,6 +154,11 @@ pub struct Item {
     /// For a scenario step: who sent it, what it expected and got.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<StepDetail>,
+    /// The tables a failing check is about: those a failing step's SQL reads or
+    /// writes, or the table whose policy a property failure was blamed on. A root
+    /// cause gathers the failing steps on its table (`report::ci`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
     /// For a lint finding: its level, object and remedy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lint: Option<LintDetail>,
@@ -180,6 +185,7 @@ impl Item {
             duration_ms: None,
             step: None,
             lint: None,
+            tables: Vec::new(),
         }
     }
 }

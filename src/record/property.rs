@@ -332,6 +332,9 @@ pub(super) fn property_item(run: &PropertyRun, catalog: &Catalog) -> Item {
         })
     });
     entry.outcome = Outcome::Failed;
+    if let (Some(blame), Some(_)) = (&run.blame, &blamed) {
+        entry.tables = vec![blame.table.clone()];
+    }
     entry.location = blamed
         .or_else(|| object_origin(mismatch, catalog))
         .or_else(|| {

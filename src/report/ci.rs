@@ -73,27 +73,32 @@ pub fn junit(record: &Record, root: &Root) -> String {
 }
 
 /// GitHub Actions workflow commands, ordered for a person (GitHub shows the first ten
-/// of a step): root causes first (migrations that failed, lint errors, property failures
-/// at the policy or statement they were blamed on, files that could not run), then
-/// failing scenario steps, folded into one annotation per file where a file has
-/// several, then lint warnings.
+/// of a step): one annotation per root cause first (a migration that failed, a lint
+/// error, a property failure at the policy or statement it was blamed on, a file that
+/// could not run), the findings at one line together, and with a blamed policy the
+/// failing scenario steps on its table folded in; then the other failing steps, one
+/// annotation per file; then lint warnings.
 pub fn annotations(record: &Record, root: &Root) -> String {
     let mut out = String::new();
     let failing = |item: &&Item| item.outcome.fails();
+    let mut causes: Vec<Cause> = Vec::new();
     for item in record
         .items
         .iter()
         .filter(failing)
         .filter(|item| item.kind != Kind::Step)
     {
-        annotate(
-            &mut out,
-            "error",
-            item,
-            root,
-            &title_of_kind(item),
-            &description(item),
-        );
+        let at = item.location.as_ref().map(|p| (&p.file, p.line));
+        match causes
+            .iter_mut()
+            .find(|cause| at.is_some() && cause.at() == at)
+        {
+            Some(cause) => cause.items.push(item),
+            None => causes.push(Cause {
+                items: vec![item],
+                steps: Vec::new(),
+            }),
+        }
     }
     let mut files: Vec<(&str, Vec<&Item>)> = Vec::new();
     for step in record
@@ -102,10 +107,17 @@ pub fn annotations(record: &Record, root: &Root) -> String {
         .filter(failing)
         .filter(|item| item.kind == Kind::Step)
     {
+        if let Some(cause) = causes.iter_mut().find(|cause| cause.explains(step)) {
+            cause.steps.push(step);
+            continue;
+        }
         match files.iter_mut().find(|(group, _)| *group == step.group) {
             Some((_, steps)) => steps.push(step),
             None => files.push((&step.group, vec![step])),
         }
+    }
+    for cause in &causes {
+        cause.annotate(&mut out, root);
     }
     for (group, steps) in files {
         let [step] = steps.as_slice() else {
@@ -144,6 +156,61 @@ pub fn annotations(record: &Record, root: &Root) -> String {
         );
     }
     out
+}
+
+/// The failing checks at one line, and the failing steps on the table of a policy
+/// blamed there.
+struct Cause<'r> {
+    /// A property failure first: its title names the policy.
+    items: Vec<&'r Item>,
+    steps: Vec<&'r Item>,
+}
+
+impl Cause<'_> {
+    fn at(&self) -> Option<(&std::path::PathBuf, usize)> {
+        let place = self.items[0].location.as_ref()?;
+        Some((&place.file, place.line))
+    }
+
+    /// Whether `step` fails on a table whose policy this cause blames.
+    fn explains(&self, step: &Item) -> bool {
+        self.items
+            .iter()
+            .flat_map(|item| &item.tables)
+            .any(|table| step.tables.contains(table))
+    }
+
+    fn annotate(&self, out: &mut String, root: &Root) {
+        let mut items = self.items.clone();
+        items.sort_by_key(|item| item.kind != Kind::Property);
+        let first = items[0];
+        let mut heading = title_of_kind(first);
+        if items.len() > 1 {
+            heading.push_str(&format!(" (and {} more at this line)", items.len() - 1));
+        }
+        let mut text: Vec<String> = items.iter().map(|item| description(item)).collect();
+        if !self.steps.is_empty() {
+            let tables: Vec<&str> = items
+                .iter()
+                .flat_map(|item| &item.tables)
+                .map(String::as_str)
+                .collect();
+            let mut folded = format!(
+                "{} failing scenario step{} on {}, the table blamed here:",
+                self.steps.len(),
+                if self.steps.len() == 1 { "" } else { "s" },
+                tables.join(", ")
+            );
+            for step in &self.steps {
+                let place = step.location.as_ref().map_or_else(String::new, |place| {
+                    format!("{}:{}: ", root.relative(&place.file), place.line)
+                });
+                folded.push_str(&format!("\n{place}{}", title(step)));
+            }
+            text.push(folded);
+        }
+        annotate(out, "error", first, root, &heading, &text.join("\n\n"));
+    }
 }
 
 /// One workflow command at `item`'s line.
@@ -297,6 +364,7 @@ mod tests {
             duration_ms: None,
             step: None,
             lint: None,
+            tables: vec!["public.tools".into()],
         };
         let passing = Item {
             outcome: Outcome::Passed,
@@ -405,6 +473,8 @@ mod tests {
             }),
             message: Some("anon reads a private agent".into()),
             detail: None,
+            // Not blamed on a table: nothing gathers the steps.
+            tables: Vec::new(),
             ..step.clone()
         };
         record.items = vec![step, second, policy];
@@ -429,6 +499,70 @@ mod tests {
                 "**Start here:**\n\n- anon reads a private agent (private-hiding) at `migrations/3.sql:40`"
             ),
             "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_blamed_policy_gathers_its_line_s_findings_and_the_failing_steps_on_its_table() {
+        let mut record = record();
+        let step = record.items[1].clone();
+        let on_agents = Item {
+            location: Some(Place {
+                file: "scenarios/b.toml".into(),
+                line: 9,
+            }),
+            group: "scenarios/b.toml".into(),
+            message: Some("anon reads no agent".into()),
+            tables: vec!["public.agents".into()],
+            ..step.clone()
+        };
+        let at_policy = Place {
+            file: "migrations/3.sql".into(),
+            line: 4,
+        };
+        let lint = Item {
+            kind: Kind::Lint,
+            group: "lints".into(),
+            name: "permissive-true-policy".into(),
+            location: Some(at_policy.clone()),
+            message: Some("policy p admits every row".into()),
+            detail: None,
+            tables: Vec::new(),
+            ..step.clone()
+        };
+        let property = Item {
+            kind: Kind::Property,
+            group: "properties".into(),
+            name: "generated worlds against the access model".into(),
+            rule: Some("anon-denied".into()),
+            location: Some(at_policy),
+            message: Some("anon-denied: admitted by `p`".into()),
+            detail: None,
+            tables: vec!["public.agents".into()],
+            ..step.clone()
+        };
+        record.items = vec![step, on_agents, lint, property];
+        let text = annotations(&record, &root());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "::error file=migrations/3.sql,line=4,title=rls-harness property%3A anon-denied \
+                 (and 1 more at this line)::anon-denied: admitted by `p`"
+            ),
+            "the policy's finding leads: {lines:?}"
+        );
+        assert!(
+            lines[0].contains("policy p admits every row")
+                && lines[0].ends_with(
+                    "1 failing scenario step on public.agents, the table blamed here:\
+                     %0Ascenarios/b.toml:9: anon reads no agent"
+                ),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("::error file=scenarios/a.toml,line=7,"),
+            "a step on another table keeps its own annotation: {lines:?}"
         );
     }
 
