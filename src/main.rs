@@ -540,6 +540,25 @@ async fn run_checks(
 ) -> anyhow::Result<bool> {
     let quiet = matches!(args.verbosity, Verbosity::Quiet);
     let template = template_with_progress(harness, migrations, quiet).await?;
+    // The report streams: the migrations now, each scenario file as it finishes, the
+    // rest at the end.
+    let head = record::head(&harness.backend().to_string(), harness.notes(), &template);
+    reports.say(&report::head(&head, args.verbosity));
+    let heading = std::sync::atomic::AtomicBool::new(false);
+    let on_scenario = |scenario: &rls_harness::ScenarioReport| {
+        let text = report::scenario_file(
+            &record::scenario_record(scenario),
+            &record::scenario_items(scenario),
+            args.verbosity,
+        );
+        if text.is_empty() {
+            return;
+        }
+        if !heading.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            reports.say("\nscenarios\n");
+        }
+        reports.say(&text);
+    };
     let files = scenario_files(args)?;
     let snapshots = SnapshotStore::new(&args.snapshots, args.write_pending);
     let check = pipeline::Check {
@@ -551,6 +570,7 @@ async fn run_checks(
         worlds: args.property.clone(),
         sequences: args.sequences.clone(),
         started,
+        on_scenario: &on_scenario,
     };
     let announce = announce_first_failure(args.property.shrink_time);
     let record = pipeline::check(harness, &template, &check, &announce).await?;
@@ -559,7 +579,8 @@ async fn run_checks(
         anyhow::bail!("nothing was checked: no scenario step, property run or lint ran");
     }
     reports.annotate(&record);
-    reports.say(&report::check(&record, args.verbosity));
+    reports.say(&report::survey_section(&record, args.verbosity));
+    reports.say(&report::rest(&record, args.verbosity, true));
     reports.write(&record)?;
     Ok(record.passed)
 }

@@ -37,6 +37,9 @@ pub struct Check<'a> {
     pub sequences: PropertyConfig,
     /// When the run started, for its total time.
     pub started: Instant,
+    /// Hears of each scenario file as soon as it has run, so that its verdict can be
+    /// shown while the rest go on.
+    pub on_scenario: &'a (dyn Fn(&ScenarioReport) + Sync),
 }
 
 /// The survey of a template, or the config's mistakes that only the catalog shows,
@@ -152,7 +155,11 @@ async fn scenarios(
     let outcomes: Vec<_> = futures_util::stream::iter(&loaded)
         .map(|scenario| async move {
             let report = scenario::run(harness, template, schema, scenario, check.snapshots);
-            (scenario, report.await)
+            let report = report.await;
+            if let Ok(report) = &report {
+                (check.on_scenario)(report);
+            }
+            (scenario, report)
         })
         .buffer_unordered(PARALLEL_SCENARIOS)
         .collect()

@@ -132,15 +132,7 @@ impl Run<'_> {
             notes: self.notes.clone(),
             totals,
             migrations: self.migrations(),
-            scenarios: self
-                .scenarios
-                .iter()
-                .map(|s| ScenarioRecord {
-                    path: s.scenario.path.clone(),
-                    steps: s.steps.len(),
-                    duration_ms: ms(s.duration),
-                })
-                .collect(),
+            scenarios: self.scenarios.iter().map(scenario_record).collect(),
             survey: self
                 .survey
                 .map(|survey| survey_record(survey, self.scenarios)),
@@ -169,7 +161,14 @@ impl Run<'_> {
     }
 
     fn migrations(&self) -> Vec<MigrationRecord> {
-        self.template
+        migration_records(self.template)
+    }
+}
+
+/// What the record keeps of each applied migration.
+fn migration_records(template: &Template) -> Vec<MigrationRecord> {
+    {
+        template
             .applied
             .iter()
             .map(|applied| MigrationRecord {
@@ -407,6 +406,27 @@ pub fn survey(survey: &Survey<'_>) -> (SurveyRecord, Vec<Item>) {
         survey_record(survey, &[]),
         survey.findings.iter().map(lint_item).collect(),
     )
+}
+
+/// What the record keeps of one scenario file that ran.
+pub fn scenario_record(report: &ScenarioReport) -> ScenarioRecord {
+    ScenarioRecord {
+        path: report.scenario.path.clone(),
+        steps: report.steps.len(),
+        duration_ms: ms(report.duration),
+    }
+}
+
+/// The start of a record, known once the migrations are applied: the backend, its
+/// notes and the migrations, for a report that streams ([`crate::report::head`]).
+pub fn head(backend: &str, notes: Vec<String>, template: &Template) -> Record {
+    Record {
+        version: RECORD_VERSION,
+        backend: backend.to_owned(),
+        notes,
+        migrations: migration_records(template),
+        ..Record::default()
+    }
 }
 
 /// The items of one scenario's steps, for a report of that scenario alone.

@@ -16,7 +16,7 @@ use serde::Serialize;
 mod build;
 mod property;
 
-pub use build::{scenario_items, survey, Run, ScenarioFailure};
+pub use build::{head, scenario_items, scenario_record, survey, Run, ScenarioFailure};
 pub use property::{
     coverage, first_failure, property_record, CoverageObject, CoverageOp, CoverageRecord,
     FailureRecord, OtherActor, PropertyRecord, PropertyRun,

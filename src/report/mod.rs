@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::record::{Item, Kind, Outcome, Record};
+use crate::record::{Item, Kind, Outcome, Record, ScenarioRecord};
 
 pub mod ci;
 pub mod matrix;
@@ -33,24 +33,60 @@ pub enum Verbosity {
     Verbose,
 }
 
-/// The summary of a run, as printed by `rls-harness check`.
+/// The summary of a run, as printed by `rls-harness check` when nothing was shown
+/// while it ran: [`head`], the survey, the scenario files, then [`rest`].
 pub fn check(record: &Record, verbosity: Verbosity) -> String {
+    let mut out = head(record, verbosity);
+    out.push_str(&survey_section(record, verbosity));
+    out.push_str(&scenarios(record, verbosity));
+    out.push_str(&rest(record, verbosity, false));
+    out
+}
+
+/// What is known once the migrations are applied: the backend, its notes and each
+/// migration file (nothing under `-q`).
+pub fn head(record: &Record, verbosity: Verbosity) -> String {
     let mut out = String::new();
-    let quiet = verbosity == Verbosity::Quiet;
-    let verbose = verbosity == Verbosity::Verbose;
-    if !quiet {
+    if verbosity != Verbosity::Quiet {
         let _ = writeln!(out, "rls-harness check, {} backend", record.backend);
         for note in &record.notes {
             let _ = writeln!(out, "  {note}");
         }
-        out.push_str(&migrations(record, verbose));
+        out.push_str(&migrations(record, verbosity == Verbosity::Verbose));
     }
-    if let Some(surveyed) = &record.survey {
-        if !quiet || !survey::passed(&record.items) {
-            out.push_str(&survey(surveyed, &record.items));
+    out
+}
+
+/// One scenario file as soon as it has run, for a report that streams: its lines as
+/// [`check`] shows them, under `-q` only when a step did not pass.
+pub fn scenario_file(scenario: &ScenarioRecord, steps: &[Item], verbosity: Verbosity) -> String {
+    let steps: Vec<&Item> = steps.iter().collect();
+    let passed = steps.iter().all(|i| i.outcome == Outcome::Passed);
+    if verbosity == Verbosity::Quiet && passed {
+        return String::new();
+    }
+    entries(&file_lines(scenario, &steps, verbosity))
+}
+
+/// The survey, where the run made one (under `-q` only when a lint fails).
+pub fn survey_section(record: &Record, verbosity: Verbosity) -> String {
+    match &record.survey {
+        Some(surveyed) if verbosity != Verbosity::Quiet || !survey::passed(&record.items) => {
+            survey(surveyed, &record.items)
         }
+        _ => String::new(),
     }
-    out.push_str(&scenarios(record, verbosity));
+}
+
+/// The end of a run: the scenario files that could not read or run (and, when
+/// `streamed` is false, nothing more of the scenarios: [`check`] shows them), the
+/// properties, the phases and the closing line.
+pub fn rest(record: &Record, verbosity: Verbosity, streamed: bool) -> String {
+    let mut out = String::new();
+    let quiet = verbosity == Verbosity::Quiet;
+    if streamed {
+        out.push_str(&broken_files(record, "scenario files that did not run"));
+    }
     let not_run: Vec<&Item> = record
         .items
         .iter()
@@ -87,6 +123,11 @@ pub fn check(record: &Record, verbosity: Verbosity) -> String {
     out
 }
 
+/// Every line of `text` two spaces in, as the sections list their entries.
+fn entries(text: &str) -> String {
+    text.lines().map(|line| format!("  {line}\n")).collect()
+}
+
 fn millis(ms: f64) -> String {
     format!("{ms:.1} ms")
 }
@@ -119,12 +160,6 @@ fn migrations(record: &Record, verbose: bool) -> String {
 /// The scenario files: the ones that did not read or run, then each file's steps (all
 /// of them with `-v`, one line for a passing file, every step of a failing one).
 fn scenarios(record: &Record, verbosity: Verbosity) -> String {
-    let mut out = String::new();
-    let broken: Vec<&Item> = record
-        .items
-        .iter()
-        .filter(|i| i.kind == Kind::Scenario)
-        .collect();
     let steps_of = |path: &std::path::Path| -> Vec<&Item> {
         let group = path.display().to_string();
         record
@@ -140,11 +175,26 @@ fn scenarios(record: &Record, verbosity: Verbosity) -> String {
         .map(|s| (s, steps_of(&s.path)))
         .filter(|(_, steps)| !quiet || steps.iter().any(|i| i.outcome != Outcome::Passed))
         .collect();
-    if shown.is_empty() && broken.is_empty() {
+    let mut out = broken_files(record, "scenarios");
+    if shown.is_empty() {
         return out;
     }
-    let _ = writeln!(out, "\nscenarios");
-    for item in broken {
+    if out.is_empty() {
+        let _ = writeln!(out, "\nscenarios");
+    }
+    for (scenario, steps) in shown {
+        out.push_str(&entries(&file_lines(scenario, &steps, verbosity)));
+    }
+    out
+}
+
+/// The scenario files that did not read or could not run, under `heading`.
+fn broken_files(record: &Record, heading: &str) -> String {
+    let mut out = String::new();
+    for item in record.items.iter().filter(|i| i.kind == Kind::Scenario) {
+        if out.is_empty() {
+            let _ = writeln!(out, "\n{heading}");
+        }
         let message = item.message.as_deref().unwrap_or_default();
         if item.name == "the file" {
             let _ = writeln!(out, "  FAIL {message}");
@@ -152,25 +202,24 @@ fn scenarios(record: &Record, verbosity: Verbosity) -> String {
             let _ = writeln!(out, "  FAIL {}: could not run: {message}", item.group);
         }
     }
-    for (scenario, steps) in shown {
-        let passed = steps.iter().all(|i| i.outcome == Outcome::Passed);
-        let text = if verbosity == Verbosity::Verbose {
-            verbose_steps(&steps)
-        } else if passed {
-            format!(
-                "ok   {} ({} steps, {})\n",
-                scenario.path.display(),
-                scenario.steps,
-                millis(scenario.duration_ms)
-            )
-        } else {
-            scenario_steps(&steps)
-        };
-        for line in text.lines() {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
     out
+}
+
+/// One scenario file's lines, unindented.
+fn file_lines(scenario: &ScenarioRecord, steps: &[&Item], verbosity: Verbosity) -> String {
+    let passed = steps.iter().all(|i| i.outcome == Outcome::Passed);
+    if verbosity == Verbosity::Verbose {
+        verbose_steps(steps)
+    } else if passed {
+        format!(
+            "ok   {} ({} steps, {})\n",
+            scenario.path.display(),
+            scenario.steps,
+            millis(scenario.duration_ms)
+        )
+    } else {
+        scenario_steps(steps)
+    }
 }
 
 /// A scenario's steps: one line per step, and for each step that did not pass, where it

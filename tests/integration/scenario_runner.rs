@@ -681,3 +681,52 @@ no_control = "nobody but a platform admin reads the box"
         report.steps[1].sql
     );
 }
+
+/// `check` reports each scenario file as soon as it has run: its line is on stdout
+/// while the generated worlds, which take seconds, are still being probed.
+#[test]
+fn check_streams_each_scenario_file_while_the_run_goes_on() {
+    use std::io::BufRead;
+    let scenarios = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "scenarios/attacks/cross-tenant-insert.toml",
+        scenarios.path().join("cross-tenant-insert.toml"),
+    )
+    .unwrap();
+    let mut child = crate::support::cli(&[
+        "check",
+        "--scenarios",
+        scenarios.path().to_str().unwrap(),
+        "--sequence-cases",
+        "0",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = stdout.lines().map(Result::unwrap);
+    let before: Vec<String> = lines
+        .by_ref()
+        .take_while(|line| !line.contains("cross-tenant-insert.toml"))
+        .collect();
+    // Everything that needs the whole run (the survey, the properties, the closing
+    // line) comes after it.
+    assert!(
+        before.last().is_some_and(|line| line == "scenarios")
+            && !before
+                .iter()
+                .any(|line| line.starts_with("objects the API roles reach")),
+        "the scenario's line waited for the survey: {before:?}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the scenario's line came only when the run was over"
+    );
+    let rest: Vec<String> = lines.collect();
+    assert!(
+        rest.iter().any(|line| line == "properties"),
+        "the properties follow: {rest:?}"
+    );
+    assert!(child.wait().unwrap().success());
+}
