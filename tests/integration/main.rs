@@ -2,6 +2,7 @@
 //! PostgreSQL server of this process (see `Harness::shared`).
 
 mod accounts;
+mod action;
 mod actors;
 mod architecture;
 mod backend;
