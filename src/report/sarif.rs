@@ -62,15 +62,24 @@ pub fn sarif(record: &Record, root: &Root, fallback: &Path) -> String {
         }
         results.push(result);
     }
+    let mut driver = json!({
+        "name": "rls-harness",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rules": rules.iter().map(|id| descriptor(id)).collect::<Vec<_>>(),
+    });
+    // Where the tool is documented, once the package names it: a made-up address
+    // would be worse than the validator's warning about a missing one.
+    if let Some(uri) = [env!("CARGO_PKG_HOMEPAGE"), env!("CARGO_PKG_REPOSITORY")]
+        .into_iter()
+        .find(|uri| !uri.is_empty())
+    {
+        driver["informationUri"] = json!(uri);
+    }
     let log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": { "driver": {
-                "name": "rls-harness",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.iter().map(|id| descriptor(id)).collect::<Vec<_>>(),
-            }},
+            "tool": { "driver": driver },
             "originalUriBaseIds": { "%SRCROOT%": { "uri": root.base_uri() } },
             "invocations": [{ "executionSuccessful": record.completed() }],
             "results": results,
