@@ -23,7 +23,7 @@ pub use property::{
 };
 
 /// The record's format version, raised only when a field changes meaning.
-pub const RECORD_VERSION: u32 = 1;
+pub const RECORD_VERSION: u32 = 2;
 
 /// Everything a `check` run found.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -47,12 +47,9 @@ pub fn html(observed: &[Observation]) -> String {
     }
     if !page.beyond.is_empty() {
         out.push_str("<h2>Objects beyond the model</h2>\n<ul>\n");
-        for (object, stricter) in &page.beyond {
-            let _ = writeln!(
-                out,
-                "<li>{}</li>",
-                code(&escape(&beyond_words(object, *stricter)))
-            );
+        for (object, stricter, deviations) in &page.beyond {
+            let words = beyond_words(object, *stricter, *deviations);
+            let _ = writeln!(out, "<li>{}</li>", code(&escape(&words)));
         }
         out.push_str("</ul>\n");
     }

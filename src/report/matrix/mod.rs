@@ -68,16 +68,25 @@ fn deviation_words(deviation: &Deviation) -> [String; 5] {
     ]
 }
 
-/// The objects beyond the model, in words.
-fn beyond_words(object: &str, stricter: usize) -> String {
-    if stricter == 0 {
-        format!("`{object}`: judged by its class; it allows what the class allows")
-    } else {
-        format!(
-            "`{object}`: judged by its class; {stricter} cell{} stricter than the class",
-            plural(stricter)
-        )
+/// An object beyond the model, in words.
+fn beyond_words(object: &str, stricter: usize, deviations: usize) -> String {
+    let mut words = format!("`{object}`: judged by its class");
+    match (deviations, stricter) {
+        (0, 0) => words.push_str("; it allows what the class allows"),
+        (0, _) => {}
+        (n, _) => words.push_str(&format!(
+            "; {n} cell{} deviate{} from it (above)",
+            plural(n),
+            if n == 1 { "s" } else { "" }
+        )),
     }
+    if stricter > 0 {
+        words.push_str(&format!(
+            "; {stricter} cell{} stricter than the class",
+            plural(stricter)
+        ));
+    }
+    words
 }
 
 /// The matrix as markdown: the verdict, the deviations, the objects beyond the model,
@@ -93,8 +102,8 @@ pub fn markdown(observed: &[Observation]) -> String {
     }
     if !page.beyond.is_empty() {
         out.push_str("\n### Objects beyond the model\n\n");
-        for (object, stricter) in &page.beyond {
-            let _ = writeln!(out, "- {}", beyond_words(object, *stricter));
+        for (object, stricter, deviations) in &page.beyond {
+            let _ = writeln!(out, "- {}", beyond_words(object, *stricter, *deviations));
         }
     }
     let _ = writeln!(out, "\n{LEGEND}");
@@ -188,4 +197,22 @@ pub fn diff_json(changes: &[CellChange]) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({ "version": 1, "changes": changes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_beyond_the_model_is_described_by_how_it_stands_against_its_class() {
+        assert_eq!(
+            beyond_words("public.datasets", 0, 0),
+            "`public.datasets`: judged by its class; it allows what the class allows"
+        );
+        assert_eq!(
+            beyond_words("public.datasets", 2, 1),
+            "`public.datasets`: judged by its class; 1 cell deviates from it (above); \
+             2 cells stricter than the class"
+        );
+    }
 }

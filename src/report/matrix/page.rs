@@ -86,8 +86,9 @@ pub struct Page<'o> {
     /// Cells that depart from the model, leaks first, and among them those of the
     /// principals with the fewest rights (anon before a member).
     pub deviations: Vec<Deviation<'o>>,
-    /// Objects beyond the model, each with its cells stricter than its class.
-    pub beyond: Vec<(&'o str, usize)>,
+    /// Objects beyond the model, each with its cells stricter than its class and its
+    /// cells that deviate from it.
+    pub beyond: Vec<(&'o str, usize, usize)>,
     /// Objects with deviations first, then the model's, then those beyond it.
     pub tables: Vec<Table<'o>>,
 }
@@ -148,7 +149,7 @@ pub fn layout(observed: &[Observation]) -> Page<'_> {
             })
             .collect();
         if beyond_model {
-            beyond.push((object, stricter));
+            beyond.push((object, stricter, table_deviations));
         }
         tables.push(Table {
             object,
