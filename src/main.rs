@@ -580,7 +580,7 @@ async fn run_checks(
     }
     reports.annotate(&record);
     reports.say(&report::survey_section(&record, args.verbosity));
-    reports.say(&report::rest(&record, args.verbosity, true));
+    reports.say(&report::rest(&record, args.verbosity));
     reports.write(&record)?;
     Ok(record.passed)
 }

@@ -67,29 +67,34 @@ impl Who {
     /// user by its role there, named as the profile names roles.
     pub fn of(world: &World, who: &Principal, tenant: Option<Id>, profile: &Profile) -> Who {
         let actor = Actor::of(world, who);
-        let fixed = |rank: u8| Who {
+        let (Actor::User, Principal::User(user), Some(tenant)) = (actor, who, tenant) else {
+            return Who::of_actor(actor);
+        };
+        match world.role_of(*user, tenant) {
+            // Ranked from the fewest rights up: role 0 is the highest.
+            Some(role) => Who {
+                rank: 100u8.saturating_sub(role.0),
+                name: profile.role_name(role).to_owned(),
+            },
+            None => Who {
+                rank: 110,
+                name: OUTSIDER.to_owned(),
+            },
+        }
+    }
+
+    /// A principal whatever row it acts on: a plain user is `user`.
+    pub fn of_actor(actor: Actor) -> Who {
+        let rank = match actor {
+            Actor::User => 120,
+            Actor::PlatformAdmin => 130,
+            Actor::Anon => 140,
+            Actor::NoSub => 150,
+            Actor::ServiceRole => 160,
+        };
+        Who {
             rank,
             name: actor.name().to_owned(),
-        };
-        match (actor, who, tenant) {
-            (Actor::User, Principal::User(user), Some(tenant)) => {
-                match world.role_of(*user, tenant) {
-                    // Ranked from the fewest rights up: role 0 is the highest.
-                    Some(role) => Who {
-                        rank: 100u8.saturating_sub(role.0),
-                        name: profile.role_name(role).to_owned(),
-                    },
-                    None => Who {
-                        rank: 110,
-                        name: OUTSIDER.to_owned(),
-                    },
-                }
-            }
-            (Actor::User, ..) => fixed(120),
-            (Actor::PlatformAdmin, ..) => fixed(130),
-            (Actor::Anon, ..) => fixed(140),
-            (Actor::NoSub, ..) => fixed(150),
-            (Actor::ServiceRole, ..) => fixed(160),
         }
     }
 }

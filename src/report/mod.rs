@@ -1,9 +1,10 @@
 //! The one module that turns results into text for people; everything else returns
 //! data. Every report here is a formatter of the run's record (`crate::record`), as
 //! JUnit, SARIF and JSON are (`ci`), so they never disagree: the terminal report at
-//! three verbosities (`-q`, default, `-v`), the survey (`survey`), property runs
-//! (`property`) and the access matrix (`matrix`). Reports are plain aligned text,
-//! readable in a terminal and in CI logs.
+//! three verbosities (`-q`, default, `-v`), in pieces that stream as the run goes (the
+//! migrations, each scenario file, then the survey and the rest), the survey
+//! (`survey`), property runs (`property`) and the access matrix (`matrix`). Reports are
+//! plain aligned text, readable in a terminal and in CI logs.
 
 use std::fmt::Write;
 
@@ -31,16 +32,6 @@ pub enum Verbosity {
     /// Also every NOTICE and every step with its principal, expectation, control and
     /// outcome.
     Verbose,
-}
-
-/// The summary of a run, as printed by `rls-harness check` when nothing was shown
-/// while it ran: [`head`], the survey, the scenario files, then [`rest`].
-pub fn check(record: &Record, verbosity: Verbosity) -> String {
-    let mut out = head(record, verbosity);
-    out.push_str(&survey_section(record, verbosity));
-    out.push_str(&scenarios(record, verbosity));
-    out.push_str(&rest(record, verbosity, false));
-    out
 }
 
 /// What is known once the migrations are applied: the backend, its notes and each
@@ -78,15 +69,11 @@ pub fn survey_section(record: &Record, verbosity: Verbosity) -> String {
     }
 }
 
-/// The end of a run: the scenario files that could not read or run (and, when
-/// `streamed` is false, nothing more of the scenarios: [`check`] shows them), the
-/// properties, the phases and the closing line.
-pub fn rest(record: &Record, verbosity: Verbosity, streamed: bool) -> String {
-    let mut out = String::new();
+/// The end of a run: the scenario files that could not read or run, the properties,
+/// the phases and the closing line.
+pub fn rest(record: &Record, verbosity: Verbosity) -> String {
     let quiet = verbosity == Verbosity::Quiet;
-    if streamed {
-        out.push_str(&broken_files(record, "scenario files that did not run"));
-    }
+    let mut out = broken_files(record);
     let not_run: Vec<&Item> = record
         .items
         .iter()
@@ -157,43 +144,12 @@ fn migrations(record: &Record, verbose: bool) -> String {
     out
 }
 
-/// The scenario files: the ones that did not read or run, then each file's steps (all
-/// of them with `-v`, one line for a passing file, every step of a failing one).
-fn scenarios(record: &Record, verbosity: Verbosity) -> String {
-    let steps_of = |path: &std::path::Path| -> Vec<&Item> {
-        let group = path.display().to_string();
-        record
-            .items
-            .iter()
-            .filter(|i| i.kind == Kind::Step && i.group == group)
-            .collect()
-    };
-    let quiet = verbosity == Verbosity::Quiet;
-    let shown: Vec<_> = record
-        .scenarios
-        .iter()
-        .map(|s| (s, steps_of(&s.path)))
-        .filter(|(_, steps)| !quiet || steps.iter().any(|i| i.outcome != Outcome::Passed))
-        .collect();
-    let mut out = broken_files(record, "scenarios");
-    if shown.is_empty() {
-        return out;
-    }
-    if out.is_empty() {
-        let _ = writeln!(out, "\nscenarios");
-    }
-    for (scenario, steps) in shown {
-        out.push_str(&entries(&file_lines(scenario, &steps, verbosity)));
-    }
-    out
-}
-
-/// The scenario files that did not read or could not run, under `heading`.
-fn broken_files(record: &Record, heading: &str) -> String {
+/// The scenario files that did not read or could not run.
+fn broken_files(record: &Record) -> String {
     let mut out = String::new();
     for item in record.items.iter().filter(|i| i.kind == Kind::Scenario) {
         if out.is_empty() {
-            let _ = writeln!(out, "\n{heading}");
+            let _ = writeln!(out, "\nscenario files that did not run");
         }
         let message = item.message.as_deref().unwrap_or_default();
         if item.name == "the file" {

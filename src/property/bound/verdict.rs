@@ -274,16 +274,8 @@ fn observations(
 ) -> Vec<(observe::Key, Seen)> {
     let actor = Actor::of(judge.world, &judge.who);
     let context = observe::principal_context(&judge.rights, &judge.context);
-    let who = observe::Who {
-        rank: match actor {
-            Actor::User => 120,
-            Actor::PlatformAdmin => 130,
-            Actor::Anon => 140,
-            Actor::NoSub => 150,
-            Actor::ServiceRole => 160,
-        },
-        name: actor.name().to_owned(),
-    };
+    // Objects beyond the model have no tenant relation of their own to judge a role in.
+    let who = observe::Who::of_actor(actor);
     let key = |object: &str, op: &'static str, kind: &'static str| observe::Key {
         object: object.to_owned(),
         op,
