@@ -132,6 +132,24 @@ pub struct Connection {
     client: tokio_postgres::Client,
     notices: Arc<Mutex<Vec<Notice>>>,
     label: String,
+    /// The statements prepared on this session, by the text they were prepared from.
+    statements: Mutex<Statements>,
+}
+
+/// Server-side prepared statements of a session (`PREPARE name AS ...`), which live as
+/// long as it does, whatever the transactions around them do.
+#[derive(Default)]
+struct Statements {
+    by_text: std::collections::HashMap<String, Prepared>,
+    named: u32,
+}
+
+enum Prepared {
+    /// A name handed out for a `PREPARE` whose answer has not come yet.
+    Claimed(String),
+    Ready(String),
+    /// The server would not prepare it: it is sent as text.
+    Refused,
 }
 
 impl Connection {
@@ -167,6 +185,7 @@ impl Connection {
             client,
             notices,
             label,
+            statements: Mutex::default(),
         })
     }
 
@@ -274,6 +293,54 @@ impl Connection {
         self.within_deadline(sql, self.client.query_one(sql, params))
             .await?
             .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
+    }
+
+    /// The name `text` was prepared under on this session, if it was.
+    pub fn prepared(&self, text: &str) -> Option<String> {
+        match self.statements().by_text.get(text) {
+            Some(Prepared::Ready(name)) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    /// A fresh name to prepare `text` under, unless it is prepared, being prepared or
+    /// refused already; [`Connection::settle_statement`] says how it went.
+    pub fn claim_statement_name(&self, text: &str) -> Option<String> {
+        let mut statements = self.statements();
+        if statements.by_text.contains_key(text) {
+            return None;
+        }
+        statements.named += 1;
+        let name = format!("rls_harness_{}", statements.named);
+        statements
+            .by_text
+            .insert(text.to_owned(), Prepared::Claimed(name.clone()));
+        Some(name)
+    }
+
+    /// Records whether the `PREPARE` of `text` under its claimed name succeeded.
+    pub fn settle_statement(&self, text: &str, prepared: bool) {
+        let mut statements = self.statements();
+        if let Some(slot) = statements.by_text.get_mut(text) {
+            if let Prepared::Claimed(name) = slot {
+                *slot = match prepared {
+                    true => Prepared::Ready(std::mem::take(name)),
+                    false => Prepared::Refused,
+                };
+            }
+        }
+    }
+
+    /// Gives up a claimed name whose `PREPARE` was never sent.
+    pub fn forget_statement(&self, text: &str) {
+        let mut statements = self.statements();
+        if matches!(statements.by_text.get(text), Some(Prepared::Claimed(_))) {
+            statements.by_text.remove(text);
+        }
+    }
+
+    fn statements(&self) -> std::sync::MutexGuard<'_, Statements> {
+        self.statements.lock().expect("prepared statements")
     }
 
     /// Takes the NOTICEs and WARNINGs received so far.

@@ -137,6 +137,7 @@ fn api(catalog: &Catalog, profile: Option<&Profile>) -> Api {
             .exposed_functions()
             .map(|f| (format!("{}.{}", f.schema, f.name), f.volatility))
             .collect(),
+        deferrable: catalog.deferrable,
     }
 }
 

@@ -14,11 +14,13 @@ use crate::connection::{Connection, Endpoint, Notice};
 use crate::error::{Error, Result};
 use crate::model::Principal;
 
+mod prepared;
 mod principal;
 mod request;
 mod session;
 
 pub use crate::model::Denial;
+pub use prepared::{send as send_pipelined, Message};
 pub use principal::{Claims, Identity};
 pub use request::{Api, ContextApi, Method, Request};
 pub use session::{send, Frame, Pipeline};

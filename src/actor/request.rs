@@ -63,6 +63,9 @@ pub struct Api {
     /// The volatility (`v`, `s`, `i`) of every function the API exposes, by name:
     /// a call of a stable or immutable one runs READ ONLY.
     pub volatility: BTreeMap<String, char>,
+    /// Whether the database has a deferrable constraint or trigger, which a rolled-back
+    /// write must make fire (see [`Request::call_statements`]).
+    pub deferrable: bool,
 }
 
 /// How a request carries a tenant context.
@@ -86,6 +89,7 @@ impl Default for Api {
             role_settings: Vec::new(),
             isolation: BTreeMap::new(),
             volatility: BTreeMap::new(),
+            deferrable: true,
         }
     }
 }
@@ -268,8 +272,13 @@ impl Request {
     /// after [`Request::identity_sql`], right before the statement. `select 1` for the
     /// owner, whose SQL editor is no PostgREST request.
     pub fn call_sql(&self, api: &Api) -> String {
+        self.call_statements(api).join("; ")
+    }
+
+    /// [`Request::call_sql`] statement by statement.
+    pub fn call_statements(&self, api: &Api) -> Vec<String> {
         if self.who.role().is_none() {
-            return "select 1".to_owned();
+            return vec!["select 1".to_owned()];
         }
         let mut settings = vec![
             setting("request.method", self.method.name()),
@@ -278,30 +287,33 @@ impl Request {
         if self.read_only {
             settings.push(setting("transaction_read_only", "on"));
         }
-        let mut sql = format!("select {}", settings.join(", "));
+        let mut statements = vec![format!("select {}", settings.join(", "))];
         let header = api
             .context
             .as_ref()
             .and_then(|c| Some((c, self.headers.get(&c.header)?)));
         match (&api.pre_request, header) {
-            (Some(function), _) => sql.push_str(&format!("; select {function}()")),
-            (None, Some((context, tenant))) => sql.push_str(&format!(
-                "; select {}({})",
+            (Some(function), _) => statements.push(format!("select {function}()")),
+            (None, Some((context, tenant))) => statements.push(format!(
+                "select {}({})",
                 context.function,
                 quote_literal(tenant)
             )),
             (None, None) => {}
         }
-        if !self.read_only {
+        if !self.read_only && api.deferrable {
             // PostgREST commits a write, so deferred constraints and deferred triggers
             // fire on it; the harness rolls its requests back, and makes them fire at
             // the statement's end instead (as PostgREST's `tx=rollback` does before its
             // rollback): for a request of one statement, the same checks.
-            sql.push_str("; set constraints all immediate");
+            statements.push(SET_CONSTRAINTS_IMMEDIATE.to_owned());
         }
-        sql
+        statements
     }
 }
+
+/// What makes deferred constraints and triggers fire before a request's rollback.
+pub const SET_CONSTRAINTS_IMMEDIATE: &str = "set constraints all immediate";
 
 fn setting(name: &str, value: &str) -> String {
     format!(

@@ -14,6 +14,7 @@
 //! requests pipelined in one round trip, each in a savepoint rolled back before the
 //! next, as the property probes run.
 
+use super::prepared::{Message, Part};
 use super::{statement, Failure, Outcome, Request, Rows};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -197,30 +198,48 @@ impl<'r> Pipeline<'r> {
         })
     }
 
-    /// The statements, in order: the entry and its check; each request's call and
+    /// The messages, in order: the entry and its check; each request's call and
     /// statement in its savepoint; the closing check; the rollback of it all.
-    pub fn statements(&self, api: &super::Api) -> Vec<String> {
-        let mut statements = vec![format!(
-            "savepoint principal; {}; {SESSION_SQL}",
-            self.entry.identity_sql(api)
-        )];
-        for (i, (request, refused)) in self.requests.iter().zip(&self.refused).enumerate() {
-            let reset = if i == 0 {
-                "savepoint request"
-            } else {
-                "rollback to savepoint request"
-            };
+    pub fn statements(&self, api: &super::Api) -> Vec<Message> {
+        let control = |sql: &str| Part::Control(sql.to_owned());
+        let query = |sql: &str| Part::Query(sql.to_owned());
+        let mut messages = vec![Message {
+            parts: vec![
+                control("savepoint principal"),
+                query(&self.entry.identity_sql(api)),
+                query(SESSION_SQL),
+                control("savepoint request"),
+            ],
+            in_request: false,
+        }];
+        for (request, refused) in self.requests.iter().zip(&self.refused) {
+            let mut parts = vec![control("rollback to savepoint request")];
+            for statement in request.call_statements(api) {
+                parts.push(match statement.as_str() {
+                    super::request::SET_CONSTRAINTS_IMMEDIATE => control(&statement),
+                    _ => query(&statement),
+                });
+            }
             // A request safeupdate refuses is not sent; its answer is put in by
             // [`Pipeline::judge`].
-            let sql = match refused {
-                Some(_) => "select 1",
-                None => &request.sql,
-            };
-            statements.push(format!("{reset}; {}; {sql}", request.call_sql(api)));
+            parts.push(match refused {
+                Some(_) => control("select 1"),
+                None => query(&request.sql),
+            });
+            messages.push(Message {
+                parts,
+                in_request: true,
+            });
         }
-        statements.push(format!("rollback to savepoint request; {SESSION_SQL}"));
-        statements.push("rollback to savepoint principal".into());
-        statements
+        messages.push(Message {
+            parts: vec![control("rollback to savepoint request"), query(SESSION_SQL)],
+            in_request: false,
+        });
+        messages.push(Message {
+            parts: vec![control("rollback to savepoint principal")],
+            in_request: false,
+        });
+        messages
     }
 
     /// The answers to [`Pipeline::statements`] judged: each request's result, in order,

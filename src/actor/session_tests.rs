@@ -136,9 +136,14 @@ fn a_pipeline_holds_one_principal_and_refuses_what_would_leave_it() {
     assert!(error.contains("holds a request of anon"), "{error}");
     let read = request(mo(), "select 2");
     let pipeline = Pipeline::new(&entry, vec![&read, &read]).unwrap();
-    let statements = pipeline.statements(&Api::default());
+    let statements: Vec<String> = pipeline
+        .statements(&Api::default())
+        .iter()
+        .map(|message| message.text())
+        .collect();
     assert_eq!(statements.len(), 5, "{statements:?}");
     assert!(statements[0].starts_with("savepoint principal; select set_config"));
+    assert!(statements[0].ends_with("; savepoint request"));
     assert!(statements[2].starts_with("rollback to savepoint request;"));
     assert!(statements[3].contains("from pg_roles"));
 }

@@ -444,6 +444,8 @@ pub struct Catalog {
     /// Where the migrations last changed each API role's attributes, memberships or
     /// settings, by name.
     pub role_histories: BTreeMap<String, History>,
+    /// Whether any constraint or trigger of the database is deferrable.
+    pub deferrable: bool,
 }
 
 /// An API role that bypasses row security itself, or is a member (directly or through

@@ -425,7 +425,18 @@ pub async fn read(connection: &Connection, origins: &Origins) -> Result<Catalog>
             (name.clone(), history(origins, ObjectKind::Role, &name))
         })
         .collect();
+    // Any deferrable constraint or trigger of the database, which the API's writes
+    // could set off: without one, a probe's `SET CONSTRAINTS ALL IMMEDIATE` does nothing.
+    let deferrable = connection
+        .query_one(
+            "select exists (select from pg_catalog.pg_constraint where condeferrable) \
+             or exists (select from pg_catalog.pg_trigger where tgdeferrable)",
+            &[],
+        )
+        .await?
+        .get(0);
     Ok(Catalog {
+        deferrable,
         exposed_schemas,
         relations,
         functions,

@@ -133,11 +133,11 @@ pub async fn check_world(
             )?);
         }
     }
-    let statements: Vec<String> = pairs
+    let statements: Vec<crate::actor::Message> = pairs
         .iter()
         .flat_map(|pair| pair.statements.iter().cloned())
         .collect();
-    let mut answers = super::probe::send(connection, &statements)
+    let mut answers = crate::actor::send_pipelined(connection, &statements)
         .await?
         .into_iter();
     let mut run = WorldRun::default();

@@ -16,7 +16,6 @@ use super::generate::GHOST_TENANT;
 use super::observe::{self, Key, Seen, Who};
 use super::space::{Candidate, Cell};
 use crate::actor::{self, Api, Failure, Identity, Request, Rows};
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::model::{self, Context, Id, Object, Op, Outcome, Principal, Table, World};
 use crate::profile::Sql;
@@ -102,9 +101,9 @@ pub struct Pair<'w> {
     context: Context,
     asks: Vec<(Ask, String)>,
     cells: Vec<Cell>,
-    /// The statements of the pipeline that sends the requests (see
+    /// The messages of the pipeline that sends the requests (see
     /// [`actor::Pipeline`]).
-    pub statements: Vec<String>,
+    pub statements: Vec<actor::Message>,
 }
 
 /// Plans the probes of `who` (acting as `principal`) in `context`.
@@ -306,20 +305,6 @@ pub struct Judged {
     pub observed: Vec<(Key, Seen)>,
     /// The successful calls of functions that write as their owner.
     pub calls: Vec<bound::Call>,
-}
-
-/// Sends `statements` pipelined and returns the answers in order.
-pub async fn send(
-    connection: &Connection,
-    statements: &[String],
-) -> Result<Vec<std::result::Result<Rows, Failure>>> {
-    let answers = futures_util::future::join_all(
-        statements
-            .iter()
-            .map(|sql| actor::statement(connection, sql)),
-    )
-    .await;
-    answers.into_iter().collect()
 }
 
 type Verdict = Option<(Probe, Invariant, String, String)>;
