@@ -129,10 +129,57 @@ fn block_comment_len(text: &str) -> usize {
 
 /// Splits `script` into its non-empty top-level statements.
 pub fn split(script: &str) -> Vec<Statement<'_>> {
+    if let Some(statement) = one_plain_statement(script) {
+        return vec![statement];
+    }
     match parsed(script, 0) {
         Some(statements) => statements,
         None => split_up_to_refusal(script),
     }
+}
+
+/// `script` when it is one SELECT, VALUES, INSERT, UPDATE or DELETE, read from the
+/// scanner's tokens alone: every request of a property run is one, and the scanner
+/// costs a fraction of a parse (whose tree crosses from C in a protocol buffer).
+/// `None` for anything else, which [`parsed`] reads; a statement the parser would
+/// refuse is the server's to refuse.
+fn one_plain_statement(script: &str) -> Option<Statement<'_>> {
+    use pg_query::protobuf::Token;
+    let tokens = pg_query::scan_tokens(script).ok()?;
+    let code: Vec<(Option<Token>, usize, usize)> = tokens
+        .iter()
+        .map(|t| {
+            (
+                Token::try_from(t.token).ok(),
+                t.start as usize,
+                t.end as usize,
+            )
+        })
+        .filter(|(kind, _, _)| !matches!(kind, Some(Token::SqlComment | Token::CComment)))
+        .collect();
+    let (first, start, _) = *code.first()?;
+    let kind = match first? {
+        Token::Select | Token::Values => Kind::Other,
+        Token::Insert | Token::Update | Token::DeleteP => Kind::RowWrite,
+        _ => return None,
+    };
+    let mut end = code.last()?.2;
+    let mut body = &code[..];
+    if let Some((Some(Token::Ascii59), at, _)) = code.last() {
+        end = *at;
+        body = &code[..code.len() - 1];
+    }
+    if body
+        .iter()
+        .any(|(kind, _, _)| *kind == Some(Token::Ascii59))
+    {
+        return None;
+    }
+    Some(Statement {
+        text: script.get(start..end)?.trim_end(),
+        offset: start,
+        kind,
+    })
 }
 
 /// The statements of `script[from..]` as the parser reads them, or `None` when it
@@ -269,22 +316,40 @@ pub fn leaves_principal(sql: &str) -> Option<String> {
     {
         return None;
     }
-    // A world's probes send the same statement for every principal and context (an
-    // UPDATE has `set` in it): each text is parsed once, not once per request.
-    static READ: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    // A request's string constants cannot make it leave unless they name a setting,
+    // and its shape with them as parameters then names it at run time: a shape that does
+    // not leave clears every text of that shape, and shapes repeat where texts do not.
+    if let Some((shape, _)) = parameterized(sql) {
+        remembered("leaves", &shape, parse_for_leaving)?;
+    }
+    remembered("leaves", sql, parse_for_leaving)
+}
+
+/// What [`remembered`] has worked out: by analysis and text.
+type Remembered = HashMap<(&'static str, String), Option<String>>;
+
+/// `analyse(sql)`, remembered: a world's probes send the same statements and shapes
+/// for every principal and context, so each is parsed once, not once per request.
+fn remembered(
+    analysis: &'static str,
+    sql: &str,
+    analyse: fn(&str) -> Option<String>,
+) -> Option<String> {
+    static READ: OnceLock<Mutex<Remembered>> = OnceLock::new();
+    let key = (analysis, sql.to_owned());
     let read = READ.get_or_init(Mutex::default);
-    if let Some(known) = read.lock().ok().and_then(|read| read.get(sql).cloned()) {
+    if let Some(known) = read.lock().ok().and_then(|read| read.get(&key).cloned()) {
         return known;
     }
-    let why = parse_for_leaving(sql);
+    let found = analyse(sql);
     if let Ok(mut read) = read.lock() {
         // Bounded: a long fuzz run sends millions of distinct texts.
         if read.len() >= 8192 {
             read.clear();
         }
-        read.insert(sql.to_owned(), why.clone());
+        read.insert(key, found.clone());
     }
-    why
+    found
 }
 
 fn parse_for_leaving(sql: &str) -> Option<String> {
@@ -310,6 +375,16 @@ pub fn unfiltered_write(sql: &str) -> Option<&'static str> {
     if !lower.contains("update") && !lower.contains("delete") {
         return None;
     }
+    // Whether a write has a WHERE is its shape's, whatever its constants.
+    let shape = parameterized(sql).map(|(shape, _)| shape);
+    let text = shape.as_deref().unwrap_or(sql);
+    match remembered("unfiltered", text, first_unfiltered_write)?.as_str() {
+        "UPDATE" => Some("UPDATE"),
+        _ => Some("DELETE"),
+    }
+}
+
+fn first_unfiltered_write(sql: &str) -> Option<String> {
     let tree = pg_query::parse(sql, ParserOptions::DEFAULT).ok()?;
     let tree = serde_json::to_value(&tree.protobuf).ok()?;
     let mut found = None;
@@ -320,7 +395,7 @@ pub fn unfiltered_write(sql: &str) -> Option<&'static str> {
             _ => return,
         };
         if found.is_none() && node["where_clause"].is_null() {
-            found = Some(command);
+            found = Some(command.to_owned());
         }
     });
     found
@@ -395,6 +470,70 @@ pub fn relations(sql: &str) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// `sql` with its string constants as parameters (`$1`, `$2`, ...), and the constants
+/// as they were written; `None` when it is not one statement `PREPARE` takes, or
+/// already has parameters.
+///
+/// Only a constant after `(`, `,`, `[`, `=` or an operator becomes a parameter: there
+/// its type comes from where it stands, as the constant's does. A constant after a type
+/// name (`date '2026-12-06'`) stays, since `date $1` is no SQL.
+pub fn parameterized(sql: &str) -> Option<(String, Vec<String>)> {
+    use pg_query::protobuf::Token;
+    let tokens = pg_query::scan_tokens(sql).ok()?;
+    let first = tokens.iter().find_map(|t| Token::try_from(t.token).ok())?;
+    if !matches!(
+        first,
+        Token::Select
+            | Token::Insert
+            | Token::Update
+            | Token::DeleteP
+            | Token::With
+            | Token::Values
+    ) {
+        return None;
+    }
+    let mut template = String::with_capacity(sql.len());
+    let mut constants = Vec::new();
+    let mut copied = 0;
+    let mut previous = None;
+    for token in &tokens {
+        let kind = Token::try_from(token.token).ok();
+        match kind {
+            Some(Token::Param) => return None,
+            Some(Token::Ascii59) if !sql[token.end as usize..].trim().is_empty() => return None,
+            Some(Token::Sconst)
+                if matches!(
+                    previous,
+                    Some(
+                        Token::Ascii40
+                            | Token::Ascii44
+                            | Token::Ascii91
+                            | Token::Ascii61
+                            | Token::Ascii60
+                            | Token::Ascii62
+                            | Token::Op
+                            | Token::LessEquals
+                            | Token::GreaterEquals
+                            | Token::NotEquals
+                    )
+                ) =>
+            {
+                let (start, end) = (token.start as usize, token.end as usize);
+                constants.push(sql.get(start..end)?.to_owned());
+                template.push_str(sql.get(copied..start)?);
+                template.push_str(&format!("${}", constants.len()));
+                copied = end;
+            }
+            _ => {}
+        }
+        if !matches!(kind, Some(Token::SqlComment | Token::CComment)) {
+            previous = kind;
+        }
+    }
+    template.push_str(sql.get(copied..)?);
+    Some((template, constants))
 }
 
 /// `sql` up to the end of its last token: without the comments and `;` after it, so that

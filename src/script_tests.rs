@@ -235,3 +235,78 @@ fn relations_are_qualified_and_listed_once() {
     assert!(relations("select 1").is_empty());
     assert!(relations("selec nothing").is_empty());
 }
+
+#[test]
+fn string_constants_become_parameters_where_their_place_gives_the_type() {
+    let (template, constants) = parameterized(
+        "update public.tools set name = 'it''s', shared_with = '{}'::uuid[] \
+         where id = 'a1'::uuid and day > date '2026-12-06'",
+    )
+    .unwrap();
+    assert_eq!(
+        template,
+        "update public.tools set name = $1, shared_with = $2::uuid[] \
+         where id = $3::uuid and day > date '2026-12-06'"
+    );
+    assert_eq!(constants, ["'it''s'", "'{}'", "'a1'"]);
+    let (template, constants) =
+        parameterized("select set_config('role', 'anon', true), f(E'x\\n')").unwrap();
+    assert_eq!(template, "select set_config($1, $2, true), f($3)");
+    assert_eq!(constants, ["'role'", "'anon'", "E'x\\n'"]);
+    // A constant in a comment or an identifier in quotes is no constant.
+    let (template, constants) = parameterized("select \"a'b\" from t -- where x = 'y'\n").unwrap();
+    assert_eq!(template, "select \"a'b\" from t -- where x = 'y'\n");
+    assert!(constants.is_empty());
+}
+
+#[test]
+fn only_one_preparable_statement_without_parameters_is_prepared() {
+    assert!(parameterized("select $1").is_none());
+    assert!(parameterized("select 1; select 2").is_none());
+    assert!(parameterized("set constraints all immediate").is_none());
+    assert!(parameterized("truncate agents").is_none());
+    assert!(parameterized("select 1;").is_some());
+}
+
+#[test]
+fn one_plain_statement_is_read_as_the_parser_reads_it() {
+    for sql in [
+        "select id::text from public.agents",
+        "  -- a probe\n update public.tools set name = 'x;y' where id = '1'::uuid ;  ",
+        "delete from t where a = 1; -- done",
+        "/* c */ insert into t (a) values ('a')",
+        "values (1), (2);",
+    ] {
+        let fast = one_plain_statement(sql).unwrap();
+        assert_eq!(Some(vec![fast]), parsed(sql, 0), "{sql}");
+    }
+    for sql in [
+        "select 1; select 2",
+        "with x as (select 1) select * from x",
+        "set role anon",
+    ] {
+        assert!(one_plain_statement(sql).is_none(), "{sql}");
+    }
+}
+
+#[test]
+fn a_shape_that_does_not_leave_clears_its_texts_and_one_that_might_is_read_whole() {
+    assert_eq!(
+        leaves_principal("update t set a = 'role' where id = 'x'"),
+        None
+    );
+    assert_eq!(
+        leaves_principal("select set_config('role', 'service_role', true)").as_deref(),
+        Some("set_config('role', ...)")
+    );
+    assert_eq!(
+        leaves_principal("select set_config('app.x', 'y', true)"),
+        None
+    );
+    assert_eq!(unfiltered_write("delete from t"), Some("DELETE"));
+    assert_eq!(unfiltered_write("update t set a = 'b'"), Some("UPDATE"));
+    assert_eq!(
+        unfiltered_write("update t set a = 'b' where id = 'c'"),
+        None
+    );
+}

@@ -7,7 +7,8 @@
 //! settings, the pre-request function), so preparing them is most of what the server can
 //! be spared.
 //!
-//! A statement's string constants become its parameters (see [`parameterized`]), and
+//! A statement's string constants become its parameters (see
+//! [`crate::script::parameterized`]), and
 //! the constants are passed back to `EXECUTE` as they were written, so a prepared
 //! statement means what its text means. A shape is sent as text the first time it is
 //! seen; right after that request, still as the request's principal with its search path,
@@ -52,70 +53,6 @@ impl Message {
     }
 }
 
-/// `sql` with its string constants as parameters (`$1`, `$2`, ...), and the constants
-/// as they were written; `None` when it is not one statement `PREPARE` takes, or
-/// already has parameters.
-///
-/// Only a constant after `(`, `,`, `[`, `=` or an operator becomes a parameter: there
-/// its type comes from where it stands, as the constant's does. A constant after a type
-/// name (`date '2026-12-06'`) stays, since `date $1` is no SQL.
-pub fn parameterized(sql: &str) -> Option<(String, Vec<String>)> {
-    use pg_query::protobuf::Token;
-    let tokens = pg_query::scan_tokens(sql).ok()?;
-    let first = tokens.iter().find_map(|t| Token::try_from(t.token).ok())?;
-    if !matches!(
-        first,
-        Token::Select
-            | Token::Insert
-            | Token::Update
-            | Token::DeleteP
-            | Token::With
-            | Token::Values
-    ) {
-        return None;
-    }
-    let mut template = String::with_capacity(sql.len());
-    let mut constants = Vec::new();
-    let mut copied = 0;
-    let mut previous = None;
-    for token in &tokens {
-        let kind = Token::try_from(token.token).ok();
-        match kind {
-            Some(Token::Param) => return None,
-            Some(Token::Ascii59) if !sql[token.end as usize..].trim().is_empty() => return None,
-            Some(Token::Sconst)
-                if matches!(
-                    previous,
-                    Some(
-                        Token::Ascii40
-                            | Token::Ascii44
-                            | Token::Ascii91
-                            | Token::Ascii61
-                            | Token::Ascii60
-                            | Token::Ascii62
-                            | Token::Op
-                            | Token::LessEquals
-                            | Token::GreaterEquals
-                            | Token::NotEquals
-                    )
-                ) =>
-            {
-                let (start, end) = (token.start as usize, token.end as usize);
-                constants.push(sql.get(start..end)?.to_owned());
-                template.push_str(sql.get(copied..start)?);
-                template.push_str(&format!("${}", constants.len()));
-                copied = end;
-            }
-            _ => {}
-        }
-        if !matches!(kind, Some(Token::SqlComment | Token::CComment)) {
-            previous = kind;
-        }
-    }
-    template.push_str(sql.get(copied..)?);
-    Some((template, constants))
-}
-
 /// Sends `messages` pipelined on `connection` and returns their answers in order, each
 /// query that has been prepared on this session before sent as `EXECUTE`, and every
 /// shape seen for the first time prepared right after the request that sent it.
@@ -133,7 +70,7 @@ pub async fn send(
         for part in &message.parts {
             match part {
                 Part::Control(sql) => sent.push(sql.clone()),
-                Part::Query(sql) => match parameterized(sql) {
+                Part::Query(sql) => match crate::script::parameterized(sql) {
                     Some((template, constants)) => match connection.prepared(&template) {
                         Some(name) if constants.is_empty() => sent.push(format!("execute {name}")),
                         Some(name) => {
@@ -179,42 +116,4 @@ pub async fn send(
         .into_iter()
         .map(|at| answers[at].take().expect("each message has one answer"))
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn string_constants_become_parameters_where_their_place_gives_the_type() {
-        let (template, constants) = parameterized(
-            "update public.tools set name = 'it''s', shared_with = '{}'::uuid[] \
-             where id = 'a1'::uuid and day > date '2026-12-06'",
-        )
-        .unwrap();
-        assert_eq!(
-            template,
-            "update public.tools set name = $1, shared_with = $2::uuid[] \
-             where id = $3::uuid and day > date '2026-12-06'"
-        );
-        assert_eq!(constants, ["'it''s'", "'{}'", "'a1'"]);
-        let (template, constants) =
-            parameterized("select set_config('role', 'anon', true), f(E'x\\n')").unwrap();
-        assert_eq!(template, "select set_config($1, $2, true), f($3)");
-        assert_eq!(constants, ["'role'", "'anon'", "E'x\\n'"]);
-        // A constant in a comment or an identifier in quotes is no constant.
-        let (template, constants) =
-            parameterized("select \"a'b\" from t -- where x = 'y'\n").unwrap();
-        assert_eq!(template, "select \"a'b\" from t -- where x = 'y'\n");
-        assert!(constants.is_empty());
-    }
-
-    #[test]
-    fn only_one_preparable_statement_without_parameters_is_prepared() {
-        assert!(parameterized("select $1").is_none());
-        assert!(parameterized("select 1; select 2").is_none());
-        assert!(parameterized("set constraints all immediate").is_none());
-        assert!(parameterized("truncate agents").is_none());
-        assert!(parameterized("select 1;").is_some());
-    }
 }
