@@ -511,7 +511,7 @@ async fn pgtap_probes(
                 .await?;
             let mut probes = Vec::new();
             for (sql, write) in &statements {
-                let call = request(sql).call_sql(api);
+                let call = request(sql).call_sql(api, false);
                 owner.batch(&format!("savepoint probe; {call}")).await?;
                 let answer = match owner.simple_raw(sql).await? {
                     Ok(messages) => Ok(messages

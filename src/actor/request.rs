@@ -224,18 +224,31 @@ impl Request {
 
     /// What opens the request's own transaction, as PostgREST opens it: at the role's
     /// `default_transaction_isolation` (PostgREST reads `serializable` and `repeatable
-    /// read`; anything else is read committed), stated whatever the login's default.
-    pub fn begin_sql(&self, api: &Api) -> &'static str {
+    /// read`; anything else is read committed), stated whatever the login's default, and
+    /// READ ONLY for a read.
+    pub fn begin_sql(&self, api: &Api) -> String {
         let level = self
             .who
             .role()
             .and_then(|role| api.isolation.get(role))
             .map(|level| level.trim().to_ascii_lowercase());
-        match level.as_deref() {
-            Some("serializable") => "begin isolation level serializable",
-            Some("repeatable read") => "begin isolation level repeatable read",
-            _ => "begin isolation level read committed",
-        }
+        let level = match level.as_deref() {
+            Some("serializable") => "serializable",
+            Some("repeatable read") => "repeatable read",
+            _ => "read committed",
+        };
+        let read_only = if self.opens_read_only() {
+            " read only"
+        } else {
+            ""
+        };
+        format!("begin isolation level {level}{read_only}")
+    }
+
+    /// Whether PostgREST opens this request's transaction READ ONLY: a read, or a call
+    /// of functions that are all stable or immutable.
+    fn opens_read_only(&self) -> bool {
+        self.read_only && self.who.role().is_some()
     }
 
     /// What ends the request's effect on the transaction once its savepoint is released:
@@ -271,12 +284,15 @@ impl Request {
     /// write, deferred constraints made immediate. Run
     /// after [`Request::identity_sql`], right before the statement. `select 1` for the
     /// owner, whose SQL editor is no PostgREST request.
-    pub fn call_sql(&self, api: &Api) -> String {
-        self.call_statements(api).join("; ")
+    /// Inside a savepoint, where no transaction can be opened READ ONLY, READ ONLY is
+    /// set here instead; `opened` says the request's own transaction was (see
+    /// [`Request::begin_sql`]).
+    pub fn call_sql(&self, api: &Api, opened: bool) -> String {
+        self.call_statements(api, opened).join("; ")
     }
 
     /// [`Request::call_sql`] statement by statement.
-    pub fn call_statements(&self, api: &Api) -> Vec<String> {
+    pub fn call_statements(&self, api: &Api, opened: bool) -> Vec<String> {
         if self.who.role().is_none() {
             return vec!["select 1".to_owned()];
         }
@@ -284,7 +300,7 @@ impl Request {
             setting("request.method", self.method.name()),
             setting("request.path", &self.path),
         ];
-        if self.read_only {
+        if self.read_only && !opened {
             settings.push(setting("transaction_read_only", "on"));
         }
         let mut statements = vec![format!("select {}", settings.join(", "))];
@@ -516,13 +532,25 @@ mod tests {
         let as_user = Request::new(&api, user(), "select 1");
         assert_eq!(
             as_user.begin_sql(&api),
+            "begin isolation level repeatable read read only"
+        );
+        // A read opens READ ONLY, as PostgREST opens it, and sets nothing more.
+        assert!(!as_user
+            .call_sql(&api, true)
+            .contains("transaction_read_only"));
+        assert!(as_user
+            .call_sql(&api, false)
+            .contains("transaction_read_only"));
+        let write = Request::new(&api, user(), "delete from agents where id = 1");
+        assert_eq!(
+            write.begin_sql(&api),
             "begin isolation level repeatable read"
         );
         // PostgREST reads any other value as read committed, and states it.
         let as_anon = Request::new(&api, Identity::of(Principal::Anon, "", ""), "select 1");
         assert_eq!(
             as_anon.begin_sql(&api),
-            "begin isolation level read committed"
+            "begin isolation level read committed read only"
         );
     }
 
@@ -546,7 +574,7 @@ mod tests {
         );
         let claims: Value = serde_json::from_str(&request.claims().unwrap()).unwrap();
         assert_eq!(claims["role"], "authenticated");
-        let call = request.call_sql(&api);
+        let call = request.call_sql(&api, false);
         assert!(
             call.contains("set_config('request.method', 'GET', true)"),
             "{call}"
@@ -565,7 +593,7 @@ mod tests {
         };
         let request = Request::new(&bare, user(), "select 1 from agents").in_context(&bare, "t-1");
         assert!(request
-            .call_sql(&bare)
+            .call_sql(&bare, false)
             .ends_with("select public.set_tenant_context('t-1')"));
         assert!(request.unreachable.is_some());
         assert_eq!(

@@ -51,13 +51,14 @@ pub async fn send(
 ) -> Result<Outcome> {
     refuse_role_switch(request)?;
     connection.take_notices();
+    let opened = matches!(frame, Frame::Transaction { .. });
     connection
-        .batch(match frame {
+        .batch(&match frame {
             Frame::Transaction { .. } => request.begin_sql(api),
-            Frame::Savepoint { .. } => "savepoint request",
+            Frame::Savepoint { .. } => "savepoint request".to_owned(),
         })
         .await?;
-    let acted = act(connection, api, request).await;
+    let acted = act(connection, api, request, opened).await;
     let mut result = match acted {
         Ok(result) => result,
         Err(error) => {
@@ -106,11 +107,13 @@ fn undo(frame: Frame) -> &'static str {
 
 /// The protocol inside the frame: become the principal and prove it, apply the call's
 /// settings, run the statement, prove the principal again. The server's refusal is the
-/// result; a session that is not the principal's is an error.
+/// result; a session that is not the principal's is an error. `opened` says the request
+/// has a transaction of its own, opened as [`Request::begin_sql`] says.
 async fn act(
     connection: &Connection,
     api: &super::Api,
     request: &Request,
+    opened: bool,
 ) -> Result<std::result::Result<Rows, Failure>> {
     let identity = request.identity_sql(api);
     if !identity.is_empty() {
@@ -119,7 +122,7 @@ async fn act(
             Err(failure) => return Err(cannot_check(request, &failure)),
         }
     }
-    if let Err(failure) = statement(connection, &request.call_sql(api)).await? {
+    if let Err(failure) = statement(connection, &request.call_sql(api, opened)).await? {
         return Ok(Err(Failure {
             while_setting_context: true,
             ..failure
@@ -214,7 +217,7 @@ impl<'r> Pipeline<'r> {
         }];
         for (request, refused) in self.requests.iter().zip(&self.refused) {
             let mut parts = vec![control("rollback to savepoint request")];
-            for statement in request.call_statements(api) {
+            for statement in request.call_statements(api, false) {
                 parts.push(match statement.as_str() {
                     super::request::SET_CONSTRAINTS_IMMEDIATE => control(&statement),
                     _ => query(&statement),
