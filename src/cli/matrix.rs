@@ -38,8 +38,8 @@ impl MatrixOutput {
 /// The generated worlds a matrix is observed in: fixed, so that two runs compare.
 #[derive(clap::Args)]
 pub struct MatrixWorlds {
-    /// How many generated worlds to act in.
-    #[arg(long = "worlds", value_name = "N", default_value_t = CHECK_WORLDS)]
+    /// How many generated worlds to act in (a workflow may set RLS_HARNESS_WORLDS).
+    #[arg(long = "worlds", value_name = "N", env = "RLS_HARNESS_WORLDS", default_value_t = CHECK_WORLDS)]
     cases: u32,
     /// The worlds' seed: fixed, so that two runs (and both sides of a diff) act in the
     /// same worlds.

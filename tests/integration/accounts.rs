@@ -33,6 +33,9 @@ fn check_with(extra: &[(&str, &str)]) -> (Option<i32>, String) {
         &format!("{ACCOUNTS}/scenarios"),
         "--snapshots",
         snapshots.path().to_str().unwrap(),
+        // The blame is tested here, not how small a failing world shrinks.
+        "--shrink-time",
+        "1",
     ])
     .output()
     .unwrap();

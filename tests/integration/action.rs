@@ -155,6 +155,9 @@ fn the_diff_step_compares_with_the_base_branch_and_writes_a_fork_s_summary() {
             ("OUT", out.path().to_str().unwrap()),
             ("FORK", "true"),
             ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+            // Four worlds show the widening (`matrix.rs`); the step's wiring is what
+            // is tested here.
+            ("RLS_HARNESS_WORLDS", "4"),
         ],
     );
     assert!(

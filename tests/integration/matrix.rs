@@ -185,7 +185,7 @@ fn a_failing_diff_says_why_it_exits_1() {
         "--format",
         "md",
         "--worlds",
-        "8",
+        "4",
         "--output",
         diff.to_str().unwrap(),
     ])
