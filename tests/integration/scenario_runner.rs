@@ -683,7 +683,7 @@ no_control = "nobody but a platform admin reads the box"
 }
 
 /// `check` reports each scenario file as soon as it has run: its line is on stdout
-/// while the generated worlds, which take seconds, are still being probed.
+/// while the survey and the generated worlds are still to come.
 #[test]
 fn check_streams_each_scenario_file_while_the_run_goes_on() {
     use std::io::BufRead;
@@ -697,6 +697,10 @@ fn check_streams_each_scenario_file_while_the_run_goes_on() {
         "check",
         "--scenarios",
         scenarios.path().to_str().unwrap(),
+        // The survey and four worlds still take the better part of a second after the
+        // scenario's line.
+        "--property-cases",
+        "4",
         "--sequence-cases",
         "0",
     ])
