@@ -188,8 +188,23 @@ impl Request {
     /// transaction: role, claims, headers, cookies, search path, the role's own
     /// settings. Empty for the owner, who stays the owner.
     pub fn identity_sql(&self, api: &Api) -> String {
+        select(self.identity_settings(api))
+    }
+
+    /// Every setting of the request in one statement, as PostgREST sends them: the
+    /// principal's ([`Request::identity_sql`]) and the call's (method, path, and READ
+    /// ONLY where `opened` says the transaction was not opened so). Empty for the owner.
+    pub fn settings_sql(&self, api: &Api, opened: bool) -> String {
+        let mut settings = self.identity_settings(api);
+        if !settings.is_empty() {
+            settings.extend(self.call_settings(opened));
+        }
+        select(settings)
+    }
+
+    fn identity_settings(&self, api: &Api) -> Vec<String> {
         let (Some(role), Some(claims)) = (self.who.role(), self.claims()) else {
-            return String::new();
+            return Vec::new();
         };
         let headers = Value::Object(
             self.headers
@@ -219,7 +234,20 @@ impl Request {
             setting("request.headers", &headers),
             setting("request.cookies", &cookies),
         ]);
-        format!("select {}", settings.join(", "))
+        settings
+    }
+
+    /// The call's own settings: method, path, and READ ONLY for a read whose
+    /// transaction was not `opened` READ ONLY.
+    fn call_settings(&self, opened: bool) -> Vec<String> {
+        let mut settings = vec![
+            setting("request.method", self.method.name()),
+            setting("request.path", &self.path),
+        ];
+        if self.read_only && !opened {
+            settings.push(setting("transaction_read_only", "on"));
+        }
+        settings
     }
 
     /// What opens the request's own transaction, as PostgREST opens it: at the role's
@@ -280,13 +308,12 @@ impl Request {
     }
 
     /// The settings of this call: method, path, and READ ONLY where PostgREST uses it;
-    /// then the pre-request function (or, without one, the context function); for a
-    /// write, deferred constraints made immediate. Run
-    /// after [`Request::identity_sql`], right before the statement. `select 1` for the
-    /// owner, whose SQL editor is no PostgREST request.
-    /// Inside a savepoint, where no transaction can be opened READ ONLY, READ ONLY is
-    /// set here instead; `opened` says the request's own transaction was (see
-    /// [`Request::begin_sql`]).
+    /// then what runs after the settings ([`Request::after_settings`]). Run after
+    /// [`Request::identity_sql`], right before the statement, where the principal's
+    /// settings stay from one request to the next. Inside a savepoint, where no
+    /// transaction can be opened READ ONLY, READ ONLY is set here instead; `opened` says
+    /// the request's own transaction was (see [`Request::begin_sql`]). `select 1` for
+    /// the owner, whose SQL editor is no PostgREST request.
     pub fn call_sql(&self, api: &Api, opened: bool) -> String {
         self.call_statements(api, opened).join("; ")
     }
@@ -296,14 +323,19 @@ impl Request {
         if self.who.role().is_none() {
             return vec!["select 1".to_owned()];
         }
-        let mut settings = vec![
-            setting("request.method", self.method.name()),
-            setting("request.path", &self.path),
-        ];
-        if self.read_only && !opened {
-            settings.push(setting("transaction_read_only", "on"));
+        let mut statements = vec![select(self.call_settings(opened))];
+        statements.extend(self.after_settings(api));
+        statements
+    }
+
+    /// What runs between the settings and the statement: the pre-request function (or,
+    /// without one, the context function); for a write, deferred constraints made
+    /// immediate. Nothing for the owner.
+    pub fn after_settings(&self, api: &Api) -> Vec<String> {
+        if self.who.role().is_none() {
+            return Vec::new();
         }
-        let mut statements = vec![format!("select {}", settings.join(", "))];
+        let mut statements = Vec::new();
         let header = api
             .context
             .as_ref()
@@ -325,6 +357,14 @@ impl Request {
             statements.push(SET_CONSTRAINTS_IMMEDIATE.to_owned());
         }
         statements
+    }
+}
+
+/// `select` of `settings`, or nothing when there are none.
+fn select(settings: Vec<String>) -> String {
+    match settings.is_empty() {
+        true => String::new(),
+        false => format!("select {}", settings.join(", ")),
     }
 }
 
@@ -571,6 +611,20 @@ mod tests {
         assert!(
             identity.find("statement_timeout") < identity.find("set_config('role'"),
             "{identity}"
+        );
+        // A request of its own sends all of them in one statement, as PostgREST does,
+        // and the pre-request function after it.
+        let settings = request.settings_sql(&api, false);
+        assert_eq!(settings.matches("select ").count(), 1, "{settings}");
+        assert!(settings.starts_with(&identity), "{settings}");
+        assert!(settings.contains("set_config('request.path', '/agents', true)"));
+        assert!(settings.contains("set_config('transaction_read_only', 'on', true)"));
+        assert!(!request
+            .settings_sql(&api, true)
+            .contains("transaction_read_only"));
+        assert_eq!(
+            request.after_settings(&api),
+            ["select public.apply_tenant_context()"]
         );
         let claims: Value = serde_json::from_str(&request.claims().unwrap()).unwrap();
         assert_eq!(claims["role"], "authenticated");

@@ -2,9 +2,10 @@
 //!
 //! Every request goes through the same protocol: SQL that would leave the principal is
 //! refused before anything is sent; the transaction (or savepoint) is made the
-//! request's principal (role, claims, headers, settings: [`Request::identity_sql`]) and
-//! the session is checked; the call's settings and the pre-request function run; then
-//! the statement; then the session is checked again. A session that is not the
+//! request's principal in one settings statement (role, claims, method, path, headers,
+//! settings: [`Request::settings_sql`]) and the session is checked; the pre-request
+//! function runs; then the statement; then the session is checked again. A pipeline
+//! sets the principal once and each request's method and path before it. A session that is not the
 //! principal's role, is a superuser, bypasses row security (service_role aside, which
 //! only ever serves as a control) or carries rewritten claims is refused, never judged.
 //!
@@ -115,18 +116,23 @@ async fn act(
     request: &Request,
     opened: bool,
 ) -> Result<std::result::Result<Rows, Failure>> {
-    let identity = request.identity_sql(api);
-    if !identity.is_empty() {
-        match statement(connection, &format!("{identity}; {SESSION_SQL}")).await? {
+    // All the request's settings in one statement, as PostgREST sends them, and the
+    // session checked right after them.
+    let settings = request.settings_sql(api, opened);
+    if !settings.is_empty() {
+        match statement(connection, &format!("{settings}; {SESSION_SQL}")).await? {
             Ok(rows) => judge(request, &rows)?,
             Err(failure) => return Err(cannot_check(request, &failure)),
         }
     }
-    if let Err(failure) = statement(connection, &request.call_sql(api, opened)).await? {
-        return Ok(Err(Failure {
-            while_setting_context: true,
-            ..failure
-        }));
+    let after = request.after_settings(api);
+    if !after.is_empty() {
+        if let Err(failure) = statement(connection, &after.join("; ")).await? {
+            return Ok(Err(Failure {
+                while_setting_context: true,
+                ..failure
+            }));
+        }
     }
     let result = match safeupdate(request) {
         Some(refusal) => Err(refusal),
