@@ -303,6 +303,24 @@ fn a_shape_that_does_not_leave_clears_its_texts_and_one_that_might_is_read_whole
         leaves_principal("select set_config('app.x', 'y', true)"),
         None
     );
+    // Adjacent constants are one constant to the scanner too.
+    assert_eq!(
+        leaves_principal("select set_config('ro'\n'le', 'service_role', true)").as_deref(),
+        Some("set_config('role', ...)")
+    );
+    // A shape is read by the parser as its text is (`extract($1 from ...)` parses), so
+    // the setting it names at run time is seen.
+    assert_eq!(
+        leaves_principal(
+            "select extract('year' from now()), set_config('role', 'service_role', true)"
+        )
+        .as_deref(),
+        Some("set_config('role', ...)")
+    );
+    assert_eq!(
+        unfiltered_write("update t set a = extract('year' from now())"),
+        Some("UPDATE")
+    );
     assert_eq!(unfiltered_write("delete from t"), Some("DELETE"));
     assert_eq!(unfiltered_write("update t set a = 'b'"), Some("UPDATE"));
     assert_eq!(
