@@ -529,7 +529,7 @@ async fn pgtap_probes(
                 .await?;
             let mut probes = Vec::new();
             for (sql, write) in &statements {
-                let call = request(sql).call_sql(api, false);
+                let call = request(sql).call_sql(api);
                 owner.batch(&format!("savepoint probe; {call}")).await?;
                 let answer = match owner.simple_raw(sql).await? {
                     Ok(messages) => Ok(messages

@@ -307,23 +307,22 @@ impl Request {
             .join("; ")
     }
 
-    /// The settings of this call: method, path, and READ ONLY where PostgREST uses it;
-    /// then what runs after the settings ([`Request::after_settings`]). Run after
+    /// The settings of this call inside a savepoint: method, path, and READ ONLY where
+    /// PostgREST uses it (set here, since no savepoint can be opened READ ONLY); then
+    /// what runs after the settings ([`Request::after_settings`]). Run after
     /// [`Request::identity_sql`], right before the statement, where the principal's
-    /// settings stay from one request to the next. Inside a savepoint, where no
-    /// transaction can be opened READ ONLY, READ ONLY is set here instead; `opened` says
-    /// the request's own transaction was (see [`Request::begin_sql`]). `select 1` for
-    /// the owner, whose SQL editor is no PostgREST request.
-    pub fn call_sql(&self, api: &Api, opened: bool) -> String {
-        self.call_statements(api, opened).join("; ")
+    /// settings stay from one request to the next. `select 1` for the owner, whose SQL
+    /// editor is no PostgREST request.
+    pub fn call_sql(&self, api: &Api) -> String {
+        self.call_statements(api).join("; ")
     }
 
     /// [`Request::call_sql`] statement by statement.
-    pub fn call_statements(&self, api: &Api, opened: bool) -> Vec<String> {
+    pub fn call_statements(&self, api: &Api) -> Vec<String> {
         if self.who.role().is_none() {
             return vec!["select 1".to_owned()];
         }
-        let mut statements = vec![select(self.call_settings(opened))];
+        let mut statements = vec![select(self.call_settings(false))];
         statements.extend(self.after_settings(api));
         statements
     }
@@ -576,11 +575,9 @@ mod tests {
         );
         // A read opens READ ONLY, as PostgREST opens it, and sets nothing more.
         assert!(!as_user
-            .call_sql(&api, true)
+            .settings_sql(&api, true)
             .contains("transaction_read_only"));
-        assert!(as_user
-            .call_sql(&api, false)
-            .contains("transaction_read_only"));
+        assert!(as_user.call_sql(&api).contains("transaction_read_only"));
         let write = Request::new(&api, user(), "delete from agents where id = 1");
         assert_eq!(
             write.begin_sql(&api),
@@ -628,7 +625,7 @@ mod tests {
         );
         let claims: Value = serde_json::from_str(&request.claims().unwrap()).unwrap();
         assert_eq!(claims["role"], "authenticated");
-        let call = request.call_sql(&api, false);
+        let call = request.call_sql(&api);
         assert!(
             call.contains("set_config('request.method', 'GET', true)"),
             "{call}"
@@ -647,7 +644,7 @@ mod tests {
         };
         let request = Request::new(&bare, user(), "select 1 from agents").in_context(&bare, "t-1");
         assert!(request
-            .call_sql(&bare, false)
+            .call_sql(&bare)
             .ends_with("select public.set_tenant_context('t-1')"));
         assert!(request.unreachable.is_some());
         assert_eq!(

@@ -5,9 +5,10 @@
 //! request's principal in one settings statement (role, claims, method, path, headers,
 //! settings: [`Request::settings_sql`]) and the session is checked; the pre-request
 //! function runs; then the statement; then the session is checked again. A pipeline
-//! sets the principal once and each request's method and path before it. A session that is not the
-//! principal's role, is a superuser, bypasses row security (service_role aside, which
-//! only ever serves as a control) or carries rewritten claims is refused, never judged.
+//! sets the principal once and each request's method and path before it. A session
+//! that is not the principal's role, is a superuser, bypasses row security
+//! (service_role aside, which only ever serves as a control) or carries rewritten
+//! claims is refused, never judged.
 //!
 //! What differs is how requests are framed in the server's transactions ([`Frame`]): a
 //! transaction of their own on a login of their own, as PostgREST sends them; a
@@ -223,7 +224,7 @@ impl<'r> Pipeline<'r> {
         }];
         for (request, refused) in self.requests.iter().zip(&self.refused) {
             let mut parts = vec![control("rollback to savepoint request")];
-            for statement in request.call_statements(api, false) {
+            for statement in request.call_statements(api) {
                 parts.push(match statement.as_str() {
                     super::request::SET_CONSTRAINTS_IMMEDIATE => control(&statement),
                     _ => query(&statement),
