@@ -132,16 +132,24 @@ pub struct Connection {
     client: tokio_postgres::Client,
     notices: Arc<Mutex<Vec<Notice>>>,
     label: String,
-    /// The statements prepared on this session, by the text they were prepared from.
-    statements: Mutex<Statements>,
+    statements: Statements,
 }
 
-/// Server-side prepared statements of a session (`PREPARE name AS ...`), which live as
-/// long as it does, whatever the transactions around them do.
+/// The server-side prepared statements of a session (`PREPARE name AS ...`), by the
+/// text they were prepared from; they live as long as the session does, whatever the
+/// transactions around them do.
 #[derive(Default)]
-struct Statements {
+pub struct Statements {
+    registry: Mutex<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
     by_text: std::collections::HashMap<String, Prepared>,
     named: u32,
+    /// Queries sent by [`crate::actor::send_pipelined`]: as `EXECUTE`, and in all.
+    executed: u64,
+    sent: u64,
 }
 
 enum Prepared {
@@ -150,6 +158,70 @@ enum Prepared {
     Ready(String),
     /// The server would not prepare it: it is sent as text.
     Refused,
+}
+
+impl Statements {
+    /// The name `text` was prepared under on this session, if it was.
+    pub fn prepared(&self, text: &str) -> Option<String> {
+        match self.registry().by_text.get(text) {
+            Some(Prepared::Ready(name)) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    /// A fresh name to prepare `text` under, unless it is prepared, being prepared or
+    /// refused already; [`Statements::settle`] says how it went.
+    pub fn claim(&self, text: &str) -> Option<String> {
+        let mut statements = self.registry();
+        if statements.by_text.contains_key(text) {
+            return None;
+        }
+        statements.named += 1;
+        let name = format!("rls_harness_{}", statements.named);
+        statements
+            .by_text
+            .insert(text.to_owned(), Prepared::Claimed(name.clone()));
+        Some(name)
+    }
+
+    /// Records whether the `PREPARE` of `text` under its claimed name succeeded.
+    pub fn settle(&self, text: &str, prepared: bool) {
+        let mut statements = self.registry();
+        if let Some(slot) = statements.by_text.get_mut(text) {
+            if let Prepared::Claimed(name) = slot {
+                *slot = match prepared {
+                    true => Prepared::Ready(std::mem::take(name)),
+                    false => Prepared::Refused,
+                };
+            }
+        }
+    }
+
+    /// Gives up a claimed name whose `PREPARE` was never sent.
+    pub fn forget(&self, text: &str) {
+        let mut statements = self.registry();
+        if matches!(statements.by_text.get(text), Some(Prepared::Claimed(_))) {
+            statements.by_text.remove(text);
+        }
+    }
+
+    /// Counts `queries` sent in pipelines, `executed` of them as `EXECUTE`.
+    pub fn count_sent(&self, queries: u64, executed: u64) {
+        let mut statements = self.registry();
+        statements.sent += queries;
+        statements.executed += executed;
+    }
+
+    /// How many queries this session's pipelines sent, and how many of them as
+    /// `EXECUTE` of a prepared statement.
+    pub fn sent(&self) -> (u64, u64) {
+        let statements = self.registry();
+        (statements.sent, statements.executed)
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().expect("prepared statements")
+    }
 }
 
 impl Connection {
@@ -185,7 +257,7 @@ impl Connection {
             client,
             notices,
             label,
-            statements: Mutex::default(),
+            statements: Statements::default(),
         })
     }
 
@@ -295,52 +367,9 @@ impl Connection {
             .map_err(|error| Error::sql(format!("{}: {}", self.label, first_line(sql)), &error))
     }
 
-    /// The name `text` was prepared under on this session, if it was.
-    pub fn prepared(&self, text: &str) -> Option<String> {
-        match self.statements().by_text.get(text) {
-            Some(Prepared::Ready(name)) => Some(name.clone()),
-            _ => None,
-        }
-    }
-
-    /// A fresh name to prepare `text` under, unless it is prepared, being prepared or
-    /// refused already; [`Connection::settle_statement`] says how it went.
-    pub fn claim_statement_name(&self, text: &str) -> Option<String> {
-        let mut statements = self.statements();
-        if statements.by_text.contains_key(text) {
-            return None;
-        }
-        statements.named += 1;
-        let name = format!("rls_harness_{}", statements.named);
-        statements
-            .by_text
-            .insert(text.to_owned(), Prepared::Claimed(name.clone()));
-        Some(name)
-    }
-
-    /// Records whether the `PREPARE` of `text` under its claimed name succeeded.
-    pub fn settle_statement(&self, text: &str, prepared: bool) {
-        let mut statements = self.statements();
-        if let Some(slot) = statements.by_text.get_mut(text) {
-            if let Prepared::Claimed(name) = slot {
-                *slot = match prepared {
-                    true => Prepared::Ready(std::mem::take(name)),
-                    false => Prepared::Refused,
-                };
-            }
-        }
-    }
-
-    /// Gives up a claimed name whose `PREPARE` was never sent.
-    pub fn forget_statement(&self, text: &str) {
-        let mut statements = self.statements();
-        if matches!(statements.by_text.get(text), Some(Prepared::Claimed(_))) {
-            statements.by_text.remove(text);
-        }
-    }
-
-    fn statements(&self) -> std::sync::MutexGuard<'_, Statements> {
-        self.statements.lock().expect("prepared statements")
+    /// The statements prepared on this session.
+    pub fn statements(&self) -> &Statements {
+        &self.statements
     }
 
     /// Takes the NOTICEs and WARNINGs received so far.

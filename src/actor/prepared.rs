@@ -8,17 +8,19 @@
 //! be spared.
 //!
 //! A statement's string constants become its parameters (see
-//! [`crate::script::parameterized`]), and
-//! the constants are passed back to `EXECUTE` as they were written, so a prepared
-//! statement means what its text means. A shape is sent as text the first time it is
-//! seen; right after that request, still as the request's principal with its search path,
-//! a `PREPARE` of its own follows, in the request's savepoint, so that a shape the server
-//! cannot prepare (a parameter whose type nothing decides) is only sent as text from then
-//! on, and no request's answer ever depends on a `PREPARE`. Prepared statements outlive
-//! the rollbacks around them, so a worker's later worlds reuse what its first prepared.
+//! [`crate::script::parameterized`]), and the constants are passed back to `EXECUTE` as
+//! they were written, so a prepared statement means what its text means. A shape is sent
+//! as text the first time it is seen; right after that request, still as the request's
+//! principal with its search path, a `PREPARE` of its own follows, in the request's
+//! savepoint, and the later requests of the same pipeline already execute it. A shape
+//! the server cannot prepare (a parameter whose type nothing decides, a schema the
+//! principal may not use) is sent as text from then on, and a pipeline that executed it
+//! in the meantime is sent again, so no answer depends on a `PREPARE`. Prepared
+//! statements outlive the rollbacks around them, so a worker's later worlds reuse what
+//! its first prepared.
 
 use super::{statement, Failure, Rows};
-use crate::connection::Connection;
+use crate::connection::{Connection, Statements};
 use crate::error::Result;
 
 /// One message of a pipeline: statements sent in one simple-protocol query.
@@ -56,64 +58,250 @@ impl Message {
 /// Sends `messages` pipelined on `connection` and returns their answers in order, each
 /// query that has been prepared on this session before sent as `EXECUTE`, and every
 /// shape seen for the first time prepared right after the request that sent it.
+///
+/// A later message of the same pipeline already executes that statement: the server
+/// runs the messages in order, so the `PREPARE` has run by then. Should it have failed,
+/// those messages were answered by a missing statement, so the whole pipeline is sent
+/// again, that shape as text: every message rolls back to a savepoint, so the first
+/// attempt left nothing behind.
 pub async fn send(
     connection: &Connection,
     messages: &[Message],
 ) -> Result<Vec<std::result::Result<Rows, Failure>>> {
-    let mut texts = Vec::with_capacity(messages.len());
-    // Where each message's answer is among the answers, and which `PREPARE`s were sent.
-    let mut answer_of = Vec::with_capacity(messages.len());
-    let mut preparing: Vec<(usize, String)> = Vec::new();
-    let mut pending: Vec<(String, String)> = Vec::new();
-    for message in messages {
-        let mut sent = Vec::with_capacity(message.parts.len());
-        for part in &message.parts {
-            match part {
-                Part::Control(sql) => sent.push(sql.clone()),
-                Part::Query(sql) => match crate::script::parameterized(sql) {
-                    Some((template, constants)) => match connection.prepared(&template) {
-                        Some(name) if constants.is_empty() => sent.push(format!("execute {name}")),
-                        Some(name) => {
-                            sent.push(format!("execute {name}({})", constants.join(", ")))
-                        }
-                        None => {
-                            if let Some(name) = connection.claim_statement_name(&template) {
-                                pending.push((name, template));
-                            }
-                            sent.push(sql.clone());
-                        }
-                    },
-                    None => sent.push(sql.clone()),
-                },
-            }
-        }
-        answer_of.push(texts.len());
-        texts.push(sent.join("; "));
-        if message.in_request {
-            for (name, template) in pending.drain(..) {
-                texts.push(format!(
-                    "rollback to savepoint request; prepare {name} as {template}"
-                ));
-                preparing.push((texts.len() - 1, template));
-            }
-        }
-    }
-    // A shape seen after the last request is prepared another time.
-    for (_, template) in pending {
-        connection.forget_statement(&template);
-    }
+    let plan = Plan::of(connection.statements(), messages);
     let answers =
-        futures_util::future::join_all(texts.iter().map(|sql| statement(connection, sql))).await;
+        futures_util::future::join_all(plan.texts.iter().map(|sql| statement(connection, sql)))
+            .await;
     let mut answers: Vec<Option<std::result::Result<Rows, Failure>>> = answers
         .into_iter()
         .map(|a| a.map(Some))
         .collect::<Result<_>>()?;
-    for (at, template) in preparing {
-        let prepared = matches!(answers[at], Some(Ok(_)));
-        connection.settle_statement(&template, prepared);
+    if plan.settle(connection.statements(), &answers) {
+        // The shape is refused now, so the second attempt sends it as text.
+        return Box::pin(send(connection, messages)).await;
     }
-    Ok(answer_of
+    Ok(plan
+        .answer_of
         .into_iter()
         .map(|at| answers[at].take().expect("each message has one answer"))
         .collect())
+}
+
+/// The texts a pipeline sends: its messages, and the `PREPARE`s after them.
+struct Plan {
+    texts: Vec<String>,
+    /// Where each message's answer is among the answers.
+    answer_of: Vec<usize>,
+    /// Which text prepares which shape.
+    preparing: Vec<(usize, String)>,
+    /// The shapes executed by this pipeline after the `PREPARE` it sent for them.
+    executed_early: std::collections::HashSet<String>,
+}
+
+impl Plan {
+    /// Records how each `PREPARE` went, from `answers`; whether a message executed a
+    /// statement that does not exist, so that its answer means nothing.
+    fn settle(
+        &self,
+        statements: &Statements,
+        answers: &[Option<std::result::Result<Rows, Failure>>],
+    ) -> bool {
+        let mut executed_missing = false;
+        for (at, template) in &self.preparing {
+            let prepared = matches!(answers[*at], Some(Ok(_)));
+            statements.settle(template, prepared);
+            executed_missing |= !prepared && self.executed_early.contains(template);
+        }
+        executed_missing
+    }
+
+    fn of(statements: &Statements, messages: &[Message]) -> Plan {
+        let mut plan = Plan {
+            texts: Vec::with_capacity(messages.len()),
+            answer_of: Vec::with_capacity(messages.len()),
+            preparing: Vec::new(),
+            executed_early: Default::default(),
+        };
+        // Shapes claimed by this pipeline: waiting for a request to follow, and sent.
+        let mut pending: Vec<(String, String)> = Vec::new();
+        let mut sent_here: std::collections::HashMap<String, String> = Default::default();
+        let (mut queries, mut executed) = (0, 0);
+        for message in messages {
+            let mut sent = Vec::with_capacity(message.parts.len());
+            for part in &message.parts {
+                let sql = match part {
+                    Part::Control(sql) => {
+                        sent.push(sql.clone());
+                        continue;
+                    }
+                    Part::Query(sql) => sql,
+                };
+                queries += 1;
+                let Some((template, constants)) = crate::script::parameterized(sql) else {
+                    sent.push(sql.clone());
+                    continue;
+                };
+                let name = match (statements.prepared(&template), sent_here.get(&template)) {
+                    (Some(name), _) => name,
+                    (None, Some(name)) => {
+                        plan.executed_early.insert(template.clone());
+                        name.clone()
+                    }
+                    (None, None) => {
+                        if let Some(name) = statements.claim(&template) {
+                            pending.push((name, template));
+                        }
+                        sent.push(sql.clone());
+                        continue;
+                    }
+                };
+                executed += 1;
+                sent.push(match constants.is_empty() {
+                    true => format!("execute {name}"),
+                    false => format!("execute {name}({})", constants.join(", ")),
+                });
+            }
+            plan.answer_of.push(plan.texts.len());
+            plan.texts.push(sent.join("; "));
+            if message.in_request {
+                for (name, template) in pending.drain(..) {
+                    plan.texts.push(format!(
+                        "rollback to savepoint request; prepare {name} as {template}"
+                    ));
+                    plan.preparing
+                        .push((plan.texts.len() - 1, template.clone()));
+                    sent_here.insert(template, name);
+                }
+            }
+        }
+        statements.count_sent(queries, executed);
+        // A shape seen after the last request is prepared another time.
+        for (_, template) in pending {
+            statements.forget(&template);
+        }
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(queries: &[&str]) -> Message {
+        let mut parts = vec![Part::Control("rollback to savepoint request".into())];
+        parts.extend(queries.iter().map(|sql| Part::Query((*sql).into())));
+        Message {
+            parts,
+            in_request: true,
+        }
+    }
+
+    fn entry(query: &str) -> Message {
+        Message {
+            parts: vec![Part::Query(query.into())],
+            in_request: false,
+        }
+    }
+
+    const READ: &str = "select id::text from public.agents where name = 'a'";
+    const CALL: &str = "select public.apply_tenant_context()";
+
+    #[test]
+    fn a_new_shape_is_prepared_after_its_first_request_and_executed_in_the_next() {
+        let statements = Statements::default();
+        let plan = Plan::of(
+            &statements,
+            &[
+                request(&[CALL, READ]),
+                request(&[CALL, READ.replace("'a'", "'b'").as_str()]),
+            ],
+        );
+        assert_eq!(
+            plan.texts,
+            [
+                format!("rollback to savepoint request; {CALL}; {READ}"),
+                format!("rollback to savepoint request; prepare rls_harness_1 as {CALL}"),
+                "rollback to savepoint request; prepare rls_harness_2 as \
+                 select id::text from public.agents where name = $1"
+                    .to_owned(),
+                "rollback to savepoint request; execute rls_harness_1; \
+                 execute rls_harness_2('b')"
+                    .to_owned(),
+            ]
+        );
+        assert_eq!(plan.answer_of, [0, 3]);
+        assert_eq!(plan.executed_early.len(), 2);
+        assert_eq!(statements.sent(), (4, 2));
+    }
+
+    #[test]
+    fn a_prepared_shape_is_executed_and_a_refused_one_stays_text() {
+        let statements = Statements::default();
+        let prepared = statements.claim(CALL).unwrap();
+        statements.settle(CALL, true);
+        let refused = "select id::text from public.agents where name = $1";
+        statements.claim(refused).unwrap();
+        statements.settle(refused, false);
+        let plan = Plan::of(&statements, &[request(&[CALL, READ]), request(&[READ])]);
+        assert_eq!(
+            plan.texts,
+            [
+                format!("rollback to savepoint request; execute {prepared}; {READ}"),
+                format!("rollback to savepoint request; {READ}"),
+            ]
+        );
+        assert!(plan.preparing.is_empty() && plan.executed_early.is_empty());
+    }
+
+    #[test]
+    fn a_shape_no_request_follows_is_claimed_again_later() {
+        let statements = Statements::default();
+        let plan = Plan::of(&statements, &[entry(CALL)]);
+        assert_eq!(plan.texts, [CALL]);
+        assert!(plan.preparing.is_empty());
+        assert_eq!(statements.claim(CALL).as_deref(), Some("rls_harness_2"));
+    }
+
+    #[test]
+    fn a_failed_prepare_that_was_executed_sends_the_pipeline_again_as_text() {
+        let statements = Statements::default();
+        let messages = [request(&[CALL]), request(&[CALL])];
+        let plan = Plan::of(&statements, &messages);
+        let missing = Failure {
+            sqlstate: "42P18".into(),
+            message: "could not determine data type of parameter $1".into(),
+            routine: String::new(),
+            while_setting_context: false,
+        };
+        let answers = [
+            Some(Ok(Rows::default())),
+            Some(Err(missing)),
+            Some(Ok(Rows::default())),
+        ];
+        assert!(
+            plan.settle(&statements, &answers),
+            "the pipeline goes again"
+        );
+        let again = Plan::of(&statements, &messages);
+        let text = format!("rollback to savepoint request; {CALL}");
+        assert_eq!(again.texts, [text.clone(), text]);
+        assert!(!again.settle(
+            &statements,
+            &[Some(Ok(Rows::default())), Some(Ok(Rows::default()))]
+        ));
+    }
+
+    #[test]
+    fn a_failed_prepare_nothing_executed_needs_no_second_pipeline() {
+        let statements = Statements::default();
+        let plan = Plan::of(&statements, &[request(&[CALL])]);
+        let failed = Failure {
+            sqlstate: "42501".into(),
+            message: "permission denied for schema private".into(),
+            routine: String::new(),
+            while_setting_context: false,
+        };
+        assert!(!plan.settle(&statements, &[Some(Ok(Rows::default())), Some(Err(failed))]));
+        assert_eq!(statements.prepared(CALL), None);
+    }
 }

@@ -251,6 +251,10 @@ pub struct PropertyReport {
     pub seed: u64,
     pub worlds: u64,
     pub checks: u64,
+    /// The queries the probes sent (sessions' settings and checks included), and how
+    /// many of them went as prepared statements, as PostgREST sends its own.
+    pub statements: u64,
+    pub prepared: u64,
     pub duration: Duration,
     pub failure: Option<Counterexample>,
     /// How many write probes ran in each cell of the operation space.
@@ -312,6 +316,7 @@ pub async fn check_worlds(
     }
     let worlds = AtomicU64::new(0);
     let checks = AtomicU64::new(0);
+    let (statements, prepared) = (AtomicU64::new(0), AtomicU64::new(0));
     let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
     let observed: Mutex<Observed> = Mutex::default();
     let subject_coverage: Mutex<(BTreeSet<String>, BTreeMap<String, u64>)> = Mutex::default();
@@ -331,7 +336,7 @@ pub async fn check_worlds(
                         &subject_coverage,
                         &failed_at,
                     );
-                    let observed = &observed;
+                    let (observed, statements, prepared) = (&observed, &statements, &prepared);
                     scope.spawn(move || -> Result<()> {
                         let runtime = worker_runtime()?;
                         let owner = runtime.block_on(database.owner())?;
@@ -468,6 +473,9 @@ pub async fn check_worlds(
                                 }
                             }
                         }
+                        let (sent, executed) = owner.statements().sent();
+                        statements.fetch_add(sent, Ordering::Relaxed);
+                        prepared.fetch_add(executed, Ordering::Relaxed);
                         Ok(())
                     })
                 })
@@ -495,6 +503,8 @@ pub async fn check_worlds(
         seed: config.seed,
         worlds: worlds.into_inner(),
         checks: checks.into_inner(),
+        statements: statements.into_inner(),
+        prepared: prepared.into_inner(),
         duration: started.elapsed(),
         failure,
         coverage: coverage.into_inner().expect("coverage"),

@@ -72,6 +72,8 @@ impl Recheck {
 struct Run {
     checks: u64,
     steps: u64,
+    /// The queries the owner's pipelines sent, and how many of them as `EXECUTE`.
+    sent: (u64, u64),
     /// The steps run, up to the first disagreement, with what the model expected.
     replays: Vec<Replay>,
     /// The principal and context of each step, and the model's audit length after it.
@@ -91,7 +93,16 @@ async fn run(
     recheck: Recheck,
 ) -> Result<Run> {
     let database = harness.database(template).await?;
-    let outcome = run_on(&database, schema, sql, spec, seeds, recheck).await;
+    let outcome = match database.owner().await {
+        Ok(owner) => {
+            let outcome = run_on(&database, &owner, schema, sql, spec, seeds, recheck).await;
+            outcome.map(|run| Run {
+                sent: owner.statements().sent(),
+                ..run
+            })
+        }
+        Err(error) => Err(error),
+    };
     let closed = database.close().await;
     let run = outcome?;
     closed.map(|()| run)
@@ -99,6 +110,7 @@ async fn run(
 
 async fn run_on(
     database: &Database<'_>,
+    owner: &Connection,
     schema: &Schema,
     sql: &Sql,
     spec: &Spec,
@@ -108,10 +120,9 @@ async fn run_on(
     let seeded = &schema.seeded;
     let labels = sql.labels();
     let world = audit::loaded(spec.world(seeded, &labels), seeded);
-    let owner = database.owner().await?;
     // One implicit transaction, committed: the steps start from a stored world.
     owner.batch(&sql.load(&world, seeded)).await?;
-    let mut world = crate::profile::with_personal(&owner, sql.profile(), world).await?;
+    let mut world = crate::profile::with_personal(owner, sql.profile(), world).await?;
     let mut run = Run::default();
     // The loaded world is not probed on its own: the snapshot properties do exactly
     // that, and a difference already there shows after the first step all the same.
@@ -176,7 +187,7 @@ async fn run_on(
             continue;
         }
         checked = true;
-        if recheck(&owner, schema, sql, &world, &mut run, what).await? {
+        if recheck(owner, schema, sql, &world, &mut run, what).await? {
             return Ok(run);
         }
     }
@@ -250,6 +261,7 @@ pub async fn check(
     let workers = config.connections.max(1);
     let per_worker = config.cases.div_ceil(workers as u32);
     let (done_count, checks) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (statements, prepared) = (AtomicU64::new(0), AtomicU64::new(0));
     let coverage: Mutex<Coverage> = Mutex::new(Coverage::new());
     let failure: Mutex<Option<Counterexample>> = Mutex::new(None);
     let failed_at: Mutex<Option<std::time::Instant>> = Mutex::new(None);
@@ -259,7 +271,7 @@ pub async fn check(
                 .map(|index| {
                     let (done_count, checks, failure, coverage, failed_at) =
                         (&done_count, &checks, &failure, &coverage, &failed_at);
-                    let labels = &labels;
+                    let (labels, statements, prepared) = (&labels, &statements, &prepared);
                     scope.spawn(move || -> Result<()> {
                         let runtime = super::worker_runtime()?;
                         let seed = config.seed.wrapping_add(index as u64);
@@ -301,6 +313,8 @@ pub async fn check(
                             )) {
                                 Ok(done) => {
                                     checks.fetch_add(done.checks + done.steps, Ordering::Relaxed);
+                                    statements.fetch_add(done.sent.0, Ordering::Relaxed);
+                                    prepared.fetch_add(done.sent.1, Ordering::Relaxed);
                                     super::merge(
                                         &mut coverage.lock().expect("coverage"),
                                         &done.coverage,
@@ -374,6 +388,8 @@ pub async fn check(
         seed: config.seed,
         worlds: done_count.into_inner(),
         checks: checks.into_inner(),
+        statements: statements.into_inner(),
+        prepared: prepared.into_inner(),
         duration: started.elapsed(),
         failure,
         coverage: coverage.into_inner().expect("coverage"),

@@ -30,6 +30,9 @@ pub struct PropertyRecord {
     pub unit: String,
     pub cases: u64,
     pub checks: u64,
+    /// The queries the probes sent, and how many of them as prepared statements.
+    pub statements: u64,
+    pub prepared: u64,
     pub seconds: f64,
     pub seed: u64,
     pub failure: Option<FailureRecord>,
@@ -103,6 +106,8 @@ pub fn property_record(run: &PropertyRun) -> PropertyRecord {
         unit: run.unit.to_owned(),
         cases: report.worlds,
         checks: report.checks,
+        statements: report.statements,
+        prepared: report.prepared,
         seconds: report.duration.as_secs_f64(),
         seed: report.seed,
         failure: report.failure.as_ref().map(|found| {

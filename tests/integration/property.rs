@@ -23,6 +23,14 @@ async fn the_fixed_seed_agrees_with_the_model_and_reaches_every_cell() {
         .unwrap();
     assert!(report.failure.is_none(), "{}", explain(&report));
     assert!(report.worlds >= u64::from(config.cases), "{report:?}");
+    // The probes go as PostgREST sends its statements: prepared, once a session has
+    // seen their shape (each worker's first world sends most of them as text).
+    assert!(
+        report.prepared * 100 >= report.statements * 95,
+        "{} of {} statements went prepared",
+        report.prepared,
+        report.statements
+    );
     let gaps = coverage_gaps(&report.labels.shape, &report.coverage);
     assert!(
         gaps.is_empty(),
