@@ -12,7 +12,8 @@
 //! they were written, so a prepared statement means what its text means. A shape is sent
 //! as text the first time it is seen; right after that request, still as the request's
 //! principal with its search path, a `PREPARE` of its own follows, in the request's
-//! savepoint, and the later requests of the same pipeline already execute it. A shape
+//! savepoint, and the later requests of the same pipeline already execute it (as that
+//! role only: see [`Key`]). A shape
 //! the server cannot prepare (a parameter whose type nothing decides, a schema the
 //! principal may not use) is sent as text from then on, and a pipeline that executed it
 //! in the meantime is sent again, so no answer depends on a `PREPARE`. Prepared
@@ -30,6 +31,9 @@ pub struct Message {
     /// Whether this message is a request in the savepoint `request`, which the next
     /// message rolls back to: a `PREPARE` may follow it there.
     pub in_request: bool,
+    /// The role the message's queries run as: a statement prepared as one role is
+    /// only ever executed as that role (see [`Plan::of`]).
+    pub role: Option<&'static str>,
 }
 
 /// One statement of a [`Message`].
@@ -87,14 +91,27 @@ pub async fn send(
         .collect())
 }
 
+/// What a prepared statement is registered under: its shape and the role it was
+/// prepared as. A statement prepared as one role and executed as another skips the
+/// checks that parse analysis makes (a schema the role may not use), so its answer
+/// would depend on which principal happened to send the shape first, and a
+/// counterexample, replayed as text, might not fail again.
+struct Key(String);
+
+impl Key {
+    fn new(role: Option<&str>, template: &str) -> Key {
+        Key(format!("{}\n{template}", role.unwrap_or("")))
+    }
+}
+
 /// The texts a pipeline sends: its messages, and the `PREPARE`s after them.
 struct Plan {
     texts: Vec<String>,
     /// Where each message's answer is among the answers.
     answer_of: Vec<usize>,
-    /// Which text prepares which shape.
+    /// Which text prepares which shape, by its [`Key`].
     preparing: Vec<(usize, String)>,
-    /// The shapes executed by this pipeline after the `PREPARE` it sent for them.
+    /// The keys executed by this pipeline after the `PREPARE` it sent for them.
     executed_early: std::collections::HashSet<String>,
 }
 
@@ -123,7 +140,7 @@ impl Plan {
             executed_early: Default::default(),
         };
         // Shapes claimed by this pipeline: waiting for a request to follow, and sent.
-        let mut pending: Vec<(String, String)> = Vec::new();
+        let mut pending: Vec<(String, Key, String)> = Vec::new();
         let mut sent_here: std::collections::HashMap<String, String> = Default::default();
         let (mut queries, mut executed) = (0, 0);
         for message in messages {
@@ -141,15 +158,16 @@ impl Plan {
                     sent.push(sql.clone());
                     continue;
                 };
-                let name = match (statements.prepared(&template), sent_here.get(&template)) {
+                let key = Key::new(message.role, &template);
+                let name = match (statements.prepared(&key.0), sent_here.get(&key.0)) {
                     (Some(name), _) => name,
                     (None, Some(name)) => {
-                        plan.executed_early.insert(template.clone());
+                        plan.executed_early.insert(key.0.clone());
                         name.clone()
                     }
                     (None, None) => {
-                        if let Some(name) = statements.claim(&template) {
-                            pending.push((name, template));
+                        if let Some(name) = statements.claim(&key.0) {
+                            pending.push((name, key, template));
                         }
                         sent.push(sql.clone());
                         continue;
@@ -164,20 +182,19 @@ impl Plan {
             plan.answer_of.push(plan.texts.len());
             plan.texts.push(sent.join("; "));
             if message.in_request {
-                for (name, template) in pending.drain(..) {
+                for (name, key, template) in pending.drain(..) {
                     plan.texts.push(format!(
                         "rollback to savepoint request; prepare {name} as {template}"
                     ));
-                    plan.preparing
-                        .push((plan.texts.len() - 1, template.clone()));
-                    sent_here.insert(template, name);
+                    plan.preparing.push((plan.texts.len() - 1, key.0.clone()));
+                    sent_here.insert(key.0, name);
                 }
             }
         }
         statements.count_sent(queries, executed);
         // A shape seen after the last request is prepared another time.
-        for (_, template) in pending {
-            statements.forget(&template);
+        for (_, key, _) in pending {
+            statements.forget(&key.0);
         }
         plan
     }
@@ -187,20 +204,32 @@ impl Plan {
 mod tests {
     use super::*;
 
-    fn request(queries: &[&str]) -> Message {
+    const ROLE: Option<&str> = Some("authenticated");
+
+    fn request_as(role: &'static str, queries: &[&str]) -> Message {
         let mut parts = vec![Part::Control("rollback to savepoint request".into())];
         parts.extend(queries.iter().map(|sql| Part::Query((*sql).into())));
         Message {
             parts,
             in_request: true,
+            role: Some(role),
         }
+    }
+
+    fn request(queries: &[&str]) -> Message {
+        request_as("authenticated", queries)
     }
 
     fn entry(query: &str) -> Message {
         Message {
             parts: vec![Part::Query(query.into())],
             in_request: false,
+            role: ROLE,
         }
+    }
+
+    fn key(template: &str) -> String {
+        Key::new(ROLE, template).0
     }
 
     const READ: &str = "select id::text from public.agents where name = 'a'";
@@ -237,11 +266,11 @@ mod tests {
     #[test]
     fn a_prepared_shape_is_executed_and_a_refused_one_stays_text() {
         let statements = Statements::default();
-        let prepared = statements.claim(CALL).unwrap();
-        statements.settle(CALL, true);
-        let refused = "select id::text from public.agents where name = $1";
-        statements.claim(refused).unwrap();
-        statements.settle(refused, false);
+        let prepared = statements.claim(&key(CALL)).unwrap();
+        statements.settle(&key(CALL), true);
+        let refused = key("select id::text from public.agents where name = $1");
+        statements.claim(&refused).unwrap();
+        statements.settle(&refused, false);
         let plan = Plan::of(&statements, &[request(&[CALL, READ]), request(&[READ])]);
         assert_eq!(
             plan.texts,
@@ -259,7 +288,10 @@ mod tests {
         let plan = Plan::of(&statements, &[entry(CALL)]);
         assert_eq!(plan.texts, [CALL]);
         assert!(plan.preparing.is_empty());
-        assert_eq!(statements.claim(CALL).as_deref(), Some("rls_harness_2"));
+        assert_eq!(
+            statements.claim(&key(CALL)).as_deref(),
+            Some("rls_harness_2")
+        );
     }
 
     #[test]
@@ -302,6 +334,37 @@ mod tests {
             while_setting_context: false,
         };
         assert!(!plan.settle(&statements, &[Some(Ok(Rows::default())), Some(Err(failed))]));
-        assert_eq!(statements.prepared(CALL), None);
+        assert_eq!(statements.prepared(&key(CALL)), None);
+    }
+
+    #[test]
+    fn a_statement_prepared_as_one_role_is_never_executed_as_another() {
+        let statements = Statements::default();
+        let plan = Plan::of(&statements, &[request_as("anon", &[CALL])]);
+        let denied = Failure {
+            sqlstate: "42501".into(),
+            message: "permission denied for schema teams".into(),
+            routine: String::new(),
+            while_setting_context: false,
+        };
+        assert!(!plan.settle(&statements, &[Some(Err(denied.clone())), Some(Err(denied))]));
+        // What anon could not prepare, authenticated still prepares for itself.
+        let plan = Plan::of(
+            &statements,
+            &[
+                request(&[CALL]),
+                request_as("anon", &[CALL]),
+                request(&[CALL]),
+            ],
+        );
+        assert_eq!(
+            plan.texts,
+            [
+                format!("rollback to savepoint request; {CALL}"),
+                format!("rollback to savepoint request; prepare rls_harness_2 as {CALL}"),
+                format!("rollback to savepoint request; {CALL}"),
+                "rollback to savepoint request; execute rls_harness_2".to_owned(),
+            ]
+        );
     }
 }

@@ -213,6 +213,7 @@ impl<'r> Pipeline<'r> {
     pub fn statements(&self, api: &super::Api) -> Vec<Message> {
         let control = |sql: &str| Part::Control(sql.to_owned());
         let query = |sql: &str| Part::Query(sql.to_owned());
+        let role = self.entry.who.role();
         let mut messages = vec![Message {
             parts: vec![
                 control("savepoint principal"),
@@ -221,6 +222,7 @@ impl<'r> Pipeline<'r> {
                 control("savepoint request"),
             ],
             in_request: false,
+            role,
         }];
         for (request, refused) in self.requests.iter().zip(&self.refused) {
             let mut parts = vec![control("rollback to savepoint request")];
@@ -239,15 +241,18 @@ impl<'r> Pipeline<'r> {
             messages.push(Message {
                 parts,
                 in_request: true,
+                role,
             });
         }
         messages.push(Message {
             parts: vec![control("rollback to savepoint request"), query(SESSION_SQL)],
             in_request: false,
+            role,
         });
         messages.push(Message {
             parts: vec![control("rollback to savepoint principal")],
             in_request: false,
+            role,
         });
         messages
     }
