@@ -368,7 +368,7 @@ impl Connection {
     }
 
     /// The statements prepared on this session.
-    pub fn statements(&self) -> &Statements {
+    pub(crate) fn statements(&self) -> &Statements {
         &self.statements
     }
 

@@ -12,13 +12,12 @@
 //! they were written, so a prepared statement means what its text means. A shape is sent
 //! as text the first time it is seen; right after that request, still as the request's
 //! principal with its search path, a `PREPARE` of its own follows, in the request's
-//! savepoint, and the later requests of the same pipeline already execute it (as that
-//! role only: see [`Key`]). A shape
-//! the server cannot prepare (a parameter whose type nothing decides, a schema the
-//! principal may not use) is sent as text from then on, and a pipeline that executed it
-//! in the meantime is sent again, so no answer depends on a `PREPARE`. Prepared
-//! statements outlive the rollbacks around them, so a worker's later worlds reuse what
-//! its first prepared.
+//! savepoint, and the later requests of the same pipeline already execute it, as that
+//! role only (see [`Key`]). A shape the server cannot prepare (a parameter whose type
+//! nothing decides, a schema the principal may not use) is sent as text from then on, and
+//! a pipeline that executed it in the meantime is sent again, so no answer depends on a
+//! `PREPARE`. Prepared statements outlive the rollbacks around them, so a worker's later
+//! worlds reuse what its first prepared.
 
 use super::{statement, Failure, Rows};
 use crate::connection::{Connection, Statements};
@@ -32,7 +31,7 @@ pub struct Message {
     /// message rolls back to: a `PREPARE` may follow it there.
     pub in_request: bool,
     /// The role the message's queries run as: a statement prepared as one role is
-    /// only ever executed as that role (see [`Plan::of`]).
+    /// only ever executed as that role (see [`Key`]).
     pub role: Option<&'static str>,
 }
 
@@ -72,23 +71,30 @@ pub async fn send(
     connection: &Connection,
     messages: &[Message],
 ) -> Result<Vec<std::result::Result<Rows, Failure>>> {
-    let plan = Plan::of(connection.statements(), messages);
-    let answers =
-        futures_util::future::join_all(plan.texts.iter().map(|sql| statement(connection, sql)))
-            .await;
-    let mut answers: Vec<Option<std::result::Result<Rows, Failure>>> = answers
-        .into_iter()
-        .map(|a| a.map(Some))
-        .collect::<Result<_>>()?;
-    if plan.settle(connection.statements(), &answers) {
-        // The shape is refused now, so the second attempt sends it as text.
-        return Box::pin(send(connection, messages)).await;
+    // After the first attempt every shape it claimed is prepared or refused, so the
+    // second sends the refused ones as text and executes nothing it prepares itself.
+    for _ in 0..2 {
+        let plan = Plan::of(connection.statements(), messages);
+        let answers =
+            futures_util::future::join_all(plan.texts.iter().map(|sql| statement(connection, sql)))
+                .await;
+        let mut answers: Vec<Option<std::result::Result<Rows, Failure>>> = answers
+            .into_iter()
+            .map(|a| a.map(Some))
+            .collect::<Result<_>>()?;
+        if plan.settle(connection.statements(), &answers) {
+            continue;
+        }
+        return Ok(plan
+            .answer_of
+            .into_iter()
+            .map(|at| answers[at].take().expect("each message has one answer"))
+            .collect());
     }
-    Ok(plan
-        .answer_of
-        .into_iter()
-        .map(|at| answers[at].take().expect("each message has one answer"))
-        .collect())
+    Err(crate::error::Error::backend(
+        "property",
+        "a pipeline sent again as text still executed a statement that failed to prepare",
+    ))
 }
 
 /// What a prepared statement is registered under: its shape and the role it was
