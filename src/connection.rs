@@ -135,9 +135,9 @@ pub struct Connection {
     statements: Statements,
 }
 
-/// The server-side prepared statements of a session (`PREPARE name AS ...`), by the
-/// text they were prepared from; they live as long as the session does, whatever the
-/// transactions around them do.
+/// The server-side prepared statements of a session (`PREPARE name AS ...`), by the key
+/// their user registers them under (a pipeline's: the role and the shape); they live as
+/// long as the session does, whatever the transactions around them do.
 #[derive(Default)]
 pub struct Statements {
     registry: Mutex<Registry>,
@@ -145,7 +145,7 @@ pub struct Statements {
 
 #[derive(Default)]
 struct Registry {
-    by_text: std::collections::HashMap<String, Prepared>,
+    by_key: std::collections::HashMap<String, Prepared>,
     named: u32,
     /// Queries sent by [`crate::actor::send_pipelined`]: as `EXECUTE`, and in all.
     executed: u64,
@@ -161,33 +161,34 @@ enum Prepared {
 }
 
 impl Statements {
-    /// The name `text` was prepared under on this session, if it was.
-    pub fn prepared(&self, text: &str) -> Option<String> {
-        match self.registry().by_text.get(text) {
+    /// The name `key` was prepared under on this session, if it was.
+    pub fn prepared(&self, key: &str) -> Option<String> {
+        match self.registry().by_key.get(key) {
             Some(Prepared::Ready(name)) => Some(name.clone()),
             _ => None,
         }
     }
 
-    /// A fresh name to prepare `text` under, unless it is prepared, being prepared or
-    /// refused already; [`Statements::settle`] says how it went.
-    pub fn claim(&self, text: &str) -> Option<String> {
-        let mut statements = self.registry();
-        if statements.by_text.contains_key(text) {
+    /// A fresh name to prepare `key`'s statement under, unless it is prepared, being
+    /// prepared or refused already; [`Statements::settle`] says how it went.
+    pub fn claim(&self, key: &str) -> Option<String> {
+        let mut registry = self.registry();
+        if registry.by_key.contains_key(key) {
             return None;
         }
-        statements.named += 1;
-        let name = format!("rls_harness_{}", statements.named);
-        statements
-            .by_text
-            .insert(text.to_owned(), Prepared::Claimed(name.clone()));
+        registry.named += 1;
+        let name = format!("rls_harness_{}", registry.named);
+        registry
+            .by_key
+            .insert(key.to_owned(), Prepared::Claimed(name.clone()));
         Some(name)
     }
 
-    /// Records whether the `PREPARE` of `text` under its claimed name succeeded.
-    pub fn settle(&self, text: &str, prepared: bool) {
-        let mut statements = self.registry();
-        if let Some(slot) = statements.by_text.get_mut(text) {
+    /// Records whether the `PREPARE` of `key`'s statement under its claimed name
+    /// succeeded.
+    pub fn settle(&self, key: &str, prepared: bool) {
+        let mut registry = self.registry();
+        if let Some(slot) = registry.by_key.get_mut(key) {
             if let Prepared::Claimed(name) = slot {
                 *slot = match prepared {
                     true => Prepared::Ready(std::mem::take(name)),
@@ -198,25 +199,25 @@ impl Statements {
     }
 
     /// Gives up a claimed name whose `PREPARE` was never sent.
-    pub fn forget(&self, text: &str) {
-        let mut statements = self.registry();
-        if matches!(statements.by_text.get(text), Some(Prepared::Claimed(_))) {
-            statements.by_text.remove(text);
+    pub fn forget(&self, key: &str) {
+        let mut registry = self.registry();
+        if matches!(registry.by_key.get(key), Some(Prepared::Claimed(_))) {
+            registry.by_key.remove(key);
         }
     }
 
     /// Counts `queries` sent in pipelines, `executed` of them as `EXECUTE`.
     pub fn count_sent(&self, queries: u64, executed: u64) {
-        let mut statements = self.registry();
-        statements.sent += queries;
-        statements.executed += executed;
+        let mut registry = self.registry();
+        registry.sent += queries;
+        registry.executed += executed;
     }
 
     /// How many queries this session's pipelines sent, and how many of them as
     /// `EXECUTE` of a prepared statement.
     pub fn sent(&self) -> (u64, u64) {
-        let statements = self.registry();
-        (statements.sent, statements.executed)
+        let registry = self.registry();
+        (registry.sent, registry.executed)
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
