@@ -26,3 +26,30 @@ pub fn parse_partition(text: &str) -> Result<(u64, u64), String> {
     }
     Ok((job, jobs))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_k_of_n() {
+        assert_eq!(parse_partition("2/4"), Ok((2, 4)));
+        assert_eq!(parse_partition("1/1"), Ok((1, 1)));
+        for bad in ["0/4", "5/4", "2", "a/4", "2/"] {
+            assert!(parse_partition(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partitions_draw_disjoint_seeds() {
+        let seed = u64::MAX - 3;
+        let mut drawn = std::collections::BTreeSet::new();
+        for job in 1..=16 {
+            // Each job's connections use its seed plus 0..connections.
+            for connection in 0..64 {
+                assert!(drawn.insert(partition_seed(seed, job).wrapping_add(connection)));
+            }
+        }
+        assert_eq!(partition_seed(seed, 1), seed);
+    }
+}
